@@ -1,0 +1,178 @@
+package dev.tessera.data.webdataset;
+
+import dev.tessera.data.io.AtomicFiles;
+import dev.tessera.data.io.Sha256;
+import dev.tessera.data.manifest.ShardManifest;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+
+/**
+ * Writes samples into numbered WebDataset tar shards ({@code 00000.tar, 00001.tar, ...}), starting
+ * a new shard every {@code samplesPerShard} samples. Each shard is written as {@code
+ * NNNNN.tar.partial} and renamed when complete; {@link #close()} finishes the last shard and {@link
+ * #writeManifest} records all of them.
+ *
+ * <p>Members are written as {@code key.ext} with fixed owner, mode and time, so the same samples
+ * always give the same bytes, and in PAX format, which Python's {@code tarfile} reads.
+ */
+public final class ShardWriter implements AutoCloseable {
+
+  /**
+   * How shards are named and cut.
+   *
+   * @param samplesPerShard samples per shard before rolling over to the next
+   * @param namePattern {@link String#format} pattern for a shard's file name from its index
+   * @param firstIndex index of the first shard written
+   * @param modificationTime member time stamp (seconds since the epoch), fixed for repeatability
+   */
+  public record Options(
+      int samplesPerShard, String namePattern, int firstIndex, long modificationTime) {
+    public Options {
+      if (samplesPerShard < 1) {
+        throw new IllegalArgumentException("samplesPerShard must be >= 1, got " + samplesPerShard);
+      }
+      Objects.requireNonNull(namePattern, "namePattern");
+    }
+
+    public static Options samplesPerShard(int samplesPerShard) {
+      return new Options(samplesPerShard, "%05d.tar", 0, 0L);
+    }
+
+    public Options withFirstIndex(int index) {
+      return new Options(samplesPerShard, namePattern, index, modificationTime);
+    }
+  }
+
+  private final Path dir;
+  private final Options options;
+  private final List<ShardManifest.Shard> written = new ArrayList<>();
+
+  private int nextIndex;
+  private TarArchiveOutputStream tar;
+  private MessageDigest digest;
+  private Path currentTarget;
+  private long samplesInCurrent;
+  private boolean closed;
+
+  public ShardWriter(Path dir, Options options) throws IOException {
+    this.dir = Files.createDirectories(dir);
+    this.options = options;
+    this.nextIndex = options.firstIndex();
+  }
+
+  /** Appends a sample, opening a new shard first when the current one is full. */
+  public void write(Sample sample) throws IOException {
+    if (closed) {
+      throw new IllegalStateException("shard writer for " + dir + " is closed");
+    }
+    validateKey(sample.key());
+    if (tar == null) {
+      openNextShard();
+    }
+    for (Map.Entry<String, byte[]> member : sample.members().entrySet()) {
+      validateExtension(sample.key(), member.getKey());
+      TarArchiveEntry entry = new TarArchiveEntry(sample.key() + "." + member.getKey());
+      entry.setSize(member.getValue().length);
+      entry.setMode(0100644);
+      entry.setModTime(options.modificationTime() * 1000L);
+      entry.setUserName("");
+      entry.setGroupName("");
+      tar.putArchiveEntry(entry);
+      tar.write(member.getValue());
+      tar.closeArchiveEntry();
+    }
+    samplesInCurrent++;
+    if (samplesInCurrent == options.samplesPerShard()) {
+      finishShard();
+    }
+  }
+
+  /** Shards completed so far, in order. */
+  public List<ShardManifest.Shard> shards() {
+    return List.copyOf(written);
+  }
+
+  /** Finishes the last shard and writes {@code manifest.json} describing every shard written. */
+  public ShardManifest writeManifest(Map<String, Object> spec) throws IOException {
+    close();
+    ShardManifest manifest = ShardManifest.of(ShardManifest.KIND_WEBDATASET, spec, written);
+    manifest.write(dir);
+    return manifest;
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (tar != null) {
+      finishShard();
+    }
+  }
+
+  private void openNextShard() throws IOException {
+    String name = String.format(options.namePattern(), nextIndex++);
+    currentTarget = dir.resolve(name);
+    digest = Sha256.newDigest();
+    OutputStream file = Files.newOutputStream(AtomicFiles.inProgress(currentTarget));
+    tar =
+        new TarArchiveOutputStream(
+            new DigestOutputStream(new BufferedOutputStream(file, 1 << 20), digest));
+    tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+    tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+    tar.setAddPaxHeadersForNonAsciiNames(true);
+    samplesInCurrent = 0;
+  }
+
+  private void finishShard() throws IOException {
+    tar.finish();
+    tar.close();
+    tar = null;
+    Path partial = AtomicFiles.inProgress(currentTarget);
+    long bytes = Files.size(partial);
+    AtomicFiles.commit(partial, currentTarget);
+    written.add(
+        new ShardManifest.Shard(
+            currentTarget.getFileName().toString(), samplesInCurrent, bytes, Sha256.hex(digest)));
+  }
+
+  private static void validateKey(String key) {
+    if (key.isEmpty() || key.startsWith("/") || key.contains("..") || key.contains("\0")) {
+      throw new IllegalArgumentException("unsafe sample key '" + key + "'");
+    }
+    String base = key.substring(key.lastIndexOf('/') + 1);
+    if (base.isEmpty() || base.contains(".")) {
+      throw new IllegalArgumentException(
+          "sample key '" + key + "' must not contain a dot in its file name");
+    }
+  }
+
+  private static void validateExtension(String key, String extension) {
+    if (extension.isEmpty() || extension.contains("/") || extension.contains("\0")) {
+      throw new IllegalArgumentException(
+          "sample '" + key + "' has an invalid member extension '" + extension + "'");
+    }
+  }
+
+  /** Wraps {@link #write} for use in lambdas. */
+  public void writeUnchecked(Sample sample) {
+    try {
+      write(sample);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
