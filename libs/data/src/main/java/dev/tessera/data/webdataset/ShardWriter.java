@@ -7,6 +7,7 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestOutputStream;
@@ -81,21 +82,35 @@ public final class ShardWriter implements AutoCloseable {
     if (tar == null) {
       openNextShard();
     }
-    for (Map.Entry<String, byte[]> member : sample.members().entrySet()) {
+    for (Map.Entry<String, ByteBuffer> member : sample.buffers().entrySet()) {
       validateExtension(sample.key(), member.getKey());
+      ByteBuffer bytes = member.getValue().duplicate();
       TarArchiveEntry entry = new TarArchiveEntry(sample.key() + "." + member.getKey());
-      entry.setSize(member.getValue().length);
+      entry.setSize(bytes.remaining());
       entry.setMode(0100644);
       entry.setModTime(options.modificationTime() * 1000L);
       entry.setUserName("");
       entry.setGroupName("");
       tar.putArchiveEntry(entry);
-      tar.write(member.getValue());
+      writeContent(bytes);
       tar.closeArchiveEntry();
     }
     samplesInCurrent++;
     if (samplesInCurrent == options.samplesPerShard()) {
       finishShard();
+    }
+  }
+
+  private void writeContent(ByteBuffer bytes) throws IOException {
+    if (bytes.hasArray()) {
+      tar.write(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.remaining());
+      return;
+    }
+    byte[] chunk = new byte[Math.min(bytes.remaining(), 1 << 16)];
+    while (bytes.hasRemaining()) {
+      int count = Math.min(chunk.length, bytes.remaining());
+      bytes.get(chunk, 0, count);
+      tar.write(chunk, 0, count);
     }
   }
 

@@ -20,7 +20,6 @@ import java.util.Spliterators;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.apache.commons.compress.archivers.tar.TarUtils;
 
 /**
@@ -144,7 +143,7 @@ public final class WebDatasetReader implements Iterator<Sample>, Closeable {
     final FileChannel channel;
     final MappedFileInput input;
     final Set<String> keysSeen = new HashSet<>();
-    TarArchiveInputStream tar;
+    TarInput tar;
 
     /** Where the header after the current member starts: the resynchronisation point. */
     long nextHeader;
@@ -156,7 +155,7 @@ public final class WebDatasetReader implements Iterator<Sample>, Closeable {
       this.name = name;
       this.channel = channel;
       this.input = input;
-      this.tar = new TarArchiveInputStream(input);
+      this.tar = new TarInput(input);
     }
 
     /** The next good sample of this shard, or null when the shard is exhausted. */
@@ -180,6 +179,10 @@ public final class WebDatasetReader implements Iterator<Sample>, Closeable {
       while (true) {
         long headerAt = nextHeader;
         try {
+          if (tar.getCurrentEntry() != null) {
+            input.seek(nextHeader);
+            tar.entryConsumed();
+          }
           TarArchiveEntry entry = tar.getNextEntry();
           if (entry != null) {
             nextHeader = input.position() + roundUp(Math.max(0, entry.getSize()));
@@ -207,7 +210,7 @@ public final class WebDatasetReader implements Iterator<Sample>, Closeable {
           }
           input.seek(resumeAt);
           nextHeader = resumeAt;
-          tar = new TarArchiveInputStream(input);
+          tar = new TarInput(input);
         }
       }
     }
@@ -264,24 +267,26 @@ public final class WebDatasetReader implements Iterator<Sample>, Closeable {
         problem(Problem.Kind.DUPLICATE_MEMBER, key, "second ." + extension + " member skipped");
         return completed;
       }
-      byte[] data = new byte[(int) entry.getSize()];
-      int read = 0;
-      try {
-        for (int n; read < data.length && (n = tar.read(data, read, data.length - read)) >= 0; ) {
-          read += n;
-        }
-      } catch (IOException endOfFile) {
-        // commons-compress signals a member cut short by the end of the file this way.
+      // The member's bytes start where the tar stream stands now; hand them out as a slice.
+      // nextEntry() moves the stream past them.
+      long dataStart = input.position();
+      long available = input.size() - dataStart;
+      if (available < entry.getSize()) {
+        truncated(extension, available, entry.getSize());
+        return completed;
       }
-      if (read < data.length) {
-        truncated(extension, read, data.length);
+      ByteBuffer data;
+      try {
+        data = input.slice(dataStart, (int) entry.getSize());
+      } catch (IOException e) {
+        truncated(extension, 0, entry.getSize());
         return completed;
       }
       pending.members.put(extension, data);
       return completed;
     }
 
-    private void truncated(String extension, int read, int expected) {
+    private void truncated(String extension, long read, long expected) {
       pending.reject(
           Problem.Kind.TRUNCATED_SHARD,
           "the shard ends inside ." + extension + " (" + read + " of " + expected + " bytes)");
@@ -371,7 +376,7 @@ public final class WebDatasetReader implements Iterator<Sample>, Closeable {
     /** Members of the sample being assembled. */
     private final class Pending {
       final String key;
-      final LinkedHashMap<String, byte[]> members = new LinkedHashMap<>();
+      final LinkedHashMap<String, ByteBuffer> members = new LinkedHashMap<>();
       boolean rejected;
 
       Pending(String key) {
