@@ -1,5 +1,7 @@
 package dev.tessera.curator;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,8 +11,13 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = CuratorMain.Version.class,
     description = "Tessera curation and packing worker.",
-    subcommands = {CommandLine.HelpCommand.class})
+    subcommands = {InspectCommand.class, CommandLine.HelpCommand.class})
 public final class CuratorMain {
+  /** Exit code when files could not be read or written. */
+  public static final int IO_ERROR = 1;
+
+  /** Exit code when the command line or its input is wrong. */
+  public static final int USAGE_ERROR = 2;
 
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));
@@ -18,7 +25,19 @@ public final class CuratorMain {
 
   /** The configured command line, shared by {@link #main} and tests. */
   public static CommandLine commandLine() {
-    return new CommandLine(new CuratorMain());
+    return new CommandLine(new CuratorMain())
+        .setExecutionExceptionHandler(
+            (exception, commandLine, parseResult) -> {
+              if (exception instanceof UserError) {
+                commandLine.getErr().println("error: " + exception.getMessage());
+                return USAGE_ERROR;
+              }
+              if (exception instanceof IOException || exception instanceof UncheckedIOException) {
+                commandLine.getErr().println("error: " + exception);
+                return IO_ERROR;
+              }
+              throw exception;
+            });
   }
 
   static final class Version implements CommandLine.IVersionProvider {
