@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = CuratorMain.Version.class,
     description = "Tessera curation and packing worker.",
-    subcommands = {CommandLine.HelpCommand.class})
+    subcommands = {CommandLine.HelpCommand.class, SynthCommand.class})
 public final class CuratorMain {
 
   public static void main(String[] args) {
