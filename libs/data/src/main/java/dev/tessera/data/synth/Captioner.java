@@ -1,9 +1,13 @@
 package dev.tessera.data.synth;
 
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeSet;
 
 /**
  * Describes a {@link Scene} in English. The caption is a function of the scene and a template
@@ -16,7 +20,37 @@ public final class Captioner {
       List.of("", "one", "two", "three", "four", "five");
   private static final List<String> SINGULAR_ARTICLES = List.of("a", "one", "a single");
 
+  /** Every word of the templates and phrases below, besides the attribute words of the enums. */
+  private static final String TEMPLATE_WORDS =
+      "a an one single two three four five and with of on in at the to from is are there "
+          + "picture image shows illustration simple drawing this contains background backdrop "
+          + "plain solid flat against over gradient fading stripes striped checkerboard checkered "
+          + "checker pattern dots polka covered noisy grainy speckled texture top bottom left right "
+          + "center middle upper lower corner side medium-sized";
+
   private Captioner() {}
+
+  /**
+   * The lower-case words captions are made of (a caption split on spaces, with punctuation and
+   * capitals removed, uses only these): useful for tokenizers and for telling captions from noise.
+   */
+  public static Set<String> vocabulary() {
+    Set<String> words = new TreeSet<>(Arrays.asList(TEMPLATE_WORDS.split(" ")));
+    for (Colour colour : Colour.values()) {
+      words.add(colour.word());
+    }
+    for (ShapeKind shape : ShapeKind.values()) {
+      words.add(shape.word());
+      words.add(shape.plural());
+    }
+    for (SizeClass size : SizeClass.values()) {
+      size.adjectives().stream().filter(a -> !a.isEmpty()).forEach(words::add);
+    }
+    for (Orientation orientation : Orientation.values()) {
+      words.add(orientation.word());
+    }
+    return Collections.unmodifiableSet(words);
+  }
 
   /** A caption for {@code scene}, with wording drawn from {@code rng}. */
   public static String caption(Scene scene, SplittableRandom rng) {
