@@ -13,7 +13,7 @@ import java.util.TreeSet;
  * Describes a {@link Scene} in English. The caption is a function of the scene and a template
  * choice only: every object group is named with its count, size, colour, shape and position, and
  * the background with its pattern and colours; synonyms, sentence frames and the order of groups
- * vary. The vocabulary is small (about 150 words) so a small model can learn it.
+ * vary. The vocabulary is small (under 100 words) so a small model can learn it.
  */
 public final class Captioner {
   private static final List<String> NUMBER_WORDS =
