@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = CuratorMain.Version.class,
     description = "Tessera curation and packing worker.",
-    subcommands = {InspectCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {SynthCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
 public final class CuratorMain {
   /** Exit code when files could not be read or written. */
   public static final int IO_ERROR = 1;

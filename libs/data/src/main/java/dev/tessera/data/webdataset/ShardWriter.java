@@ -14,6 +14,7 @@ import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
@@ -139,7 +140,8 @@ public final class ShardWriter implements AutoCloseable {
   }
 
   private void openNextShard() throws IOException {
-    String name = String.format(options.namePattern(), nextIndex++);
+    // Locale.ROOT: some default locales format digits in other scripts.
+    String name = String.format(Locale.ROOT, options.namePattern(), nextIndex++);
     currentTarget = dir.resolve(name);
     digest = Sha256.newDigest();
     OutputStream file = Files.newOutputStream(AtomicFiles.inProgress(currentTarget));
