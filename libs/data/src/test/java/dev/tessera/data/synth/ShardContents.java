@@ -8,6 +8,7 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -76,7 +77,9 @@ final class ShardContents {
         }
       }
       for (Map.Entry<String, Map<String, byte[]>> e : byKey.entrySet()) {
-        Sample sample = new Sample(shard.getFileName().toString(), e.getKey(), e.getValue());
+        Map<String, ByteBuffer> members = new LinkedHashMap<>();
+        e.getValue().forEach((extension, bytes) -> members.put(extension, ByteBuffer.wrap(bytes)));
+        Sample sample = new Sample(shard.getFileName().toString(), e.getKey(), members);
         all.add(new Read(sample, parse(sample.json().orElseThrow())));
       }
     }
