@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Quick start: builds the curator worker, generates synthetic image-text shards (with injected
-# defects), then reads them back and reports every defect the reader itself catches.
+# Quick start: builds the curator worker, generates synthetic image-text shards with injected
+# content defects (the ground truth for curation filters, recorded in each key.json), then reads
+# them back, checking the manifest's checksums and reporting any damage to the shards themselves.
 # Output goes to work/quickstart/. QUICKSTART_SAMPLES sets the sample count (default 10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,10 +23,5 @@ java -jar "$jar" synth --out "$out/raw" --shards "$shards" --samples-per-shard "
   --seed 2026 --defects 0.1
 
 echo "== reading them back"
-# Exit code 3 means the reader found problems: expected here, the data holds injected defects.
-status=0
-java -jar "$jar" inspect "$out/raw" --show 10 || status=$?
-if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
-  exit "$status"
-fi
+java -jar "$jar" inspect "$out/raw" --show 10
 echo "== done: shards, manifest.json and per-sample ground truth (key.json) are in $out/raw"

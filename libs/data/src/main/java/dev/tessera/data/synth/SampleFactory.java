@@ -82,7 +82,14 @@ final class SampleFactory {
     synthetic.put("generator", SynthGenerator.VERSION);
     synthetic.put("index", index);
     synthetic.put("scene", parts.scene.toJson());
-    synthetic.put("defect", parts.defect);
+    // "defect" names the defect (or is null), as DataComp-style filters expect a plain label;
+    // what exactly was done is in "defectDetail".
+    synthetic.put("defect", parts.defect == null ? null : parts.defect.get("type"));
+    if (parts.defect != null && parts.defect.size() > 1) {
+      Map<String, Object> detail = new LinkedHashMap<>(parts.defect);
+      detail.remove("type");
+      synthetic.put("defectDetail", detail);
+    }
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("uid", uid(index));
     json.put("key", key);

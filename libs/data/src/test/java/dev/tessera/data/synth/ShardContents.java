@@ -43,7 +43,7 @@ final class ShardContents {
     /** The defect type, or {@code null} for a clean sample. */
     String defect() {
       JsonNode defect = json.path("synthetic").path("defect");
-      return defect.isNull() ? null : defect.path("type").asText();
+      return defect.isNull() ? null : defect.asText();
     }
 
     /** The decoded image, or {@code null} when ImageIO cannot decode it. */

@@ -156,7 +156,7 @@ class SynthGeneratorTest {
         continue;
       }
       seen.merge(defect, 1, Integer::sum);
-      JsonNode details = read.json().path("synthetic").path("defect");
+      JsonNode details = read.json().path("synthetic").path("defectDetail");
       BufferedImage image = defect.equals("corrupt_image") ? null : read.decode();
       switch (Defect.fromId(defect)) {
         case CORRUPT_IMAGE -> {

@@ -47,7 +47,7 @@ def main(directory):
             if meta["caption"] != members["txt"].decode("utf-8"):
                 summary["caption_mismatches"].append(key)
             defect = meta["synthetic"]["defect"]
-            corrupt = defect is not None and defect["type"] == "corrupt_image"
+            corrupt = defect == "corrupt_image"
             summary["corrupt_samples"] += corrupt
             try:
                 with Image.open(io.BytesIO(members[image_ext])) as image:
