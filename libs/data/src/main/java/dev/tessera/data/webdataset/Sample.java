@@ -103,6 +103,9 @@ public record Sample(String shard, String key, Map<String, ByteBuffer> buffers) 
 
   /** True when the bytes are valid UTF-8 (strict: malformed and unmappable input fail). */
   static boolean isValidUtf8(ByteBuffer bytes) {
+    if (isAscii(bytes)) {
+      return true;
+    }
     try {
       StandardCharsets.UTF_8
           .newDecoder()
@@ -113,6 +116,15 @@ public record Sample(String shard, String key, Map<String, ByteBuffer> buffers) 
     } catch (CharacterCodingException e) {
       return false;
     }
+  }
+
+  private static boolean isAscii(ByteBuffer bytes) {
+    for (int i = bytes.position(); i < bytes.limit(); i++) {
+      if (bytes.get(i) < 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static byte[] copy(ByteBuffer bytes) {

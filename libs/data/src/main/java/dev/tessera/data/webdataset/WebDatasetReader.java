@@ -142,7 +142,7 @@ public final class WebDatasetReader implements Iterator<Sample>, Closeable {
     final String name;
     final FileChannel channel;
     final MappedFileInput input;
-    final Set<String> keysSeen = new HashSet<>();
+    final SeenKeys keysSeen = new SeenKeys();
     TarInput tar;
 
     /** Where the header after the current member starts: the resynchronisation point. */
@@ -240,7 +240,7 @@ public final class WebDatasetReader implements Iterator<Sample>, Closeable {
         return null;
       }
       String key = memberName.substring(0, dot);
-      String extension = memberName.substring(dot + 1).toLowerCase(Locale.ROOT);
+      String extension = lowerCase(memberName.substring(dot + 1));
 
       Sample completed = null;
       if (pending == null || !pending.key.equals(key)) {
@@ -393,6 +393,40 @@ public final class WebDatasetReader implements Iterator<Sample>, Closeable {
     }
   }
 
+  /** Extensions are nearly always lower case already; skip the copy then. */
+  private static String lowerCase(String extension) {
+    for (int i = 0; i < extension.length(); i++) {
+      if (Character.isUpperCase(extension.charAt(i))) {
+        return extension.toLowerCase(Locale.ROOT);
+      }
+    }
+    return extension;
+  }
+
+  /**
+   * Keys seen in one shard. Shards written by img2dataset, DataComp and Tessera have increasing
+   * keys, so a key above the largest so far is new without a lookup; the set is built only for a
+   * shard that goes back.
+   */
+  private static final class SeenKeys {
+    private final List<String> inOrder = new ArrayList<>();
+    private Set<String> set;
+    private String largest;
+
+    /** Records {@code key}; false if it was seen before. */
+    boolean add(String key) {
+      if (set == null && (largest == null || key.compareTo(largest) > 0)) {
+        largest = key;
+        inOrder.add(key);
+        return true;
+      }
+      if (set == null) {
+        set = new HashSet<>(inOrder);
+      }
+      return set.add(key);
+    }
+  }
+
   static boolean isUnsafe(String memberName) {
     if (memberName.isEmpty()
         || memberName.startsWith("/")
@@ -401,8 +435,19 @@ public final class WebDatasetReader implements Iterator<Sample>, Closeable {
         || (memberName.length() > 1 && memberName.charAt(1) == ':')) {
       return true;
     }
-    List<String> parts = new ArrayList<>(List.of(memberName.split("[/\\\\]")));
-    return parts.contains("..");
+    // A ".." path component, with either separator (no regex: this runs for every member).
+    int start = 0;
+    for (int i = 0; i <= memberName.length(); i++) {
+      if (i == memberName.length() || memberName.charAt(i) == '/' || memberName.charAt(i) == '\\') {
+        if (i - start == 2
+            && memberName.charAt(start) == '.'
+            && memberName.charAt(start + 1) == '.') {
+          return true;
+        }
+        start = i + 1;
+      }
+    }
+    return false;
   }
 
   /** A ustar or GNU header whose checksum matches: where a damaged tar can be picked up again. */

@@ -90,6 +90,18 @@ class WebDatasetReaderTest {
   }
 
   @Test
+  void onlyWholeDotDotComponentsAndAbsolutePathsAreUnsafe() {
+    assertThat(WebDatasetReader.isUnsafe("a/..b.txt")).isFalse();
+    assertThat(WebDatasetReader.isUnsafe("..a.txt")).isFalse();
+    assertThat(WebDatasetReader.isUnsafe("a/b..c/d.txt")).isFalse();
+    assertThat(WebDatasetReader.isUnsafe("a/..")).isTrue();
+    assertThat(WebDatasetReader.isUnsafe("..")).isTrue();
+    assertThat(WebDatasetReader.isUnsafe("a\\..\\b.txt")).isTrue();
+    assertThat(WebDatasetReader.isUnsafe("C:evil.txt")).isTrue();
+    assertThat(WebDatasetReader.isUnsafe("\\server\\x.txt")).isTrue();
+  }
+
+  @Test
   void linksMalformedNamesAndDirectoriesDoNotBreakSamples() throws IOException {
     Path shard =
         new TarBuilder()
@@ -274,6 +286,23 @@ class WebDatasetReaderTest {
     assertThat(result.samples().get(0).caption()).contains("first");
     assertThat(result.only(Kind.DUPLICATE_MEMBER).key()).isEqualTo("a");
     assertThat(result.only(Kind.SPLIT_SAMPLE).key()).isEqualTo("a");
+  }
+
+  @Test
+  void keysOutOfOrderAreFineAsLongAsEachSampleIsContiguous() throws IOException {
+    Path shard =
+        new TarBuilder()
+            .sample("m", 10)
+            .sample("c", 10)
+            .sample("x", 10)
+            .sample("a", 10)
+            .file("c.json", "{}")
+            .writeTo(dir.resolve("00000.tar"));
+
+    Result result = read(shard);
+
+    assertThat(result.keys()).containsExactly("m", "c", "x", "a");
+    assertThat(result.only(Kind.SPLIT_SAMPLE).key()).isEqualTo("c");
   }
 
   @Test
