@@ -1,0 +1,36 @@
+package dev.tessera.engine;
+
+/**
+ * Owns device memory and runs kernels. Model code allocates through a backend and calls ops; ops
+ * dispatch on {@link Tensor#device()}. The CPU backend computes in fp32 on Java arrays; a CUDA
+ * backend keeps bf16 or fp32 device buffers and launches kernels on its stream — model code does
+ * not change.
+ */
+public interface Backend extends AutoCloseable {
+
+  Device device();
+
+  /** A new fp32 tensor filled with zeros. */
+  Tensor zeros(int... shape);
+
+  /** A new fp32 tensor holding {@code values} (copied), row-major. */
+  Tensor fromHost(float[] values, int... shape);
+
+  /** Copies a tensor's values to a new host array, row-major. */
+  float[] toHost(Tensor tensor);
+
+  /** Copies {@code values} into {@code target} (sizes must match). */
+  void copyFromHost(float[] values, Tensor target);
+
+  /** Copies {@code source} into {@code target} on the device (sizes must match). */
+  void copy(Tensor source, Tensor target);
+
+  /** Sets every element to zero. */
+  void zero(Tensor tensor);
+
+  /** Waits until all queued work has finished (a no-op on the CPU). */
+  default void synchronize() {}
+
+  @Override
+  default void close() {}
+}

@@ -1,0 +1,79 @@
+package dev.tessera.engine.cpu;
+
+import dev.tessera.engine.Backend;
+import dev.tessera.engine.Device;
+import dev.tessera.engine.Tensor;
+import java.util.Arrays;
+
+/** fp32 tensors on Java arrays; kernels in the op classes, vectorised with the Vector API. */
+public final class CpuBackend implements Backend {
+  private static final CpuBackend INSTANCE = new CpuBackend();
+
+  private CpuBackend() {}
+
+  public static CpuBackend get() {
+    return INSTANCE;
+  }
+
+  @Override
+  public Device device() {
+    return Device.CPU;
+  }
+
+  @Override
+  public Tensor zeros(int... shape) {
+    long size = 1;
+    for (int dim : shape) {
+      size *= dim;
+    }
+    if (size > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(
+          "CPU tensor of " + Arrays.toString(shape) + " exceeds one Java array");
+    }
+    return new Tensor(this, new float[(int) size], 0, shape);
+  }
+
+  @Override
+  public Tensor fromHost(float[] values, int... shape) {
+    Tensor tensor = zeros(shape);
+    copyFromHost(values, tensor);
+    return tensor;
+  }
+
+  @Override
+  public float[] toHost(Tensor tensor) {
+    int offset = offset(tensor);
+    return Arrays.copyOfRange(data(tensor), offset, offset + tensor.intSize());
+  }
+
+  @Override
+  public void copyFromHost(float[] values, Tensor target) {
+    target.requireSize("copy target", values.length);
+    System.arraycopy(values, 0, data(target), offset(target), values.length);
+  }
+
+  @Override
+  public void copy(Tensor source, Tensor target) {
+    target.requireSize("copy target", source.size());
+    System.arraycopy(data(source), offset(source), data(target), offset(target), source.intSize());
+  }
+
+  @Override
+  public void zero(Tensor tensor) {
+    int offset = offset(tensor);
+    Arrays.fill(data(tensor), offset, offset + tensor.intSize(), 0f);
+  }
+
+  /** The array behind a CPU tensor. */
+  public static float[] data(Tensor tensor) {
+    if (!(tensor.storage() instanceof float[] array)) {
+      throw new IllegalArgumentException(tensor + " is not a CPU tensor");
+    }
+    return array;
+  }
+
+  /** The tensor's first element's index in {@link #data}. */
+  public static int offset(Tensor tensor) {
+    return Math.toIntExact(tensor.offset());
+  }
+}
