@@ -1,0 +1,357 @@
+package dev.tessera.model.qwen2;
+
+import dev.tessera.engine.Backend;
+import dev.tessera.engine.Tensor;
+import dev.tessera.engine.ops.Add;
+import dev.tessera.engine.ops.Attention;
+import dev.tessera.engine.ops.CrossEntropy;
+import dev.tessera.engine.ops.Embedding;
+import dev.tessera.engine.ops.Matmul;
+import dev.tessera.engine.ops.RmsNorm;
+import dev.tessera.engine.ops.Rope;
+import dev.tessera.engine.ops.SwiGlu;
+import dev.tessera.model.Parameters;
+import dev.tessera.model.config.ModelParameters;
+import dev.tessera.model.config.Qwen2Config;
+
+/**
+ * The Qwen2 decoder (Hugging Face {@code Qwen2ForCausalLM}) with explicit forward and backward,
+ * reading top to bottom like the model:
+ *
+ * <pre>{@code
+ * x = embed(ids)                                   (visual features spliced in where given)
+ * per layer: h = rmsnorm(x); q,k,v = h Wq+bq, h Wk+bk, h Wv+bv; rope(q, k)
+ *            x = x + attention(q, k, v) Wo
+ *            h = rmsnorm(x); x = x + (silu(h Wgate) * (h Wup)) Wdown
+ * loss = cross_entropy(rmsnorm(x) Whead, targets)  (in chunks of rows: never all logits at once)
+ * }</pre>
+ *
+ * Parameters and gradients live in {@link Parameters} under Hugging Face names. With activation
+ * checkpointing only each layer's input is kept; the rest of a layer is recomputed in backward.
+ */
+public final class Qwen2Decoder {
+  /** Rows of logits materialised at a time by the classifier and loss. */
+  static final int LOSS_CHUNK_ROWS = 256;
+
+  private final Qwen2Config config;
+  private final Backend backend;
+  private final Parameters parameters;
+  private final boolean checkpointing;
+  private final Rope.Table rope;
+  private final Layer[] layers;
+
+  /** The named weights (and gradients) of one decoder layer. */
+  private record Layer(
+      String prefix,
+      Tensor inputNorm,
+      Tensor q,
+      Tensor qBias,
+      Tensor k,
+      Tensor kBias,
+      Tensor v,
+      Tensor vBias,
+      Tensor o,
+      Tensor postNorm,
+      Tensor gate,
+      Tensor up,
+      Tensor down) {}
+
+  public Qwen2Decoder(Backend backend, Qwen2Config config, boolean activationCheckpointing) {
+    this.config = config;
+    this.backend = backend;
+    this.parameters = new Parameters(backend, ModelParameters.qwen2(config));
+    this.checkpointing = activationCheckpointing;
+    this.rope = new Rope.Table(config.headDim(), config.ropeTheta(), config.maxPositionEmbeddings());
+    this.layers = new Layer[config.numHiddenLayers()];
+    for (int l = 0; l < layers.length; l++) {
+      String p = "model.layers." + l + ".";
+      layers[l] =
+          new Layer(
+              p,
+              parameters.value(p + "input_layernorm.weight"),
+              parameters.value(p + "self_attn.q_proj.weight"),
+              parameters.value(p + "self_attn.q_proj.bias"),
+              parameters.value(p + "self_attn.k_proj.weight"),
+              parameters.value(p + "self_attn.k_proj.bias"),
+              parameters.value(p + "self_attn.v_proj.weight"),
+              parameters.value(p + "self_attn.v_proj.bias"),
+              parameters.value(p + "self_attn.o_proj.weight"),
+              parameters.value(p + "post_attention_layernorm.weight"),
+              parameters.value(p + "mlp.gate_proj.weight"),
+              parameters.value(p + "mlp.up_proj.weight"),
+              parameters.value(p + "mlp.down_proj.weight"));
+    }
+  }
+
+  public Qwen2Config config() {
+    return config;
+  }
+
+  public Parameters parameters() {
+    return parameters;
+  }
+
+  private Tensor grad(Tensor weight, String name) {
+    return parameters.grad(name);
+  }
+
+  private Tensor embedding() {
+    return parameters.value("model.embed_tokens.weight");
+  }
+
+  private Tensor head() {
+    return config.tieWordEmbeddings() ? embedding() : parameters.value("lm_head.weight");
+  }
+
+  private String headName() {
+    return config.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
+
+  /** What one layer's forward produces and its backward reads. */
+  private final class LayerActivations {
+    final Tensor input; // [N, D] the layer's input (the residual stream)
+    final Tensor norm1; // [N, D]
+    final Tensor rstd1; // [N]
+    final Tensor q; // [N, Hq*hd] after RoPE
+    final Tensor k; // [N, Hkv*hd] after RoPE
+    final Tensor v; // [N, Hkv*hd]
+    final Tensor attention; // [N, Hq*hd]
+    final Tensor lse; // [B, Hq, T]
+    final Tensor middle; // [N, D] input + attention output
+    final Tensor norm2; // [N, D]
+    final Tensor rstd2; // [N]
+    final Tensor gate; // [N, F]
+    final Tensor up; // [N, F]
+    final Tensor act; // [N, F] silu(gate) * up
+
+    LayerActivations(int rows, int tokens, Tensor input) {
+      int n = rows * tokens;
+      int d = config.hiddenSize();
+      int f = config.intermediateSize();
+      this.input = input;
+      norm1 = backend.zeros(n, d);
+      rstd1 = backend.zeros(n);
+      q = backend.zeros(n, config.numAttentionHeads() * config.headDim());
+      k = backend.zeros(n, config.kvDim());
+      v = backend.zeros(n, config.kvDim());
+      attention = backend.zeros(n, config.numAttentionHeads() * config.headDim());
+      lse = backend.zeros(rows, config.numAttentionHeads(), tokens);
+      middle = backend.zeros(n, d);
+      norm2 = backend.zeros(n, d);
+      rstd2 = backend.zeros(n);
+      gate = backend.zeros(n, f);
+      up = backend.zeros(n, f);
+      act = backend.zeros(n, f);
+    }
+  }
+
+  /**
+   * Forward and backward of one batch: returns the mean loss over the batch's targets and
+   * accumulates every parameter's gradient; when the batch carries input embeddings, their
+   * gradient is accumulated into {@code dInputEmbeds} ([B*T, hidden], may be null otherwise).
+   */
+  public double forwardBackward(Qwen2Batch batch, Tensor dInputEmbeds) {
+    int n = batch.rows() * batch.tokens();
+    int d = config.hiddenSize();
+    long valid = CrossEntropy.countValid(batch.targets());
+    if (valid == 0) {
+      throw new IllegalArgumentException("the batch has no targets (all -100)");
+    }
+
+    // Forward, keeping each layer's input (and, without checkpointing, everything else).
+    Tensor[] inputs = new Tensor[layers.length + 1];
+    inputs[0] = embed(batch);
+    LayerActivations[] saved = new LayerActivations[layers.length];
+    for (int l = 0; l < layers.length; l++) {
+      LayerActivations acts = new LayerActivations(batch.rows(), batch.tokens(), inputs[l]);
+      inputs[l + 1] = backend.zeros(n, d);
+      layerForward(layers[l], batch, acts, inputs[l + 1]);
+      saved[l] = checkpointing ? null : acts;
+    }
+    Tensor finalNorm = backend.zeros(n, d);
+    Tensor finalRstd = backend.zeros(n);
+    Tensor normWeight = parameters.value("model.norm.weight");
+    RmsNorm.forward(finalNorm, finalRstd, inputs[layers.length], normWeight, (float) config.rmsNormEps());
+
+    // Classifier and loss in chunks of rows; their gradient flows straight into dFinalNorm.
+    Tensor dFinalNorm = backend.zeros(n, d);
+    double loss = classifierLoss(batch, finalNorm, dFinalNorm, 1.0 / valid);
+
+    // Backward through the final norm and the layers, last to first.
+    Tensor dx = backend.zeros(n, d);
+    RmsNorm.backward(
+        dx,
+        parameters.grad("model.norm.weight"),
+        dFinalNorm,
+        inputs[layers.length],
+        normWeight,
+        finalRstd);
+    for (int l = layers.length - 1; l >= 0; l--) {
+      LayerActivations acts = saved[l];
+      if (acts == null) {
+        acts = new LayerActivations(batch.rows(), batch.tokens(), inputs[l]);
+        layerForward(layers[l], batch, acts, backend.zeros(n, d));
+      }
+      dx = layerBackward(layers[l], batch, acts, dx);
+    }
+    embedBackward(batch, dx, dInputEmbeds);
+    return loss / valid;
+  }
+
+  private Tensor embed(Qwen2Batch batch) {
+    int n = batch.rows() * batch.tokens();
+    Tensor x = backend.zeros(n, config.hiddenSize());
+    int[] ids = lookupIds(batch);
+    Embedding.forward(x, embedding(), ids, 0);
+    if (batch.useEmbeds() != null) {
+      for (int i = 0; i < n; i++) {
+        if (batch.useEmbeds()[i]) {
+          backend.copy(batch.inputEmbeds().get(i), x.get(i));
+        }
+      }
+    }
+    return x;
+  }
+
+  private void embedBackward(Qwen2Batch batch, Tensor dx, Tensor dInputEmbeds) {
+    if (batch.useEmbeds() != null) {
+      for (int i = 0; i < batch.useEmbeds().length; i++) {
+        if (batch.useEmbeds()[i]) {
+          if (dInputEmbeds != null) {
+            Add.accumulate(dInputEmbeds.get(i), dx.get(i));
+          }
+          backend.zero(dx.get(i));
+        }
+      }
+    }
+    Embedding.backward(
+        parameters.grad("model.embed_tokens.weight"), dx, lookupIds(batch), 0);
+  }
+
+  /** Ids to look up: visual positions look up row 0 and are overwritten (or zeroed) after. */
+  private static int[] lookupIds(Qwen2Batch batch) {
+    if (batch.useEmbeds() == null) {
+      return batch.ids();
+    }
+    int[] ids = batch.ids().clone();
+    for (int i = 0; i < ids.length; i++) {
+      if (batch.useEmbeds()[i]) {
+        ids[i] = 0;
+      }
+    }
+    return ids;
+  }
+
+  private void layerForward(Layer layer, Qwen2Batch batch, LayerActivations a, Tensor output) {
+    int rows = batch.rows();
+    int t = batch.tokens();
+    int n = rows * t;
+    int hd = config.headDim();
+    float eps = (float) config.rmsNormEps();
+    RmsNorm.forward(a.norm1, a.rstd1, a.input, layer.inputNorm(), eps);
+    Matmul.forward(a.q, a.norm1, layer.q(), layer.qBias());
+    Matmul.forward(a.k, a.norm1, layer.k(), layer.kBias());
+    Matmul.forward(a.v, a.norm1, layer.v(), layer.vBias());
+    Tensor q = a.q.view(n, config.numAttentionHeads(), hd);
+    Tensor k = a.k.view(n, config.numKeyValueHeads(), hd);
+    Rope.forward(q, q, batch.positions(), 0, rope);
+    Rope.forward(k, k, batch.positions(), 0, rope);
+    Attention.forward(
+        a.attention.view(rows, t, config.numAttentionHeads(), hd),
+        a.lse,
+        a.q.view(rows, t, config.numAttentionHeads(), hd),
+        a.k.view(rows, t, config.numKeyValueHeads(), hd),
+        a.v.view(rows, t, config.numKeyValueHeads(), hd),
+        batch.mask(),
+        batch.sampleStarts());
+    Tensor projected = backend.zeros(n, config.hiddenSize());
+    Matmul.forward(projected, a.attention, layer.o(), null);
+    Add.forward(a.middle, a.input, projected);
+    RmsNorm.forward(a.norm2, a.rstd2, a.middle, layer.postNorm(), eps);
+    Matmul.forward(a.gate, a.norm2, layer.gate(), null);
+    Matmul.forward(a.up, a.norm2, layer.up(), null);
+    SwiGlu.forward(a.act, a.gate, a.up);
+    Tensor mlp = backend.zeros(n, config.hiddenSize());
+    Matmul.forward(mlp, a.act, layer.down(), null);
+    Add.forward(output, a.middle, mlp);
+  }
+
+  /** Backward of one layer given the gradient of its output; returns the gradient of its input. */
+  private Tensor layerBackward(Layer layer, Qwen2Batch batch, LayerActivations a, Tensor dOutput) {
+    int rows = batch.rows();
+    int t = batch.tokens();
+    int n = rows * t;
+    int d = config.hiddenSize();
+    int f = config.intermediateSize();
+    int hd = config.headDim();
+    String p = layer.prefix();
+
+    // output = middle + down(silu(gate(norm2)) * up(norm2))
+    Tensor dMiddle = backend.zeros(n, d);
+    backend.copy(dOutput, dMiddle);
+    Tensor dAct = backend.zeros(n, f);
+    Matmul.backward(dAct, parameters.grad(p + "mlp.down_proj.weight"), null, dOutput, a.act, layer.down());
+    Tensor dGate = backend.zeros(n, f);
+    Tensor dUp = backend.zeros(n, f);
+    SwiGlu.backward(dGate, dUp, dAct, a.gate, a.up);
+    Tensor dNorm2 = backend.zeros(n, d);
+    Matmul.backward(dNorm2, parameters.grad(p + "mlp.gate_proj.weight"), null, dGate, a.norm2, layer.gate());
+    Matmul.backward(dNorm2, parameters.grad(p + "mlp.up_proj.weight"), null, dUp, a.norm2, layer.up());
+    RmsNorm.backward(
+        dMiddle, parameters.grad(p + "post_attention_layernorm.weight"), dNorm2, a.middle, layer.postNorm(), a.rstd2);
+
+    // middle = input + o(attention(rope(q(norm1)), rope(k(norm1)), v(norm1)))
+    Tensor dInput = backend.zeros(n, d);
+    backend.copy(dMiddle, dInput);
+    Tensor dAttention = backend.zeros(n, config.numAttentionHeads() * hd);
+    Matmul.backward(dAttention, parameters.grad(p + "self_attn.o_proj.weight"), null, dMiddle, a.attention, layer.o());
+    Tensor dq = backend.zeros(n, config.numAttentionHeads() * hd);
+    Tensor dk = backend.zeros(n, config.kvDim());
+    Tensor dv = backend.zeros(n, config.kvDim());
+    Attention.backward(
+        dq.view(rows, t, config.numAttentionHeads(), hd),
+        dk.view(rows, t, config.numKeyValueHeads(), hd),
+        dv.view(rows, t, config.numKeyValueHeads(), hd),
+        dAttention.view(rows, t, config.numAttentionHeads(), hd),
+        a.q.view(rows, t, config.numAttentionHeads(), hd),
+        a.k.view(rows, t, config.numKeyValueHeads(), hd),
+        a.v.view(rows, t, config.numKeyValueHeads(), hd),
+        a.attention.view(rows, t, config.numAttentionHeads(), hd),
+        a.lse,
+        batch.mask(),
+        batch.sampleStarts());
+    Tensor dqPre = backend.zeros(n, config.numAttentionHeads() * hd);
+    Tensor dkPre = backend.zeros(n, config.kvDim());
+    Rope.backward(dqPre.view(n, config.numAttentionHeads(), hd), dq.view(n, config.numAttentionHeads(), hd), batch.positions(), 0, rope);
+    Rope.backward(dkPre.view(n, config.numKeyValueHeads(), hd), dk.view(n, config.numKeyValueHeads(), hd), batch.positions(), 0, rope);
+    Tensor dNorm1 = backend.zeros(n, d);
+    Matmul.backward(dNorm1, parameters.grad(p + "self_attn.q_proj.weight"), parameters.grad(p + "self_attn.q_proj.bias"), dqPre, a.norm1, layer.q());
+    Matmul.backward(dNorm1, parameters.grad(p + "self_attn.k_proj.weight"), parameters.grad(p + "self_attn.k_proj.bias"), dkPre, a.norm1, layer.k());
+    Matmul.backward(dNorm1, parameters.grad(p + "self_attn.v_proj.weight"), parameters.grad(p + "self_attn.v_proj.bias"), dv, a.norm1, layer.v());
+    RmsNorm.backward(dInput, parameters.grad(p + "input_layernorm.weight"), dNorm1, a.input, layer.inputNorm(), a.rstd1);
+    return dInput;
+  }
+
+  /** Sum of the token losses; the gradient of the mean loss goes into {@code dHidden}. */
+  private double classifierLoss(Qwen2Batch batch, Tensor hidden, Tensor dHidden, double lossScale) {
+    int n = hidden.dim(0);
+    int vocab = config.vocabSize();
+    Tensor head = head();
+    Tensor dHead = parameters.grad(headName());
+    double loss = 0;
+    for (int from = 0; from < n; from += LOSS_CHUNK_ROWS) {
+      int rows = Math.min(LOSS_CHUNK_ROWS, n - from);
+      if (CrossEntropy.countValid(java.util.Arrays.copyOfRange(batch.targets(), from, from + rows)) == 0) {
+        continue;
+      }
+      Tensor h = hidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
+      Tensor logits = backend.zeros(rows, vocab);
+      Matmul.forward(logits, h, head, null);
+      Tensor dLogits = backend.zeros(rows, vocab);
+      loss += CrossEntropy.forwardBackward(dLogits, logits, batch.targets(), from, (float) lossScale);
+      Tensor dh = dHidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
+      Matmul.backward(dh, dHead, null, dLogits, h, head);
+    }
+    return loss;
+  }
+}
