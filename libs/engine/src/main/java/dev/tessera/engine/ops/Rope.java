@@ -125,13 +125,17 @@ public final class Rope {
   }
 
   private static Table tableFor(Tensor inp, int[] positions, int offset, double theta) {
-    int t = inp.rank() == 3 ? inp.dim(0) : 0;
+    if (inp.rank() != 3) {
+      throw new IllegalArgumentException(
+          "inp/dout must be [T, H, D], got " + Arrays.toString(inp.shape()));
+    }
+    int t = inp.dim(0);
     requirePositions(positions, offset, t, Integer.MAX_VALUE);
     int max = 0;
     for (int i = offset; i < offset + t; i++) {
       max = Math.max(max, positions[i] + 1);
     }
-    return new Table(inp.rank() == 3 ? inp.dim(2) : 0, theta, max);
+    return new Table(inp.dim(2), theta, max);
   }
 
   private static void rotate(
