@@ -1,0 +1,86 @@
+package dev.tessera.engine.ops;
+
+import dev.tessera.engine.Tensor;
+import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.cpu.Parallel;
+
+/**
+ * SwiGLU (the Qwen2 MLP's gating): {@code out = silu(gate) * up} with {@code silu(g) = g *
+ * sigmoid(g)}. Gate and up are two separate tensors of the same shape (the outputs of {@code
+ * gate_proj} and {@code up_proj}, or two views of one buffer), element-wise.
+ *
+ * <p>PyTorch: {@code torch.nn.functional.silu(gate) * up}.
+ */
+public final class SwiGlu {
+  private static final int GRAIN = 8192;
+
+  private SwiGlu() {}
+
+  /**
+   * @param out [N, F]
+   * @param gate [N, F]
+   * @param up [N, F]
+   */
+  public static void forward(Tensor out, Tensor gate, Tensor up) {
+    int n = gate.intSize();
+    up.requireSize("up", n);
+    out.requireSize("out", n);
+    Ops.requireCpu(out, gate, up);
+    float[] o = CpuBackend.data(out);
+    float[] g = CpuBackend.data(gate);
+    float[] u = CpuBackend.data(up);
+    int oOff = CpuBackend.offset(out);
+    int gOff = CpuBackend.offset(gate);
+    int uOff = CpuBackend.offset(up);
+    Parallel.forRange(
+        n,
+        GRAIN,
+        (from, to) -> {
+          for (int i = from; i < to; i++) {
+            float v = g[gOff + i];
+            float sigmoid = (float) (1.0 / (1.0 + Math.exp(-v)));
+            o[oOff + i] = v * sigmoid * u[uOff + i];
+          }
+        });
+  }
+
+  /**
+   * Accumulates {@code dgate += dout * up * silu'(gate)} and {@code dup += dout * silu(gate)}.
+   *
+   * @param dgate [N, F] gradient of the gate (accumulated)
+   * @param dup [N, F] gradient of up (accumulated)
+   * @param dout [N, F] gradient of the output
+   * @param gate [N, F] the forward gate
+   * @param up [N, F] the forward up
+   */
+  public static void backward(Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up) {
+    int n = gate.intSize();
+    up.requireSize("up", n);
+    dout.requireSize("dout", n);
+    dgate.requireSize("dgate", n);
+    dup.requireSize("dup", n);
+    Ops.requireCpu(dgate, dup, dout, gate, up);
+    float[] dg = CpuBackend.data(dgate);
+    float[] du = CpuBackend.data(dup);
+    float[] dy = CpuBackend.data(dout);
+    float[] g = CpuBackend.data(gate);
+    float[] u = CpuBackend.data(up);
+    int dgOff = CpuBackend.offset(dgate);
+    int duOff = CpuBackend.offset(dup);
+    int dyOff = CpuBackend.offset(dout);
+    int gOff = CpuBackend.offset(gate);
+    int uOff = CpuBackend.offset(up);
+    Parallel.forRange(
+        n,
+        GRAIN,
+        (from, to) -> {
+          for (int i = from; i < to; i++) {
+            float v = g[gOff + i];
+            float sigmoid = (float) (1.0 / (1.0 + Math.exp(-v)));
+            float d = dy[dyOff + i];
+            dg[dgOff + i] += d * u[uOff + i] * sigmoid * (1 + v * (1 - sigmoid));
+            du[duOff + i] += d * v * sigmoid;
+          }
+        });
+  }
+}

@@ -1,0 +1,37 @@
+package dev.tessera.engine.ops;
+
+import static dev.tessera.engine.oracle.Torch.assertClose;
+import static dev.tessera.engine.oracle.Torch.randn;
+
+import dev.tessera.engine.Tensor;
+import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.oracle.Torch;
+import java.util.Random;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class GeluTest {
+  private final CpuBackend cpu = CpuBackend.get();
+
+  @ParameterizedTest(name = "N={0} C={1}")
+  @CsvSource({"1,17", "13,99", "40,431"})
+  void forwardAndBackwardMatchLibtorch(int n, int c) {
+    Random random = new Random(n * 7L + c);
+    float[] x = randn(random, n * c, 2.5);
+    float[] dy = randn(random, n * c, 1.0);
+
+    Tensor inp = cpu.fromHost(x, n, c);
+    Tensor out = cpu.zeros(n, c);
+    Gelu.forward(out, inp);
+    Tensor dinp = cpu.zeros(n, c);
+    Gelu.backward(dinp, cpu.fromHost(dy, n, c), inp);
+
+    org.bytedeco.pytorch.Tensor tx = Torch.parameter(x, n, c);
+    org.bytedeco.pytorch.Tensor ty = torch.gelu(tx, "tanh");
+    ty.mul(Torch.tensor(dy, n, c)).sum().backward();
+
+    assertClose("out", cpu.toHost(out), Torch.values(ty));
+    assertClose("dinp", cpu.toHost(dinp), Torch.grad(tx));
+  }
+}
