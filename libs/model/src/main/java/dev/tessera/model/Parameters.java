@@ -14,9 +14,9 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * A model's parameters and their gradients, each in one flat buffer with a named view per
- * Hugging Face tensor: the optimizer and the gradient norm make one pass over flat memory, data
- * parallelism reduces one buffer, and layers see ordinary tensors.
+ * A model's parameters and their gradients, each in one flat buffer with a named view per Hugging
+ * Face tensor: the optimizer and the gradient norm make one pass over flat memory, data parallelism
+ * reduces one buffer, and layers see ordinary tensors.
  */
 public final class Parameters {
   private final Tensor values;

@@ -61,7 +61,8 @@ public final class Qwen2Decoder {
     this.backend = backend;
     this.parameters = new Parameters(backend, ModelParameters.qwen2(config));
     this.checkpointing = activationCheckpointing;
-    this.rope = new Rope.Table(config.headDim(), config.ropeTheta(), config.maxPositionEmbeddings());
+    this.rope =
+        new Rope.Table(config.headDim(), config.ropeTheta(), config.maxPositionEmbeddings());
     this.layers = new Layer[config.numHiddenLayers()];
     for (int l = 0; l < layers.length; l++) {
       String p = "model.layers." + l + ".";
@@ -147,8 +148,8 @@ public final class Qwen2Decoder {
 
   /**
    * Forward and backward of one batch: returns the mean loss over the batch's targets and
-   * accumulates every parameter's gradient; when the batch carries input embeddings, their
-   * gradient is accumulated into {@code dInputEmbeds} ([B*T, hidden], may be null otherwise).
+   * accumulates every parameter's gradient; when the batch carries input embeddings, their gradient
+   * is accumulated into {@code dInputEmbeds} ([B*T, hidden], may be null otherwise).
    */
   public double forwardBackward(Qwen2Batch batch, Tensor dInputEmbeds) {
     int n = batch.rows() * batch.tokens();
@@ -171,7 +172,8 @@ public final class Qwen2Decoder {
     Tensor finalNorm = backend.zeros(n, d);
     Tensor finalRstd = backend.zeros(n);
     Tensor normWeight = parameters.value("model.norm.weight");
-    RmsNorm.forward(finalNorm, finalRstd, inputs[layers.length], normWeight, (float) config.rmsNormEps());
+    RmsNorm.forward(
+        finalNorm, finalRstd, inputs[layers.length], normWeight, (float) config.rmsNormEps());
 
     // Classifier and loss in chunks of rows; their gradient flows straight into dFinalNorm.
     Tensor dFinalNorm = backend.zeros(n, d);
@@ -224,8 +226,7 @@ public final class Qwen2Decoder {
         }
       }
     }
-    Embedding.backward(
-        parameters.grad("model.embed_tokens.weight"), dx, lookupIds(batch), 0);
+    Embedding.backward(parameters.grad("model.embed_tokens.weight"), dx, lookupIds(batch), 0);
   }
 
   /** Ids to look up: visual positions look up row 0 and are overwritten (or zeroed) after. */
@@ -290,21 +291,35 @@ public final class Qwen2Decoder {
     Tensor dMiddle = backend.zeros(n, d);
     backend.copy(dOutput, dMiddle);
     Tensor dAct = backend.zeros(n, f);
-    Matmul.backward(dAct, parameters.grad(p + "mlp.down_proj.weight"), null, dOutput, a.act, layer.down());
+    Matmul.backward(
+        dAct, parameters.grad(p + "mlp.down_proj.weight"), null, dOutput, a.act, layer.down());
     Tensor dGate = backend.zeros(n, f);
     Tensor dUp = backend.zeros(n, f);
     SwiGlu.backward(dGate, dUp, dAct, a.gate, a.up);
     Tensor dNorm2 = backend.zeros(n, d);
-    Matmul.backward(dNorm2, parameters.grad(p + "mlp.gate_proj.weight"), null, dGate, a.norm2, layer.gate());
-    Matmul.backward(dNorm2, parameters.grad(p + "mlp.up_proj.weight"), null, dUp, a.norm2, layer.up());
+    Matmul.backward(
+        dNorm2, parameters.grad(p + "mlp.gate_proj.weight"), null, dGate, a.norm2, layer.gate());
+    Matmul.backward(
+        dNorm2, parameters.grad(p + "mlp.up_proj.weight"), null, dUp, a.norm2, layer.up());
     RmsNorm.backward(
-        dMiddle, parameters.grad(p + "post_attention_layernorm.weight"), dNorm2, a.middle, layer.postNorm(), a.rstd2);
+        dMiddle,
+        parameters.grad(p + "post_attention_layernorm.weight"),
+        dNorm2,
+        a.middle,
+        layer.postNorm(),
+        a.rstd2);
 
     // middle = input + o(attention(rope(q(norm1)), rope(k(norm1)), v(norm1)))
     Tensor dInput = backend.zeros(n, d);
     backend.copy(dMiddle, dInput);
     Tensor dAttention = backend.zeros(n, config.numAttentionHeads() * hd);
-    Matmul.backward(dAttention, parameters.grad(p + "self_attn.o_proj.weight"), null, dMiddle, a.attention, layer.o());
+    Matmul.backward(
+        dAttention,
+        parameters.grad(p + "self_attn.o_proj.weight"),
+        null,
+        dMiddle,
+        a.attention,
+        layer.o());
     Tensor dq = backend.zeros(n, config.numAttentionHeads() * hd);
     Tensor dk = backend.zeros(n, config.kvDim());
     Tensor dv = backend.zeros(n, config.kvDim());
@@ -322,13 +337,47 @@ public final class Qwen2Decoder {
         batch.sampleStarts());
     Tensor dqPre = backend.zeros(n, config.numAttentionHeads() * hd);
     Tensor dkPre = backend.zeros(n, config.kvDim());
-    Rope.backward(dqPre.view(n, config.numAttentionHeads(), hd), dq.view(n, config.numAttentionHeads(), hd), batch.positions(), 0, rope);
-    Rope.backward(dkPre.view(n, config.numKeyValueHeads(), hd), dk.view(n, config.numKeyValueHeads(), hd), batch.positions(), 0, rope);
+    Rope.backward(
+        dqPre.view(n, config.numAttentionHeads(), hd),
+        dq.view(n, config.numAttentionHeads(), hd),
+        batch.positions(),
+        0,
+        rope);
+    Rope.backward(
+        dkPre.view(n, config.numKeyValueHeads(), hd),
+        dk.view(n, config.numKeyValueHeads(), hd),
+        batch.positions(),
+        0,
+        rope);
     Tensor dNorm1 = backend.zeros(n, d);
-    Matmul.backward(dNorm1, parameters.grad(p + "self_attn.q_proj.weight"), parameters.grad(p + "self_attn.q_proj.bias"), dqPre, a.norm1, layer.q());
-    Matmul.backward(dNorm1, parameters.grad(p + "self_attn.k_proj.weight"), parameters.grad(p + "self_attn.k_proj.bias"), dkPre, a.norm1, layer.k());
-    Matmul.backward(dNorm1, parameters.grad(p + "self_attn.v_proj.weight"), parameters.grad(p + "self_attn.v_proj.bias"), dv, a.norm1, layer.v());
-    RmsNorm.backward(dInput, parameters.grad(p + "input_layernorm.weight"), dNorm1, a.input, layer.inputNorm(), a.rstd1);
+    Matmul.backward(
+        dNorm1,
+        parameters.grad(p + "self_attn.q_proj.weight"),
+        parameters.grad(p + "self_attn.q_proj.bias"),
+        dqPre,
+        a.norm1,
+        layer.q());
+    Matmul.backward(
+        dNorm1,
+        parameters.grad(p + "self_attn.k_proj.weight"),
+        parameters.grad(p + "self_attn.k_proj.bias"),
+        dkPre,
+        a.norm1,
+        layer.k());
+    Matmul.backward(
+        dNorm1,
+        parameters.grad(p + "self_attn.v_proj.weight"),
+        parameters.grad(p + "self_attn.v_proj.bias"),
+        dv,
+        a.norm1,
+        layer.v());
+    RmsNorm.backward(
+        dInput,
+        parameters.grad(p + "input_layernorm.weight"),
+        dNorm1,
+        a.input,
+        layer.inputNorm(),
+        a.rstd1);
     return dInput;
   }
 
@@ -341,14 +390,16 @@ public final class Qwen2Decoder {
     double loss = 0;
     for (int from = 0; from < n; from += LOSS_CHUNK_ROWS) {
       int rows = Math.min(LOSS_CHUNK_ROWS, n - from);
-      if (CrossEntropy.countValid(java.util.Arrays.copyOfRange(batch.targets(), from, from + rows)) == 0) {
+      if (CrossEntropy.countValid(java.util.Arrays.copyOfRange(batch.targets(), from, from + rows))
+          == 0) {
         continue;
       }
       Tensor h = hidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
       Tensor logits = backend.zeros(rows, vocab);
       Matmul.forward(logits, h, head, null);
       Tensor dLogits = backend.zeros(rows, vocab);
-      loss += CrossEntropy.forwardBackward(dLogits, logits, batch.targets(), from, (float) lossScale);
+      loss +=
+          CrossEntropy.forwardBackward(dLogits, logits, batch.targets(), from, (float) lossScale);
       Tensor dh = dHidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
       Matmul.backward(dh, dHead, null, dLogits, h, head);
     }

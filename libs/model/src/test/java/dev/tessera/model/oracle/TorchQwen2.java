@@ -39,6 +39,7 @@ public final class TorchQwen2 {
 
   private final Shape shape;
   private final Map<String, Tensor> parameters = new LinkedHashMap<>();
+  private Tensor inputEmbedsParameter;
 
   /** Weights by Hugging Face name, row-major, with the shapes {@code Qwen2ForCausalLM} uses. */
   public TorchQwen2(Shape shape, Map<String, float[]> weights, Map<String, long[]> shapes) {
@@ -75,7 +76,8 @@ public final class TorchQwen2 {
         keep[i] = useEmbeds[i] ? 0f : 1f;
       }
       Tensor keepMask = Torch.tensor(keep, batch, tokens, 1);
-      Tensor replace = Torch.tensor(inputEmbeds, batch, tokens, d).mul(new Scalar(1.0));
+      inputEmbedsParameter = Torch.parameter(inputEmbeds, batch, tokens, d);
+      Tensor replace = inputEmbedsParameter;
       x = x.mul(keepMask).add(replace.mul(keepMask.neg().add(new Scalar(1.0))));
     }
     Tensor[] cosSin = rope(positions, batch, tokens, hd);
@@ -117,6 +119,11 @@ public final class TorchQwen2 {
             logits, Torch.longs(targets, batch * tokens), new TensorOptional(), 1, -100, 0.0);
     loss.backward();
     return loss.item_float();
+  }
+
+  /** The gradient of the spliced input embeddings after {@link #lossAndBackward}. */
+  public float[] inputEmbedsGrad() {
+    return Torch.grad(inputEmbedsParameter);
   }
 
   /** The gradient of a parameter after {@link #lossAndBackward}. */

@@ -1,0 +1,114 @@
+package dev.tessera.model.config;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The tensors (Hugging Face names and shapes) that a configuration implies, as {@code
+ * Qwen2ForCausalLM} and {@code SiglipVisionModel} name them in their safetensors checkpoints.
+ * Linear weights are {@code [out, in]}.
+ */
+public final class ModelParameters {
+  private ModelParameters() {}
+
+  /**
+   * A Qwen2 causal LM: token embedding, per layer q/k/v projections with bias, o_proj without,
+   * SwiGLU MLP and two RMSNorms, the final norm, and {@code lm_head} unless tied to the embedding.
+   */
+  public static ParameterSet qwen2(Qwen2Config config) {
+    int hidden = config.hiddenSize();
+    int kv = config.kvDim();
+    int inner = config.intermediateSize();
+    List<ParameterSpec> specs = new ArrayList<>();
+    specs.add(
+        new ParameterSpec(
+            "embed_tokens", "model.embed_tokens.weight", new int[] {config.vocabSize(), hidden}));
+    for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+      String prefix = "model.layers." + layer + ".";
+      specs.add(layers(prefix + "self_attn.q_proj.weight", hidden, hidden));
+      specs.add(layers(prefix + "self_attn.q_proj.bias", hidden));
+      specs.add(layers(prefix + "self_attn.k_proj.weight", kv, hidden));
+      specs.add(layers(prefix + "self_attn.k_proj.bias", kv));
+      specs.add(layers(prefix + "self_attn.v_proj.weight", kv, hidden));
+      specs.add(layers(prefix + "self_attn.v_proj.bias", kv));
+      specs.add(layers(prefix + "self_attn.o_proj.weight", hidden, hidden));
+      specs.add(layers(prefix + "mlp.gate_proj.weight", inner, hidden));
+      specs.add(layers(prefix + "mlp.up_proj.weight", inner, hidden));
+      specs.add(layers(prefix + "mlp.down_proj.weight", hidden, inner));
+      specs.add(layers(prefix + "input_layernorm.weight", hidden));
+      specs.add(layers(prefix + "post_attention_layernorm.weight", hidden));
+    }
+    specs.add(new ParameterSpec("norm", "model.norm.weight", new int[] {hidden}));
+    if (!config.tieWordEmbeddings()) {
+      specs.add(
+          new ParameterSpec("lm_head", "lm_head.weight", new int[] {config.vocabSize(), hidden}));
+    }
+    return new ParameterSet("qwen2", specs);
+  }
+
+  /**
+   * A SigLIP vision tower ({@code SiglipVisionModel}): patch and position embeddings, pre-norm
+   * encoder layers, the post-layernorm, and — when {@link SiglipVisionConfig#useHead()} — the
+   * multihead attention-pooling head (probe, {@code nn.MultiheadAttention} with packed {@code
+   * in_proj}, layernorm, MLP).
+   */
+  public static ParameterSet siglipVision(SiglipVisionConfig config) {
+    int hidden = config.hiddenSize();
+    int inner = config.intermediateSize();
+    int patch = config.patchSize();
+    List<ParameterSpec> specs = new ArrayList<>();
+    String embeddings = "vision_model.embeddings.";
+    specs.add(
+        new ParameterSpec(
+            "embeddings",
+            embeddings + "patch_embedding.weight",
+            new int[] {hidden, config.numChannels(), patch, patch}));
+    specs.add(
+        new ParameterSpec("embeddings", embeddings + "patch_embedding.bias", new int[] {hidden}));
+    specs.add(
+        new ParameterSpec(
+            "embeddings",
+            embeddings + "position_embedding.weight",
+            new int[] {config.numPatches(), hidden}));
+    for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+      String prefix = "vision_model.encoder.layers." + layer + ".";
+      layerNorm(specs, "encoder", prefix + "layer_norm1", hidden);
+      for (String projection : new String[] {"q_proj", "k_proj", "v_proj", "out_proj"}) {
+        linear(specs, "encoder", prefix + "self_attn." + projection, hidden, hidden);
+      }
+      layerNorm(specs, "encoder", prefix + "layer_norm2", hidden);
+      linear(specs, "encoder", prefix + "mlp.fc1", inner, hidden);
+      linear(specs, "encoder", prefix + "mlp.fc2", hidden, inner);
+    }
+    layerNorm(specs, "post_layernorm", "vision_model.post_layernorm", hidden);
+    if (config.useHead()) {
+      String head = "vision_model.head.";
+      specs.add(new ParameterSpec("head", head + "probe", new int[] {1, 1, hidden}));
+      specs.add(
+          new ParameterSpec(
+              "head", head + "attention.in_proj_weight", new int[] {3 * hidden, hidden}));
+      specs.add(new ParameterSpec("head", head + "attention.in_proj_bias", new int[] {3 * hidden}));
+      linear(specs, "head", head + "attention.out_proj", hidden, hidden);
+      layerNorm(specs, "head", head + "layernorm", hidden);
+      linear(specs, "head", head + "mlp.fc1", inner, hidden);
+      linear(specs, "head", head + "mlp.fc2", hidden, inner);
+    }
+    return new ParameterSet("siglip_vision", specs);
+  }
+
+  private static ParameterSpec layers(String name, int... shape) {
+    return new ParameterSpec("layers", name, shape);
+  }
+
+  private static void linear(
+      List<ParameterSpec> specs, String component, String prefix, int out, int in) {
+    specs.add(new ParameterSpec(component, prefix + ".weight", new int[] {out, in}));
+    specs.add(new ParameterSpec(component, prefix + ".bias", new int[] {out}));
+  }
+
+  private static void layerNorm(
+      List<ParameterSpec> specs, String component, String prefix, int width) {
+    specs.add(new ParameterSpec(component, prefix + ".weight", new int[] {width}));
+    specs.add(new ParameterSpec(component, prefix + ".bias", new int[] {width}));
+  }
+}

@@ -1,0 +1,128 @@
+package dev.tessera.model.qwen2;
+
+import static dev.tessera.engine.oracle.Torch.assertClose;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tessera.engine.Tensor;
+import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.ops.AttentionMask;
+import dev.tessera.model.config.Qwen2Config;
+import dev.tessera.model.oracle.TorchQwen2;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The whole decoder against an independent libtorch Qwen2: loss and every parameter gradient. */
+class Qwen2DecoderTest {
+  private static final int ROWS = 2;
+  private static final int TOKENS = 13;
+  private final CpuBackend cpu = CpuBackend.get();
+
+  static Qwen2Config tiny(boolean tied) {
+    return new Qwen2Config(32, 48, 2, 4, 2, 97, 1e-6, 10000.0, tied, 64, "float32");
+  }
+
+  @ParameterizedTest(name = "tied={0} mask={1} images={2} checkpointing={3}")
+  @CsvSource({
+    "true, DOCUMENT, false, false",
+    "false, CONTINUOUS, false, false",
+    "true, DOCUMENT, true, false",
+    "false, DOCUMENT, true, true"
+  })
+  void lossAndEveryGradientMatchLibtorch(
+      boolean tied, AttentionMask mask, boolean images, boolean checkpointing) {
+    Qwen2Config config = tiny(tied);
+    Random random = new Random(7 + (tied ? 1 : 0) + (images ? 2 : 0));
+    Qwen2Decoder decoder = new Qwen2Decoder(cpu, config, checkpointing);
+    decoder.parameters().initialise(11, 0.2);
+
+    int n = ROWS * TOKENS;
+    int[] ids = new int[n];
+    int[] targets = new int[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = random.nextInt(config.vocabSize());
+      targets[i] = random.nextInt(5) == 0 ? -100 : random.nextInt(config.vocabSize());
+    }
+    int[][] starts = {{0, 5, 9}, {0, 7}};
+    int[] positions = new int[n];
+    for (int b = 0; b < ROWS; b++) {
+      for (int t = 0; t < TOKENS; t++) {
+        int start = 0;
+        for (int s : starts[b]) {
+          if (s <= t) {
+            start = s;
+          }
+        }
+        positions[b * TOKENS + t] = mask == AttentionMask.DOCUMENT ? t - start : t;
+      }
+    }
+    Tensor embeds = null;
+    boolean[] useEmbeds = null;
+    float[] embedValues = null;
+    if (images) {
+      embedValues = dev.tessera.engine.oracle.Torch.randn(random, n * config.hiddenSize(), 0.5);
+      embeds = cpu.fromHost(embedValues, n, config.hiddenSize());
+      useEmbeds = new boolean[n];
+      for (int i : new int[] {1, 2, 3, 15, 16}) {
+        useEmbeds[i] = true;
+      }
+    }
+    Qwen2Batch batch =
+        new Qwen2Batch(ROWS, TOKENS, ids, positions, targets, mask, starts, embeds, useEmbeds);
+    Tensor dEmbeds = images ? cpu.zeros(n, config.hiddenSize()) : null;
+    double loss = decoder.forwardBackward(batch, dEmbeds);
+
+    Map<String, float[]> weights = new HashMap<>();
+    Map<String, long[]> shapes = new HashMap<>();
+    decoder
+        .parameters()
+        .values()
+        .forEach(
+            (name, tensor) -> {
+              weights.put(name, cpu.toHost(tensor));
+              shapes.put(name, java.util.Arrays.stream(tensor.shape()).asLongStream().toArray());
+            });
+    TorchQwen2 reference =
+        new TorchQwen2(
+            new TorchQwen2.Shape(
+                config.vocabSize(),
+                config.hiddenSize(),
+                config.numHiddenLayers(),
+                config.numAttentionHeads(),
+                config.numKeyValueHeads(),
+                config.intermediateSize(),
+                (float) config.rmsNormEps(),
+                config.ropeTheta(),
+                tied),
+            weights,
+            shapes);
+    boolean[][][] allowed = new boolean[ROWS][TOKENS][TOKENS];
+    for (int b = 0; b < ROWS; b++) {
+      for (int t = 0; t < TOKENS; t++) {
+        for (int s = 0; s <= t; s++) {
+          allowed[b][t][s] = mask == AttentionMask.CONTINUOUS || positions[b * TOKENS + t] >= t - s;
+        }
+      }
+    }
+    float referenceLoss =
+        reference.lossAndBackward(
+            ROWS,
+            TOKENS,
+            java.util.Arrays.stream(ids).asLongStream().toArray(),
+            java.util.Arrays.stream(positions).asLongStream().toArray(),
+            allowed,
+            java.util.Arrays.stream(targets).asLongStream().toArray(),
+            embedValues,
+            useEmbeds);
+
+    assertThat(Math.abs(loss - referenceLoss) / Math.abs(referenceLoss)).isLessThan(1e-5);
+    if (images) {
+      assertClose("input embeddings", cpu.toHost(dEmbeds), reference.inputEmbedsGrad());
+    }
+    for (String name : decoder.parameters().names()) {
+      assertClose(name, cpu.toHost(decoder.parameters().grad(name)), reference.grad(name));
+    }
+  }
+}
