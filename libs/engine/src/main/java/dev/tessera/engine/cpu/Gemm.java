@@ -1,0 +1,497 @@
+package dev.tessera.engine.cpu;
+
+import dev.tessera.engine.cpu.simd.SimdGemm;
+import java.util.concurrent.ForkJoinWorkerThread;
+
+/**
+ * Single-precision matrix multiply on row-major {@code float[]} matrices, BLAS style: {@code C =
+ * alpha * op(A) * op(B) + beta * C} where {@code op(X)} is {@code X} or its transpose.
+ *
+ * <p>GotoBLAS layout: for each block of {@code NC} columns and {@code KC} steps of k, a panel of
+ * op(B) is packed (zero-padded to whole micro-panels), then blocks of rows of C are computed in
+ * parallel, each packing its rows of op(A) and calling the register-blocked micro-kernel ({@code
+ * SimdGemm}: 6 rows x 2 vectors of FMA accumulators; a scalar kernel without the Vector API).
+ *
+ * <p>Determinism: every element of C is computed the same way wherever it falls in the blocking
+ * (edge blocks run the same kernel on zero-padded panels), k is never split across threads and the
+ * k blocks are added in order, so results are bit-identical for any thread count.
+ *
+ * <p>PyTorch: {@code c.mul_(beta).add_(alpha * op(a) @ op(b))}; BLAS: {@code cblas_sgemm} with
+ * {@code CblasRowMajor}.
+ */
+public final class Gemm {
+  /** Rows of C per micro-kernel call. */
+  static final int MR = Vec.SIMD ? SimdGemm.mr() : 4;
+
+  /** Columns of C per micro-kernel call. */
+  static final int NR = Vec.SIMD ? SimdGemm.nr() : 16;
+
+  /** Steps of k per packed block: one micro-panel of B (KC x NR) stays in L1. */
+  static final int KC = 256;
+
+  /** Most rows of C per task: its packed A (MC x KC) stays in L2. */
+  static final int MC = 16 * MR;
+
+  /** Columns of op(B) per packed block. */
+  static final int NC = 2048 / NR * NR;
+
+  private static final ThreadLocal<float[]> PACKED_A = ThreadLocal.withInitial(() -> new float[0]);
+  private static final ThreadLocal<float[]> PACKED_B = ThreadLocal.withInitial(() -> new float[0]);
+
+  private Gemm() {}
+
+  /**
+   * {@code C = alpha * op(A) * op(B) + beta * C}, row-major. With {@code beta == 0} C is only
+   * written (NaNs in C do not propagate).
+   *
+   * @param transA whether op(A) is A^T: A is stored [K, M] instead of [M, K]
+   * @param transB whether op(B) is B^T: B is stored [N, K] instead of [K, N]
+   * @param m rows of op(A) and C
+   * @param n columns of op(B) and C
+   * @param k columns of op(A), rows of op(B)
+   * @param a [M, K] (or [K, M] if transA) from {@code aOffset}, rows {@code lda} apart
+   * @param b [K, N] (or [N, K] if transB) from {@code bOffset}, rows {@code ldb} apart
+   * @param c [M, N] from {@code cOffset}, rows {@code ldc} apart
+   */
+  public static void sgemm(
+      boolean transA,
+      boolean transB,
+      int m,
+      int n,
+      int k,
+      float alpha,
+      float[] a,
+      int aOffset,
+      int lda,
+      float[] b,
+      int bOffset,
+      int ldb,
+      float beta,
+      float[] c,
+      int cOffset,
+      int ldc) {
+    check(transA, transB, 1, m, n, k, a, aOffset, lda, 0, b, bOffset, ldb, 0, c, cOffset, ldc, 0);
+    run(
+        transA,
+        transB,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        aOffset,
+        lda,
+        b,
+        bOffset,
+        ldb,
+        beta,
+        c,
+        cOffset,
+        ldc,
+        !inWorker());
+  }
+
+  /**
+   * {@code batch} independent products: for each {@code i}, {@link #sgemm} on the matrices at
+   * {@code aOffset + i * strideA}, {@code bOffset + i * strideB} and {@code cOffset + i * strideC}.
+   * Many small products run one per thread; few large ones each use all threads.
+   *
+   * @param a [batch, M, K] (or [batch, K, M] if transA), matrices {@code strideA} elements apart
+   * @param b [batch, K, N] (or [batch, N, K] if transB), matrices {@code strideB} elements apart
+   * @param c [batch, M, N], matrices {@code strideC} elements apart
+   */
+  public static void sgemmBatched(
+      boolean transA,
+      boolean transB,
+      int batch,
+      int m,
+      int n,
+      int k,
+      float alpha,
+      float[] a,
+      int aOffset,
+      int lda,
+      int strideA,
+      float[] b,
+      int bOffset,
+      int ldb,
+      int strideB,
+      float beta,
+      float[] c,
+      int cOffset,
+      int ldc,
+      int strideC) {
+    check(
+        transA, transB, batch, m, n, k, a, aOffset, lda, strideA, b, bOffset, ldb, strideB, c,
+        cOffset, ldc, strideC);
+    boolean worker = inWorker();
+    if (!worker && batch >= Parallel.threads()) {
+      Parallel.forRange(
+          batch,
+          1,
+          (from, to) -> {
+            for (int i = from; i < to; i++) {
+              run(
+                  transA,
+                  transB,
+                  m,
+                  n,
+                  k,
+                  alpha,
+                  a,
+                  aOffset + i * strideA,
+                  lda,
+                  b,
+                  bOffset + i * strideB,
+                  ldb,
+                  beta,
+                  c,
+                  cOffset + i * strideC,
+                  ldc,
+                  false);
+            }
+          });
+      return;
+    }
+    for (int i = 0; i < batch; i++) {
+      run(
+          transA,
+          transB,
+          m,
+          n,
+          k,
+          alpha,
+          a,
+          aOffset + i * strideA,
+          lda,
+          b,
+          bOffset + i * strideB,
+          ldb,
+          beta,
+          c,
+          cOffset + i * strideC,
+          ldc,
+          !worker);
+    }
+  }
+
+  /** Inside a kernel thread nested parallel loops would share this thread's packing buffers. */
+  private static boolean inWorker() {
+    return Thread.currentThread() instanceof ForkJoinWorkerThread;
+  }
+
+  private static void run(
+      boolean transA,
+      boolean transB,
+      int m,
+      int n,
+      int k,
+      float alpha,
+      float[] a,
+      int aOff,
+      int lda,
+      float[] b,
+      int bOff,
+      int ldb,
+      float beta,
+      float[] c,
+      int cOff,
+      int ldc,
+      boolean parallel) {
+    if (m == 0 || n == 0) {
+      return;
+    }
+    if (k == 0 || alpha == 0) {
+      forRange(
+          parallel,
+          m,
+          Math.max(1, 16384 / n),
+          (from, to) -> scale(beta, c, cOff, ldc, from, to, 0, n));
+      return;
+    }
+    int threads = parallel ? Parallel.threads() : 1;
+    // Rows per task: at most MC, and a task count that is a multiple of the thread count.
+    int rowTasks = ceilDiv(m, MC);
+    rowTasks = ceilDiv(rowTasks, threads) * threads;
+    int mc = Math.min(MC, ceilDiv(ceilDiv(m, rowTasks), MR) * MR);
+    int mTiles = ceilDiv(m, mc);
+    float[] packedB = buffer(PACKED_B, KC * Math.min(NC, ceilDiv(n, NR) * NR));
+    for (int j0 = 0; j0 < n; j0 += NC) {
+      int nc = Math.min(NC, n - j0);
+      int nPanels = ceilDiv(nc, NR);
+      // Split columns too when there are too few row blocks for the threads.
+      int colTasks = Math.min(nPanels, Math.max(1, ceilDiv(2 * threads, mTiles)));
+      int panelsPerTask = ceilDiv(nPanels, colTasks);
+      colTasks = ceilDiv(nPanels, panelsPerTask);
+      int nSplit = colTasks;
+      int jBlock = j0;
+      for (int p0 = 0; p0 < k; p0 += KC) {
+        int kc = Math.min(KC, k - p0);
+        int pBlock = p0;
+        forRange(
+            parallel,
+            nPanels,
+            Math.max(1, 4096 / kc),
+            (from, to) -> packB(transB, b, bOff, ldb, pBlock, kc, jBlock, nc, packedB, from, to));
+        forRange(
+            parallel,
+            mTiles * nSplit,
+            1,
+            (from, to) -> {
+              float[] packedA = buffer(PACKED_A, mc * kc);
+              float[] edge = new float[MR * NR];
+              for (int t = from; t < to; t++) {
+                int i0 = (t / nSplit) * mc;
+                int rows = Math.min(mc, m - i0);
+                int panel0 = (t % nSplit) * panelsPerTask;
+                int panel1 = Math.min(nPanels, panel0 + panelsPerTask);
+                int colFrom = jBlock + panel0 * NR;
+                int colTo = Math.min(jBlock + nc, jBlock + panel1 * NR);
+                if (pBlock == 0) {
+                  scale(beta, c, cOff, ldc, i0, i0 + rows, colFrom, colTo);
+                }
+                packA(transA, a, aOff, lda, i0, rows, pBlock, kc, packedA);
+                for (int jp = panel0; jp < panel1; jp++) {
+                  int j = jBlock + jp * NR;
+                  int cols = Math.min(NR, jBlock + nc - j);
+                  for (int ip = 0; ip * MR < rows; ip++) {
+                    int i = i0 + ip * MR;
+                    int r = Math.min(MR, rows - ip * MR);
+                    block(
+                        kc,
+                        packedA,
+                        ip * MR * kc,
+                        packedB,
+                        jp * NR * kc,
+                        c,
+                        cOff + i * ldc + j,
+                        ldc,
+                        alpha,
+                        r,
+                        cols,
+                        edge);
+                  }
+                }
+              }
+            });
+      }
+    }
+  }
+
+  /** One MR x NR block of C; partial blocks go through {@code edge} with the same arithmetic. */
+  private static void block(
+      int kc,
+      float[] pa,
+      int paOff,
+      float[] pb,
+      int pbOff,
+      float[] c,
+      int cOff,
+      int ldc,
+      float alpha,
+      int rows,
+      int cols,
+      float[] edge) {
+    if (rows == MR && cols == NR) {
+      kernel(kc, pa, paOff, pb, pbOff, c, cOff, ldc, alpha);
+      return;
+    }
+    java.util.Arrays.fill(edge, 0f);
+    kernel(kc, pa, paOff, pb, pbOff, edge, 0, NR, 1f);
+    for (int i = 0; i < rows; i++) {
+      for (int j = 0; j < cols; j++) {
+        int at = cOff + i * ldc + j;
+        c[at] = Math.fma(edge[i * NR + j], alpha, c[at]);
+      }
+    }
+  }
+
+  private static void kernel(
+      int kc, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, int ldc, float alpha) {
+    if (Vec.SIMD) {
+      SimdGemm.kernel(kc, a, aOff, b, bOff, c, cOff, ldc, alpha);
+      return;
+    }
+    float[] acc = new float[MR * NR];
+    for (int p = 0; p < kc; p++) {
+      for (int i = 0; i < MR; i++) {
+        float x = a[aOff + p * MR + i];
+        for (int j = 0; j < NR; j++) {
+          acc[i * NR + j] += x * b[bOff + p * NR + j];
+        }
+      }
+    }
+    for (int i = 0; i < MR; i++) {
+      for (int j = 0; j < NR; j++) {
+        int at = cOff + i * ldc + j;
+        c[at] = Math.fma(acc[i * NR + j], alpha, c[at]);
+      }
+    }
+  }
+
+  /** {@code C[rows, cols] *= beta}; with beta 0, zeros. */
+  private static void scale(
+      float beta, float[] c, int cOff, int ldc, int rowFrom, int rowTo, int colFrom, int colTo) {
+    if (beta == 1) {
+      return;
+    }
+    for (int i = rowFrom; i < rowTo; i++) {
+      int row = cOff + i * ldc;
+      if (beta == 0) {
+        java.util.Arrays.fill(c, row + colFrom, row + colTo, 0f);
+      } else {
+        for (int j = colFrom; j < colTo; j++) {
+          c[row + j] *= beta;
+        }
+      }
+    }
+  }
+
+  /** Packs op(A)[i0:i0+rows, p0:p0+kc] as MR-row panels {@code [panel][p][MR]}, zero-padded. */
+  private static void packA(
+      boolean transA, float[] a, int aOff, int lda, int i0, int rows, int p0, int kc, float[] dst) {
+    for (int ip = 0; ip * MR < rows; ip++) {
+      int base = ip * MR * kc;
+      int r = Math.min(MR, rows - ip * MR);
+      if (r < MR) {
+        java.util.Arrays.fill(dst, base, base + MR * kc, 0f);
+      }
+      int i = i0 + ip * MR;
+      if (transA) {
+        for (int p = 0; p < kc; p++) {
+          System.arraycopy(a, aOff + (p0 + p) * lda + i, dst, base + p * MR, r);
+        }
+      } else {
+        for (int ii = 0; ii < r; ii++) {
+          int src = aOff + (i + ii) * lda + p0;
+          for (int p = 0; p < kc; p++) {
+            dst[base + p * MR + ii] = a[src + p];
+          }
+        }
+      }
+    }
+  }
+
+  /** Packs op(B)[p0:p0+kc, j0:j0+nc] panels {@code [from, to)} as {@code [panel][p][NR]}. */
+  private static void packB(
+      boolean transB,
+      float[] b,
+      int bOff,
+      int ldb,
+      int p0,
+      int kc,
+      int j0,
+      int nc,
+      float[] dst,
+      int from,
+      int to) {
+    for (int jp = from; jp < to; jp++) {
+      int base = jp * NR * kc;
+      int j = j0 + jp * NR;
+      int cols = Math.min(NR, j0 + nc - j);
+      if (cols < NR) {
+        java.util.Arrays.fill(dst, base, base + NR * kc, 0f);
+      }
+      if (transB) {
+        for (int jj = 0; jj < cols; jj++) {
+          int src = bOff + (j + jj) * ldb + p0;
+          for (int p = 0; p < kc; p++) {
+            dst[base + p * NR + jj] = b[src + p];
+          }
+        }
+      } else {
+        for (int p = 0; p < kc; p++) {
+          System.arraycopy(b, bOff + (p0 + p) * ldb + j, dst, base + p * NR, cols);
+        }
+      }
+    }
+  }
+
+  private static void forRange(boolean parallel, int n, int grain, Parallel.Range body) {
+    if (parallel) {
+      Parallel.forRange(n, grain, body);
+    } else {
+      body.run(0, n);
+    }
+  }
+
+  private static float[] buffer(ThreadLocal<float[]> cache, int size) {
+    float[] buffer = cache.get();
+    if (buffer.length < size) {
+      buffer = new float[size];
+      cache.set(buffer);
+    }
+    return buffer;
+  }
+
+  private static int ceilDiv(int x, int y) {
+    return (x + y - 1) / y;
+  }
+
+  private static void check(
+      boolean transA,
+      boolean transB,
+      int batch,
+      int m,
+      int n,
+      int k,
+      float[] a,
+      int aOffset,
+      int lda,
+      int strideA,
+      float[] b,
+      int bOffset,
+      int ldb,
+      int strideB,
+      float[] c,
+      int cOffset,
+      int ldc,
+      int strideC) {
+    if (batch < 0 || m < 0 || n < 0 || k < 0) {
+      throw new IllegalArgumentException(
+          "negative size: batch=" + batch + " m=" + m + " n=" + n + " k=" + k);
+    }
+    if (strideA < 0 || strideB < 0 || strideC < 0) {
+      throw new IllegalArgumentException(
+          "negative stride: strideA=" + strideA + " strideB=" + strideB + " strideC=" + strideC);
+    }
+    requireMatrix("a", a, aOffset, lda, transA ? k : m, transA ? m : k, batch, strideA);
+    requireMatrix("b", b, bOffset, ldb, transB ? n : k, transB ? k : n, batch, strideB);
+    requireMatrix("c", c, cOffset, ldc, m, n, batch, strideC);
+  }
+
+  private static void requireMatrix(
+      String name, float[] x, int offset, int ld, int rows, int cols, int batch, int stride) {
+    if (x == null) {
+      throw new IllegalArgumentException(name + " is null");
+    }
+    if (ld < Math.max(1, cols)) {
+      throw new IllegalArgumentException(
+          "ld" + name + "=" + ld + " is less than the " + cols + " columns of " + name);
+    }
+    if (offset < 0) {
+      throw new IllegalArgumentException(name + " offset is negative: " + offset);
+    }
+    if (batch == 0 || rows == 0 || cols == 0) {
+      return;
+    }
+    long end = offset + (long) (batch - 1) * stride + (long) (rows - 1) * ld + cols;
+    if (end > x.length) {
+      throw new IllegalArgumentException(
+          name
+              + " ["
+              + rows
+              + " x "
+              + cols
+              + "] at offset "
+              + offset
+              + " with ld "
+              + ld
+              + (batch > 1 ? " and " + batch + " matrices " + stride + " apart" : "")
+              + " needs "
+              + end
+              + " elements, has "
+              + x.length);
+    }
+  }
+}

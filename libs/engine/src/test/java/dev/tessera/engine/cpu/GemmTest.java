@@ -1,0 +1,208 @@
+package dev.tessera.engine.cpu;
+
+import static dev.tessera.engine.oracle.Torch.assertClose;
+import static dev.tessera.engine.oracle.Torch.randn;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tessera.engine.oracle.Torch;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class GemmTest {
+  private final int threads = Parallel.threads();
+
+  @AfterEach
+  void restoreThreads() {
+    Parallel.setThreads(threads);
+  }
+
+  /** A row-major [rows, cols] matrix stored with leading dimension {@code ld} after offset. */
+  private record Strided(float[] data, int offset, int ld, float[] dense) {
+    static Strided random(Random random, int rows, int cols, int pad, int offset) {
+      int ld = cols + pad;
+      float[] data = randn(random, offset + rows * ld + 3, 1.0);
+      float[] dense = new float[rows * cols];
+      for (int i = 0; i < rows; i++) {
+        System.arraycopy(data, offset + i * ld, dense, i * cols, cols);
+      }
+      return new Strided(data, offset, ld, dense);
+    }
+
+    float[] denseAfter() {
+      int cols = dense.length == 0 ? 0 : dense.length / rowsOf();
+      float[] out = new float[dense.length];
+      for (int i = 0; i < rowsOf(); i++) {
+        System.arraycopy(data, offset + i * ld, out, i * cols, cols);
+      }
+      return out;
+    }
+
+    private int rowsOf() {
+      return (data.length - offset - 3) / ld;
+    }
+  }
+
+  @ParameterizedTest(name = "{0}{1} M={2} N={3} K={4} alpha={5} beta={6}")
+  @CsvSource({
+    "false,false,1,1,1,1,0",
+    "false,true,7,33,1,1,0",
+    "true,false,1,100,129,0.5,1",
+    "true,true,33,7,100,-1.5,0.25",
+    "false,false,100,129,33,1,1",
+    "false,true,129,100,257,1,0",
+    "true,false,129,100,257,2,-1",
+    "false,true,3,2100,5,1,0.5",
+    "true,true,70,17,300,1,0",
+  })
+  void matchesLibtorch(
+      boolean transA, boolean transB, int m, int n, int k, float alpha, float beta) {
+    Random random = new Random(m * 1_000_003L + n * 1009L + k);
+    Strided a = Strided.random(random, transA ? k : m, transA ? m : k, 5, 3);
+    Strided b = Strided.random(random, transB ? n : k, transB ? k : n, 17, 1);
+    Strided c = Strided.random(random, m, n, 19, 7);
+    float[] before = c.data.clone();
+    Gemm.sgemm(
+        transA, transB, m, n, k, alpha, a.data, a.offset, a.ld, b.data, b.offset, b.ld, beta,
+        c.data, c.offset, c.ld);
+
+    org.bytedeco.pytorch.Tensor ta = Torch.tensor(a.dense, transA ? k : m, transA ? m : k);
+    org.bytedeco.pytorch.Tensor tb = Torch.tensor(b.dense, transB ? n : k, transB ? k : n);
+    org.bytedeco.pytorch.Tensor tc = Torch.tensor(c.dense, m, n);
+    org.bytedeco.pytorch.Tensor expected =
+        (transA ? ta.t() : ta)
+            .matmul(transB ? tb.t() : tb)
+            .mul(Torch.tensor(new float[] {alpha}, 1))
+            .add(tc.mul(Torch.tensor(new float[] {beta}, 1)));
+    assertClose("C", c.denseAfter(), Torch.values(expected));
+    // Nothing outside C's rows and columns is touched.
+    for (int i = 0; i < before.length; i++) {
+      int rel = i - c.offset;
+      boolean inside = rel >= 0 && rel / c.ld < m && rel % c.ld < n;
+      if (!inside) {
+        assertThat(c.data[i]).as("element %d outside C", i).isEqualTo(before[i]);
+      }
+    }
+  }
+
+  @Test
+  void betaZeroIgnoresNaNInC() {
+    float[] a = {1, 2, 3, 4};
+    float[] b = {1, 0, 0, 1};
+    float[] c = {Float.NaN, Float.NaN, Float.NaN, Float.NaN};
+    Gemm.sgemm(false, false, 2, 2, 2, 1f, a, 0, 2, b, 0, 2, 0f, c, 0, 2);
+    assertThat(c).containsExactly(1, 2, 3, 4);
+    Gemm.sgemm(false, false, 2, 2, 0, 1f, a, 0, 2, b, 0, 2, 0.5f, c, 0, 2);
+    assertThat(c).containsExactly(0.5f, 1, 1.5f, 2);
+  }
+
+  @ParameterizedTest(name = "{0}{1}")
+  @CsvSource({"false,false", "false,true", "true,false", "true,true"})
+  void bitIdenticalForAnyThreadCount(boolean transA, boolean transB) {
+    int m = 203;
+    int n = 150;
+    int k = 300;
+    Random random = new Random(7);
+    float[] a = randn(random, m * k, 1.0);
+    float[] b = randn(random, k * n, 1.0);
+    float[] c0 = randn(random, m * n, 1.0);
+    float[][] results = new float[3][];
+    int[] counts = {1, 2, 3};
+    for (int t = 0; t < counts.length; t++) {
+      Parallel.setThreads(counts[t]);
+      float[] c = c0.clone();
+      Gemm.sgemm(
+          transA,
+          transB,
+          m,
+          n,
+          k,
+          0.75f,
+          a,
+          0,
+          transA ? m : k,
+          b,
+          0,
+          transB ? k : n,
+          0.5f,
+          c,
+          0,
+          n);
+      results[t] = c;
+    }
+    assertThat(results[1]).isEqualTo(results[0]);
+    assertThat(results[2]).isEqualTo(results[0]);
+  }
+
+  @ParameterizedTest(name = "batch={0} threads={1}")
+  @CsvSource({"1,2", "5,1", "5,2"})
+  void batchedMatchesSingleProducts(int batch, int threads) {
+    Parallel.setThreads(threads);
+    int m = 33;
+    int n = 17;
+    int k = 65;
+    int strideA = m * k + 4;
+    int strideB = n * k + 1;
+    int strideC = m * n + 9;
+    Random random = new Random(batch);
+    float[] a = randn(random, batch * strideA, 1.0);
+    float[] b = randn(random, batch * strideB, 1.0);
+    float[] c = randn(random, batch * strideC, 1.0);
+    float[] before = c.clone();
+    float[] expected = c.clone();
+    for (int i = 0; i < batch; i++) {
+      Gemm.sgemm(
+          false,
+          true,
+          m,
+          n,
+          k,
+          1f,
+          a,
+          i * strideA,
+          k,
+          b,
+          i * strideB,
+          k,
+          1f,
+          expected,
+          i * strideC,
+          n);
+    }
+    Gemm.sgemmBatched(
+        false, true, batch, m, n, k, 1f, a, 0, k, strideA, b, 0, k, strideB, 1f, c, 0, n, strideC);
+    assertThat(c).isEqualTo(expected);
+    // And the last product against libtorch.
+    int last = batch - 1;
+    org.bytedeco.pytorch.Tensor reference =
+        Torch.tensor(Arrays.copyOfRange(a, last * strideA, last * strideA + m * k), m, k)
+            .matmul(
+                Torch.tensor(Arrays.copyOfRange(b, last * strideB, last * strideB + n * k), n, k)
+                    .t())
+            .add(
+                Torch.tensor(
+                    Arrays.copyOfRange(before, last * strideC, last * strideC + m * n), m, n));
+    assertClose(
+        "C[last]",
+        Arrays.copyOfRange(c, last * strideC, last * strideC + m * n),
+        Torch.values(reference));
+  }
+
+  @Test
+  void rejectsBadArguments() {
+    float[] x = new float[12];
+    assertThatThrownBy(() -> Gemm.sgemm(false, false, 3, 4, 2, 1, x, 0, 1, x, 0, 4, 0, x, 0, 4))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("lda=1");
+    assertThatThrownBy(() -> Gemm.sgemm(false, false, 3, 4, 2, 1, x, 0, 2, x, 0, 4, 0, x, 1, 4))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("c [3 x 4] at offset 1");
+    assertThatThrownBy(() -> Gemm.sgemm(false, false, -1, 4, 2, 1, x, 0, 2, x, 0, 4, 0, x, 0, 4))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("m=-1");
+  }
+}
