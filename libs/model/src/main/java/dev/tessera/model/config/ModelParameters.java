@@ -111,4 +111,19 @@ public final class ModelParameters {
     specs.add(new ParameterSpec(component, prefix + ".weight", new int[] {width}));
     specs.add(new ParameterSpec(component, prefix + ".bias", new int[] {width}));
   }
+
+  /**
+   * The Open-Qwen2VL projector: {@code nn.Sequential(Linear(vision, llm), GELU(), Linear(llm,
+   * llm))}, named as that module's state dict ({@code projector.0.*}, {@code projector.2.*}).
+   */
+  public static ParameterSet projector(int visionHidden, int llmHidden) {
+    List<ParameterSpec> specs = new ArrayList<>();
+    specs.add(
+        new ParameterSpec("projector", "projector.0.weight", new int[] {llmHidden, visionHidden}));
+    specs.add(new ParameterSpec("projector", "projector.0.bias", new int[] {llmHidden}));
+    specs.add(
+        new ParameterSpec("projector", "projector.2.weight", new int[] {llmHidden, llmHidden}));
+    specs.add(new ParameterSpec("projector", "projector.2.bias", new int[] {llmHidden}));
+    return new ParameterSet("projector", specs);
+  }
 }

@@ -17,7 +17,7 @@ import java.util.Objects;
  * @param sampleStarts [B][samples] start of each sample per row (see {@code Attention}); required
  *     for document masks
  * @param inputEmbeds [B*T, hidden] features spliced in at {@code useEmbeds} positions (the
- *     projector's output), or null
+ *     projector's output), or null (then the model that owns the images fills them in)
  * @param useEmbeds [B*T] where {@code inputEmbeds} replace the token embedding, or null
  */
 public record Qwen2Batch(
@@ -37,8 +37,8 @@ public record Qwen2Batch(
     require("ids", ids.length, n);
     require("positions", positions.length, n);
     require("targets", targets.length, n);
-    if ((inputEmbeds == null) != (useEmbeds == null)) {
-      throw new IllegalArgumentException("inputEmbeds and useEmbeds go together");
+    if (inputEmbeds != null && useEmbeds == null) {
+      throw new IllegalArgumentException("inputEmbeds needs useEmbeds to say where they go");
     }
     if (useEmbeds != null) {
       require("useEmbeds", useEmbeds.length, n);

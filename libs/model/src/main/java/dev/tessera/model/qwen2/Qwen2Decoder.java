@@ -154,6 +154,10 @@ public final class Qwen2Decoder {
   public double forwardBackward(Qwen2Batch batch, Tensor dInputEmbeds) {
     int n = batch.rows() * batch.tokens();
     int d = config.hiddenSize();
+    if (batch.useEmbeds() != null && batch.inputEmbeds() == null) {
+      throw new IllegalArgumentException(
+          "the batch marks image positions but carries no inputEmbeds");
+    }
     long valid = CrossEntropy.countValid(batch.targets());
     if (valid == 0) {
       throw new IllegalArgumentException("the batch has no targets (all -100)");

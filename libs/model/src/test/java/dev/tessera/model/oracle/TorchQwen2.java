@@ -67,6 +67,26 @@ public final class TorchQwen2 {
       long[] targets,
       float[] inputEmbeds,
       boolean[] useEmbeds) {
+    Tensor embeds = null;
+    if (inputEmbeds != null) {
+      inputEmbedsParameter = Torch.parameter(inputEmbeds, batch, tokens, shape.hidden());
+      embeds = inputEmbedsParameter;
+    }
+    return lossAndBackward(batch, tokens, ids, positions, allowed, targets, embeds, useEmbeds);
+  }
+
+  /**
+   * As above, with the spliced embeddings given as a libtorch graph (e.g. a projector's output).
+   */
+  public float lossAndBackward(
+      int batch,
+      int tokens,
+      long[] ids,
+      long[] positions,
+      boolean[][][] allowed,
+      long[] targets,
+      Tensor inputEmbeds,
+      boolean[] useEmbeds) {
     int d = shape.hidden();
     int hd = shape.headDim();
     Tensor x = torch.embedding(p("model.embed_tokens.weight"), Torch.longs(ids, batch, tokens));
@@ -76,8 +96,7 @@ public final class TorchQwen2 {
         keep[i] = useEmbeds[i] ? 0f : 1f;
       }
       Tensor keepMask = Torch.tensor(keep, batch, tokens, 1);
-      inputEmbedsParameter = Torch.parameter(inputEmbeds, batch, tokens, d);
-      Tensor replace = inputEmbedsParameter;
+      Tensor replace = inputEmbeds.reshape(batch, tokens, d);
       x = x.mul(keepMask).add(replace.mul(keepMask.neg().add(new Scalar(1.0))));
     }
     Tensor[] cosSin = rope(positions, batch, tokens, hd);

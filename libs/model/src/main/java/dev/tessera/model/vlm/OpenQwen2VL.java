@@ -1,0 +1,96 @@
+package dev.tessera.model.vlm;
+
+import dev.tessera.engine.Backend;
+import dev.tessera.engine.Tensor;
+import dev.tessera.model.qwen2.Qwen2Batch;
+import dev.tessera.model.qwen2.Qwen2Decoder;
+
+/**
+ * The trainable part of Open-Qwen2VL: the projector and the Qwen2 decoder. Vision features come
+ * from the frozen SigLIP tower (computed once per image, or cached); the projector turns each
+ * image's features into visual tokens, which replace the image positions of the packed rows.
+ */
+public final class OpenQwen2VL {
+  private final Backend backend;
+  private final AvgPoolProjector projector;
+  private final Qwen2Decoder decoder;
+
+  public OpenQwen2VL(Backend backend, AvgPoolProjector projector, Qwen2Decoder decoder) {
+    this.backend = backend;
+    this.projector = projector;
+    this.decoder = decoder;
+  }
+
+  public AvgPoolProjector projector() {
+    return projector;
+  }
+
+  public Qwen2Decoder decoder() {
+    return decoder;
+  }
+
+  /**
+   * Forward and backward of one batch; returns the mean loss and accumulates the gradients of the
+   * projector and the decoder.
+   *
+   * @param batch packed rows; {@code useEmbeds} marks the visual positions, {@link
+   *     AvgPoolProjector#tokensPerImage()} consecutive ones per image, images in row order
+   * @param features [images, patches, Dv] the frozen tower's features of those images
+   */
+  public double forwardBackward(Qwen2Batch batch, Tensor features) {
+    int images = features.dim(0);
+    int hidden = decoder.config().hiddenSize();
+    int visual = images * projector.tokensPerImage();
+    int[] positions = visualPositions(batch, visual);
+
+    Tensor tokens = backend.zeros(visual, hidden);
+    AvgPoolProjector.Activations projected = projector.forward(features, tokens);
+    Tensor embeds = backend.zeros(batch.rows() * batch.tokens(), hidden);
+    for (int i = 0; i < visual; i++) {
+      backend.copy(tokens.get(i), embeds.get(positions[i]));
+    }
+    Qwen2Batch withImages =
+        new Qwen2Batch(
+            batch.rows(),
+            batch.tokens(),
+            batch.ids(),
+            batch.positions(),
+            batch.targets(),
+            batch.mask(),
+            batch.sampleStarts(),
+            embeds,
+            batch.useEmbeds());
+    Tensor dEmbeds = backend.zeros(batch.rows() * batch.tokens(), hidden);
+    double loss = decoder.forwardBackward(withImages, dEmbeds);
+
+    Tensor dTokens = backend.zeros(visual, hidden);
+    for (int i = 0; i < visual; i++) {
+      backend.copy(dEmbeds.get(positions[i]), dTokens.get(i));
+    }
+    projector.backward(projected, dTokens);
+    return loss;
+  }
+
+  /** The flat positions of the visual tokens, checking there is one per projected token. */
+  private static int[] visualPositions(Qwen2Batch batch, int expected) {
+    if (batch.useEmbeds() == null) {
+      throw new IllegalArgumentException("the batch marks no image positions (useEmbeds is null)");
+    }
+    int[] positions = new int[expected];
+    int count = 0;
+    for (int i = 0; i < batch.useEmbeds().length; i++) {
+      if (batch.useEmbeds()[i]) {
+        if (count == expected) {
+          throw new IllegalArgumentException(
+              "the batch has more image positions than the " + expected + " visual tokens given");
+        }
+        positions[count++] = i;
+      }
+    }
+    if (count != expected) {
+      throw new IllegalArgumentException(
+          "the batch has " + count + " image positions, the images give " + expected + " tokens");
+    }
+    return positions;
+  }
+}
