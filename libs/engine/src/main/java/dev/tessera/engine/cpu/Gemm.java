@@ -359,7 +359,10 @@ public final class Gemm {
       int i = i0 + ip * MR;
       if (transA) {
         for (int p = 0; p < kc; p++) {
-          System.arraycopy(a, aOff + (p0 + p) * lda + i, dst, base + p * MR, r);
+          int src = aOff + (p0 + p) * lda + i;
+          for (int ii = 0; ii < r; ii++) {
+            dst[base + p * MR + ii] = a[src + ii];
+          }
         }
       } else {
         for (int ii = 0; ii < r; ii++) {
