@@ -204,6 +204,33 @@ public final class Qwen2Decoder {
     return loss / valid;
   }
 
+  /**
+   * Forward only: the logits of every position of one row of token ids, positions {@code 0..T-1},
+   * causal attention over the whole row — what {@code Qwen2ForCausalLM(input_ids).logits} gives.
+   *
+   * @return [T, vocab] logits
+   */
+  public Tensor logits(int[] ids) {
+    int t = ids.length;
+    Qwen2Batch batch = Qwen2Batch.text(1, t, ids, new int[t]);
+    Tensor x = embed(batch);
+    for (Layer layer : layers) {
+      Tensor next = backend.zeros(t, config.hiddenSize());
+      layerForward(layer, batch, new LayerActivations(1, t, x), next);
+      x = next;
+    }
+    Tensor normed = backend.zeros(t, config.hiddenSize());
+    RmsNorm.forward(
+        normed,
+        backend.zeros(t),
+        x,
+        parameters.value("model.norm.weight"),
+        (float) config.rmsNormEps());
+    Tensor logits = backend.zeros(t, config.vocabSize());
+    Matmul.forward(logits, normed, head(), null);
+    return logits;
+  }
+
   private Tensor embed(Qwen2Batch batch) {
     int n = batch.rows() * batch.tokens();
     Tensor x = backend.zeros(n, config.hiddenSize());

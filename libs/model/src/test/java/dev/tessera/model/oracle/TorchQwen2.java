@@ -87,6 +87,37 @@ public final class TorchQwen2 {
       long[] targets,
       Tensor inputEmbeds,
       boolean[] useEmbeds) {
+    Tensor x = decoder(batch, tokens, ids, positions, allowed, inputEmbeds, useEmbeds);
+    Tensor logits = logits(x, batch, tokens);
+    Tensor loss =
+        torch.cross_entropy_loss(
+            logits, Torch.longs(targets, batch * tokens), new TensorOptional(), 1, -100, 0.0);
+    loss.backward();
+    return loss.item_float();
+  }
+
+  /** Logits [T, vocab] of one row, positions 0..T-1, causal mask: {@code model(ids).logits}. */
+  public float[] logits(long[] ids) {
+    int t = ids.length;
+    long[] positions = new long[t];
+    boolean[][][] allowed = new boolean[1][t][t];
+    for (int i = 0; i < t; i++) {
+      positions[i] = i;
+      for (int j = 0; j <= i; j++) {
+        allowed[0][i][j] = true;
+      }
+    }
+    return Torch.values(logits(decoder(1, t, ids, positions, allowed, null, null), 1, t));
+  }
+
+  private Tensor decoder(
+      int batch,
+      int tokens,
+      long[] ids,
+      long[] positions,
+      boolean[][][] allowed,
+      Tensor inputEmbeds,
+      boolean[] useEmbeds) {
     int d = shape.hidden();
     int hd = shape.headDim();
     Tensor x = torch.embedding(p("model.embed_tokens.weight"), Torch.longs(ids, batch, tokens));
@@ -130,14 +161,13 @@ public final class TorchQwen2 {
       Tensor up = linear(h, prefix + "mlp.up_proj");
       x = x.add(linear(gate.mul(up), prefix + "mlp.down_proj"));
     }
-    x = rmsNorm(x, p("model.norm.weight"));
+    return x;
+  }
+
+  private Tensor logits(Tensor x, int batch, int tokens) {
+    Tensor normed = rmsNorm(x, p("model.norm.weight"));
     Tensor head = shape.tied() ? p("model.embed_tokens.weight") : p("lm_head.weight");
-    Tensor logits = torch.matmul(x, head.t()).reshape(batch * tokens, shape.vocab());
-    Tensor loss =
-        torch.cross_entropy_loss(
-            logits, Torch.longs(targets, batch * tokens), new TensorOptional(), 1, -100, 0.0);
-    loss.backward();
-    return loss.item_float();
+    return torch.matmul(normed, head.t()).reshape(batch * tokens, shape.vocab());
   }
 
   /** The gradient of the spliced input embeddings after {@link #lossAndBackward}. */

@@ -24,6 +24,46 @@ class Qwen2DecoderTest {
     return new Qwen2Config(32, 48, 2, 4, 2, 97, 1e-6, 10000.0, tied, 64, "float32");
   }
 
+  @org.junit.jupiter.api.Test
+  void logitsOfARowMatchLibtorch() {
+    Qwen2Config config = tiny(false);
+    Qwen2Decoder decoder = new Qwen2Decoder(cpu, config, false);
+    decoder.parameters().initialise(21, 0.2);
+    int[] ids = {5, 17, 3, 96, 40, 0, 12};
+    Map<String, float[]> weights = new HashMap<>();
+    Map<String, long[]> shapes = new HashMap<>();
+    decoder
+        .parameters()
+        .values()
+        .forEach(
+            (name, tensor) -> {
+              weights.put(name, cpu.toHost(tensor));
+              shapes.put(name, java.util.Arrays.stream(tensor.shape()).asLongStream().toArray());
+            });
+    TorchQwen2 reference = new TorchQwen2(shapeOf(config), weights, shapes);
+
+    Tensor logits = decoder.logits(ids);
+
+    assertThat(logits.shape()).containsExactly(ids.length, config.vocabSize());
+    assertClose(
+        "logits",
+        cpu.toHost(logits),
+        reference.logits(java.util.Arrays.stream(ids).asLongStream().toArray()));
+  }
+
+  static TorchQwen2.Shape shapeOf(Qwen2Config config) {
+    return new TorchQwen2.Shape(
+        config.vocabSize(),
+        config.hiddenSize(),
+        config.numHiddenLayers(),
+        config.numAttentionHeads(),
+        config.numKeyValueHeads(),
+        config.intermediateSize(),
+        (float) config.rmsNormEps(),
+        config.ropeTheta(),
+        config.tieWordEmbeddings());
+  }
+
   @ParameterizedTest(name = "tied={0} mask={1} images={2} checkpointing={3}")
   @CsvSource({
     "true, DOCUMENT, false, false",
@@ -84,20 +124,7 @@ class Qwen2DecoderTest {
               weights.put(name, cpu.toHost(tensor));
               shapes.put(name, java.util.Arrays.stream(tensor.shape()).asLongStream().toArray());
             });
-    TorchQwen2 reference =
-        new TorchQwen2(
-            new TorchQwen2.Shape(
-                config.vocabSize(),
-                config.hiddenSize(),
-                config.numHiddenLayers(),
-                config.numAttentionHeads(),
-                config.numKeyValueHeads(),
-                config.intermediateSize(),
-                (float) config.rmsNormEps(),
-                config.ropeTheta(),
-                tied),
-            weights,
-            shapes);
+    TorchQwen2 reference = new TorchQwen2(shapeOf(config), weights, shapes);
     boolean[][][] allowed = new boolean[ROWS][TOKENS][TOKENS];
     for (int b = 0; b < ROWS; b++) {
       for (int t = 0; t < TOKENS; t++) {
