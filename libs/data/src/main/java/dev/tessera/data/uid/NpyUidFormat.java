@@ -1,5 +1,6 @@
 package dev.tessera.data.uid;
 
+import dev.tessera.data.io.Npy;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -26,11 +27,6 @@ final class NpyUidFormat {
   static final int RECORD_BYTES = 16;
 
   private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
-  // numpy pads the preamble to a multiple of ARRAY_ALIGN so the data can be memory-mapped.
-  private static final int ARRAY_ALIGN = 64;
-  // numpy leaves room for the length to grow to this many digits, so rewriting the header with a
-  // larger count never changes its length (GROWTH_AXIS_MAX_DIGITS in format.py).
-  private static final int GROWTH_AXIS_MAX_DIGITS = 21;
   // Guards against allocating for an absurd length field; numpy's own default limit is 10000.
   private static final int MAX_HEADER_BYTES = 1 << 20;
   private static final String DESCR = "[('f0', '<u8'), ('f1', '<u8')]";
@@ -49,20 +45,7 @@ final class NpyUidFormat {
     if (count < 0) {
       throw new IllegalArgumentException("count must be >= 0, got " + count);
     }
-    String length = Long.toString(count);
-    // numpy sorts the keys and writes each value with repr(); "(N,)" is a 1-tuple's repr.
-    String dict = "{'descr': " + DESCR + ", 'fortran_order': False, 'shape': (" + length + ",), }";
-    String header = dict + " ".repeat(GROWTH_AXIS_MAX_DIGITS - length.length());
-    int headerWithNewline = header.length() + 1;
-    int prefixBytes = MAGIC.length + 2 + 2;
-    int padding = ARRAY_ALIGN - ((prefixBytes + headerWithNewline) % ARRAY_ALIGN);
-    String padded = header + " ".repeat(padding) + "\n";
-
-    ByteBuffer out =
-        ByteBuffer.allocate(prefixBytes + padded.length()).order(ByteOrder.LITTLE_ENDIAN);
-    out.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) padded.length());
-    out.put(padded.getBytes(StandardCharsets.ISO_8859_1));
-    return out.array();
+    return Npy.preamble(DESCR, count);
   }
 
   /**
