@@ -20,7 +20,7 @@ import java.util.SplittableRandom;
  */
 public final class Parameters {
   private final Tensor values;
-  private final Tensor grads;
+  private Tensor grads;
   private final Map<String, Tensor> valueByName = new LinkedHashMap<>();
   private final Map<String, Tensor> gradByName = new LinkedHashMap<>();
   private final ParameterSet set;
@@ -33,10 +33,21 @@ public final class Parameters {
           set.model() + " has " + total + " parameters, more than one CPU buffer holds");
     }
     values = backend.zeros((int) total);
-    grads = backend.zeros((int) total);
     long offset = 0;
     for (ParameterSpec spec : set.specs()) {
       valueByName.put(spec.name(), values.slice(offset, spec.shape()));
+      offset += spec.count();
+    }
+  }
+
+  /** Gradients are allocated on first use: inference never pays for them. */
+  private synchronized void ensureGrads() {
+    if (grads != null) {
+      return;
+    }
+    grads = values.backend().zeros(values.intSize());
+    long offset = 0;
+    for (ParameterSpec spec : set.specs()) {
       gradByName.put(spec.name(), grads.slice(offset, spec.shape()));
       offset += spec.count();
     }
@@ -58,6 +69,7 @@ public final class Parameters {
   /** The gradient of the parameter called {@code name}. */
   public Tensor grad(String name) {
     value(name);
+    ensureGrads();
     return gradByName.get(name);
   }
 
@@ -72,10 +84,12 @@ public final class Parameters {
 
   /** All gradients as one flat tensor. */
   public Tensor flatGrads() {
+    ensureGrads();
     return grads;
   }
 
   public void zeroGrads() {
+    ensureGrads();
     grads.backend().zero(grads);
   }
 

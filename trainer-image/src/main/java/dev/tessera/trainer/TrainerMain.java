@@ -1,0 +1,47 @@
+package dev.tessera.trainer;
+
+import dev.tessera.engine.cpu.VectorApiLauncher;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code tessera-trainer}: the pre-training and fine-tuning worker's command line. */
+@Command(
+    name = "tessera-trainer",
+    mixinStandardHelpOptions = true,
+    description = "Tessera pre-training and fine-tuning worker.",
+    subcommands = {ParamsCommand.class, LogitsCommand.class, CommandLine.HelpCommand.class})
+public final class TrainerMain {
+  /** Exit code when files could not be read or written. */
+  public static final int IO_ERROR = 1;
+
+  /** Exit code when the command line or its input is wrong. */
+  public static final int USAGE_ERROR = 2;
+
+  public static void main(String[] args) {
+    // Kernels need jdk.incubator.vector, which `java -jar` cannot enable from the manifest.
+    if (!VectorApiLauncher.relaunchIfNeeded(TrainerMain.class, args)) {
+      System.exit(VectorApiLauncher.childExitCode());
+    }
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The configured command line, shared by {@link #main} and tests. */
+  public static CommandLine commandLine() {
+    return new CommandLine(new TrainerMain())
+        .setExecutionExceptionHandler(
+            (exception, commandLine, parseResult) -> {
+              String message = exception.getMessage();
+              if (exception instanceof IllegalArgumentException) {
+                commandLine.getErr().println("error: " + message);
+                return USAGE_ERROR;
+              }
+              if (exception instanceof IOException || exception instanceof UncheckedIOException) {
+                commandLine.getErr().println("error: " + message);
+                return IO_ERROR;
+              }
+              throw exception;
+            });
+  }
+}
