@@ -99,17 +99,18 @@ public final class Parameters {
   }
 
   /**
-   * Fills weights with small random values (normal, std {@code scale}) and norm weights with ones,
-   * for tests and training from scratch.
+   * Fills weights with small random values (normal, std {@code scale}), norm weights with ones and
+   * norm biases with zeros, for tests and training from scratch.
    */
   public void initialise(long seed, double scale) {
     SplittableRandom random = new SplittableRandom(seed);
     for (Map.Entry<String, Tensor> entry : valueByName.entrySet()) {
       Tensor tensor = entry.getValue();
       float[] data = new float[tensor.intSize()];
-      boolean norm = entry.getKey().contains("norm") && tensor.rank() == 1;
+      String name = entry.getKey();
+      boolean norm = name.contains("norm") && tensor.rank() == 1;
       for (int i = 0; i < data.length; i++) {
-        data[i] = norm ? 1f : (float) (gaussian(random) * scale);
+        data[i] = norm ? (name.endsWith("bias") ? 0f : 1f) : (float) (gaussian(random) * scale);
       }
       tensor.backend().copyFromHost(data, tensor);
     }
