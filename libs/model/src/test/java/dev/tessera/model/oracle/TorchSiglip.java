@@ -1,0 +1,112 @@
+package dev.tessera.model.oracle;
+
+import dev.tessera.engine.oracle.Torch;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * An independent SigLIP vision tower written with libtorch ops, following Hugging Face's {@code
+ * SiglipVisionModel}: the patch embedding is a real stride-p {@code conv2d}, attention is an
+ * explicit {@code softmax(q k^T / sqrt(d)) v}, the MLP uses {@code gelu(approximate="tanh")}.
+ */
+public final class TorchSiglip {
+
+  /** Sizes of the tower. */
+  public record Shape(
+      int channels, int imageSize, int patch, int hidden, int heads, int layers, double eps) {
+    public int side() {
+      return imageSize / patch;
+    }
+
+    public int headDim() {
+      return hidden / heads;
+    }
+  }
+
+  private final Shape shape;
+  private final Map<String, Tensor> parameters = new LinkedHashMap<>();
+
+  /** Weights by Hugging Face name, row-major, with the shapes {@code SiglipVisionModel} uses. */
+  public TorchSiglip(Shape shape, Map<String, float[]> weights, Map<String, long[]> shapes) {
+    this.shape = shape;
+    weights.forEach((name, values) -> parameters.put(name, Torch.tensor(values, shapes.get(name))));
+  }
+
+  /**
+   * HF's {@code hidden_states}: element 0 is the embeddings, element l the output of layer l-1,
+   * followed by one more element, the post-layernormed last hidden state.
+   *
+   * @param pixels [B, C, S, S]
+   */
+  public List<float[]> hiddenStates(float[] pixels, int batch) {
+    int s = shape.imageSize();
+    int n = shape.side() * shape.side();
+    int d = shape.hidden();
+    String e = "vision_model.embeddings.";
+    Tensor conv =
+        torch.conv2d(
+            Torch.tensor(pixels, batch, shape.channels(), s, s),
+            p(e + "patch_embedding.weight"),
+            new TensorOptional(p(e + "patch_embedding.bias")),
+            new long[] {shape.patch(), shape.patch()},
+            new long[] {0, 0},
+            new long[] {1, 1},
+            1);
+    Tensor x = conv.reshape(batch, d, n).transpose(1, 2).add(p(e + "position_embedding.weight"));
+    List<float[]> states = new ArrayList<>();
+    states.add(Torch.values(x));
+    for (int l = 0; l < shape.layers(); l++) {
+      String prefix = "vision_model.encoder.layers." + l + ".";
+      Tensor h = layerNorm(x, prefix + "layer_norm1");
+      Tensor q = heads(linear(h, prefix + "self_attn.q_proj"), batch, n);
+      Tensor k = heads(linear(h, prefix + "self_attn.k_proj"), batch, n);
+      Tensor v = heads(linear(h, prefix + "self_attn.v_proj"), batch, n);
+      Tensor scores =
+          torch.matmul(q, k.transpose(2, 3)).mul(new Scalar(1.0 / Math.sqrt(shape.headDim())));
+      Tensor attention =
+          torch
+              .matmul(torch.softmax(scores, -1, new ScalarTypeOptional()), v)
+              .permute(0, 2, 1, 3)
+              .reshape(batch, n, d);
+      x = x.add(linear(attention, prefix + "self_attn.out_proj"));
+      h = layerNorm(x, prefix + "layer_norm2");
+      x = x.add(linear(torch.gelu(linear(h, prefix + "mlp.fc1"), "tanh"), prefix + "mlp.fc2"));
+      states.add(Torch.values(x));
+    }
+    states.add(Torch.values(layerNorm(x, "vision_model.post_layernorm")));
+    return states;
+  }
+
+  private Tensor p(String name) {
+    Tensor tensor = parameters.get(name);
+    if (tensor == null) {
+      throw new IllegalArgumentException("no reference weight " + name);
+    }
+    return tensor;
+  }
+
+  private Tensor linear(Tensor x, String prefix) {
+    return torch.matmul(x, p(prefix + ".weight").t()).add(p(prefix + ".bias"));
+  }
+
+  private Tensor layerNorm(Tensor x, String prefix) {
+    return torch.layer_norm(
+        x,
+        new long[] {shape.hidden()},
+        new TensorOptional(p(prefix + ".weight")),
+        new TensorOptional(p(prefix + ".bias")),
+        shape.eps(),
+        false);
+  }
+
+  private Tensor heads(Tensor x, int batch, int tokens) {
+    return x.reshape(batch, tokens, shape.heads(), shape.headDim()).permute(0, 2, 1, 3);
+  }
+}
