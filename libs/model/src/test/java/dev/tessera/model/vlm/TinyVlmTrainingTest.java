@@ -89,14 +89,16 @@ class TinyVlmTrainingTest {
         }
       }
       examples.add(
-          new Example(features.get(i).view(1, grid * grid, 32), ids.stream().mapToInt(x -> x).toArray()));
+          new Example(
+              features.get(i).view(1, grid * grid, 32), ids.stream().mapToInt(x -> x).toArray()));
     }
     int maxWords = examples.stream().mapToInt(e -> e.words().length).max().orElseThrow();
     int imageTokens = grid * grid;
     int tokens = 1 + imageTokens + maxWords + 1;
 
     Qwen2Config config =
-        new Qwen2Config(64, 128, 2, 4, 2, vocabulary.size(), 1e-6, 10000.0, false, tokens, "float32");
+        new Qwen2Config(
+            64, 128, 2, 4, 2, vocabulary.size(), 1e-6, 10000.0, false, tokens, "float32");
     AvgPoolProjector projector = new AvgPoolProjector(cpu, 32, 64, grid, grid);
     projector.parameters().initialise(2, 0.1);
     Qwen2Decoder decoder = new Qwen2Decoder(cpu, config, false);
@@ -110,7 +112,8 @@ class TinyVlmTrainingTest {
     }
     AdamW optimizer = new AdamW(params, 0.9, 0.95, 1e-8, 0.01);
     LrSchedule schedule = new LrSchedule(3e-3, 3e-4, 20, STEPS);
-    List<Tensor> grads = List.of(projector.parameters().flatGrads(), decoder.parameters().flatGrads());
+    List<Tensor> grads =
+        List.of(projector.parameters().flatGrads(), decoder.parameters().flatGrads());
 
     Random random = new Random(5);
     double first = 0;
@@ -125,7 +128,8 @@ class TinyVlmTrainingTest {
       }
       projector.parameters().zeroGrads();
       decoder.parameters().zeroGrads();
-      double loss = model.forwardBackward(rows(batch, captionsOf, tokens, imageTokens), stack(batch, grid));
+      double loss =
+          model.forwardBackward(rows(batch, captionsOf, tokens, imageTokens), stack(batch, grid));
       GradClip.clip(grads, 1.0);
       optimizer.step(schedule.lr(step));
       if (step < 10) {
