@@ -11,7 +11,12 @@ import picocli.CommandLine.Command;
     name = "tessera-trainer",
     mixinStandardHelpOptions = true,
     description = "Tessera pre-training and fine-tuning worker.",
-    subcommands = {ParamsCommand.class, LogitsCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      ParamsCommand.class,
+      LogitsCommand.class,
+      VisionFeaturesCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class TrainerMain {
   /** Exit code when files could not be read or written. */
   public static final int IO_ERROR = 1;

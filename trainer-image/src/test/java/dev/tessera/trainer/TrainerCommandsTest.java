@@ -101,6 +101,77 @@ class TrainerCommandsTest {
   }
 
   @Test
+  void visionFeaturesRunsAFullSiglipCheckpointOnAnImage() throws IOException {
+    Path model = dir.resolve("siglip");
+    Files.createDirectories(model);
+    Files.writeString(
+        model.resolve("config.json"),
+        "{\"model_type\": \"siglip\", \"text_config\": {\"hidden_size\": 16},"
+            + " \"vision_config\": {\"hidden_size\": 24, \"intermediate_size\": 40,"
+            + " \"num_hidden_layers\": 3, \"num_attention_heads\": 4, \"image_size\": 16,"
+            + " \"patch_size\": 4, \"vision_use_head\": false}}");
+    dev.tessera.model.config.SiglipVisionConfig config =
+        dev.tessera.model.config.SiglipVisionConfig.read(model.resolve("config.json"));
+    dev.tessera.model.siglip.SiglipVisionTower tower =
+        new dev.tessera.model.siglip.SiglipVisionTower(cpu, config);
+    tower.parameters().initialise(8, 0.2);
+    SafetensorsWriter writer = new SafetensorsWriter();
+    tower.parameters().values().forEach((name, tensor) -> writer.add(name, DType.F32, tensor));
+    writer.add(
+        "text_model.embeddings.token_embedding.weight", DType.F32, new int[] {2, 3}, new float[6]);
+    writer.write(model.resolve("model.safetensors"));
+    java.awt.image.BufferedImage picture =
+        new java.awt.image.BufferedImage(40, 24, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    java.util.Random random = new java.util.Random(2);
+    for (int y = 0; y < 24; y++) {
+      for (int x = 0; x < 40; x++) {
+        picture.setRGB(x, y, random.nextInt(1 << 24));
+      }
+    }
+    Path image = dir.resolve("picture.png");
+    javax.imageio.ImageIO.write(picture, "png", image.toFile());
+    Path npy = dir.resolve("features.npy");
+
+    int exit =
+        run(
+            "vision-features",
+            "--model",
+            model.toString(),
+            "--image",
+            image.toString(),
+            "--out",
+            npy.toString());
+
+    assertThat(exit).as(err.toString()).isZero();
+    assertThat(out.toString()).contains("wrote features [16, 24] (output of encoder layer 2 of 3)");
+    float[] expected =
+        cpu.toHost(
+            tower.features(
+                new dev.tessera.model.siglip.SiglipImageProcessor(16)
+                    .batch(cpu, java.util.List.of(javax.imageio.ImageIO.read(image.toFile())))));
+    byte[] bytes = Files.readAllBytes(npy);
+    float[] actual = new float[expected.length];
+    ByteBuffer.wrap(bytes, 128, bytes.length - 128)
+        .order(ByteOrder.LITTLE_ENDIAN)
+        .asFloatBuffer()
+        .get(actual);
+    assertThat(actual).containsExactly(expected);
+
+    Path text = Files.writeString(dir.resolve("not-an-image.png"), "hello");
+    assertThat(
+            run(
+                "vision-features",
+                "--model",
+                model.toString(),
+                "--image",
+                text.toString(),
+                "--out",
+                npy.toString()))
+        .isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(err.toString()).contains("is not an image");
+  }
+
+  @Test
   void badInputGivesClearErrors() throws IOException {
     Path model = dir.resolve("tiny");
     writeCheckpoint(model, DType.BF16);
