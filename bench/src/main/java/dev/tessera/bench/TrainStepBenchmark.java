@@ -60,6 +60,8 @@ public final class TrainStepBenchmark {
   public static void main(String[] args) {
     int warmup = 3;
     int steps = 10;
+    boolean tessera = true;
+    boolean libtorch = true;
     int all = Runtime.getRuntime().availableProcessors();
     int[] threadCounts = all > 1 ? new int[] {1, all} : new int[] {1};
     for (int i = 0; i < args.length; i++) {
@@ -69,6 +71,14 @@ public final class TrainStepBenchmark {
         case "--threads" ->
             threadCounts =
                 Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+        case "--only" -> {
+          String side = args[++i];
+          if (!side.equals("tessera") && !side.equals("libtorch")) {
+            throw new IllegalArgumentException("--only takes tessera or libtorch, got " + side);
+          }
+          tessera = side.equals("tessera");
+          libtorch = side.equals("libtorch");
+        }
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
@@ -139,7 +149,7 @@ public final class TrainStepBenchmark {
 
     List<String> summary = new ArrayList<>();
     for (int threads : threadCounts) {
-      summary.add(run(config, batch, allowed, threads, warmup, steps, flops));
+      summary.add(run(config, batch, allowed, threads, warmup, steps, flops, tessera, libtorch));
     }
     System.out.println();
     System.out.printf(
@@ -165,7 +175,9 @@ public final class TrainStepBenchmark {
       int threads,
       int warmup,
       int steps,
-      double flops) {
+      double flops,
+      boolean tessera,
+      boolean libtorch) {
     Parallel.setThreads(threads);
     torch.set_num_threads(threads);
     System.out.printf(
@@ -229,35 +241,44 @@ public final class TrainStepBenchmark {
         "%5s %12s %12s %9s %10s %10s %10s %10s%n",
         "step", "Tessera loss", "libtorch", "rel diff", "T norm", "lt norm", "T ms", "lt ms");
     for (int s = 0; s < total; s++) {
-      long t0 = System.nanoTime();
-      decoder.parameters().zeroGrads();
-      double loss = decoder.forwardBackward(batch, null);
-      long t1 = System.nanoTime();
-      double norm = GradClip.clip(grads, MAX_NORM);
-      adamw.step(LR);
-      long t2 = System.nanoTime();
+      double loss = Double.NaN;
+      double norm = Double.NaN;
+      long t0 = 0;
+      long t1 = 0;
+      long t2 = 0;
+      if (tessera) {
+        t0 = System.nanoTime();
+        decoder.parameters().zeroGrads();
+        loss = decoder.forwardBackward(batch, null);
+        t1 = System.nanoTime();
+        norm = GradClip.clip(grads, MAX_NORM);
+        adamw.step(LR);
+        t2 = System.nanoTime();
+      }
 
-      float referenceLoss;
-      double referenceNorm;
-      long u0;
-      long u1;
-      long u2;
-      // Frees the step's temporaries (graph, activations, gradients handles) when it closes.
-      PointerScope scope = new PointerScope();
-      try {
-        u0 = System.nanoTime();
-        decayOpt.zero_grad();
-        keepOpt.zero_grad();
-        referenceLoss =
-            reference.lossAndBackward(
-                ROWS, TOKENS, ids, positions, allowed, targets, (float[]) null, null);
-        u1 = System.nanoTime();
-        referenceNorm = torch.clip_grad_norm_(all, MAX_NORM);
-        decayOpt.step();
-        keepOpt.step();
-        u2 = System.nanoTime();
-      } finally {
-        scope.close();
+      float referenceLoss = Float.NaN;
+      double referenceNorm = Double.NaN;
+      long u0 = 0;
+      long u1 = 0;
+      long u2 = 0;
+      if (libtorch) {
+        // Frees the step's temporaries (graph, activations, gradient handles) when it closes.
+        PointerScope scope = new PointerScope();
+        try {
+          u0 = System.nanoTime();
+          decayOpt.zero_grad();
+          keepOpt.zero_grad();
+          referenceLoss =
+              reference.lossAndBackward(
+                  ROWS, TOKENS, ids, positions, allowed, targets, (float[]) null, null);
+          u1 = System.nanoTime();
+          referenceNorm = torch.clip_grad_norm_(all, MAX_NORM);
+          decayOpt.step();
+          keepOpt.step();
+          u2 = System.nanoTime();
+        } finally {
+          scope.close();
+        }
       }
       System.out.printf(
           "%5d %12.6f %12.6f %9.1e %10.4f %10.4f %10.1f %10.1f%s%n",
