@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jar=bench/target/tessera-bench.jar
 [ -f "$jar" ] || ./mvnw -q -B install -pl bench -am -DskipTests
+# libgomp's threads spin-wait between parallel regions; on a shared machine (other processes on
+# the same cores, Tessera's threads in the same process) that makes libtorch slower at 2 threads
+# than at 1. Passive waiting is libtorch's best case here; override to measure the default.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 uptime
 java --add-modules jdk.incubator.vector -Xmx4g -XX:+UseParallelGC -cp "$jar" \
   dev.tessera.bench.TrainStepBenchmark "$@" 2>&1 \
