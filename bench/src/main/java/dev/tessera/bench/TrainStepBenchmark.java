@@ -34,8 +34,12 @@ import org.bytedeco.pytorch.global.torch;
  * <pre>
  * java --add-modules jdk.incubator.vector -Xmx4g -XX:+UseParallelGC \
  *     -cp bench/target/tessera-bench.jar dev.tessera.bench.TrainStepBenchmark \
- *     [--warmup 3] [--steps 10] [--threads 1,2]
+ *     [--warmup 3] [--steps 10] [--threads 1,2] [--only tessera|libtorch]
  * </pre>
+ *
+ * <p>{@code --only} runs one side (for profiling, or to time it undisturbed). Run it through {@code
+ * scripts/bench-train.sh}, which sets {@code OMP_WAIT_POLICY=PASSIVE}: libgomp's spin-waiting
+ * threads otherwise slow libtorch down on a machine whose cores are shared.
  */
 public final class TrainStepBenchmark {
   private TrainStepBenchmark() {}
