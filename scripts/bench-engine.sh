@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Engine benchmarks: Tessera's kernels against native baselines (OpenBLAS) in the same process,
-# at 1 thread and at all cores. Record results in docs/benchmarks.md.
+# at 1 thread and at all cores. Record results in docs/benchmarks.md. The training step:
+# scripts/bench-train.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jar=bench/target/tessera-bench.jar
