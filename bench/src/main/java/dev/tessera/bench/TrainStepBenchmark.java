@@ -12,9 +12,7 @@ import dev.tessera.model.qwen2.Qwen2Batch;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamWOptions;
@@ -194,33 +192,15 @@ public final class TrainStepBenchmark {
     decoder.parameters().initialise(42, INIT_STD);
     List<AdamW.Param> params = new ArrayList<>();
     List<Tensor> grads = new ArrayList<>();
-    Map<String, float[]> weights = new HashMap<>();
-    Map<String, long[]> shapes = new HashMap<>();
     for (String name : decoder.parameters().names()) {
-      Tensor value = decoder.parameters().value(name);
       Tensor grad = decoder.parameters().grad(name);
-      params.add(new AdamW.Param(name, value, grad));
+      params.add(new AdamW.Param(name, decoder.parameters().value(name), grad));
       grads.add(grad);
-      weights.put(name, cpu.toHost(value));
-      shapes.put(name, Arrays.stream(value.shape()).asLongStream().toArray());
     }
     AdamW adamw = new AdamW(params, 0.9, 0.999, 1e-8, WEIGHT_DECAY);
 
     // libtorch: the test reference model on the same weights, two AdamWs (decay / no decay).
-    TorchQwen2 reference =
-        new TorchQwen2(
-            new TorchQwen2.Shape(
-                config.vocabSize(),
-                config.hiddenSize(),
-                config.numHiddenLayers(),
-                config.numAttentionHeads(),
-                config.numKeyValueHeads(),
-                config.intermediateSize(),
-                (float) config.rmsNormEps(),
-                config.ropeTheta(),
-                config.tieWordEmbeddings()),
-            weights,
-            shapes);
+    TorchQwen2 reference = TorchQwen2.copyOf(config, decoder.parameters());
     long[] ids = Arrays.stream(batch.ids()).asLongStream().toArray();
     long[] positions = Arrays.stream(batch.positions()).asLongStream().toArray();
     long[] targets = Arrays.stream(batch.targets()).asLongStream().toArray();

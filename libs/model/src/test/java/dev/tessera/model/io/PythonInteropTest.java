@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.data.testing.Python;
 import dev.tessera.engine.DType;
-import dev.tessera.model.testing.Python;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;

@@ -47,6 +47,35 @@ public final class TorchQwen2 {
   private Tensor[] fixedCosSin;
   private Tensor fixedBias;
 
+  /** The sizes of a Qwen2 configuration. */
+  public static Shape shapeOf(dev.tessera.model.config.Qwen2Config config) {
+    return new Shape(
+        config.vocabSize(),
+        config.hiddenSize(),
+        config.numHiddenLayers(),
+        config.numAttentionHeads(),
+        config.numKeyValueHeads(),
+        config.intermediateSize(),
+        (float) config.rmsNormEps(),
+        config.ropeTheta(),
+        config.tieWordEmbeddings());
+  }
+
+  /** A reference holding copies of a Tessera decoder's current weights. */
+  public static TorchQwen2 copyOf(
+      dev.tessera.model.config.Qwen2Config config, dev.tessera.model.Parameters parameters) {
+    Map<String, float[]> weights = new LinkedHashMap<>();
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    parameters
+        .values()
+        .forEach(
+            (name, tensor) -> {
+              weights.put(name, tensor.backend().toHost(tensor));
+              shapes.put(name, java.util.Arrays.stream(tensor.shape()).asLongStream().toArray());
+            });
+    return new TorchQwen2(shapeOf(config), weights, shapes);
+  }
+
   /** Weights by Hugging Face name, row-major, with the shapes {@code Qwen2ForCausalLM} uses. */
   public TorchQwen2(Shape shape, Map<String, float[]> weights, Map<String, long[]> shapes) {
     this.shape = shape;

@@ -8,8 +8,6 @@ import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.oracle.TorchQwen2;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -30,17 +28,7 @@ class Qwen2DecoderTest {
     Qwen2Decoder decoder = new Qwen2Decoder(cpu, config, false);
     decoder.parameters().initialise(21, 0.2);
     int[] ids = {5, 17, 3, 96, 40, 0, 12};
-    Map<String, float[]> weights = new HashMap<>();
-    Map<String, long[]> shapes = new HashMap<>();
-    decoder
-        .parameters()
-        .values()
-        .forEach(
-            (name, tensor) -> {
-              weights.put(name, cpu.toHost(tensor));
-              shapes.put(name, java.util.Arrays.stream(tensor.shape()).asLongStream().toArray());
-            });
-    TorchQwen2 reference = new TorchQwen2(shapeOf(config), weights, shapes);
+    TorchQwen2 reference = TorchQwen2.copyOf(config, decoder.parameters());
 
     Tensor logits = decoder.logits(ids);
 
@@ -49,19 +37,6 @@ class Qwen2DecoderTest {
         "logits",
         cpu.toHost(logits),
         reference.logits(java.util.Arrays.stream(ids).asLongStream().toArray()));
-  }
-
-  static TorchQwen2.Shape shapeOf(Qwen2Config config) {
-    return new TorchQwen2.Shape(
-        config.vocabSize(),
-        config.hiddenSize(),
-        config.numHiddenLayers(),
-        config.numAttentionHeads(),
-        config.numKeyValueHeads(),
-        config.intermediateSize(),
-        (float) config.rmsNormEps(),
-        config.ropeTheta(),
-        config.tieWordEmbeddings());
   }
 
   @ParameterizedTest(name = "tied={0} mask={1} images={2} checkpointing={3}")
@@ -114,17 +89,7 @@ class Qwen2DecoderTest {
     Tensor dEmbeds = images ? cpu.zeros(n, config.hiddenSize()) : null;
     double loss = decoder.forwardBackward(batch, dEmbeds);
 
-    Map<String, float[]> weights = new HashMap<>();
-    Map<String, long[]> shapes = new HashMap<>();
-    decoder
-        .parameters()
-        .values()
-        .forEach(
-            (name, tensor) -> {
-              weights.put(name, cpu.toHost(tensor));
-              shapes.put(name, java.util.Arrays.stream(tensor.shape()).asLongStream().toArray());
-            });
-    TorchQwen2 reference = new TorchQwen2(shapeOf(config), weights, shapes);
+    TorchQwen2 reference = TorchQwen2.copyOf(config, decoder.parameters());
     boolean[][][] allowed = new boolean[ROWS][TOKENS][TOKENS];
     for (int b = 0; b < ROWS; b++) {
       for (int t = 0; t < TOKENS; t++) {

@@ -3,9 +3,9 @@ package dev.tessera.model.siglip;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tessera.data.testing.Python;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
-import dev.tessera.model.testing.Python;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -95,19 +95,7 @@ class OpenQwen2VLTest {
     }
     org.bytedeco.pytorch.Tensor embeds = torch.matmul(Torch.tensor(selection, n, 12), tokens);
 
-    Map<String, float[]> weights = new HashMap<>();
-    Map<String, long[]> shapes = new HashMap<>();
-    decoder
-        .parameters()
-        .values()
-        .forEach(
-            (name, tensor) -> {
-              weights.put(name, cpu.toHost(tensor));
-              shapes.put(name, Arrays.stream(tensor.shape()).asLongStream().toArray());
-            });
-    TorchQwen2 reference =
-        new TorchQwen2(
-            new TorchQwen2.Shape(53, 24, 2, 4, 2, 40, 1e-6f, 10000.0, true), weights, shapes);
+    TorchQwen2 reference = TorchQwen2.copyOf(config, decoder.parameters());
     boolean[][][] allowed = new boolean[ROWS][TOKENS][TOKENS];
     for (int b = 0; b < ROWS; b++) {
       for (int t = 0; t < TOKENS; t++) {
