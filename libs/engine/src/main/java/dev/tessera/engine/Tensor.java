@@ -11,6 +11,7 @@ import java.util.Objects;
  */
 public final class Tensor {
   private final Backend backend;
+  private final DType dtype;
   private final Object storage;
   private final long offset;
   private final int[] shape;
@@ -24,7 +25,16 @@ public final class Tensor {
    * @param shape dimensions, outermost first
    */
   public Tensor(Backend backend, Object storage, long offset, int... shape) {
+    this(backend, DType.F32, storage, offset, shape);
+  }
+
+  /**
+   * For backends that store other element types (bf16 weights on a GPU): as above, with the
+   * storage's element type.
+   */
+  public Tensor(Backend backend, DType dtype, Object storage, long offset, int... shape) {
     this.backend = Objects.requireNonNull(backend, "backend");
+    this.dtype = Objects.requireNonNull(dtype, "dtype");
     this.storage = Objects.requireNonNull(storage, "storage");
     this.offset = offset;
     this.shape = shape.clone();
@@ -44,6 +54,11 @@ public final class Tensor {
 
   public Device device() {
     return backend.device();
+  }
+
+  /** Element type of the storage; CPU tensors are always {@link DType#F32}. */
+  public DType dtype() {
+    return dtype;
   }
 
   /** The backend buffer this view reads; only backends and ops look inside. */
@@ -80,7 +95,7 @@ public final class Tensor {
 
   /** The same elements under another shape. */
   public Tensor view(int... newShape) {
-    Tensor view = new Tensor(backend, storage, offset, newShape);
+    Tensor view = new Tensor(backend, dtype, storage, offset, newShape);
     if (view.size != size) {
       throw new IllegalArgumentException(
           "cannot view " + Arrays.toString(shape) + " as " + Arrays.toString(newShape));
@@ -90,7 +105,7 @@ public final class Tensor {
 
   /** {@code shape}-shaped elements starting {@code elementOffset} elements into this view. */
   public Tensor slice(long elementOffset, int... sliceShape) {
-    Tensor slice = new Tensor(backend, storage, offset + elementOffset, sliceShape);
+    Tensor slice = new Tensor(backend, dtype, storage, offset + elementOffset, sliceShape);
     if (elementOffset < 0 || elementOffset + slice.size > size) {
       throw new IllegalArgumentException(
           "slice of "
@@ -134,6 +149,6 @@ public final class Tensor {
 
   @Override
   public String toString() {
-    return "Tensor" + Arrays.toString(shape) + "@" + device();
+    return "Tensor" + Arrays.toString(shape) + ":" + dtype + "@" + device();
   }
 }
