@@ -2,6 +2,7 @@ package dev.tessera.engine.ops;
 
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Parallel;
 import java.util.Arrays;
 
@@ -97,21 +98,15 @@ public final class CrossEntropy {
               Arrays.fill(dx, dxBase, dxBase + v, 0f);
               continue;
             }
-            float max = Float.NEGATIVE_INFINITY;
-            for (int i = 0; i < v; i++) {
-              max = Math.max(max, x[xBase + i]);
-            }
-            double sum = 0;
-            for (int i = 0; i < v; i++) {
-              sum += Math.exp((double) x[xBase + i] - max);
-            }
+            float targetLogit = x[xBase + target];
+            float max = FastMath.max(x, xBase, v);
+            // dx = exp(x - max) (reads x[i] before writing dx[i], so dlogits may alias logits),
+            // summed in double; then dx *= lossScale / sum and dx[target] -= lossScale.
+            double sum = FastMath.expShiftSumDouble(x, xBase, max, dx, dxBase, v);
             double logSumExp = max + Math.log(sum);
-            rowLoss[row] = logSumExp - x[xBase + target];
-            // Reads x[i] before writing dx[i], so dlogits may alias logits.
-            for (int i = 0; i < v; i++) {
-              double p = Math.exp((double) x[xBase + i] - logSumExp);
-              dx[dxBase + i] = (float) ((i == target ? p - 1 : p) * lossScale);
-            }
+            rowLoss[row] = logSumExp - targetLogit;
+            FastMath.scale(dx, dxBase, (float) (lossScale / sum), v);
+            dx[dxBase + target] -= lossScale;
           }
         });
     double loss = 0;

@@ -2,6 +2,7 @@ package dev.tessera.engine.ops;
 
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Parallel;
 
 /**
@@ -12,8 +13,6 @@ import dev.tessera.engine.cpu.Parallel;
  * <p>PyTorch: {@code torch.nn.functional.gelu(x, approximate="tanh")}.
  */
 public final class Gelu {
-  private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
-  private static final float CUBIC = 0.044715f;
   private static final int GRAIN = 8192;
 
   private Gelu() {}
@@ -31,15 +30,7 @@ public final class Gelu {
     int oOff = CpuBackend.offset(out);
     int xOff = CpuBackend.offset(inp);
     Parallel.forRange(
-        n,
-        GRAIN,
-        (from, to) -> {
-          for (int i = from; i < to; i++) {
-            float v = x[xOff + i];
-            float t = (float) Math.tanh(SQRT_2_OVER_PI * (v + CUBIC * v * v * v));
-            o[oOff + i] = 0.5f * v * (1 + t);
-          }
-        });
+        n, GRAIN, (from, to) -> FastMath.gelu(x, xOff + from, o, oOff + from, to - from));
   }
 
   /**
@@ -63,14 +54,7 @@ public final class Gelu {
     Parallel.forRange(
         n,
         GRAIN,
-        (from, to) -> {
-          for (int i = from; i < to; i++) {
-            float v = x[xOff + i];
-            float t = (float) Math.tanh(SQRT_2_OVER_PI * (v + CUBIC * v * v * v));
-            float dInner = SQRT_2_OVER_PI * (1 + 3 * CUBIC * v * v);
-            float grad = 0.5f * (1 + t) + 0.5f * v * (1 - t * t) * dInner;
-            dx[dxOff + i] += dy[dyOff + i] * grad;
-          }
-        });
+        (from, to) ->
+            FastMath.geluBackward(dx, dxOff + from, dy, dyOff + from, x, xOff + from, to - from));
   }
 }

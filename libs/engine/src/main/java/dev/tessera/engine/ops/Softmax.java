@@ -2,6 +2,7 @@ package dev.tessera.engine.ops;
 
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Parallel;
 
 /**
@@ -33,20 +34,9 @@ public final class Softmax {
           for (int row = from; row < to; row++) {
             int xb = xOff + row * c;
             int ob = oOff + row * c;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int i = 0; i < c; i++) {
-              max = Math.max(max, x[xb + i]);
-            }
-            float sum = 0;
-            for (int i = 0; i < c; i++) {
-              float e = (float) Math.exp(x[xb + i] - max);
-              o[ob + i] = e;
-              sum += e;
-            }
-            float scale = 1 / sum;
-            for (int i = 0; i < c; i++) {
-              o[ob + i] *= scale;
-            }
+            float max = FastMath.max(x, xb, c);
+            float sum = FastMath.expShiftSum(x, xb, max, o, ob, c);
+            FastMath.scale(o, ob, 1 / sum, c);
           }
         });
   }

@@ -2,6 +2,7 @@ package dev.tessera.engine.ops;
 
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Parallel;
 
 /**
@@ -35,13 +36,7 @@ public final class SwiGlu {
     Parallel.forRange(
         n,
         GRAIN,
-        (from, to) -> {
-          for (int i = from; i < to; i++) {
-            float v = g[gOff + i];
-            float sigmoid = (float) (1.0 / (1.0 + Math.exp(-v)));
-            o[oOff + i] = v * sigmoid * u[uOff + i];
-          }
-        });
+        (from, to) -> FastMath.siluMul(g, gOff + from, u, uOff + from, o, oOff + from, to - from));
   }
 
   /**
@@ -73,14 +68,18 @@ public final class SwiGlu {
     Parallel.forRange(
         n,
         GRAIN,
-        (from, to) -> {
-          for (int i = from; i < to; i++) {
-            float v = g[gOff + i];
-            float sigmoid = (float) (1.0 / (1.0 + Math.exp(-v)));
-            float d = dy[dyOff + i];
-            dg[dgOff + i] += d * u[uOff + i] * sigmoid * (1 + v * (1 - sigmoid));
-            du[duOff + i] += d * v * sigmoid;
-          }
-        });
+        (from, to) ->
+            FastMath.siluMulBackward(
+                dg,
+                dgOff + from,
+                du,
+                duOff + from,
+                dy,
+                dyOff + from,
+                g,
+                gOff + from,
+                u,
+                uOff + from,
+                to - from));
   }
 }

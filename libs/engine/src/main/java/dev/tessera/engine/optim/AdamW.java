@@ -3,6 +3,7 @@ package dev.tessera.engine.optim;
 import dev.tessera.engine.Device;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Parallel;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -185,17 +186,24 @@ public final class AdamW {
       Parallel.forRange(
           param.value().intSize(),
           16384,
-          (from, to) -> {
-            for (int j = from; j < to; j++) {
-              float grad = g[gOff + j];
-              float mj = b1 * m[sOff + j] + oneMinusB1 * grad;
-              float vj = b2 * v[sOff + j] + oneMinusB2 * grad * grad;
-              m[sOff + j] = mj;
-              v[sOff + j] = vj;
-              float denom = (float) Math.sqrt(vj) * rsqrtBias2 + epsF;
-              p[pOff + j] = p[pOff + j] * keep - stepSize * mj / denom;
-            }
-          });
+          (from, to) ->
+              FastMath.adamw(
+                  p,
+                  pOff + from,
+                  g,
+                  gOff + from,
+                  m,
+                  v,
+                  sOff + from,
+                  to - from,
+                  b1,
+                  oneMinusB1,
+                  b2,
+                  oneMinusB2,
+                  keep,
+                  stepSize,
+                  rsqrtBias2,
+                  epsF));
     }
   }
 

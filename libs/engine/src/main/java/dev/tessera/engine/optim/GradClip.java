@@ -3,6 +3,7 @@ package dev.tessera.engine.optim;
 import dev.tessera.engine.Device;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Parallel;
 import java.util.List;
 
@@ -47,12 +48,7 @@ public final class GradClip {
             for (int c = from; c < to; c++) {
               int start = c * CHUNK;
               int end = Math.min(size, start + CHUNK);
-              double sum = 0;
-              for (int i = start; i < end; i++) {
-                double x = g[off + i];
-                sum += x * x;
-              }
-              partial[c] = sum;
+              partial[c] = FastMath.sumSquares(g, off + start, end - start);
             }
           });
       for (double p : partial) {
@@ -93,13 +89,7 @@ public final class GradClip {
       float[] g = CpuBackend.data(grad);
       int off = CpuBackend.offset(grad);
       Parallel.forRange(
-          grad.intSize(),
-          CHUNK,
-          (from, to) -> {
-            for (int i = from; i < to; i++) {
-              g[off + i] *= factor;
-            }
-          });
+          grad.intSize(), CHUNK, (from, to) -> FastMath.scale(g, off + from, factor, to - from));
     }
   }
 
