@@ -92,10 +92,6 @@ public final class Qwen2Decoder {
     return parameters;
   }
 
-  private Tensor grad(Tensor weight, String name) {
-    return parameters.grad(name);
-  }
-
   private Tensor embedding() {
     return parameters.value("model.embed_tokens.weight");
   }
