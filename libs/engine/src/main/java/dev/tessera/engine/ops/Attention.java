@@ -111,25 +111,8 @@ public final class Attention {
               AttentionKernels.scores(n, w, dim, qp, i0 * dp, dp, kt, jlo, tp, s, 0, tp);
               for (int i = i0; i < i1; i++) {
                 int row = (i - i0) * tp;
-                int first = row + lo[i] - jlo;
-                int last = row + i - jlo;
-                float max = Float.NEGATIVE_INFINITY;
-                for (int c = first; c <= last; c++) {
-                  max = Math.max(max, s[c]);
-                }
-                max *= scale;
-                AttentionKernels.exp(s, row, w, scale, max);
-                Arrays.fill(s, row, first, 0f);
-                Arrays.fill(s, last + 1, row + w, 0f);
-                float sum = 0;
-                for (int c = first; c <= last; c++) {
-                  sum += s[c];
-                }
-                l[lOff + d.lseIndex(b, h, i)] = max + (float) Math.log(sum);
-                float inv = 1f / sum;
-                for (int c = first; c <= last; c++) {
-                  s[c] *= inv;
-                }
+                l[lOff + d.lseIndex(b, h, i)] =
+                    softmaxRow(s, row, row + lo[i] - jlo, row + i - jlo + 1, row + w, scale);
               }
               // out = P v over the block's keys; masked probabilities are exact zeros.
               Arrays.fill(acc, 0, n * dp, 0f);
@@ -267,17 +250,17 @@ public final class Attention {
                 // p = exp(q.k * scale - lse), ds = p (dout.v - delta); exact zeros where masked.
                 for (int i = i0; i < i1; i++) {
                   int row = (i - i0) * tp;
-                  int first = row + lo[i] - jlo;
-                  int last = row + i - jlo;
-                  float deltaI = delta[d.lseIndex(b, h, i)];
-                  AttentionKernels.exp(p, row, w, scale, l[lOff + d.lseIndex(b, h, i)]);
-                  Arrays.fill(p, row, first, 0f);
-                  Arrays.fill(p, last + 1, row + w, 0f);
-                  Arrays.fill(ds, row, first, 0f);
-                  Arrays.fill(ds, last + 1, row + w, 0f);
-                  for (int c = first; c <= last; c++) {
-                    ds[c] = p[c] * (ds[c] - deltaI);
-                  }
+                  int li = d.lseIndex(b, h, i);
+                  gradRow(
+                      p,
+                      ds,
+                      row,
+                      row + lo[i] - jlo,
+                      row + i - jlo + 1,
+                      row + w,
+                      scale,
+                      l[lOff + li],
+                      delta[li]);
                 }
                 // dq += scale * ds k; dk += scale * ds^T q; dv += p^T dout.
                 Arrays.fill(dqAcc, 0, n * dp, 0f);
@@ -299,6 +282,48 @@ public final class Attention {
             }
           }
         });
+  }
+
+  /**
+   * Softmax of the scaled scores {@code s[first, end)} in place, zeros in {@code [row, first)} and
+   * {@code [end, rowEnd)}; returns the log-sum-exp.
+   */
+  private static float softmaxRow(float[] s, int row, int first, int end, int rowEnd, float scale) {
+    float max = AttentionKernels.max(s, first, end) * scale;
+    AttentionKernels.exp(s, row, rowEnd - row, scale, max);
+    Arrays.fill(s, row, first, 0f);
+    Arrays.fill(s, end, rowEnd, 0f);
+    float sum = AttentionKernels.sum(s, first, end);
+    float inv = 1f / sum;
+    for (int c = first; c < end; c++) {
+      s[c] *= inv;
+    }
+    return max + (float) Math.log(sum);
+  }
+
+  /**
+   * {@code p = exp(s * scale - lse)} from the raw scores in {@code p}, then {@code ds = p (dp -
+   * delta)} from {@code dout . v} in {@code ds}, over {@code [first, end)}; zeros elsewhere in
+   * {@code [row, rowEnd)}.
+   */
+  private static void gradRow(
+      float[] p,
+      float[] ds,
+      int row,
+      int first,
+      int end,
+      int rowEnd,
+      float scale,
+      float lse,
+      float delta) {
+    AttentionKernels.exp(p, row, rowEnd - row, scale, lse);
+    Arrays.fill(p, row, first, 0f);
+    Arrays.fill(p, end, rowEnd, 0f);
+    Arrays.fill(ds, row, first, 0f);
+    Arrays.fill(ds, end, rowEnd, 0f);
+    for (int c = first; c < end; c++) {
+      ds[c] = p[c] * (ds[c] - delta);
+    }
   }
 
   private static int roundUp(int n, int multiple) {

@@ -85,6 +85,30 @@ final class AttentionKernels {
     }
   }
 
+  /** The largest of {@code x[from, to)}. */
+  static float max(float[] x, int from, int to) {
+    if (simd) {
+      return SimdAttention.max(x, from, to);
+    }
+    float max = Float.NEGATIVE_INFINITY;
+    for (int i = from; i < to; i++) {
+      max = Math.max(max, x[i]);
+    }
+    return max;
+  }
+
+  /** The sum of {@code x[from, to)}, in an order fixed relative to {@code from}. */
+  static float sum(float[] x, int from, int to) {
+    if (simd) {
+      return SimdAttention.sum(x, from, to);
+    }
+    float sum = 0;
+    for (int i = from; i < to; i++) {
+      sum += x[i];
+    }
+    return sum;
+  }
+
   /** {@code x[i] = exp(x[i] * scale - shift)} for {@code n} elements. */
   static void exp(float[] x, int off, int n, float scale, float shift) {
     if (simd) {

@@ -152,6 +152,21 @@ class AttentionTest {
     assertClose("dv", r.dv, Torch.grad(tv));
   }
 
+  /** The plain-loop kernels (JVMs without the Vector API) against libtorch and across threads. */
+  @Test
+  void scalarKernelsMatchLibtorch() {
+    boolean simd = AttentionKernels.simd;
+    try {
+      AttentionKernels.simd = false;
+      forwardAndBackwardMatchLibtorch(AttentionMask.CONTINUOUS, 2, 37, 4, 2, 24);
+      forwardAndBackwardMatchLibtorch(AttentionMask.DOCUMENT, 2, 150, 2, 1, 17);
+      documentMaskEqualsEachSampleAlone();
+      resultsDoNotDependOnThreadCount();
+    } finally {
+      AttentionKernels.simd = simd;
+    }
+  }
+
   @Test
   void documentMaskEqualsEachSampleAlone() {
     Random random = new Random(7);
@@ -330,7 +345,7 @@ class AttentionTest {
       for (int i = 0; i < 20; i++) {
         runTessera(r, mask, starts);
       }
-      int reps = 30;
+      int reps = 40;
       Tensor q = cpu.fromHost(r.q, b, t, hq, d);
       Tensor k = cpu.fromHost(r.k, b, t, hkv, d);
       Tensor v = cpu.fromHost(r.v, b, t, hkv, d);

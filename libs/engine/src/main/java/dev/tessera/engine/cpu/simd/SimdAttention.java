@@ -212,6 +212,38 @@ public final class SimdAttention {
     }
   }
 
+  /** The largest of {@code x[from, to)}, {@code -inf} when empty (exact in any order). */
+  public static float max(float[] x, int from, int to) {
+    FloatVector acc = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+    int i = from;
+    for (; i <= to - LANES; i += LANES) {
+      acc = acc.max(FloatVector.fromArray(SPECIES, x, i));
+    }
+    float max = acc.reduceLanes(VectorOperators.MAX);
+    for (; i < to; i++) {
+      max = Math.max(max, x[i]);
+    }
+    return max;
+  }
+
+  /**
+   * The sum of {@code x[from, to)}: lane {@code l} adds elements {@code from + l + k * lanes} in
+   * order, the lanes are reduced, then the tail is added in order, so the result depends only on
+   * the values relative to {@code from}.
+   */
+  public static float sum(float[] x, int from, int to) {
+    FloatVector acc = FloatVector.zero(SPECIES);
+    int i = from;
+    for (; i <= to - LANES; i += LANES) {
+      acc = acc.add(FloatVector.fromArray(SPECIES, x, i));
+    }
+    float sum = acc.reduceLanes(VectorOperators.ADD);
+    for (; i < to; i++) {
+      sum += x[i];
+    }
+    return sum;
+  }
+
   private static final float LOG2E = 1.44269504088896341f;
   private static final float LN2_HI = 0.693359375f;
   private static final float LN2_LO = -2.12194440e-4f;
