@@ -21,20 +21,20 @@ import java.util.Objects;
  *
  * <p>Flash-attention style: forward saves only the log-sum-exp of each (row, head, query)'s scores,
  * {@code [B, Hq, T]}; backward recomputes the probabilities from it, so no {@code T x T} matrix is
- * ever stored. Work is split over independent outputs (queries for out and dq, keys of one k/v head
- * for dk and dv), so results are bit-identical for any thread count. Document mode visits only the
- * keys of each query's own sample.
+ * ever stored. Scores and products are computed a tile at a time (a block of queries against its
+ * visible keys) by the kernels in {@link AttentionKernels}; backward computes each tile once and
+ * feeds dq, dk and dv from it. Work is split over independent outputs ((row, query head) for out,
+ * (row, k/v head) for dk, dv and that head's dq), and every output element is one multiply-add
+ * chain in a fixed order, so results are bit-identical for any thread count. Document mode skips
+ * the keys of earlier samples.
  *
  * <p>PyTorch: {@code F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2),
  * v.transpose(1, 2), attn_mask=mask, scale=1/sqrt(D), enable_gqa=True).transpose(1, 2)}, with
  * {@code mask} the causal mask, block-diagonal by sample in document mode.
  */
 public final class Attention {
-  /** Queries per work unit: they share every key block loaded for them. */
+  /** Queries per tile: they share every key loaded for them. */
   static final int QUERY_BLOCK = 32;
-
-  /** Keys per inner block, small enough for their rows to stay in L1/L2 across a query block. */
-  static final int KEY_BLOCK = 64;
 
   private Attention() {}
 
