@@ -21,20 +21,20 @@ import java.util.Objects;
  *
  * <p>Flash-attention style: forward saves only the log-sum-exp of each (row, head, query)'s scores,
  * {@code [B, Hq, T]}; backward recomputes the probabilities from it, so no {@code T x T} matrix is
- * ever stored. Work is split over independent outputs (queries for out and dq, keys of one k/v head
- * for dk and dv), so results are bit-identical for any thread count. Document mode visits only the
- * keys of each query's own sample.
+ * ever stored. Scores and products are computed a tile at a time (a block of queries against its
+ * visible keys) by the kernels in {@link AttentionKernels}; backward computes each tile once and
+ * feeds dq, dk and dv from it. Work is split over independent outputs ((row, query head) for out,
+ * (row, k/v head) for dk, dv and that head's dq), and every output element is one multiply-add
+ * chain in a fixed order, so results are bit-identical for any thread count. Document mode skips
+ * the keys of earlier samples.
  *
  * <p>PyTorch: {@code F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2),
  * v.transpose(1, 2), attn_mask=mask, scale=1/sqrt(D), enable_gqa=True).transpose(1, 2)}, with
  * {@code mask} the causal mask, block-diagonal by sample in document mode.
  */
 public final class Attention {
-  /** Queries per work unit: they share every key block loaded for them. */
+  /** Queries per tile: they share every key loaded for them. */
   static final int QUERY_BLOCK = 32;
-
-  /** Keys per inner block, small enough for their rows to stay in L1/L2 across a query block. */
-  static final int KEY_BLOCK = 64;
 
   private Attention() {}
 
@@ -73,61 +73,52 @@ public final class Attention {
     int vOff = CpuBackend.offset(v);
     int t = d.t;
     int dim = d.d;
-    int qBlocks = (t + QUERY_BLOCK - 1) / QUERY_BLOCK;
+    int group = d.group();
     float scale = d.scale();
+    int lanes = AttentionKernels.lanes();
+    int dp = roundUp(dim, lanes);
+    int tp = roundUp(t, lanes);
     Parallel.forRange(
-        d.b * d.hq * qBlocks,
+        d.b * d.hq,
         1,
         (from, to) -> {
-          float[] s = new float[QUERY_BLOCK * t];
+          // Per (row, query head): q packed [T, dp], k transposed [dp, tp], v packed [tp, dp];
+          // padding stays zero. s holds a query block's scores, then its probabilities.
+          float[] qp = new float[t * dp];
+          float[] kt = new float[dp * tp];
+          float[] vp = new float[tp * dp];
+          float[] s = new float[QUERY_BLOCK * tp];
+          float[] acc = new float[QUERY_BLOCK * dp];
           for (int unit = from; unit < to; unit++) {
-            int b = unit / (d.hq * qBlocks);
-            int h = unit / qBlocks % d.hq;
-            int i0 = unit % qBlocks * QUERY_BLOCK;
-            int i1 = Math.min(t, i0 + QUERY_BLOCK);
-            int g = h / d.group();
+            int b = unit / d.hq;
+            int h = unit % d.hq;
+            int g = h / group;
             int[] lo = spans.firstKey[b];
-            // Scores s[i - i0][j] for the visible keys j in [lo[i], i], a key block at a time.
-            for (int j0 = lo[i0]; j0 < i1; j0 += KEY_BLOCK) {
-              int j1 = Math.min(i1, j0 + KEY_BLOCK);
-              for (int i = i0; i < i1; i++) {
-                int qi = qOff + d.qIndex(b, i, h);
-                int row = (i - i0) * t;
-                for (int j = Math.max(j0, lo[i]), end = Math.min(j1, i + 1); j < end; j++) {
-                  s[row + j] = Vec.dot(qa, qi, ka, kOff + d.kvIndex(b, j, g), dim) * scale;
-                }
+            for (int i = 0; i < t; i++) {
+              System.arraycopy(qa, qOff + d.qIndex(b, i, h), qp, i * dp, dim);
+              int kj = d.kvIndex(b, i, g);
+              System.arraycopy(va, vOff + kj, vp, i * dp, dim);
+              for (int x = 0; x < dim; x++) {
+                kt[x * tp + i] = ka[kOff + kj + x];
               }
             }
-            // Softmax per query; probabilities replace the scores.
-            for (int i = i0; i < i1; i++) {
-              int row = (i - i0) * t;
-              float max = Float.NEGATIVE_INFINITY;
-              for (int j = lo[i]; j <= i; j++) {
-                max = Math.max(max, s[row + j]);
-              }
-              float sum = 0;
-              for (int j = lo[i]; j <= i; j++) {
-                float p = (float) Math.exp(s[row + j] - max);
-                s[row + j] = p;
-                sum += p;
-              }
-              l[lOff + d.lseIndex(b, h, i)] = max + (float) Math.log(sum);
-              float inv = 1f / sum;
-              for (int j = lo[i]; j <= i; j++) {
-                s[row + j] *= inv;
-              }
-              int oi = oOff + d.qIndex(b, i, h);
-              Arrays.fill(o, oi, oi + dim, 0f);
-            }
-            // out[i] = sum over j of p[i][j] v[j], a key block at a time.
-            for (int j0 = lo[i0]; j0 < i1; j0 += KEY_BLOCK) {
-              int j1 = Math.min(i1, j0 + KEY_BLOCK);
+            for (int i0 = 0; i0 < t; i0 += QUERY_BLOCK) {
+              int i1 = Math.min(t, i0 + QUERY_BLOCK);
+              int n = i1 - i0;
+              // Keys [jlo, jhi) cover every visible key of the block, padded to whole vectors.
+              int jlo = lo[i0] / lanes * lanes;
+              int w = roundUp(i1, lanes) - jlo;
+              AttentionKernels.scores(n, w, dim, qp, i0 * dp, dp, kt, jlo, tp, s, 0, tp);
               for (int i = i0; i < i1; i++) {
-                int oi = oOff + d.qIndex(b, i, h);
-                int row = (i - i0) * t;
-                for (int j = Math.max(j0, lo[i]), end = Math.min(j1, i + 1); j < end; j++) {
-                  Vec.axpy(s[row + j], va, vOff + d.kvIndex(b, j, g), o, oi, dim);
-                }
+                int row = (i - i0) * tp;
+                l[lOff + d.lseIndex(b, h, i)] =
+                    softmaxRow(s, row, row + lo[i] - jlo, row + i - jlo + 1, row + w, scale);
+              }
+              // out = P v over the block's keys; masked probabilities are exact zeros.
+              Arrays.fill(acc, 0, n * dp, 0f);
+              AttentionKernels.accumulate(n, dp, 0, w, s, 0, tp, 1, vp, jlo * dp, dp, acc, 0, dp);
+              for (int i = i0; i < i1; i++) {
+                System.arraycopy(acc, (i - i0) * dp, o, oOff + d.qIndex(b, i, h), dim);
               }
             }
           }
@@ -210,82 +201,133 @@ public final class Attention {
           }
         });
 
-    // dq[i] += scale * sum over j of p_ij (dout_i . v_j - delta_i) k_j: one writer per query.
-    int qBlocks = (t + QUERY_BLOCK - 1) / QUERY_BLOCK;
+    // One unit per (row, k/v head): it owns dk and dv of that head and dq of its query heads, so
+    // each score tile is computed once and serves dq, dk and dv.
+    int lanes = AttentionKernels.lanes();
+    int dp = roundUp(dim, lanes);
+    int tp = roundUp(t, lanes);
     Parallel.forRange(
-        d.b * d.hq * qBlocks,
+        d.b * d.hkv,
         1,
         (from, to) -> {
+          float[] kp = new float[tp * dp];
+          float[] kt = new float[dp * tp];
+          float[] vt = new float[dp * tp];
+          float[] qp = new float[t * dp];
+          float[] dop = new float[t * dp];
+          float[] dkAcc = new float[tp * dp];
+          float[] dvAcc = new float[tp * dp];
+          float[] dqAcc = new float[QUERY_BLOCK * dp];
+          float[] p = new float[QUERY_BLOCK * tp];
+          float[] ds = new float[QUERY_BLOCK * tp];
           for (int unit = from; unit < to; unit++) {
-            int b = unit / (d.hq * qBlocks);
-            int h = unit / qBlocks % d.hq;
-            int i0 = unit % qBlocks * QUERY_BLOCK;
-            int i1 = Math.min(t, i0 + QUERY_BLOCK);
-            int g = h / group;
+            int b = unit / d.hkv;
+            int g = unit % d.hkv;
             int[] lo = spans.firstKey[b];
-            for (int j0 = lo[i0]; j0 < i1; j0 += KEY_BLOCK) {
-              int j1 = Math.min(i1, j0 + KEY_BLOCK);
-              for (int i = i0; i < i1; i++) {
-                int qi = d.qIndex(b, i, h);
-                float lseI = l[lOff + d.lseIndex(b, h, i)];
-                float deltaI = delta[d.lseIndex(b, h, i)];
-                for (int j = Math.max(j0, lo[i]), end = Math.min(j1, i + 1); j < end; j++) {
-                  int kj = d.kvIndex(b, j, g);
-                  float p =
-                      (float) Math.exp(Vec.dot(qa, qOff + qi, ka, kOff + kj, dim) * scale - lseI);
-                  float dp = Vec.dot(dy, dyOff + qi, va, vOff + kj, dim);
-                  Vec.axpy(p * (dp - deltaI) * scale, ka, kOff + kj, dqa, dqOff + qi, dim);
-                }
+            for (int j = 0; j < t; j++) {
+              int kj = d.kvIndex(b, j, g);
+              System.arraycopy(ka, kOff + kj, kp, j * dp, dim);
+              for (int x = 0; x < dim; x++) {
+                kt[x * tp + j] = ka[kOff + kj + x];
+                vt[x * tp + j] = va[vOff + kj + x];
               }
             }
-          }
-        });
-
-    // dk[j] += scale * sum over (h, i) of ds_ij q_i and dv[j] += sum of p_ij dout_i, over the
-    // query heads h of j's k/v head and the queries i that see j: one writer per key.
-    int kBlocks = (t + KEY_BLOCK - 1) / KEY_BLOCK;
-    Parallel.forRange(
-        d.b * d.hkv * kBlocks,
-        1,
-        (from, to) -> {
-          float[] dkAcc = new float[KEY_BLOCK * dim];
-          float[] dvAcc = new float[KEY_BLOCK * dim];
-          for (int unit = from; unit < to; unit++) {
-            int b = unit / (d.hkv * kBlocks);
-            int g = unit / kBlocks % d.hkv;
-            int j0 = unit % kBlocks * KEY_BLOCK;
-            int j1 = Math.min(t, j0 + KEY_BLOCK);
-            int[] hi = spans.endQuery[b];
             Arrays.fill(dkAcc, 0f);
             Arrays.fill(dvAcc, 0f);
             for (int h = g * group; h < (g + 1) * group; h++) {
-              for (int i0 = j0; i0 < hi[j1 - 1]; i0 += QUERY_BLOCK) {
-                int i1 = Math.min(hi[j1 - 1], i0 + QUERY_BLOCK);
-                for (int j = j0; j < j1; j++) {
-                  int kj = d.kvIndex(b, j, g);
-                  int acc = (j - j0) * dim;
-                  for (int i = Math.max(i0, j), end = Math.min(i1, hi[j]); i < end; i++) {
-                    int qi = d.qIndex(b, i, h);
-                    float p =
-                        (float)
-                            Math.exp(
-                                Vec.dot(qa, qOff + qi, ka, kOff + kj, dim) * scale
-                                    - l[lOff + d.lseIndex(b, h, i)]);
-                    float dp = Vec.dot(dy, dyOff + qi, va, vOff + kj, dim);
-                    float ds = p * (dp - delta[d.lseIndex(b, h, i)]);
-                    Vec.axpy(p, dy, dyOff + qi, dvAcc, acc, dim);
-                    Vec.axpy(ds * scale, qa, qOff + qi, dkAcc, acc, dim);
-                  }
+              for (int i = 0; i < t; i++) {
+                int qi = d.qIndex(b, i, h);
+                System.arraycopy(qa, qOff + qi, qp, i * dp, dim);
+                System.arraycopy(dy, dyOff + qi, dop, i * dp, dim);
+              }
+              for (int i0 = 0; i0 < t; i0 += QUERY_BLOCK) {
+                int i1 = Math.min(t, i0 + QUERY_BLOCK);
+                int n = i1 - i0;
+                int jlo = lo[i0] / lanes * lanes;
+                int w = roundUp(i1, lanes) - jlo;
+                AttentionKernels.scores(n, w, dim, qp, i0 * dp, dp, kt, jlo, tp, p, 0, tp);
+                AttentionKernels.scores(n, w, dim, dop, i0 * dp, dp, vt, jlo, tp, ds, 0, tp);
+                // p = exp(q.k * scale - lse), ds = p (dout.v - delta); exact zeros where masked.
+                for (int i = i0; i < i1; i++) {
+                  int row = (i - i0) * tp;
+                  int li = d.lseIndex(b, h, i);
+                  gradRow(
+                      p,
+                      ds,
+                      row,
+                      row + lo[i] - jlo,
+                      row + i - jlo + 1,
+                      row + w,
+                      scale,
+                      l[lOff + li],
+                      delta[li]);
                 }
+                // dq += scale * ds k; dk += scale * ds^T q; dv += p^T dout.
+                Arrays.fill(dqAcc, 0, n * dp, 0f);
+                AttentionKernels.accumulate(
+                    n, dp, 0, w, ds, 0, tp, 1, kp, jlo * dp, dp, dqAcc, 0, dp);
+                for (int i = i0; i < i1; i++) {
+                  Vec.axpy(scale, dqAcc, (i - i0) * dp, dqa, dqOff + d.qIndex(b, i, h), dim);
+                }
+                AttentionKernels.accumulate(
+                    w, dp, 0, n, ds, 0, 1, tp, qp, i0 * dp, dp, dkAcc, jlo * dp, dp);
+                AttentionKernels.accumulate(
+                    w, dp, 0, n, p, 0, 1, tp, dop, i0 * dp, dp, dvAcc, jlo * dp, dp);
               }
             }
-            for (int j = j0; j < j1; j++) {
+            for (int j = 0; j < t; j++) {
               int kj = d.kvIndex(b, j, g);
-              Vec.axpy(1f, dkAcc, (j - j0) * dim, dka, dkOff + kj, dim);
-              Vec.axpy(1f, dvAcc, (j - j0) * dim, dva, dvOff + kj, dim);
+              Vec.axpy(scale, dkAcc, j * dp, dka, dkOff + kj, dim);
+              Vec.axpy(1f, dvAcc, j * dp, dva, dvOff + kj, dim);
             }
           }
         });
+  }
+
+  /**
+   * Softmax of the scaled scores {@code s[first, end)} in place, zeros in {@code [row, first)} and
+   * {@code [end, rowEnd)}; returns the log-sum-exp.
+   */
+  private static float softmaxRow(float[] s, int row, int first, int end, int rowEnd, float scale) {
+    float max = AttentionKernels.max(s, first, end) * scale;
+    AttentionKernels.exp(s, row, rowEnd - row, scale, max);
+    Arrays.fill(s, row, first, 0f);
+    Arrays.fill(s, end, rowEnd, 0f);
+    float sum = AttentionKernels.sum(s, first, end);
+    float inv = 1f / sum;
+    for (int c = first; c < end; c++) {
+      s[c] *= inv;
+    }
+    return max + (float) Math.log(sum);
+  }
+
+  /**
+   * {@code p = exp(s * scale - lse)} from the raw scores in {@code p}, then {@code ds = p (dp -
+   * delta)} from {@code dout . v} in {@code ds}, over {@code [first, end)}; zeros elsewhere in
+   * {@code [row, rowEnd)}.
+   */
+  private static void gradRow(
+      float[] p,
+      float[] ds,
+      int row,
+      int first,
+      int end,
+      int rowEnd,
+      float scale,
+      float lse,
+      float delta) {
+    AttentionKernels.exp(p, row, rowEnd - row, scale, lse);
+    Arrays.fill(p, row, first, 0f);
+    Arrays.fill(p, end, rowEnd, 0f);
+    Arrays.fill(ds, row, first, 0f);
+    Arrays.fill(ds, end, rowEnd, 0f);
+    for (int c = first; c < end; c++) {
+      ds[c] = p[c] * (ds[c] - delta);
+    }
+  }
+
+  private static int roundUp(int n, int multiple) {
+    return (n + multiple - 1) / multiple * multiple;
   }
 
   /** Sizes read from q, k and v, and index helpers for the token-major layouts. */
