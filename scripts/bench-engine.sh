@@ -8,3 +8,5 @@ jar=bench/target/tessera-bench.jar
 [ -f "$jar" ] || ./mvnw -q -B install -pl bench -am -DskipTests
 java --add-modules jdk.incubator.vector -cp "$jar" dev.tessera.bench.GemmBenchmark "$@" 2>&1 \
   | grep -v '^WARNING: Using incubator modules'
+java --add-modules jdk.incubator.vector -cp "$jar" dev.tessera.bench.AttentionBenchmark 1 2>&1 \
+  | grep -v '^WARNING: Using incubator modules'

@@ -16,7 +16,6 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -328,49 +327,5 @@ class AttentionTest {
                     out4, lse4, q4, k, cpu.zeros(2, 10, 2, 5), AttentionMask.DOCUMENT, ok))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("v has shape");
-  }
-
-  /** The reference benchmark: {@code -Dtessera.bench=true}. */
-  @Test
-  @EnabledIfSystemProperty(named = "tessera.bench", matches = "true")
-  void benchmark() {
-    int b = 4;
-    int t = 256;
-    int hq = 4;
-    int hkv = 2;
-    int d = 64;
-    int[][] starts = {{0}, {0, 100}, {0, 60, 61, 200}, {0, 128}};
-    for (AttentionMask mask : AttentionMask.values()) {
-      Run r = new Run(new Random(1), b, t, hq, hkv, d);
-      for (int i = 0; i < 20; i++) {
-        runTessera(r, mask, starts);
-      }
-      int reps = 40;
-      Tensor q = cpu.fromHost(r.q, b, t, hq, d);
-      Tensor k = cpu.fromHost(r.k, b, t, hkv, d);
-      Tensor v = cpu.fromHost(r.v, b, t, hkv, d);
-      Tensor dy = cpu.fromHost(r.dy, b, t, hq, d);
-      Tensor out = cpu.zeros(b, t, hq, d);
-      Tensor lse = cpu.zeros(b, hq, t);
-      Tensor dq = cpu.zeros(b, t, hq, d);
-      Tensor dk = cpu.zeros(b, t, hkv, d);
-      Tensor dv = cpu.zeros(b, t, hkv, d);
-      double[] fwd = new double[reps];
-      double[] bwd = new double[reps];
-      for (int i = 0; i < reps; i++) {
-        long start = System.nanoTime();
-        Attention.forward(out, lse, q, k, v, mask, starts);
-        long mid = System.nanoTime();
-        Attention.backward(dq, dk, dv, dy, q, k, v, out, lse, mask, starts);
-        fwd[i] = (mid - start) / 1e6;
-        bwd[i] = (System.nanoTime() - mid) / 1e6;
-      }
-      Arrays.sort(fwd);
-      Arrays.sort(bwd);
-      System.out.printf(
-          "attention %s B=%d T=%d Hq=%d Hkv=%d D=%d threads=%d: median %.2f ms forward,"
-              + " %.2f ms backward%n",
-          mask, b, t, hq, hkv, d, Parallel.threads(), fwd[reps / 2], bwd[reps / 2]);
-    }
   }
 }
