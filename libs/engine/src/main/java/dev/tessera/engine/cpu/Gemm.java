@@ -247,7 +247,9 @@ public final class Gemm {
                 int panel1 = Math.min(nPanels, panel0 + panelsPerTask);
                 int colFrom = jBlock + panel0 * NR;
                 int colTo = Math.min(jBlock + nc, jBlock + panel1 * NR);
-                if (pBlock == 0) {
+                // beta 0: the first k block writes C without reading it (no zeroing pass).
+                boolean accumulate = pBlock > 0 || beta != 0;
+                if (pBlock == 0 && beta != 0) {
                   scale(beta, c, cOff, ldc, i0, i0 + rows, colFrom, colTo);
                 }
                 packA(transA, a, aOff, lda, i0, rows, pBlock, kc, packedA);
@@ -269,6 +271,7 @@ public final class Gemm {
                         alpha,
                         r,
                         cols,
+                        accumulate,
                         edge);
                   }
                 }
@@ -291,25 +294,38 @@ public final class Gemm {
       float alpha,
       int rows,
       int cols,
+      boolean accumulate,
       float[] edge) {
     if (rows == MR && cols == NR) {
-      kernel(kc, pa, paOff, pb, pbOff, c, cOff, ldc, alpha);
+      kernel(kc, pa, paOff, pb, pbOff, c, cOff, ldc, alpha, accumulate);
       return;
     }
-    java.util.Arrays.fill(edge, 0f);
-    kernel(kc, pa, paOff, pb, pbOff, edge, 0, NR, 1f);
+    kernel(kc, pa, paOff, pb, pbOff, edge, 0, NR, 1f, false);
     for (int i = 0; i < rows; i++) {
       for (int j = 0; j < cols; j++) {
         int at = cOff + i * ldc + j;
-        c[at] = Math.fma(edge[i * NR + j], alpha, c[at]);
+        c[at] = Math.fma(edge[i * NR + j], alpha, accumulate ? c[at] : 0f);
       }
     }
   }
 
+  /**
+   * {@code C[0:MR, 0:NR] = fma(acc, alpha, accumulate ? C : 0)}: with {@code accumulate} false C is
+   * only written, with the same result as on a zeroed C.
+   */
   private static void kernel(
-      int kc, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, int ldc, float alpha) {
+      int kc,
+      float[] a,
+      int aOff,
+      float[] b,
+      int bOff,
+      float[] c,
+      int cOff,
+      int ldc,
+      float alpha,
+      boolean accumulate) {
     if (Vec.SIMD) {
-      SimdGemm.kernel(kc, a, aOff, b, bOff, c, cOff, ldc, alpha);
+      SimdGemm.kernel(kc, a, aOff, b, bOff, c, cOff, ldc, alpha, accumulate);
       return;
     }
     float[] acc = new float[MR * NR];
@@ -324,7 +340,7 @@ public final class Gemm {
     for (int i = 0; i < MR; i++) {
       for (int j = 0; j < NR; j++) {
         int at = cOff + i * ldc + j;
-        c[at] = Math.fma(acc[i * NR + j], alpha, c[at]);
+        c[at] = Math.fma(acc[i * NR + j], alpha, accumulate ? c[at] : 0f);
       }
     }
   }
@@ -348,8 +364,12 @@ public final class Gemm {
   }
 
   /** Packs op(A)[i0:i0+rows, p0:p0+kc] as MR-row panels {@code [panel][p][MR]}, zero-padded. */
-  private static void packA(
+  static void packA(
       boolean transA, float[] a, int aOff, int lda, int i0, int rows, int p0, int kc, float[] dst) {
+    if (transA) {
+      packATransposed(a, aOff, lda, i0, rows, p0, kc, dst);
+      return;
+    }
     for (int ip = 0; ip * MR < rows; ip++) {
       int base = ip * MR * kc;
       int r = Math.min(MR, rows - ip * MR);
@@ -357,19 +377,45 @@ public final class Gemm {
         java.util.Arrays.fill(dst, base, base + MR * kc, 0f);
       }
       int i = i0 + ip * MR;
-      if (transA) {
+      for (int ii = 0; ii < r; ii++) {
+        int src = aOff + (i + ii) * lda + p0;
+        int d = base + ii;
         for (int p = 0; p < kc; p++) {
-          int src = aOff + (p0 + p) * lda + i;
-          for (int ii = 0; ii < r; ii++) {
-            dst[base + p * MR + ii] = a[src + ii];
-          }
+          dst[d + p * MR] = a[src + p];
         }
-      } else {
+      }
+    }
+  }
+
+  /**
+   * A stored [K, M]: op(A)[i, p] = A[p, i]. Walks the stored rows p in order and reads each once,
+   * contiguously ({@code rows} floats), scattering MR-float runs to the panels: the per-panel order
+   * would re-read every cache line once per panel, with a stride of {@code lda} (often a multiple
+   * of 4 KiB, so the lines also collide in L1).
+   */
+  private static void packATransposed(
+      float[] a, int aOff, int lda, int i0, int rows, int p0, int kc, float[] dst) {
+    int full = rows / MR;
+    int r = rows - full * MR;
+    int panelStride = MR * kc;
+    if (r > 0) {
+      java.util.Arrays.fill(dst, full * panelStride, (full + 1) * panelStride, 0f);
+    }
+    for (int p = 0; p < kc; p++) {
+      int src = aOff + (p0 + p) * lda + i0;
+      int d = p * MR;
+      for (int ip = 0; ip < full; ip++) {
+        int s = src + ip * MR;
+        int t = d + ip * panelStride;
+        for (int ii = 0; ii < MR; ii++) {
+          dst[t + ii] = a[s + ii];
+        }
+      }
+      if (r > 0) {
+        int s = src + full * MR;
+        int t = d + full * panelStride;
         for (int ii = 0; ii < r; ii++) {
-          int src = aOff + (i + ii) * lda + p0;
-          for (int p = 0; p < kc; p++) {
-            dst[base + p * MR + ii] = a[src + p];
-          }
+          dst[t + ii] = a[s + ii];
         }
       }
     }
