@@ -247,9 +247,7 @@ public final class Gemm {
                 int panel1 = Math.min(nPanels, panel0 + panelsPerTask);
                 int colFrom = jBlock + panel0 * NR;
                 int colTo = Math.min(jBlock + nc, jBlock + panel1 * NR);
-                // beta 0: the first k block writes C without reading it (no zeroing pass).
-                boolean accumulate = pBlock > 0 || beta != 0;
-                if (pBlock == 0 && beta != 0) {
+                if (pBlock == 0) {
                   scale(beta, c, cOff, ldc, i0, i0 + rows, colFrom, colTo);
                 }
                 packA(transA, a, aOff, lda, i0, rows, pBlock, kc, packedA);
@@ -271,7 +269,6 @@ public final class Gemm {
                         alpha,
                         r,
                         cols,
-                        accumulate,
                         edge);
                   }
                 }
@@ -294,38 +291,25 @@ public final class Gemm {
       float alpha,
       int rows,
       int cols,
-      boolean accumulate,
       float[] edge) {
     if (rows == MR && cols == NR) {
-      kernel(kc, pa, paOff, pb, pbOff, c, cOff, ldc, alpha, accumulate);
+      kernel(kc, pa, paOff, pb, pbOff, c, cOff, ldc, alpha);
       return;
     }
-    kernel(kc, pa, paOff, pb, pbOff, edge, 0, NR, 1f, false);
+    java.util.Arrays.fill(edge, 0f);
+    kernel(kc, pa, paOff, pb, pbOff, edge, 0, NR, 1f);
     for (int i = 0; i < rows; i++) {
       for (int j = 0; j < cols; j++) {
         int at = cOff + i * ldc + j;
-        c[at] = Math.fma(edge[i * NR + j], alpha, accumulate ? c[at] : 0f);
+        c[at] = Math.fma(edge[i * NR + j], alpha, c[at]);
       }
     }
   }
 
-  /**
-   * {@code C[0:MR, 0:NR] = fma(acc, alpha, accumulate ? C : 0)}: with {@code accumulate} false C is
-   * only written, with the same result as on a zeroed C.
-   */
   private static void kernel(
-      int kc,
-      float[] a,
-      int aOff,
-      float[] b,
-      int bOff,
-      float[] c,
-      int cOff,
-      int ldc,
-      float alpha,
-      boolean accumulate) {
+      int kc, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, int ldc, float alpha) {
     if (Vec.SIMD) {
-      SimdGemm.kernel(kc, a, aOff, b, bOff, c, cOff, ldc, alpha, accumulate);
+      SimdGemm.kernel(kc, a, aOff, b, bOff, c, cOff, ldc, alpha);
       return;
     }
     float[] acc = new float[MR * NR];
@@ -340,7 +324,7 @@ public final class Gemm {
     for (int i = 0; i < MR; i++) {
       for (int j = 0; j < NR; j++) {
         int at = cOff + i * ldc + j;
-        c[at] = Math.fma(acc[i * NR + j], alpha, accumulate ? c[at] : 0f);
+        c[at] = Math.fma(acc[i * NR + j], alpha, c[at]);
       }
     }
   }
@@ -390,8 +374,8 @@ public final class Gemm {
   /**
    * A stored [K, M]: op(A)[i, p] = A[p, i]. Walks the stored rows p in order and reads each once,
    * contiguously ({@code rows} floats), scattering MR-float runs to the panels: the per-panel order
-   * would re-read every cache line once per panel, with a stride of {@code lda} (often a multiple
-   * of 4 KiB, so the lines also collide in L1).
+   * re-read every cache line once per panel, with a stride of {@code lda} (often a multiple of 4
+   * KiB, so the lines also collide in L1).
    */
   private static void packATransposed(
       float[] a, int aOff, int lda, int i0, int rows, int p0, int kc, float[] dst) {

@@ -30,8 +30,7 @@ public final class SimdGemm {
   /**
    * {@code C[0:6, 0:NR] = fma(alpha, sum_p A[:, p] * B[p, :], C)} with A packed as {@code a[aOffset
    * + p * 6 + i]} and B as {@code b[bOffset + p * NR + j]}. Each element is accumulated in k order
-   * with one FMA per step, then added to C with one FMA; with {@code accumulate} false C is not
-   * read and the FMA adds 0 (the same result as on a zeroed C).
+   * with one FMA per step, then added to C with one FMA.
    */
   public static void kernel(
       int kc,
@@ -42,8 +41,7 @@ public final class SimdGemm {
       float[] c,
       int cOffset,
       int ldc,
-      float alpha,
-      boolean accumulate) {
+      float alpha) {
     FloatVector c00 = FloatVector.zero(SPECIES);
     FloatVector c01 = FloatVector.zero(SPECIES);
     FloatVector c10 = FloatVector.zero(SPECIES);
@@ -83,27 +81,6 @@ public final class SimdGemm {
     }
     FloatVector s = FloatVector.broadcast(SPECIES, alpha);
     int r = cOffset;
-    if (!accumulate) {
-      FloatVector z = FloatVector.zero(SPECIES);
-      c00.fma(s, z).intoArray(c, r);
-      c01.fma(s, z).intoArray(c, r + LANES);
-      r += ldc;
-      c10.fma(s, z).intoArray(c, r);
-      c11.fma(s, z).intoArray(c, r + LANES);
-      r += ldc;
-      c20.fma(s, z).intoArray(c, r);
-      c21.fma(s, z).intoArray(c, r + LANES);
-      r += ldc;
-      c30.fma(s, z).intoArray(c, r);
-      c31.fma(s, z).intoArray(c, r + LANES);
-      r += ldc;
-      c40.fma(s, z).intoArray(c, r);
-      c41.fma(s, z).intoArray(c, r + LANES);
-      r += ldc;
-      c50.fma(s, z).intoArray(c, r);
-      c51.fma(s, z).intoArray(c, r + LANES);
-      return;
-    }
     c00.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
     c01.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
     r += ldc;
