@@ -3,6 +3,8 @@ package dev.tessera.bench;
 import dev.tessera.engine.cpu.Gemm;
 import dev.tessera.engine.cpu.Parallel;
 import dev.tessera.engine.cpu.Vec;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.Arrays;
 import java.util.Random;
 import org.bytedeco.javacpp.FloatPointer;
@@ -15,8 +17,13 @@ import org.bytedeco.openblas.global.openblas;
  *
  * <pre>
  * java --add-modules jdk.incubator.vector -cp bench/target/tessera-bench.jar \
- *     dev.tessera.bench.GemmBenchmark [--runs R] [--threads T1,T2,...]
+ *     dev.tessera.bench.GemmBenchmark [--runs R] [--threads T1,T2,...] [--shapes MxNxK,...]
+ *     [--layouts NT,NN,TN] [--cpu-time]
  * </pre>
+ *
+ * <p>{@code --cpu-time} times with the calling thread's CPU time instead of the wall clock: on a
+ * shared machine it leaves out the time the thread waits for a core. It is only meaningful at one
+ * thread (both sides then compute on the calling thread).
  */
 public final class GemmBenchmark {
   private GemmBenchmark() {}
@@ -28,8 +35,14 @@ public final class GemmBenchmark {
 
   private static final String[] LAYOUTS = {"NT", "NN", "TN"};
 
+  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+  private static boolean cpuTime;
+
   public static void main(String[] args) {
     int runs = 7;
+    int[][] shapes = SHAPES;
+    String[] layouts = LAYOUTS;
     int all = Runtime.getRuntime().availableProcessors();
     int[] threadCounts = all > 1 ? new int[] {1, all} : new int[] {1};
     for (int i = 0; i < args.length; i++) {
@@ -38,21 +51,30 @@ public final class GemmBenchmark {
         case "--threads" ->
             threadCounts =
                 Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+        case "--shapes" ->
+            shapes =
+                Arrays.stream(args[++i].split(","))
+                    .map(x -> Arrays.stream(x.split("x")).mapToInt(Integer::parseInt).toArray())
+                    .toArray(int[][]::new);
+        case "--layouts" -> layouts = args[++i].split(",");
+        case "--cpu-time" -> cpuTime = true;
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
     if (!Vec.SIMD) {
       System.out.println("warning: no Vector API; run with --add-modules jdk.incubator.vector");
     }
-    System.out.printf("GEMM C = A*B, fp32, %d runs after warm-up, GFLOP/s best (median)%n", runs);
+    System.out.printf(
+        "GEMM C = A*B, fp32, %d runs after warm-up, GFLOP/s best (median), %s%n",
+        runs, cpuTime ? "thread CPU time" : "wall clock");
     System.out.printf(
         "%-7s %-17s %-6s %20s %20s %7s%n",
         "threads", "M x N x K", "layout", "Tessera", "OpenBLAS", "ratio");
     for (int threads : threadCounts) {
       Parallel.setThreads(threads);
       openblas.blas_set_num_threads(threads);
-      for (int[] shape : SHAPES) {
-        for (String layout : LAYOUTS) {
+      for (int[] shape : shapes) {
+        for (String layout : layouts) {
           run(threads, shape[0], shape[1], shape[2], layout, runs);
         }
       }
@@ -107,6 +129,10 @@ public final class GemmBenchmark {
     }
   }
 
+  private static long now() {
+    return cpuTime ? THREADS.getCurrentThreadCpuTime() : System.nanoTime();
+  }
+
   /** Best and median GFLOP/s over {@code runs} timed runs of {@code reps} calls, after warm-up. */
   private static double[] time(Runnable body, int reps, int runs, double flops) {
     long warmUntil = System.nanoTime() + 300_000_000L;
@@ -115,11 +141,11 @@ public final class GemmBenchmark {
     }
     double[] rates = new double[runs];
     for (int r = 0; r < runs; r++) {
-      long start = System.nanoTime();
+      long start = now();
       for (int i = 0; i < reps; i++) {
         body.run();
       }
-      rates[r] = flops * reps / (System.nanoTime() - start);
+      rates[r] = flops * reps / (now() - start);
     }
     Arrays.sort(rates);
     return new double[] {rates[runs - 1], rates[runs / 2]};

@@ -348,8 +348,12 @@ public final class Gemm {
   }
 
   /** Packs op(A)[i0:i0+rows, p0:p0+kc] as MR-row panels {@code [panel][p][MR]}, zero-padded. */
-  private static void packA(
+  static void packA(
       boolean transA, float[] a, int aOff, int lda, int i0, int rows, int p0, int kc, float[] dst) {
+    if (transA) {
+      packATransposed(a, aOff, lda, i0, rows, p0, kc, dst);
+      return;
+    }
     for (int ip = 0; ip * MR < rows; ip++) {
       int base = ip * MR * kc;
       int r = Math.min(MR, rows - ip * MR);
@@ -357,19 +361,45 @@ public final class Gemm {
         java.util.Arrays.fill(dst, base, base + MR * kc, 0f);
       }
       int i = i0 + ip * MR;
-      if (transA) {
+      for (int ii = 0; ii < r; ii++) {
+        int src = aOff + (i + ii) * lda + p0;
+        int d = base + ii;
         for (int p = 0; p < kc; p++) {
-          int src = aOff + (p0 + p) * lda + i;
-          for (int ii = 0; ii < r; ii++) {
-            dst[base + p * MR + ii] = a[src + ii];
-          }
+          dst[d + p * MR] = a[src + p];
         }
-      } else {
+      }
+    }
+  }
+
+  /**
+   * A stored [K, M]: op(A)[i, p] = A[p, i]. Walks the stored rows p in order and reads each once,
+   * contiguously ({@code rows} floats), scattering MR-float runs to the panels: the per-panel order
+   * re-read every cache line once per panel, with a stride of {@code lda} (often a multiple of 4
+   * KiB, so the lines also collide in L1).
+   */
+  private static void packATransposed(
+      float[] a, int aOff, int lda, int i0, int rows, int p0, int kc, float[] dst) {
+    int full = rows / MR;
+    int r = rows - full * MR;
+    int panelStride = MR * kc;
+    if (r > 0) {
+      java.util.Arrays.fill(dst, full * panelStride, (full + 1) * panelStride, 0f);
+    }
+    for (int p = 0; p < kc; p++) {
+      int src = aOff + (p0 + p) * lda + i0;
+      int d = p * MR;
+      for (int ip = 0; ip < full; ip++) {
+        int s = src + ip * MR;
+        int t = d + ip * panelStride;
+        for (int ii = 0; ii < MR; ii++) {
+          dst[t + ii] = a[s + ii];
+        }
+      }
+      if (r > 0) {
+        int s = src + full * MR;
+        int t = d + full * panelStride;
         for (int ii = 0; ii < r; ii++) {
-          int src = aOff + (i + ii) * lda + p0;
-          for (int p = 0; p < kc; p++) {
-            dst[base + p * MR + ii] = a[src + p];
-          }
+          dst[t + ii] = a[s + ii];
         }
       }
     }

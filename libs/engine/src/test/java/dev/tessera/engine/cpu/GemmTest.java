@@ -192,6 +192,64 @@ class GemmTest {
         Torch.values(reference));
   }
 
+  /**
+   * beta 0: NaNs in C must not leak, in full and edge blocks and past the first k block, and the
+   * result must equal the product on a zeroed C bit for bit.
+   */
+  @ParameterizedTest(name = "{0}{1} M={2} N={3} K={4}")
+  @CsvSource({
+    "false,false,13,70,300",
+    "true,false,100,33,257",
+    "false,true,7,65,5",
+    "true,true,31,40,513",
+  })
+  void betaZeroMatchesZeroedC(boolean transA, boolean transB, int m, int n, int k) {
+    Random random = new Random(m + n + k);
+    float[] a = randn(random, m * k, 1.0);
+    float[] b = randn(random, k * n, 1.0);
+    float[] nan = new float[m * n];
+    Arrays.fill(nan, Float.NaN);
+    float[] zero = new float[m * n];
+    int lda = transA ? m : k;
+    int ldb = transB ? k : n;
+    Gemm.sgemm(transA, transB, m, n, k, 1.5f, a, 0, lda, b, 0, ldb, 0f, nan, 0, n);
+    Gemm.sgemm(transA, transB, m, n, k, 1.5f, a, 0, lda, b, 0, ldb, 1f, zero, 0, n);
+    assertThat(nan).isEqualTo(zero);
+  }
+
+  /** The packed layout of op(A) panels, for both storage orders, with edge rows zero-padded. */
+  @ParameterizedTest(name = "transA={0} rows={1}")
+  @CsvSource({"false,17", "true,17", "true,12", "true,5", "false,5"})
+  void packAMatchesDefinition(boolean transA, int rows) {
+    int mr = Gemm.MR;
+    int aOff = 5;
+    int i0 = 3;
+    int p0 = 2;
+    int kc = 9;
+    int totalRows = i0 + rows + 2;
+    int totalK = p0 + kc + 1;
+    int lda = (transA ? totalRows : totalK) + 4;
+    float[] a = randn(new Random(rows), aOff + lda * (transA ? totalK : totalRows), 1.0);
+    int panels = (rows + mr - 1) / mr;
+    float[] dst = new float[panels * mr * kc];
+    Arrays.fill(dst, Float.NaN);
+    Gemm.packA(transA, a, aOff, lda, i0, rows, p0, kc, dst);
+    for (int ip = 0; ip < panels; ip++) {
+      for (int p = 0; p < kc; p++) {
+        for (int ii = 0; ii < mr; ii++) {
+          int i = ip * mr + ii;
+          float expected =
+              i >= rows
+                  ? 0f
+                  : transA ? a[aOff + (p0 + p) * lda + i0 + i] : a[aOff + (i0 + i) * lda + p0 + p];
+          assertThat(dst[ip * mr * kc + p * mr + ii])
+              .as("panel %d p %d row %d", ip, p, ii)
+              .isEqualTo(expected);
+        }
+      }
+    }
+  }
+
   @Test
   void rejectsBadArguments() {
     float[] x = new float[12];
