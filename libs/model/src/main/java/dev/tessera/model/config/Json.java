@@ -82,4 +82,12 @@ final class Json {
       throw new IllegalArgumentException(field + " must be positive, got " + value);
     }
   }
+
+  /** Throws unless {@code divisor} (the field {@code divisorField}) divides {@code value}. */
+  static void requireDivides(String divisorField, int divisor, String valueField, int value) {
+    if (value % divisor != 0) {
+      throw new IllegalArgumentException(
+          divisorField + " " + divisor + " does not divide " + valueField + " " + value);
+    }
+  }
 }

@@ -33,20 +33,9 @@ public record Qwen2Config(
     Json.requirePositive("num_key_value_heads", numKeyValueHeads);
     Json.requirePositive("vocab_size", vocabSize);
     Json.requirePositive("max_position_embeddings", maxPositionEmbeddings);
-    if (hiddenSize % numAttentionHeads != 0) {
-      throw new IllegalArgumentException(
-          "num_attention_heads "
-              + numAttentionHeads
-              + " does not divide hidden_size "
-              + hiddenSize);
-    }
-    if (numAttentionHeads % numKeyValueHeads != 0) {
-      throw new IllegalArgumentException(
-          "num_key_value_heads "
-              + numKeyValueHeads
-              + " does not divide num_attention_heads "
-              + numAttentionHeads);
-    }
+    Json.requireDivides("num_attention_heads", numAttentionHeads, "hidden_size", hiddenSize);
+    Json.requireDivides(
+        "num_key_value_heads", numKeyValueHeads, "num_attention_heads", numAttentionHeads);
     if (!(rmsNormEps > 0) || !(ropeTheta > 0)) {
       throw new IllegalArgumentException(
           "rms_norm_eps and rope_theta must be positive, got " + rmsNormEps + ", " + ropeTheta);

@@ -33,13 +33,7 @@ public record SiglipVisionConfig(
     Json.requirePositive("image_size", imageSize);
     Json.requirePositive("patch_size", patchSize);
     Json.requirePositive("num_channels", numChannels);
-    if (hiddenSize % numAttentionHeads != 0) {
-      throw new IllegalArgumentException(
-          "num_attention_heads "
-              + numAttentionHeads
-              + " does not divide hidden_size "
-              + hiddenSize);
-    }
+    Json.requireDivides("num_attention_heads", numAttentionHeads, "hidden_size", hiddenSize);
     if (patchSize > imageSize) {
       throw new IllegalArgumentException(
           "patch_size " + patchSize + " exceeds image_size " + imageSize);
