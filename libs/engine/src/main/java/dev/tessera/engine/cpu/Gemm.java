@@ -125,53 +125,36 @@ public final class Gemm {
         transA, transB, batch, m, n, k, a, aOffset, lda, strideA, b, bOffset, ldb, strideB, c,
         cOffset, ldc, strideC);
     boolean worker = inWorker();
-    if (!worker && batch >= Parallel.threads()) {
-      Parallel.forRange(
-          batch,
-          1,
-          (from, to) -> {
-            for (int i = from; i < to; i++) {
-              run(
-                  transA,
-                  transB,
-                  m,
-                  n,
-                  k,
-                  alpha,
-                  a,
-                  aOffset + i * strideA,
-                  lda,
-                  b,
-                  bOffset + i * strideB,
-                  ldb,
-                  beta,
-                  c,
-                  cOffset + i * strideC,
-                  ldc,
-                  false);
-            }
-          });
-      return;
-    }
-    for (int i = 0; i < batch; i++) {
-      run(
-          transA,
-          transB,
-          m,
-          n,
-          k,
-          alpha,
-          a,
-          aOffset + i * strideA,
-          lda,
-          b,
-          bOffset + i * strideB,
-          ldb,
-          beta,
-          c,
-          cOffset + i * strideC,
-          ldc,
-          !worker);
+    // Enough products for every thread: one product per thread, each single-threaded.
+    // Otherwise the products run one after another, each on all threads.
+    boolean perProduct = !worker && batch >= Parallel.threads();
+    Parallel.Range products =
+        (from, to) -> {
+          for (int i = from; i < to; i++) {
+            run(
+                transA,
+                transB,
+                m,
+                n,
+                k,
+                alpha,
+                a,
+                aOffset + i * strideA,
+                lda,
+                b,
+                bOffset + i * strideB,
+                ldb,
+                beta,
+                c,
+                cOffset + i * strideC,
+                ldc,
+                !worker && !perProduct);
+          }
+        };
+    if (perProduct) {
+      Parallel.forRange(batch, 1, products);
+    } else {
+      products.run(0, batch);
     }
   }
 
