@@ -9,6 +9,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -76,4 +78,103 @@ public final class Npy {
     }
     AtomicFiles.commit(partial, target);
   }
+
+  /** {@code values} as the bytes of a little-endian int32 {@code .npy} file of one dimension. */
+  public static byte[] int32(int[] values) {
+    byte[] preamble = preamble("'<i4'", values.length);
+    ByteBuffer out =
+        ByteBuffer.allocate(preamble.length + 4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+    out.put(preamble);
+    out.asIntBuffer().put(values);
+    return out.array();
+  }
+
+  /** {@code values} as the bytes of a little-endian int64 {@code .npy} file of one dimension. */
+  public static byte[] int64(long[] values) {
+    byte[] preamble = preamble("'<i8'", values.length);
+    ByteBuffer out =
+        ByteBuffer.allocate(preamble.length + 8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+    out.put(preamble);
+    out.asLongBuffer().put(values);
+    return out.array();
+  }
+
+  /** {@code values} as the bytes of a uint8 {@code .npy} file of one dimension. */
+  public static byte[] uint8(byte[] values) {
+    byte[] preamble = preamble("'|u1'", values.length);
+    byte[] out = Arrays.copyOf(preamble, preamble.length + values.length);
+    System.arraycopy(values, 0, out, preamble.length, values.length);
+    return out;
+  }
+
+  /** Reads a one-dimensional little-endian int32 array written by {@link #int32} or numpy. */
+  public static int[] readInt32(ByteBuffer file) throws IOException {
+    ByteBuffer data = body(file, "'<i4'", 4);
+    int[] values = new int[data.remaining() / 4];
+    data.asIntBuffer().get(values);
+    return values;
+  }
+
+  /** Reads a one-dimensional little-endian int64 array written by {@link #int64} or numpy. */
+  public static long[] readInt64(ByteBuffer file) throws IOException {
+    ByteBuffer data = body(file, "'<i8'", 8);
+    long[] values = new long[data.remaining() / 8];
+    data.asLongBuffer().get(values);
+    return values;
+  }
+
+  /** Reads a one-dimensional uint8 array written by {@link #uint8} or numpy. */
+  public static byte[] readUint8(ByteBuffer file) throws IOException {
+    ByteBuffer data = body(file, "'|u1'", 1);
+    byte[] values = new byte[data.remaining()];
+    data.get(values);
+    return values;
+  }
+
+  /**
+   * The data of a one-dimensional C-order array of dtype {@code descr}, checked against the header.
+   */
+  private static ByteBuffer body(ByteBuffer file, String descr, int itemSize) throws IOException {
+    ByteBuffer in = file.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    byte[] magic = new byte[MAGIC.length];
+    if (in.remaining() < 10) {
+      throw new IOException("not a .npy file: " + in.remaining() + " bytes");
+    }
+    in.get(magic);
+    if (!Arrays.equals(magic, MAGIC)) {
+      throw new IOException("not a .npy file: bad magic");
+    }
+    int major = in.get();
+    in.get();
+    int headerLength = major == 1 ? Short.toUnsignedInt(in.getShort()) : in.getInt();
+    if (major < 1 || major > 3 || headerLength > in.remaining()) {
+      throw new IOException("not a .npy file: version " + major + ", header " + headerLength);
+    }
+    byte[] headerBytes = new byte[headerLength];
+    in.get(headerBytes);
+    String header = new String(headerBytes, StandardCharsets.ISO_8859_1);
+    Matcher matcher = HEADER.matcher(header);
+    if (!matcher.find()) {
+      throw new IOException("unsupported .npy header " + header.strip());
+    }
+    if (!matcher.group(1).equals(descr) || !matcher.group(2).equals("False")) {
+      throw new IOException(
+          ".npy array is "
+              + matcher.group(1)
+              + " (fortran "
+              + matcher.group(2)
+              + "), expected "
+              + descr);
+    }
+    long count = Long.parseLong(matcher.group(3));
+    if (count * itemSize != in.remaining()) {
+      throw new IOException(
+          ".npy array of " + count + " items holds " + in.remaining() + " bytes of data");
+    }
+    return in.slice().order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  private static final Pattern HEADER =
+      Pattern.compile(
+          "\\{'descr': ('[^']*'), 'fortran_order': (True|False), 'shape': \\((\\d+),\\), \\}");
 }

@@ -24,6 +24,13 @@ public final class Sha256 {
     return HexFormat.of().formatHex(digest.digest());
   }
 
+  /** Hex SHA-256 of {@code bytes}. */
+  public static String of(byte[] bytes) {
+    MessageDigest digest = newDigest();
+    digest.update(bytes);
+    return hex(digest);
+  }
+
   public static String ofFile(Path file) throws IOException {
     MessageDigest digest = newDigest();
     byte[] buffer = new byte[1 << 20];

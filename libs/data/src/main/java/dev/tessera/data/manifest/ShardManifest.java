@@ -29,10 +29,21 @@ import java.util.TreeMap;
  * @param shardCount number of shards
  * @param samples total samples over all shards
  * @param bytes total bytes over all shards
- * @param shards one entry per shard, in order
+ * @param layout what a reader must know about the content beyond its kind (packed shards: sequence
+ *     length, token ids of padding and images, ...); {@code null} for plain WebDataset shards
  * @param spec how the shards were produced (command and parameters), for lineage
+ * @param shards one entry per shard, in order
  */
-@JsonPropertyOrder({"formatVersion", "kind", "shardCount", "samples", "bytes", "spec", "shards"})
+@JsonPropertyOrder({
+  "formatVersion",
+  "kind",
+  "shardCount",
+  "samples",
+  "bytes",
+  "layout",
+  "spec",
+  "shards"
+})
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record ShardManifest(
     int formatVersion,
@@ -40,12 +51,14 @@ public record ShardManifest(
     int shardCount,
     long samples,
     long bytes,
+    Map<String, Object> layout,
     Map<String, Object> spec,
     List<Shard> shards) {
 
   public static final int FORMAT_VERSION = 1;
   public static final String FILE_NAME = "manifest.json";
   public static final String KIND_WEBDATASET = "webdataset";
+  public static final String KIND_PACKED = "tessera-packed";
 
   private static final ObjectMapper JSON =
       JsonMapper.builder()
@@ -58,13 +71,35 @@ public record ShardManifest(
    * One shard file.
    *
    * @param name file name relative to the manifest's directory
-   * @param samples samples in the shard
+   * @param samples samples in the shard (sequences, for packed shards)
+   * @param bytes file size
+   * @param sha256 hex SHA-256 of the file
+   * @param index the shard's random-access index, for kinds that have one; otherwise {@code null}
+   */
+  @JsonPropertyOrder({"name", "samples", "bytes", "sha256", "index"})
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Shard(String name, long samples, long bytes, String sha256, File index) {
+    public Shard {
+      Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(sha256, "sha256");
+    }
+
+    /** A shard without an index file. */
+    public Shard(String name, long samples, long bytes, String sha256) {
+      this(name, samples, bytes, sha256, null);
+    }
+  }
+
+  /**
+   * A file that travels with a shard.
+   *
+   * @param name file name relative to the manifest's directory
    * @param bytes file size
    * @param sha256 hex SHA-256 of the file
    */
-  @JsonPropertyOrder({"name", "samples", "bytes", "sha256"})
-  public record Shard(String name, long samples, long bytes, String sha256) {
-    public Shard {
+  @JsonPropertyOrder({"name", "bytes", "sha256"})
+  public record File(String name, long bytes, String sha256) {
+    public File {
       Objects.requireNonNull(name, "name");
       Objects.requireNonNull(sha256, "sha256");
     }
@@ -73,14 +108,22 @@ public record ShardManifest(
   public ShardManifest {
     Objects.requireNonNull(kind, "kind");
     shards = List.copyOf(shards);
+    layout = layout == null ? null : new TreeMap<>(layout);
     spec = spec == null ? null : new TreeMap<>(spec);
   }
 
   /** A manifest over {@code shards} with totals computed from them. */
   public static ShardManifest of(String kind, Map<String, Object> spec, List<Shard> shards) {
+    return of(kind, null, spec, shards);
+  }
+
+  /** A manifest with a content layout, totals computed from the shards. */
+  public static ShardManifest of(
+      String kind, Map<String, Object> layout, Map<String, Object> spec, List<Shard> shards) {
     long samples = shards.stream().mapToLong(Shard::samples).sum();
     long bytes = shards.stream().mapToLong(Shard::bytes).sum();
-    return new ShardManifest(FORMAT_VERSION, kind, shards.size(), samples, bytes, spec, shards);
+    return new ShardManifest(
+        FORMAT_VERSION, kind, shards.size(), samples, bytes, layout, spec, shards);
   }
 
   public byte[] toJson() {
@@ -133,21 +176,29 @@ public record ShardManifest(
   public List<String> verify(Path dir) throws IOException {
     List<String> problems = new ArrayList<>();
     for (Shard shard : shards) {
-      Path file = dir.resolve(shard.name());
-      if (!Files.isRegularFile(file)) {
-        problems.add(shard.name() + ": missing");
-        continue;
-      }
-      long size = Files.size(file);
-      if (size != shard.bytes()) {
-        problems.add(shard.name() + ": " + size + " bytes, manifest says " + shard.bytes());
-        continue;
-      }
-      String sha = Sha256.ofFile(file);
-      if (!sha.equals(shard.sha256())) {
-        problems.add(shard.name() + ": sha256 " + sha + ", manifest says " + shard.sha256());
+      verifyFile(dir, new File(shard.name(), shard.bytes(), shard.sha256()), problems);
+      if (shard.index() != null) {
+        verifyFile(dir, shard.index(), problems);
       }
     }
     return problems;
+  }
+
+  private static void verifyFile(Path dir, File expected, List<String> problems)
+      throws IOException {
+    Path file = dir.resolve(expected.name());
+    if (!Files.isRegularFile(file)) {
+      problems.add(expected.name() + ": missing");
+      return;
+    }
+    long size = Files.size(file);
+    if (size != expected.bytes()) {
+      problems.add(expected.name() + ": " + size + " bytes, manifest says " + expected.bytes());
+      return;
+    }
+    String sha = Sha256.ofFile(file);
+    if (!sha.equals(expected.sha256())) {
+      problems.add(expected.name() + ": sha256 " + sha + ", manifest says " + expected.sha256());
+    }
   }
 }

@@ -4,6 +4,7 @@ import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.io.Sha256;
 import dev.tessera.data.manifest.ShardManifest;
 import java.io.BufferedOutputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -27,7 +28,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * #writeManifest} records all of them.
  *
  * <p>Members are written as {@code key.ext} with fixed owner, mode and time, so the same samples
- * always give the same bytes, and in PAX format, which Python's {@code tarfile} reads.
+ * always give the same bytes, and in PAX format, which Python's {@code tarfile} reads. Records are
+ * 512 bytes (no padding to 10 KiB blocks), so every sample starts at a known byte offset ({@link
+ * #write} returns it): a shard plus the offsets of its samples is randomly addressable.
  */
 public final class ShardWriter implements AutoCloseable {
 
@@ -57,12 +60,16 @@ public final class ShardWriter implements AutoCloseable {
     }
   }
 
+  // Tar blocks of a single record: the stream flushes every record, so offsets are exact.
+  private static final int RECORD_SIZE = 512;
+
   private final Path dir;
   private final Options options;
   private final List<ShardManifest.Shard> written = new ArrayList<>();
 
   private int nextIndex;
   private TarArchiveOutputStream tar;
+  private CountingOutputStream counted;
   private MessageDigest digest;
   private Path currentTarget;
   private long samplesInCurrent;
@@ -74,8 +81,12 @@ public final class ShardWriter implements AutoCloseable {
     this.nextIndex = options.firstIndex();
   }
 
-  /** Appends a sample, opening a new shard first when the current one is full. */
-  public void write(Sample sample) throws IOException {
+  /**
+   * Appends a sample, opening a new shard first when the current one is full.
+   *
+   * @return the byte offset in its shard of the sample's first tar header
+   */
+  public long write(Sample sample) throws IOException {
     if (closed) {
       throw new IllegalStateException("shard writer for " + dir + " is closed");
     }
@@ -83,6 +94,7 @@ public final class ShardWriter implements AutoCloseable {
     if (tar == null) {
       openNextShard();
     }
+    long offset = position();
     for (Map.Entry<String, ByteBuffer> member : sample.buffers().entrySet()) {
       validateExtension(sample.key(), member.getKey());
       ByteBuffer bytes = member.getValue().duplicate();
@@ -100,6 +112,15 @@ public final class ShardWriter implements AutoCloseable {
     if (samplesInCurrent == options.samplesPerShard()) {
       finishShard();
     }
+    return offset;
+  }
+
+  /**
+   * Bytes written to the current shard so far: the offset at which the next sample will start, or 0
+   * when no shard is open. Exact between samples, because every member ends on a record.
+   */
+  public long position() {
+    return tar == null ? 0 : counted.count;
   }
 
   private void writeContent(ByteBuffer bytes) throws IOException {
@@ -139,15 +160,32 @@ public final class ShardWriter implements AutoCloseable {
     }
   }
 
+  /** Stops writing: the current shard's partial file is deleted; completed shards stay. */
+  public void abort() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (tar != null) {
+      try {
+        tar.close();
+      } finally {
+        tar = null;
+        Files.deleteIfExists(AtomicFiles.inProgress(currentTarget));
+      }
+    }
+  }
+
   private void openNextShard() throws IOException {
     // Locale.ROOT: some default locales format digits in other scripts.
     String name = String.format(Locale.ROOT, options.namePattern(), nextIndex++);
     currentTarget = dir.resolve(name);
     digest = Sha256.newDigest();
     OutputStream file = Files.newOutputStream(AtomicFiles.inProgress(currentTarget));
-    tar =
-        new TarArchiveOutputStream(
+    counted =
+        new CountingOutputStream(
             new DigestOutputStream(new BufferedOutputStream(file, 1 << 20), digest));
+    tar = new TarArchiveOutputStream(counted, RECORD_SIZE);
     tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
     tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
     tar.setAddPaxHeadersForNonAsciiNames(true);
@@ -164,6 +202,27 @@ public final class ShardWriter implements AutoCloseable {
     written.add(
         new ShardManifest.Shard(
             currentTarget.getFileName().toString(), samplesInCurrent, bytes, Sha256.hex(digest)));
+  }
+
+  /** Counts bytes on their way to the file. */
+  private static final class CountingOutputStream extends FilterOutputStream {
+    long count;
+
+    CountingOutputStream(OutputStream out) {
+      super(out);
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      out.write(b);
+      count++;
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      out.write(b, off, len);
+      count += len;
+    }
   }
 
   private static void validateKey(String key) {
