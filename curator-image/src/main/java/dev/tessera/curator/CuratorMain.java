@@ -11,7 +11,12 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = CuratorMain.Version.class,
     description = "Tessera curation and packing worker.",
-    subcommands = {SynthCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      SynthCommand.class,
+      PackCommand.class,
+      InspectCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class CuratorMain {
   /** Exit code when files could not be read or written. */
   public static final int IO_ERROR = 1;

@@ -1,6 +1,7 @@
 package dev.tessera.curator;
 
 import dev.tessera.data.manifest.ShardManifest;
+import dev.tessera.data.packed.PackedShards;
 import dev.tessera.data.webdataset.Problem;
 import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.ReadReport;
@@ -30,7 +31,8 @@ import picocli.CommandLine.Spec;
     name = "inspect",
     mixinStandardHelpOptions = true,
     description = {
-      "Read WebDataset shards and report samples, members and every problem found.",
+      "Report what a Tessera output holds and every problem found: WebDataset shards (every",
+      "sample read), packed sets (every sequence checked) or a Hugging Face model directory.",
       "Exit code 0: clean; 3: problems found; 1: the shards could not be listed."
     })
 final class InspectCommand implements Callable<Integer> {
@@ -57,11 +59,28 @@ final class InspectCommand implements Callable<Integer> {
   @Option(names = "--show", description = "Problems to list in detail (default ${DEFAULT-VALUE}).")
   int show = 20;
 
+  @Option(
+      names = "--json",
+      description =
+          "Packed sets: one JSON object per line per sequence (shard, sequence, tokens, samples"
+              + " with uid, key and length).")
+  boolean json;
+
   @Spec CommandSpec spec;
 
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
+    Path dir = Path.of(shards);
+    if (Files.isDirectory(dir) && PackedShards.isPacked(dir)) {
+      return PackedInspection.run(dir, json, show, out);
+    }
+    if (json) {
+      throw new UserError("--json is for packed sets; " + shards + " is not one");
+    }
+    if (Files.isDirectory(dir) && CheckpointInspection.isCheckpoint(dir)) {
+      return CheckpointInspection.run(dir, out);
+    }
     List<Path> files;
     try {
       files = ShardList.resolve(Path.of(""), shards, allowMissing);

@@ -5,7 +5,10 @@ import dev.tessera.engine.Tensor;
 import dev.tessera.model.config.SiglipVisionConfig;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
+import java.awt.image.DataBufferByte;
+import java.awt.image.PixelInterleavedSampleModel;
 import java.awt.image.Raster;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -112,6 +115,23 @@ public final class SiglipImageProcessor {
       }
       return out;
     }
+    if (image.getType() == BufferedImage.TYPE_3BYTE_BGR
+        && raster.getDataBuffer() instanceof DataBufferByte buffer
+        && buffer.getNumBanks() == 1
+        && raster.getSampleModel() instanceof PixelInterleavedSampleModel model
+        && model.getPixelStride() == 3
+        && model.getScanlineStride() == width * 3
+        && raster.getSampleModelTranslateX() == 0
+        && raster.getSampleModelTranslateY() == 0) {
+      // What JPEG decoding gives: bytes in B, G, R order, no colour model to go through.
+      byte[] bgr = buffer.getData();
+      for (int i = 0; i < out.length; i += 3) {
+        out[i] = bgr[i + 2] & 0xff;
+        out[i + 1] = bgr[i + 1] & 0xff;
+        out[i + 2] = bgr[i] & 0xff;
+      }
+      return out;
+    }
     int[] row = new int[width];
     for (int y = 0; y < height; y++) {
       image.getRGB(0, y, width, 1, row, 0, width);
@@ -149,15 +169,21 @@ public final class SiglipImageProcessor {
       int[] out = new int[outWidth * height * 3];
       for (int y = 0; y < height; y++) {
         for (int x = 0; x < outWidth; x++) {
-          int first = kernel.first[x];
           int base = x * kernel.size;
-          for (int c = 0; c < 3; c++) {
-            int sum = 1 << (PRECISION_BITS - 1);
-            for (int i = 0; i < kernel.count[x]; i++) {
-              sum += current[((y * width) + first + i) * 3 + c] * kernel.weights[base + i];
-            }
-            out[(y * outWidth + x) * 3 + c] = clip8(sum);
+          int source = (y * width + kernel.first[x]) * 3;
+          int red = 1 << (PRECISION_BITS - 1);
+          int green = red;
+          int blue = red;
+          for (int i = 0; i < kernel.count[x]; i++, source += 3) {
+            int weight = kernel.weights[base + i];
+            red += current[source] * weight;
+            green += current[source + 1] * weight;
+            blue += current[source + 2] * weight;
           }
+          int target = (y * outWidth + x) * 3;
+          out[target] = clip8(red);
+          out[target + 1] = clip8(green);
+          out[target + 2] = clip8(blue);
         }
       }
       current = out;
@@ -165,17 +191,23 @@ public final class SiglipImageProcessor {
     if (outHeight != height) {
       Kernel kernel = Kernel.of(height, outHeight);
       int[] out = new int[outWidth * outHeight * 3];
+      // Row by row: each tap adds a whole source row to the accumulators, so memory is read in
+      // order (integer sums are exact, so the order does not change the result).
+      int rowLength = outWidth * 3;
+      int[] sums = new int[rowLength];
       for (int y = 0; y < outHeight; y++) {
-        int first = kernel.first[y];
         int base = y * kernel.size;
-        for (int x = 0; x < outWidth; x++) {
-          for (int c = 0; c < 3; c++) {
-            int sum = 1 << (PRECISION_BITS - 1);
-            for (int i = 0; i < kernel.count[y]; i++) {
-              sum += current[((first + i) * outWidth + x) * 3 + c] * kernel.weights[base + i];
-            }
-            out[(y * outWidth + x) * 3 + c] = clip8(sum);
+        Arrays.fill(sums, 1 << (PRECISION_BITS - 1));
+        for (int i = 0; i < kernel.count[y]; i++) {
+          int weight = kernel.weights[base + i];
+          int source = (kernel.first[y] + i) * rowLength;
+          for (int j = 0; j < rowLength; j++) {
+            sums[j] += current[source + j] * weight;
           }
+        }
+        int target = y * rowLength;
+        for (int j = 0; j < rowLength; j++) {
+          out[target + j] = clip8(sums[j]);
         }
       }
       current = out;

@@ -46,14 +46,12 @@ public final class CaptionLayout {
   }
 
   public Sample caption(String caption) {
-    long[] text = tokenizer.encode("\n" + caption.replace("<image>", "<image-placeholder>"));
+    int[] text = tokenizer.encodeIds("\n" + caption.replace("<image>", "<image-placeholder>"));
     boolean endsWithEos = text.length > 0 && text[text.length - 1] == eos;
     int[] ids = new int[2 + text.length + (endsWithEos ? 0 : 1)];
     ids[0] = bos;
     ids[1] = IMAGE;
-    for (int i = 0; i < text.length; i++) {
-      ids[2 + i] = Math.toIntExact(text[i]);
-    }
+    System.arraycopy(text, 0, ids, 2, text.length);
     if (!endsWithEos) {
       ids[ids.length - 1] = eos;
     }

