@@ -6,12 +6,10 @@ import dev.tessera.data.webdataset.Problem;
 import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.ReadReport;
 import dev.tessera.data.webdataset.Sample;
-import dev.tessera.data.webdataset.ShardList;
 import dev.tessera.data.webdataset.WebDatasetReader;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -81,14 +79,7 @@ final class InspectCommand implements Callable<Integer> {
     if (Files.isDirectory(dir) && CheckpointInspection.isCheckpoint(dir)) {
       return CheckpointInspection.run(dir, out);
     }
-    List<Path> files;
-    try {
-      files = ShardList.resolve(Path.of(""), shards, allowMissing);
-    } catch (NoSuchFileException e) {
-      throw new UserError("no shards at " + e.getFile() + ": " + e.getReason());
-    } catch (IllegalArgumentException e) {
-      throw new UserError(e.getMessage());
-    }
+    List<Path> files = UserError.resolveShards(shards, allowMissing);
 
     boolean manifestOk = checkManifest(out);
 

@@ -5,10 +5,8 @@ import dev.tessera.curator.pack.PackOptions;
 import dev.tessera.curator.pack.PackStats;
 import dev.tessera.curator.pack.Packer;
 import dev.tessera.data.packing.PackingAlgorithm;
-import dev.tessera.data.webdataset.ShardList;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -118,14 +116,7 @@ final class PackCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    List<Path> shards;
-    try {
-      shards = ShardList.resolve(Path.of(""), input, allowMissing);
-    } catch (NoSuchFileException e) {
-      throw new UserError("no input shards at " + e.getFile() + ": " + e.getReason());
-    } catch (IllegalArgumentException e) {
-      throw new UserError(e.getMessage());
-    }
+    List<Path> shards = UserError.resolveShards(input, allowMissing);
     PackOptions options;
     try {
       options =

@@ -1,10 +1,30 @@
 package dev.tessera.curator;
 
+import dev.tessera.data.webdataset.ShardList;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+
 /** A mistake in what the user asked for: reported as one line, without a stack trace. */
 final class UserError extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
   UserError(String message) {
     super(message);
+  }
+
+  /**
+   * The shards a command-line argument names (directory, file or brace pattern), or a user error
+   * saying which are missing or why the pattern is wrong.
+   */
+  static List<Path> resolveShards(String spec, boolean allowMissing) throws IOException {
+    try {
+      return ShardList.resolve(Path.of(""), spec, allowMissing);
+    } catch (NoSuchFileException e) {
+      throw new UserError("no shards at " + e.getFile() + ": " + e.getReason());
+    } catch (IllegalArgumentException e) {
+      throw new UserError(e.getMessage());
+    }
   }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.curator.Cli.Outcome;
 import dev.tessera.data.manifest.ShardManifest;
 import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.data.packed.PackedSample;
@@ -21,8 +22,6 @@ import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.text.QwenTokenizerFiles;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,7 +35,6 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** The pack command end to end on synthetic shards with the real Qwen tokenizer. */
 class PackCommandTest {
@@ -50,16 +48,8 @@ class PackCommandTest {
 
   @TempDir Path tmp;
 
-  record Outcome(int exitCode, String out, String err) {}
-
   static Outcome run(String... args) {
-    CommandLine cli = CuratorMain.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return new Outcome(code, out.toString(), err.toString());
+    return Cli.run(args);
   }
 
   /**
@@ -285,21 +275,7 @@ class PackCommandTest {
     // 20-token sequences with 4 image tokens leave room for 16 text tokens: the longer synthetic
     // captions no longer fit.
     Path truncated = tmp.resolve("truncated");
-    Outcome cut =
-        run(
-            "pack",
-            "--input",
-            raw.toString(),
-            "--out",
-            truncated.toString(),
-            "--tokenizer",
-            tokenizer.toString(),
-            "--seq-len",
-            "20",
-            "--image-tokens",
-            "4",
-            "--image-size",
-            "0");
+    Outcome cut = packShort(truncated, "truncate");
     assertThat(cut.exitCode()).as(cut.err()).isZero();
     JsonNode stats = JSON.readTree(truncated.resolve("stats.json").toFile());
     long count = stats.path("truncated").asLong();
@@ -325,23 +301,7 @@ class PackCommandTest {
     assertThat(seen).isEqualTo(count);
 
     Path dropped = tmp.resolve("dropped");
-    Outcome drop =
-        run(
-            "pack",
-            "--input",
-            raw.toString(),
-            "--out",
-            dropped.toString(),
-            "--tokenizer",
-            tokenizer.toString(),
-            "--seq-len",
-            "20",
-            "--image-tokens",
-            "4",
-            "--image-size",
-            "0",
-            "--overlong",
-            "drop");
+    Outcome drop = packShort(dropped, "drop");
     assertThat(drop.exitCode()).as(drop.err()).isZero();
     JsonNode dropStats = JSON.readTree(dropped.resolve("stats.json").toFile());
     assertThat(dropStats.path("truncated").asLong()).isZero();
@@ -350,6 +310,26 @@ class PackCommandTest {
         .isEqualTo(stats.path("samples").asLong() - count);
     assertThat(dropStats.path("dropped_by_reason").path("too_long").asLong())
         .isGreaterThanOrEqualTo(count);
+  }
+
+  /** Packs into 20-token sequences with 4 image tokens, keeping the source images. */
+  private static Outcome packShort(Path out, String overlong) {
+    return run(
+        "pack",
+        "--input",
+        raw.toString(),
+        "--out",
+        out.toString(),
+        "--tokenizer",
+        tokenizer.toString(),
+        "--seq-len",
+        "20",
+        "--image-tokens",
+        "4",
+        "--image-size",
+        "0",
+        "--overlong",
+        overlong);
   }
 
   @Test

@@ -25,7 +25,7 @@ class PackResumeTest {
     PackCommandTest.synthesise();
     Path expected = tmp.resolve("expected");
     long started = System.nanoTime();
-    PackCommandTest.Outcome reference = PackCommandTest.pack(expected, "--workers", "1");
+    Cli.Outcome reference = PackCommandTest.pack(expected, "--workers", "1");
     assertThat(reference.exitCode()).as(reference.err()).isZero();
     long referenceMillis = (System.nanoTime() - started) / 1_000_000;
 
@@ -43,11 +43,11 @@ class PackResumeTest {
         interrupted++;
       }
       if (Files.isDirectory(out.resolve(Packer.WORK_DIR))) {
-        PackCommandTest.Outcome refused = PackCommandTest.pack(out, "--workers", "1");
+        Cli.Outcome refused = PackCommandTest.pack(out, "--workers", "1");
         assertThat(refused.exitCode()).isEqualTo(CuratorMain.USAGE_ERROR);
         assertThat(refused.err()).contains("unfinished pack run").contains("--resume");
       }
-      PackCommandTest.Outcome resumed = PackCommandTest.pack(out, "--workers", "2", "--resume");
+      Cli.Outcome resumed = PackCommandTest.pack(out, "--workers", "2", "--resume");
       assertThat(resumed.exitCode()).as(resumed.err()).isZero();
       PackCommandTest.assertSameFiles(out, expected);
     }

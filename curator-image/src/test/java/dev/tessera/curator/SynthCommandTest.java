@@ -2,29 +2,19 @@ package dev.tessera.curator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tessera.curator.Cli.Outcome;
 import dev.tessera.data.manifest.ShardManifest;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 class SynthCommandTest {
   @TempDir Path tmp;
 
-  private record Outcome(int exitCode, String out, String err) {}
-
   private static Outcome run(String... args) {
-    CommandLine cli = CuratorMain.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return new Outcome(code, out.toString(), err.toString());
+    return Cli.run(args);
   }
 
   @Test
