@@ -83,9 +83,11 @@ final class PackCommand implements Callable<Integer> {
 
   @Option(
       names = "--algorithm",
-      paramLabel = "ffd|bfd",
+      paramLabel = "ffd|bfd|fill",
       description =
-          "First-fit decreasing (Open-Qwen2VL's) or best-fit decreasing (default: ${DEFAULT-VALUE}).")
+          "First-fit decreasing (Open-Qwen2VL's), best-fit decreasing, or exact fill (sequences"
+              + " closed to the last token: within a few sequences of the lower bound) (default:"
+              + " ${DEFAULT-VALUE}).")
   String algorithm = "ffd";
 
   @Option(

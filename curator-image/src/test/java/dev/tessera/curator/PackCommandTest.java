@@ -333,14 +333,28 @@ class PackCommandTest {
   }
 
   @Test
-  void bestFitDecreasingIsAvailable() throws IOException {
-    Path out = tmp.resolve("bfd");
-    Outcome outcome = pack(out, "--algorithm", "bfd");
-    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
-    JsonNode stats = JSON.readTree(out.resolve("stats.json").toFile());
-    assertThat(stats.path("algorithm").asText()).isEqualTo("bfd");
-    assertThat(stats.path("sequences").asLong())
-        .isGreaterThanOrEqualTo(stats.path("lower_bound_sequences").asLong());
+  void bestFitAndExactFillAreAvailable() throws IOException {
+    Path ffd = tmp.resolve("ffd");
+    assertThat(pack(ffd).exitCode()).isZero();
+    long ffdSequences =
+        JSON.readTree(ffd.resolve("stats.json").toFile()).path("sequences").asLong();
+    for (String algorithm : List.of("bfd", "fill")) {
+      Path out = tmp.resolve(algorithm);
+      Outcome outcome = pack(out, "--algorithm", algorithm);
+      assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+      JsonNode stats = JSON.readTree(out.resolve("stats.json").toFile());
+      assertThat(stats.path("algorithm").asText()).isEqualTo(algorithm);
+      assertThat(stats.path("samples").asLong())
+          .isEqualTo(JSON.readTree(ffd.resolve("stats.json").toFile()).path("samples").asLong());
+      assertThat(stats.path("sequences").asLong())
+          .isGreaterThanOrEqualTo(stats.path("lower_bound_sequences").asLong())
+          .isLessThanOrEqualTo(ffdSequences);
+      try (PackedShards shards = PackedShards.open(out)) {
+        for (long s = 0; s < shards.sequenceCount(); s++) {
+          assertThat(shards.read(s).problems(shards.layout())).isEmpty();
+        }
+      }
+    }
   }
 
   @Test

@@ -89,6 +89,8 @@ public final class PackingBenchmark {
     ffd.print("global FFD (BinPacker)", lowerBound, total, capacity);
     Result bfd = timeGlobal(lengths, capacity, PackingAlgorithm.BEST_FIT_DECREASING, rounds);
     bfd.print("global BFD (BinPacker)", lowerBound, total, capacity);
+    Result fill = timeGlobal(lengths, capacity, PackingAlgorithm.EXACT_FILL, rounds);
+    fill.print("global exact fill (BinPacker)", lowerBound, total, capacity);
 
     int[] sharded = new int[samples];
     Result running = timeSharded(lengths, capacity, shard, rounds, false, sharded);
@@ -119,14 +121,22 @@ public final class PackingBenchmark {
             + "speed, global FFD / running sums:     %,.1f x%n"
             + "speed, global BFD / reference:        %,.0f x%n"
             + "sequences, global FFD / reference:    %.4f (%,d fewer)%n"
-            + "sequences, global BFD / global FFD:   %.5f (%,d fewer)%n",
+            + "sequences, global BFD / global FFD:   %.5f (%,d fewer)%n"
+            + "speed, global exact fill / reference: %,.0f x%n"
+            + "sequences, exact fill / global FFD:   %.5f (%,d fewer)%n"
+            + "sequences, exact fill / lower bound:  %.5f (%,d more)%n",
         ffd.rate() / rescan.rate(),
         ffd.rate() / running.rate(),
         bfd.rate() / rescan.rate(),
         (double) ffd.sequences / rescan.sequences,
         rescan.sequences - ffd.sequences,
         (double) bfd.sequences / ffd.sequences,
-        ffd.sequences - bfd.sequences);
+        ffd.sequences - bfd.sequences,
+        fill.rate() / rescan.rate(),
+        (double) fill.sequences / ffd.sequences,
+        ffd.sequences - fill.sequences,
+        (double) fill.sequences / lowerBound,
+        fill.sequences - lowerBound);
   }
 
   /** 144 + 3 + a caption of 10..80 tokens, log-normal with median 14 and σ 0.6 before clamping. */

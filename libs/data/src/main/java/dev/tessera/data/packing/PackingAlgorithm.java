@@ -4,9 +4,10 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * How {@link BinPacker} chooses a bin for each sample. Both visit the samples in the same order,
- * longest first (ties in input order), and open a new bin only when no open bin has room; they
- * differ in which of the bins with room they pick.
+ * How {@link BinPacker} chooses a bin for each sample. The decreasing algorithms visit the samples
+ * in the same order, longest first (ties in input order), and open a new bin only when no open bin
+ * has room; they differ in which of the bins with room they pick. Exact fill fills one bin at a
+ * time instead, choosing samples to close it without a gap.
  */
 public enum PackingAlgorithm {
   /** The first bin, in creation order, with room for the sample. */
@@ -16,7 +17,14 @@ public enum PackingAlgorithm {
    * The bin with the least room left that still fits the sample; among bins with equally little
    * room, the one that most recently received a sample.
    */
-  BEST_FIT_DECREASING("bfd");
+  BEST_FIT_DECREASING("bfd"),
+
+  /**
+   * One bin at a time, longest samples first, each bin closed exactly by one or two samples whose
+   * lengths add up to the room left whenever such samples remain: bins full to the last token, so
+   * the bin count comes within a few bins of the lower bound. Not the reference's algorithm.
+   */
+  EXACT_FILL("fill");
 
   private final String shortName;
 
@@ -24,14 +32,14 @@ public enum PackingAlgorithm {
     this.shortName = shortName;
   }
 
-  /** The short name {@link #parse(String)} accepts: {@code ffd} or {@code bfd}. */
+  /** The short name {@link #parse(String)} accepts: {@code ffd}, {@code bfd} or {@code fill}. */
   public String shortName() {
     return shortName;
   }
 
   /**
-   * The algorithm named {@code name}: {@code ffd} or {@code bfd}, or the constant's own name
-   * ({@code first_fit_decreasing}, {@code first-fit-decreasing}, ...), in any case.
+   * The algorithm named {@code name}: {@code ffd}, {@code bfd} or {@code fill}, or the constant's
+   * own name ({@code first_fit_decreasing}, {@code first-fit-decreasing}, ...), in any case.
    *
    * @throws IllegalArgumentException for any other name
    */
@@ -45,6 +53,6 @@ public enum PackingAlgorithm {
       }
     }
     throw new IllegalArgumentException(
-        "unknown packing algorithm '" + name + "': expected ffd or bfd");
+        "unknown packing algorithm '" + name + "': expected ffd, bfd or fill");
   }
 }

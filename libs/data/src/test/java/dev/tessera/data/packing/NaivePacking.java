@@ -72,10 +72,147 @@ final class NaivePacking {
     return binOf;
   }
 
+  /**
+   * The bin of every sample under exact fill, from its definition, recomputing everything for every
+   * choice. Positions are places in the visiting order. Bins one at a time, aiming at the largest
+   * load up to the capacity that the distinct lengths left can make (each any number of times).
+   * While the room exceeds twice the longest length, the next unplaced position in bit-reversed
+   * order is taken if it leaves a room that is still such a sum. Otherwise the longest length that
+   * does, else (or without the table: capacity × distinct lengths² above 2³⁰) one sample of exactly
+   * the room, else the longer of the pair adding up to it with the longest such sample, else the
+   * longest leaving room for the shortest, else the longest that fits; of a length, the lowest
+   * unplaced position.
+   */
+  static int[] exactFill(int[] lengths, int capacity) {
+    int n = lengths.length;
+    int[] binOf = new int[n];
+    Integer[] order = visitingOrder(lengths);
+    boolean[] placed = new boolean[n];
+    long distinct = Arrays.stream(lengths).distinct().count();
+    boolean useSums = capacity * distinct * distinct <= 1L << 30;
+    long bulkAbove = n == 0 ? 0 : 2L * Arrays.stream(lengths).max().getAsInt();
+    int bits = n <= 1 ? 0 : 64 - Long.numberOfLeadingZeros(n - 1L);
+    long interleaved = 0;
+    int unplaced = n;
+    for (int bin = 0; unplaced > 0; bin++) {
+      long room = capacity;
+      long load = 0;
+      while (unplaced > 0) {
+        List<Integer> left = new ArrayList<>();
+        for (int p = 0; p < n; p++) {
+          if (!placed[p]) {
+            left.add(lengths[order[p]]);
+          }
+        }
+        int[] available = left.stream().mapToInt(Integer::intValue).distinct().toArray();
+        boolean[] sums = useSums ? sums(available, capacity) : null;
+        if (load == 0 && useSums) {
+          room = capacity;
+          while (!sums[(int) room]) {
+            room--;
+          }
+        }
+        int shortest = Arrays.stream(available).min().getAsInt();
+        if (shortest > room) {
+          break;
+        }
+        int position = -1;
+        if (room > bulkAbove) {
+          while (true) {
+            long p = bits == 0 ? interleaved : Long.reverse(interleaved) >>> (64 - bits);
+            if (p < n && !placed[(int) p]) {
+              int length = lengths[order[(int) p]];
+              if (sums == null || sums[(int) (room - length)]) {
+                position = (int) p;
+              }
+              break;
+            }
+            interleaved++;
+          }
+        }
+        if (position < 0) {
+          long length = -1;
+          for (int i = 0; useSums && i < available.length; i++) {
+            if (available[i] <= room && sums[(int) (room - available[i])]) {
+              length = Math.max(length, available[i]);
+            }
+          }
+          if (length < 0) {
+            length = closingLength(left, available, room, shortest);
+          }
+          for (int p = 0; p < n && position < 0; p++) {
+            if (!placed[p] && lengths[order[p]] == length) {
+              position = p;
+            }
+          }
+        }
+        placed[position] = true;
+        unplaced--;
+        binOf[order[position]] = bin;
+        room -= lengths[order[position]];
+        load += lengths[order[position]];
+        if (room == 0) {
+          break;
+        }
+      }
+    }
+    return binOf;
+  }
+
+  /** Exact fill's choice without the table; see {@link #exactFill}. */
+  private static long closingLength(List<Integer> left, int[] available, long room, int shortest) {
+    for (int length : available) {
+      if (length == room) {
+        return length;
+      }
+    }
+    long best = -1;
+    for (int a : available) {
+      long b = room - a;
+      if (a > room - shortest || 2L * a < room) {
+        continue;
+      }
+      long partners = left.stream().filter(x -> x == b).count();
+      if (partners >= (a == b ? 2 : 1)) {
+        best = Math.max(best, a);
+      }
+    }
+    if (best >= 0) {
+      return best;
+    }
+    for (int a : available) {
+      if (a <= room - shortest) {
+        best = Math.max(best, a);
+      }
+    }
+    if (best >= 0) {
+      return best;
+    }
+    for (int a : available) {
+      if (a <= room) {
+        best = Math.max(best, a);
+      }
+    }
+    return best;
+  }
+
+  /** Which loads 0..capacity are sums of the given lengths, any number of each. */
+  private static boolean[] sums(int[] available, int capacity) {
+    boolean[] reachable = new boolean[capacity + 1];
+    reachable[0] = true;
+    for (int length : available) {
+      for (int load = length; load <= capacity; load++) {
+        reachable[load] |= reachable[load - length];
+      }
+    }
+    return reachable;
+  }
+
   static int[] pack(int[] lengths, int capacity, PackingAlgorithm algorithm) {
     return switch (algorithm) {
       case FIRST_FIT_DECREASING -> firstFit(lengths, capacity);
       case BEST_FIT_DECREASING -> bestFit(lengths, capacity);
+      case EXACT_FILL -> exactFill(lengths, capacity);
     };
   }
 }

@@ -17,6 +17,8 @@ class PackingAlgorithmTest {
     assertThat(PackingAlgorithm.parse(" bfd ")).isEqualTo(BEST_FIT_DECREASING);
     assertThat(PackingAlgorithm.parse("first-fit-decreasing")).isEqualTo(FIRST_FIT_DECREASING);
     assertThat(PackingAlgorithm.parse("BEST_FIT_DECREASING")).isEqualTo(BEST_FIT_DECREASING);
+    assertThat(PackingAlgorithm.parse("fill")).isEqualTo(PackingAlgorithm.EXACT_FILL);
+    assertThat(PackingAlgorithm.parse("exact-fill")).isEqualTo(PackingAlgorithm.EXACT_FILL);
     for (PackingAlgorithm algorithm : PackingAlgorithm.values()) {
       assertThat(PackingAlgorithm.parse(algorithm.shortName())).isEqualTo(algorithm);
     }
@@ -27,7 +29,7 @@ class PackingAlgorithmTest {
     for (String name : new String[] {"", "ff", "ffdx", "first fit", "nfd"}) {
       assertThatThrownBy(() -> PackingAlgorithm.parse(name))
           .isInstanceOf(IllegalArgumentException.class)
-          .hasMessage("unknown packing algorithm '" + name + "': expected ffd or bfd");
+          .hasMessage("unknown packing algorithm '" + name + "': expected ffd, bfd or fill");
     }
     assertThatThrownBy(() -> PackingAlgorithm.parse(null)).isInstanceOf(NullPointerException.class);
   }
