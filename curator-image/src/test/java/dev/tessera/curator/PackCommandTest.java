@@ -13,10 +13,13 @@ import dev.tessera.data.packed.PackedShards;
 import dev.tessera.data.packing.BinPacker;
 import dev.tessera.data.packing.Packing;
 import dev.tessera.data.packing.PackingAlgorithm;
+import dev.tessera.data.testing.Python;
 import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.ShardList;
 import dev.tessera.data.webdataset.WebDatasetReader;
+import dev.tessera.engine.DType;
+import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.text.CaptionLayout;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.text.QwenTokenizerFiles;
@@ -448,5 +451,39 @@ class PackCommandTest {
     Outcome damaged = run("inspect", out.toString());
     assertThat(damaged.exitCode()).isEqualTo(InspectCommand.PROBLEMS_FOUND);
     assertThat(damaged.out()).contains("00001.tar: sha256");
+  }
+
+  /** The standard-library Python reader sees what inspect sees, and finds no problem. */
+  @Test
+  void pythonReaderAgreesWithInspectOnAPackedSet() throws Exception {
+    Path out = tmp.resolve("packed");
+    assertThat(pack(out, "--algorithm", "fill").exitCode()).isZero();
+    Outcome json = run("inspect", out.toString(), "--json");
+    assertThat(json.exitCode()).isZero();
+    String python = Python.with("tarfile", "python3");
+    Path script = Path.of("../scripts/packed_reader.py").toAbsolutePath().normalize();
+    String read = Python.run(List.of(python, script.toString(), out.toString(), "--check"));
+    assertThat(read.strip().lines()).containsExactlyElementsOf(json.out().strip().lines().toList());
+  }
+
+  /** inspect describes a Hugging Face model directory: tensors, parameters, dtypes. */
+  @Test
+  void inspectDescribesAModelDirectory() throws IOException {
+    Path model = Files.createDirectories(tmp.resolve("model"));
+    Files.writeString(
+        model.resolve("config.json"),
+        "{\"model_type\": \"qwen2\", \"architectures\": [\"Qwen2ForCausalLM\"]}");
+    new SafetensorsWriter()
+        .add("model.embed_tokens.weight", DType.BF16, new int[] {10, 4}, new float[40])
+        .add("model.norm.weight", DType.F32, new int[] {4}, new float[] {1, 2, 3, 4})
+        .write(model.resolve("model.safetensors"));
+    Outcome outcome = run("inspect", model.toString());
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    assertThat(outcome.out())
+        .contains("model_type qwen2")
+        .contains("2 tensors")
+        .contains("44 parameters")
+        .contains("BF16=40")
+        .contains("F32=4");
   }
 }
