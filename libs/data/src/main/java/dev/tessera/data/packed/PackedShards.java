@@ -7,6 +7,7 @@ import java.io.ByteArrayInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -166,11 +167,15 @@ public final class PackedShards implements AutoCloseable {
     String name = manifest.shards().get(shard).name();
     long start = index[position];
     ByteBuffer span = ByteBuffer.allocate(Math.toIntExact(index[position + 1] - start));
-    FileChannel channel = channel(shard);
-    while (span.hasRemaining()) {
-      if (channel.read(span, start + span.position()) < 0) {
-        throw new EOFException(name + " ends inside sequence " + position);
+    try {
+      readFully(channel(shard), span, start, name, position);
+    } catch (ClosedChannelException e) {
+      if (Thread.currentThread().isInterrupted()) {
+        throw e;
       }
+      // Another thread was interrupted while reading and so closed the shared channel: reopen.
+      span.clear();
+      readFully(channel(shard), span, start, name, position);
     }
     Sample sample = parse(name, span.array());
     PackedSequence sequence = PackedSequence.fromSample(sample);
@@ -180,6 +185,16 @@ public final class PackedShards implements AutoCloseable {
           name + ": the index points at sequence " + sample.key() + ", expected " + expected);
     }
     return sequence;
+  }
+
+  private static void readFully(
+      FileChannel channel, ByteBuffer span, long start, String name, int position)
+      throws IOException {
+    while (span.hasRemaining()) {
+      if (channel.read(span, start + span.position()) < 0) {
+        throw new EOFException(name + " ends inside sequence " + position);
+      }
+    }
   }
 
   /** The members of one sequence's span; everything in it must share one key. */
@@ -210,7 +225,7 @@ public final class PackedShards implements AutoCloseable {
   }
 
   private synchronized FileChannel channel(int shard) throws IOException {
-    if (channels[shard] == null) {
+    if (channels[shard] == null || !channels[shard].isOpen()) {
       channels[shard] =
           FileChannel.open(
               dir.resolve(manifest.shards().get(shard).name()), StandardOpenOption.READ);

@@ -236,6 +236,31 @@ class PackedShardsTest {
   }
 
   @Test
+  void aReaderInterruptedMidReadDoesNotBreakTheOthers() throws Exception {
+    writeSet(randomSequences(11, 6), 6);
+    try (PackedShards packed = PackedShards.open(dir)) {
+      assertThat(packed.read(0).index()).isZero();
+      java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      Thread interrupted =
+          new Thread(
+              () -> {
+                Thread.currentThread().interrupt();
+                try {
+                  packed.read(1);
+                } catch (Throwable e) {
+                  failure.set(e);
+                }
+              });
+      interrupted.start();
+      interrupted.join();
+      assertThat(failure.get()).isInstanceOf(IOException.class);
+      // The interrupted read closed the shared channel; the next read reopens it.
+      assertThat(packed.read(2).index()).isEqualTo(2);
+    }
+  }
+
+  @Test
   void aWebDatasetDirectoryIsNotAPackedSet() throws IOException {
     ShardManifest.of(ShardManifest.KIND_WEBDATASET, Map.of(), List.of()).write(dir);
     assertThat(PackedShards.isPacked(dir)).isFalse();
