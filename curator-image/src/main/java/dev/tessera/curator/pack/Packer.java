@@ -130,7 +130,8 @@ public final class Packer {
               tokenizer.specialId(QwenTokenizer.END_OF_TEXT),
               options.imageSize(),
               PackedLayout.CAPTION_TEMPLATE,
-              (String) spec.get("tokenizer"));
+              (String) spec.get("tokenizer"),
+              tokenizer.vocabularySize());
       List<ScanSummary> scans = scanAll(tokenizer);
       note("scan: done in %.1f s%n", seconds(started));
 

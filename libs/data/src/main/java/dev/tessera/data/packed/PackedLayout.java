@@ -19,6 +19,8 @@ import java.util.Map;
  * @param template the text layout of one sample ({@value #CAPTION_TEMPLATE}: {@code <s> IMAGE \n
  *     caption <|im_end|>})
  * @param tokenizer SHA-256 of the {@code tokenizer.json} that produced the ids
+ * @param vocabularySize ids the tokenizer can produce (base vocabulary plus added tokens): the
+ *     smallest embedding a model trained on this data needs
  */
 public record PackedLayout(
     int sequenceLength,
@@ -27,7 +29,8 @@ public record PackedLayout(
     int padTokenId,
     int imageSize,
     String template,
-    String tokenizer) {
+    String tokenizer,
+    int vocabularySize) {
 
   /** The image sentinel of LLaVA-style models (IMAGE_TOKEN_INDEX). */
   public static final int IMAGE_TOKEN_ID = -200;
@@ -41,6 +44,9 @@ public record PackedLayout(
     if (imageTokens < 1 || imageTokens >= sequenceLength) {
       throw new IllegalArgumentException(
           "imageTokens must be in 1.." + (sequenceLength - 1) + ", got " + imageTokens);
+    }
+    if (vocabularySize < 1) {
+      throw new IllegalArgumentException("vocabularySize must be >= 1, got " + vocabularySize);
     }
     if (imageSize < 0) {
       throw new IllegalArgumentException("imageSize must be >= 0, got " + imageSize);
@@ -57,6 +63,7 @@ public record PackedLayout(
     map.put("imageSize", imageSize);
     map.put("template", template);
     map.put("tokenizer", tokenizer);
+    map.put("vocabularySize", vocabularySize);
     return map;
   }
 
@@ -76,7 +83,8 @@ public record PackedLayout(
         intField(map, "padTokenId"),
         intField(map, "imageSize"),
         String.valueOf(map.get("template")),
-        String.valueOf(map.get("tokenizer")));
+        String.valueOf(map.get("tokenizer")),
+        intField(map, "vocabularySize"));
   }
 
   private static int intField(Map<String, Object> map, String name) {

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class PackedLoaderTest {
   private static final PackedLayout LAYOUT =
-      new PackedLayout(32, 4, PackedLayout.IMAGE_TOKEN_ID, 0, 0, "caption", "t");
+      new PackedLayout(32, 4, PackedLayout.IMAGE_TOKEN_ID, 0, 0, "caption", "t", 10);
   private static final int SEQUENCES = 23;
 
   @TempDir Path dir;

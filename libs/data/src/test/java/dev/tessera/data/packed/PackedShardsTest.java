@@ -25,7 +25,7 @@ class PackedShardsTest {
   private static final int EOS = 151645;
   private static final int PAD = 151643;
   private static final PackedLayout LAYOUT =
-      new PackedLayout(64, 8, PackedLayout.IMAGE_TOKEN_ID, PAD, 0, "caption", "abc");
+      new PackedLayout(64, 8, PackedLayout.IMAGE_TOKEN_ID, PAD, 0, "caption", "abc", 151666);
 
   @TempDir Path dir;
 

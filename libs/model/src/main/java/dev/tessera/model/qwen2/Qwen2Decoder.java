@@ -148,15 +148,25 @@ public final class Qwen2Decoder {
    * is accumulated into {@code dInputEmbeds} ([B*T, hidden], may be null otherwise).
    */
   public double forwardBackward(Qwen2Batch batch, Tensor dInputEmbeds) {
+    long valid = CrossEntropy.countValid(batch.targets());
+    if (valid == 0) {
+      throw new IllegalArgumentException("the batch has no targets (all -100)");
+    }
+    return forwardBackwardSum(batch, dInputEmbeds, 1.0 / valid) / valid;
+  }
+
+  /**
+   * Forward and backward of one micro-batch of a larger batch: returns the sum of the token losses
+   * and accumulates the gradients of that sum times {@code gradientScale} — with {@code 1 /
+   * (targets of the whole batch)}, the micro-batches' gradients add up to the gradient of the
+   * batch's mean loss over its real tokens, however the tokens fall into micro-batches.
+   */
+  public double forwardBackwardSum(Qwen2Batch batch, Tensor dInputEmbeds, double gradientScale) {
     int n = batch.rows() * batch.tokens();
     int d = config.hiddenSize();
     if (batch.useEmbeds() != null && batch.inputEmbeds() == null) {
       throw new IllegalArgumentException(
           "the batch marks image positions but carries no inputEmbeds");
-    }
-    long valid = CrossEntropy.countValid(batch.targets());
-    if (valid == 0) {
-      throw new IllegalArgumentException("the batch has no targets (all -100)");
     }
 
     // Forward, keeping each layer's input (and, without checkpointing, everything else).
@@ -177,7 +187,7 @@ public final class Qwen2Decoder {
 
     // Classifier and loss in chunks of rows; their gradient flows straight into dFinalNorm.
     Tensor dFinalNorm = backend.zeros(n, d);
-    double loss = classifierLoss(batch, finalNorm, dFinalNorm, 1.0 / valid);
+    double loss = classifierLoss(batch, finalNorm, dFinalNorm, gradientScale);
 
     // Backward through the final norm and the layers, last to first.
     Tensor dx = backend.zeros(n, d);
@@ -197,7 +207,7 @@ public final class Qwen2Decoder {
       dx = layerBackward(layers[l], batch, acts, dx);
     }
     embedBackward(batch, dx, dInputEmbeds);
-    return loss / valid;
+    return loss;
   }
 
   /**

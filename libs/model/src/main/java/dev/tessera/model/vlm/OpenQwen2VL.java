@@ -2,6 +2,7 @@ package dev.tessera.model.vlm;
 
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.Tensor;
+import dev.tessera.engine.ops.CrossEntropy;
 import dev.tessera.model.qwen2.Qwen2Batch;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 
@@ -38,6 +39,19 @@ public final class OpenQwen2VL {
    * @param features [images, patches, Dv] the frozen tower's features of those images
    */
   public double forwardBackward(Qwen2Batch batch, Tensor features) {
+    long valid = CrossEntropy.countValid(batch.targets());
+    if (valid == 0) {
+      throw new IllegalArgumentException("the batch has no targets (all -100)");
+    }
+    return forwardBackwardSum(batch, features, 1.0 / valid) / valid;
+  }
+
+  /**
+   * As {@link #forwardBackward}, for one micro-batch of a larger batch: returns the sum of the
+   * token losses and accumulates the gradients of that sum times {@code gradientScale} (see {@link
+   * Qwen2Decoder#forwardBackwardSum}).
+   */
+  public double forwardBackwardSum(Qwen2Batch batch, Tensor features, double gradientScale) {
     int images = features.dim(0);
     int hidden = decoder.config().hiddenSize();
     int visual = images * projector.tokensPerImage();
@@ -61,7 +75,7 @@ public final class OpenQwen2VL {
             embeds,
             batch.useEmbeds());
     Tensor dEmbeds = backend.zeros(batch.rows() * batch.tokens(), hidden);
-    double loss = decoder.forwardBackward(withImages, dEmbeds);
+    double loss = decoder.forwardBackwardSum(withImages, dEmbeds, gradientScale);
 
     Tensor dTokens = backend.zeros(visual, hidden);
     for (int i = 0; i < visual; i++) {

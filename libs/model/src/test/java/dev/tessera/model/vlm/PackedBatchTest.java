@@ -23,7 +23,7 @@ class PackedBatchTest {
   private static final int PAD = 7;
   private static final int IMAGE_TOKENS = 4;
   private static final PackedLayout LAYOUT =
-      new PackedLayout(40, IMAGE_TOKENS, PackedLayout.IMAGE_TOKEN_ID, PAD, 0, "caption", "t");
+      new PackedLayout(40, IMAGE_TOKENS, PackedLayout.IMAGE_TOKEN_ID, PAD, 0, "caption", "t", 40);
   private final CpuBackend cpu = CpuBackend.get();
 
   /** {@code <s> IMAGE \n caption.. <|im_end|>} with {@code words} caption tokens below 40. */
@@ -129,6 +129,52 @@ class PackedBatchTest {
             List.of(PackedSequence.build(0, LAYOUT, parts)), LAYOUT, AttentionMask.CONTINUOUS);
     assertThat(model.forwardBackward(continuous.batch(), stack(features, 0, 3)))
         .isNotCloseTo(packedLoss, within(1e-4));
+  }
+
+  /**
+   * Micro-batches scaled by the whole batch's target count accumulate exactly the gradient of the
+   * whole batch's mean loss over its real tokens.
+   */
+  @Test
+  void microBatchesAddUpToTheWholeBatchsMeanOverRealTokens() {
+    SplittableRandom rng = new SplittableRandom(4);
+    List<PackedSequence> sequences =
+        List.of(
+            PackedSequence.build(0, LAYOUT, List.of(part(rng, 9), part(rng, 1))),
+            PackedSequence.build(1, LAYOUT, List.of(part(rng, 3))));
+    Qwen2Config config = new Qwen2Config(32, 64, 1, 4, 2, 40, 1e-6, 10000.0, true, 64, "float32");
+    AvgPoolProjector projector = new AvgPoolProjector(cpu, 16, 32, 4, 2);
+    projector.parameters().initialise(5, 0.2);
+    Qwen2Decoder decoder = new Qwen2Decoder(cpu, config, false);
+    decoder.parameters().initialise(6, 0.2);
+    OpenQwen2VL model = new OpenQwen2VL(cpu, projector, decoder);
+    float[][] features = new float[3][256];
+    for (float[] image : features) {
+      for (int i = 0; i < image.length; i++) {
+        image[i] = (float) rng.nextGaussian();
+      }
+    }
+
+    PackedBatch whole = PackedBatch.of(sequences, LAYOUT, AttentionMask.CONTINUOUS);
+    double mean = model.forwardBackward(whole.batch(), stack(features, 0, 3));
+    float[] wholeGrads = cpu.toHost(decoder.parameters().flatGrads());
+    decoder.parameters().zeroGrads();
+    projector.parameters().zeroGrads();
+
+    double sum = 0;
+    for (int r = 0; r < 2; r++) {
+      PackedBatch micro =
+          PackedBatch.of(List.of(sequences.get(r)), LAYOUT, AttentionMask.CONTINUOUS);
+      sum +=
+          model.forwardBackwardSum(
+              micro.batch(), stack(features, r * 2, r == 0 ? 2 : 3), 1.0 / whole.targets());
+    }
+    assertThat(sum / whole.targets()).isCloseTo(mean, within(1e-6));
+    float[] microGrads = cpu.toHost(decoder.parameters().flatGrads());
+    for (int i = 0; i < wholeGrads.length; i++) {
+      assertThat(microGrads[i])
+          .isCloseTo(wholeGrads[i], within(1e-6f + 1e-4f * Math.abs(wholeGrads[i])));
+    }
   }
 
   private Tensor stack(float[][] features, int from, int to) {
