@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     description = "Tessera pre-training and fine-tuning worker.",
     subcommands = {
+      PretrainCommand.class,
       ParamsCommand.class,
       LogitsCommand.class,
       VisionFeaturesCommand.class,
@@ -23,6 +24,9 @@ public final class TrainerMain {
 
   /** Exit code when the command line or its input is wrong. */
   public static final int USAGE_ERROR = 2;
+
+  /** Exit code when a run stops itself (for example after too many non-finite steps). */
+  public static final int RUN_FAILED = 3;
 
   public static void main(String[] args) {
     // Kernels need jdk.incubator.vector, which `java -jar` cannot enable from the manifest.
@@ -45,6 +49,10 @@ public final class TrainerMain {
               if (exception instanceof IOException || exception instanceof UncheckedIOException) {
                 commandLine.getErr().println("error: " + message);
                 return IO_ERROR;
+              }
+              if (exception instanceof IllegalStateException) {
+                commandLine.getErr().println("error: " + message);
+                return RUN_FAILED;
               }
               throw exception;
             });

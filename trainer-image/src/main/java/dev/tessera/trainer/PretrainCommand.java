@@ -1,0 +1,144 @@
+package dev.tessera.trainer;
+
+import dev.tessera.engine.ops.AttentionMask;
+import dev.tessera.trainer.pretrain.PretrainOptions;
+import dev.tessera.trainer.pretrain.Pretrainer;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code tessera-trainer pretrain}: the PretrainRun worker on one rank. */
+@Command(
+    name = "pretrain",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Pre-trains the tiny Open-Qwen2VL preset on packed data (tessera-curator pack): frozen"
+          + " vision tower, projector and decoder trained with AdamW on a cosine schedule.",
+      "Started on an existing RUN it continues from the latest valid checkpoint and ends with the"
+          + " same parameters and metrics as an uninterrupted run."
+    })
+final class PretrainCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--data", required = true, paramLabel = "PACKED", description = "Packed set.")
+  Path data;
+
+  @Option(names = "--out", required = true, paramLabel = "RUN", description = "Run directory.")
+  Path out;
+
+  @Option(
+      names = "--model-config",
+      paramLabel = "tiny",
+      description = "Model preset (default: ${DEFAULT-VALUE}).")
+  String modelConfig = "tiny";
+
+  @Option(names = "--steps", required = true, paramLabel = "N", description = "Optimizer steps.")
+  int steps;
+
+  @Option(
+      names = "--global-batch",
+      paramLabel = "B",
+      description = "Sequences per step (default: ${DEFAULT-VALUE}).")
+  int globalBatch = 8;
+
+  @Option(
+      names = "--micro-batch",
+      paramLabel = "b",
+      description = "Sequences per forward/backward (default: ${DEFAULT-VALUE}).")
+  int microBatch = 2;
+
+  @Option(names = "--lr", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+  double lr = 5e-5;
+
+  @Option(
+      names = "--warmup",
+      description = "Warmup share of the steps (default: ${DEFAULT-VALUE}).")
+  double warmup = 0.03;
+
+  @Option(names = "--weight-decay", description = "Weight decay (default: ${DEFAULT-VALUE}).")
+  double weightDecay = 0.01;
+
+  @Option(names = "--clip", description = "Gradient-norm bound (default: ${DEFAULT-VALUE}).")
+  double clip = 1.0;
+
+  @Option(
+      names = "--attention",
+      paramLabel = "continuous|document",
+      description =
+          "continuous: one causal mask per sequence, as Open-Qwen2VL trained; document: each"
+              + " sample attends to itself only (default: ${DEFAULT-VALUE}).")
+  String attention = "continuous";
+
+  @Option(
+      names = "--checkpoint-every",
+      paramLabel = "K",
+      description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
+  int checkpointEvery = 100;
+
+  @Option(
+      names = "--keep-last",
+      paramLabel = "M",
+      description = "Checkpoints kept (default: ${DEFAULT-VALUE}).")
+  int keepLast = 3;
+
+  @Option(
+      names = "--seed",
+      description = "Initialisation and data order (default: ${DEFAULT-VALUE}).")
+  long seed = 1;
+
+  @Option(
+      names = "--max-bad-steps",
+      paramLabel = "N",
+      description =
+          "Steps with a non-finite loss or gradient skipped before the run fails (default:"
+              + " ${DEFAULT-VALUE}).")
+  int maxBadSteps = 10;
+
+  @Override
+  public Integer call() throws IOException {
+    if (!modelConfig.equals("tiny")) {
+      throw new IllegalArgumentException(
+          "--model-config " + modelConfig + " is not available; this build has the tiny preset");
+    }
+    AttentionMask mask;
+    try {
+      mask = AttentionMask.valueOf(attention.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "--attention must be continuous or document, got '" + attention + "'", e);
+    }
+    PretrainOptions options =
+        new PretrainOptions(
+            data,
+            out,
+            steps,
+            globalBatch,
+            microBatch,
+            lr,
+            warmup,
+            weightDecay,
+            clip,
+            mask,
+            checkpointEvery,
+            keepLast,
+            seed,
+            maxBadSteps);
+    Pretrainer.Summary summary = Pretrainer.run(options, spec.commandLine().getErr());
+    PrintWriter printer = spec.commandLine().getOut();
+    printer.printf(
+        Locale.ROOT,
+        "pretrain: %d steps, loss %.4f -> %.4f; latest checkpoint %s%n",
+        summary.steps(),
+        summary.firstLoss(),
+        summary.lastLoss(),
+        summary.latestCheckpoint());
+    printer.flush();
+    return 0;
+  }
+}

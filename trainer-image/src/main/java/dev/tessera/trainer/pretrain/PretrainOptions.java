@@ -1,0 +1,90 @@
+package dev.tessera.trainer.pretrain;
+
+import dev.tessera.engine.ops.AttentionMask;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A pre-training run. Defaults follow Open-Qwen2VL's recipe (reference §4): AdamW, cosine schedule
+ * with 3% warmup, clipping at 1.0, weight decay 0.01.
+ *
+ * @param data the packed set
+ * @param out the run directory (checkpoints, metrics)
+ * @param steps optimizer steps
+ * @param globalBatch sequences per step, reached by accumulating micro-batches
+ * @param microBatch sequences per forward and backward
+ * @param lr peak learning rate
+ * @param warmup share of the steps spent warming up linearly
+ * @param weightDecay decoupled weight decay (not on 1-D parameters)
+ * @param clip global gradient-norm bound
+ * @param attention {@code continuous} (the reference's) or {@code document}
+ * @param checkpointEvery steps between checkpoints (the last step always gets one)
+ * @param keepLast checkpoints kept
+ * @param seed initialisation and data order
+ * @param maxBadSteps steps with a non-finite loss or gradient skipped before the run fails
+ */
+public record PretrainOptions(
+    Path data,
+    Path out,
+    int steps,
+    int globalBatch,
+    int microBatch,
+    double lr,
+    double warmup,
+    double weightDecay,
+    double clip,
+    AttentionMask attention,
+    int checkpointEvery,
+    int keepLast,
+    long seed,
+    int maxBadSteps) {
+
+  public PretrainOptions {
+    Objects.requireNonNull(data, "data");
+    Objects.requireNonNull(out, "out");
+    Objects.requireNonNull(attention, "attention");
+    if (steps < 1) {
+      throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
+    }
+    if (microBatch < 1 || globalBatch < microBatch || globalBatch % microBatch != 0) {
+      throw new IllegalArgumentException(
+          "--global-batch ("
+              + globalBatch
+              + ") must be a positive multiple of --micro-batch ("
+              + microBatch
+              + ")");
+    }
+    if (!(lr > 0) || !(warmup >= 0 && warmup < 1) || !(weightDecay >= 0) || !(clip > 0)) {
+      throw new IllegalArgumentException(
+          "need --lr > 0, 0 <= --warmup < 1, --weight-decay >= 0 and --clip > 0");
+    }
+    if (checkpointEvery < 1 || keepLast < 1 || maxBadSteps < 0) {
+      throw new IllegalArgumentException(
+          "need --checkpoint-every >= 1, --keep-last >= 1 and --max-bad-steps >= 0");
+    }
+  }
+
+  /** Warmup steps: the warmup share of all steps, rounded up. */
+  public long warmupSteps() {
+    return (long) Math.ceil(warmup * steps);
+  }
+
+  /** What decides the run's results, to refuse resuming a run with other settings. */
+  public Map<String, Object> identity() {
+    Map<String, Object> map = new LinkedHashMap<>();
+    map.put("modelConfig", "tiny");
+    map.put("steps", steps);
+    map.put("globalBatch", globalBatch);
+    map.put("microBatch", microBatch);
+    map.put("lr", lr);
+    map.put("warmup", warmup);
+    map.put("weightDecay", weightDecay);
+    map.put("clip", clip);
+    map.put("attention", attention.name().toLowerCase(Locale.ROOT));
+    map.put("seed", seed);
+    return map;
+  }
+}

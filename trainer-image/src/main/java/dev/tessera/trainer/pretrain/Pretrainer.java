@@ -1,0 +1,360 @@
+package dev.tessera.trainer.pretrain;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.tessera.data.io.AtomicFiles;
+import dev.tessera.data.packed.PackedLayout;
+import dev.tessera.data.packed.PackedLoader;
+import dev.tessera.data.packed.PackedSequence;
+import dev.tessera.data.packed.PackedShards;
+import dev.tessera.engine.DType;
+import dev.tessera.engine.Tensor;
+import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.optim.AdamW;
+import dev.tessera.engine.optim.GradClip;
+import dev.tessera.engine.optim.LrSchedule;
+import dev.tessera.model.Parameters;
+import dev.tessera.model.io.SafetensorsFile;
+import dev.tessera.model.io.SafetensorsWriter;
+import dev.tessera.model.siglip.SiglipImageProcessor;
+import dev.tessera.model.vlm.OpenQwen2VL;
+import dev.tessera.model.vlm.PackedBatch;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import javax.imageio.ImageIO;
+
+/**
+ * The pre-training loop on one rank: packed sequences in, checkpoints and metrics out.
+ *
+ * <p>Each step takes the next {@code globalBatch} sequences of the seeded stream, runs them as
+ * micro-batches through the frozen tower, the projector and the decoder, accumulates gradients
+ * scaled so that they are the gradient of the mean loss over the real tokens of the whole step,
+ * clips them, and applies AdamW at the step's cosine learning rate. A step whose loss or gradient
+ * is not finite is logged and not applied. Checkpoints hold everything the next step depends on —
+ * weights, optimizer moments, step and data position — so a run restarted from one continues with
+ * exactly the parameters and metrics an uninterrupted run has.
+ */
+public final class Pretrainer {
+  static final String RUN_FILE = "run.json";
+  static final String METRICS_FILE = "metrics.jsonl";
+  static final String WEIGHTS = "model.safetensors";
+  static final String OPTIMIZER = "optimizer.safetensors";
+  static final String STATE = "trainer-state.json";
+
+  private static final ObjectMapper JSON =
+      JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+  private static final ObjectMapper LINE = new ObjectMapper();
+
+  /** How a run went. */
+  public record Summary(long steps, double firstLoss, double lastLoss, Path latestCheckpoint) {}
+
+  /** What a checkpoint records besides weights and moments. */
+  record TrainerState(long step, long dataPosition, long badSteps) {}
+
+  private final PretrainOptions options;
+  private final PrintWriter log;
+  private final CpuBackend cpu = CpuBackend.get();
+
+  private Pretrainer(PretrainOptions options, PrintWriter log) {
+    this.options = options;
+    this.log = log;
+  }
+
+  /** Trains, or continues the run in {@code options.out()} from its latest valid checkpoint. */
+  public static Summary run(PretrainOptions options, PrintWriter log) throws IOException {
+    return new Pretrainer(options, log).run();
+  }
+
+  private Summary run() throws IOException {
+    Path out = Files.createDirectories(options.out());
+    checkRunIdentity(out);
+    try (PackedShards shards = PackedShards.open(options.data())) {
+      PackedLayout layout = shards.layout();
+      TinyPreset.Model model = TinyPreset.build(cpu, layout);
+      model.tower().parameters().initialise(3 * options.seed() + 1, 0.2);
+      model.projector().parameters().initialise(3 * options.seed() + 2, 0.1);
+      model.decoder().parameters().initialise(3 * options.seed() + 3, 0.05);
+      OpenQwen2VL vlm = model.vlm(cpu);
+      List<Parameters> trained =
+          List.of(model.projector().parameters(), model.decoder().parameters());
+      List<AdamW.Param> params = new ArrayList<>();
+      for (Parameters group : trained) {
+        for (String name : group.names()) {
+          params.add(new AdamW.Param(name, group.value(name), group.grad(name)));
+        }
+      }
+      AdamW optimizer = new AdamW(params, 0.9, 0.999, 1e-8, options.weightDecay());
+      LrSchedule schedule = new LrSchedule(options.lr(), 0, options.warmupSteps(), options.steps());
+      List<Tensor> grads = trained.stream().map(Parameters::flatGrads).toList();
+
+      Checkpoints checkpoints = new Checkpoints(out);
+      TrainerState state = new TrainerState(0, 0, 0);
+      Optional<Path> latest = checkpoints.latestValid(log);
+      if (latest.isPresent()) {
+        state = restore(latest.get(), model, optimizer);
+        note("resuming from %s (step %d)", latest.get().getFileName(), state.step());
+      }
+      keepMetricsUpTo(out.resolve(METRICS_FILE), state.step());
+      if (state.step() >= options.steps()) {
+        note("run already complete at step %d", state.step());
+        return new Summary(state.step(), Double.NaN, Double.NaN, latest.orElse(null));
+      }
+
+      SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
+      PackedLoader.Options loaderOptions =
+          new PackedLoader.Options(options.seed(), 0, 1, 2 * options.globalBatch(), 2);
+      double firstLoss = Double.NaN;
+      double lastLoss = Double.NaN;
+      Path lastCheckpoint = latest.orElse(null);
+      long badSteps = state.badSteps();
+      try (PackedLoader<float[]> loader =
+          PackedLoader.open(
+              shards, loaderOptions, bytes -> pixels(processor, bytes), state.dataPosition())) {
+        for (long step = state.step(); step < options.steps(); step++) {
+          long started = System.nanoTime();
+          List<PackedLoader.Item<float[]>> items = new ArrayList<>(options.globalBatch());
+          for (int i = 0; i < options.globalBatch(); i++) {
+            items.add(loader.next());
+          }
+          StepResult result = step(vlm, model, layout, items);
+          double norm = GradClip.clip(grads, options.clip());
+          double lr = schedule.lr(step);
+          boolean finite = Double.isFinite(result.loss()) && Double.isFinite(norm);
+          if (finite) {
+            optimizer.step(lr);
+          } else {
+            badSteps++;
+            note(
+                "warning: step %d has a non-finite loss or gradient (%s, %s); not applied",
+                step + 1, result.loss(), norm);
+            if (badSteps > options.maxBadSteps()) {
+              throw new IllegalStateException(
+                  "stopping: "
+                      + badSteps
+                      + " steps with a non-finite loss or gradient (more than --max-bad-steps "
+                      + options.maxBadSteps()
+                      + ")");
+            }
+          }
+          double seconds = (System.nanoTime() - started) / 1e9;
+          appendMetrics(out, step + 1, result, lr, norm, finite, seconds);
+          firstLoss = Double.isNaN(firstLoss) ? result.loss() : firstLoss;
+          lastLoss = result.loss();
+          note(
+              "step %d/%d loss %.4f lr %.3g grad norm %.3f %,.0f tokens/s",
+              step + 1, options.steps(), result.loss(), lr, norm, result.tokens() / seconds);
+          if ((step + 1) % options.checkpointEvery() == 0 || step + 1 == options.steps()) {
+            TrainerState next = new TrainerState(step + 1, loader.nextPosition(), badSteps);
+            lastCheckpoint = save(checkpoints, next, model, optimizer);
+            checkpoints.prune(options.keepLast());
+          }
+        }
+      }
+      return new Summary(options.steps(), firstLoss, lastLoss, lastCheckpoint);
+    }
+  }
+
+  /** Loss of one step and how many tokens it saw. */
+  record StepResult(double loss, long targets, long tokens) {}
+
+  private StepResult step(
+      OpenQwen2VL vlm,
+      TinyPreset.Model model,
+      PackedLayout layout,
+      List<PackedLoader.Item<float[]>> items) {
+    model.projector().parameters().zeroGrads();
+    model.decoder().parameters().zeroGrads();
+    List<PackedBatch> batches = new ArrayList<>();
+    List<Tensor> features = new ArrayList<>();
+    long targets = 0;
+    long tokens = 0;
+    for (int from = 0; from < items.size(); from += options.microBatch()) {
+      List<PackedLoader.Item<float[]>> micro = items.subList(from, from + options.microBatch());
+      List<PackedSequence> sequences = micro.stream().map(PackedLoader.Item::sequence).toList();
+      PackedBatch batch = PackedBatch.of(sequences, layout, options.attention());
+      batches.add(batch);
+      features.add(features(model, micro));
+      targets += batch.targets();
+      tokens += sequences.stream().mapToLong(PackedSequence::length).sum();
+    }
+    double lossSum = 0;
+    for (int m = 0; m < batches.size(); m++) {
+      lossSum += vlm.forwardBackwardSum(batches.get(m).batch(), features.get(m), 1.0 / targets);
+    }
+    return new StepResult(lossSum / targets, targets, tokens);
+  }
+
+  /** The frozen tower's features of a micro-batch's images, in row order. */
+  private Tensor features(TinyPreset.Model model, List<PackedLoader.Item<float[]>> micro) {
+    int size = model.tower().config().imageSize();
+    int perImage = 3 * size * size;
+    int images = micro.stream().mapToInt(item -> item.images().size()).sum();
+    float[] pixels = new float[images * perImage];
+    int at = 0;
+    for (PackedLoader.Item<float[]> item : micro) {
+      for (float[] image : item.images()) {
+        System.arraycopy(image, 0, pixels, at, perImage);
+        at += perImage;
+      }
+    }
+    return model.tower().features(cpu.fromHost(pixels, images, 3, size, size));
+  }
+
+  /** Decodes and preprocesses one stored image; runs on the loader's threads. */
+  private static float[] pixels(SiglipImageProcessor processor, ByteBuffer bytes) {
+    byte[] copy = new byte[bytes.remaining()];
+    bytes.duplicate().get(copy);
+    try {
+      var image = ImageIO.read(new ByteArrayInputStream(copy));
+      if (image == null) {
+        throw new IOException("a packed image cannot be decoded");
+      }
+      return processor.preprocess(image);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  // ---- checkpoints ---------------------------------------------------------------------------
+
+  private Path save(
+      Checkpoints checkpoints, TrainerState state, TinyPreset.Model model, AdamW optimizer)
+      throws IOException {
+    Path written =
+        checkpoints.write(
+            state.step(),
+            dir -> {
+              SafetensorsWriter weights = new SafetensorsWriter().metadata("format", "pt");
+              for (Parameters group :
+                  List.of(
+                      model.tower().parameters(),
+                      model.projector().parameters(),
+                      model.decoder().parameters())) {
+                for (String name : group.names()) {
+                  weights.add(name, DType.F32, group.value(name));
+                }
+              }
+              weights.write(dir.resolve(WEIGHTS));
+              AdamW.State moments = optimizer.exportState();
+              new SafetensorsWriter()
+                  .metadata("step", Long.toString(moments.step()))
+                  .add("adamw.m", DType.F32, new int[] {moments.m().length}, moments.m())
+                  .add("adamw.v", DType.F32, new int[] {moments.v().length}, moments.v())
+                  .write(dir.resolve(OPTIMIZER));
+              AtomicFiles.write(dir.resolve(STATE), JSON.writeValueAsBytes(state));
+            });
+    note("checkpoint %s", written);
+    return written;
+  }
+
+  private TrainerState restore(Path dir, TinyPreset.Model model, AdamW optimizer)
+      throws IOException {
+    try (SafetensorsFile weights = SafetensorsFile.open(dir.resolve(WEIGHTS))) {
+      model.tower().parameters().load(weights);
+      model.projector().parameters().load(weights);
+      model.decoder().parameters().load(weights);
+    }
+    try (SafetensorsFile moments = SafetensorsFile.open(dir.resolve(OPTIMIZER))) {
+      long step = Long.parseLong(moments.metadata().get("step"));
+      optimizer.importState(
+          new AdamW.State(step, moments.readFloats("adamw.m"), moments.readFloats("adamw.v")));
+    }
+    return JSON.readValue(dir.resolve(STATE).toFile(), TrainerState.class);
+  }
+
+  // ---- run identity and metrics --------------------------------------------------------------
+
+  private void checkRunIdentity(Path out) throws IOException {
+    Path file = out.resolve(RUN_FILE);
+    Map<String, Object> identity = new LinkedHashMap<>(options.identity());
+    identity.put("data", options.data().toAbsolutePath().normalize().toString());
+    @SuppressWarnings("unchecked")
+    Map<String, Object> normalised = LINE.readValue(LINE.writeValueAsBytes(identity), Map.class);
+    if (Files.isRegularFile(file)) {
+      @SuppressWarnings("unchecked")
+      Map<String, Object> previous = LINE.readValue(file.toFile(), Map.class);
+      if (!previous.equals(normalised)) {
+        List<String> differing = new ArrayList<>();
+        for (String key : normalised.keySet()) {
+          if (!String.valueOf(previous.get(key)).equals(String.valueOf(normalised.get(key)))) {
+            differing.add(key);
+          }
+        }
+        throw new IllegalArgumentException(
+            out
+                + " holds a run with other settings ("
+                + String.join(", ", differing)
+                + "); continue it with the same ones or choose another --out");
+      }
+      return;
+    }
+    AtomicFiles.write(file, JSON.writeValueAsBytes(normalised));
+  }
+
+  private void appendMetrics(
+      Path out,
+      long step,
+      StepResult result,
+      double lr,
+      double norm,
+      boolean applied,
+      double seconds)
+      throws IOException {
+    Map<String, Object> line = new LinkedHashMap<>();
+    line.put("step", step);
+    line.put("loss", result.loss());
+    line.put("lr", lr);
+    line.put("grad_norm", norm);
+    line.put("tokens", result.tokens());
+    line.put("targets", result.targets());
+    line.put("tokens_per_s", Math.round(result.tokens() / seconds));
+    if (!applied) {
+      line.put("skipped", true);
+    }
+    Files.writeString(
+        out.resolve(METRICS_FILE),
+        LINE.writeValueAsString(line) + "\n",
+        StandardCharsets.UTF_8,
+        java.nio.file.StandardOpenOption.CREATE,
+        java.nio.file.StandardOpenOption.APPEND);
+  }
+
+  /** Drops metric lines past {@code step}: a resumed run rewrites them. */
+  private static void keepMetricsUpTo(Path file, long step) throws IOException {
+    if (!Files.isRegularFile(file)) {
+      return;
+    }
+    StringBuilder kept = new StringBuilder();
+    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+      if (line.isBlank()) {
+        continue;
+      }
+      try {
+        if (LINE.readTree(line).path("step").asLong() <= step) {
+          kept.append(line).append('\n');
+        }
+      } catch (IOException e) {
+        // A line cut short by a kill: dropped, the step it described is redone.
+      }
+    }
+    AtomicFiles.write(file, kept.toString().getBytes(StandardCharsets.UTF_8));
+  }
+
+  private void note(String format, Object... args) {
+    log.printf(Locale.ROOT, format + "%n", args);
+    log.flush();
+  }
+}

@@ -1,0 +1,82 @@
+package dev.tessera.trainer.pretrain;
+
+import dev.tessera.data.packed.PackedLayout;
+import dev.tessera.engine.Backend;
+import dev.tessera.model.config.Qwen2Config;
+import dev.tessera.model.config.SiglipVisionConfig;
+import dev.tessera.model.qwen2.Qwen2Decoder;
+import dev.tessera.model.siglip.SiglipVisionTower;
+import dev.tessera.model.vlm.AvgPoolProjector;
+import dev.tessera.model.vlm.OpenQwen2VL;
+
+/**
+ * {@code --model-config tiny}: the Open-Qwen2VL architecture at a size that trains on two CPU cores
+ * — a 2-layer SigLIP-style tower on 8-pixel patches, the average-pool projector, and a 2-layer
+ * Qwen2-style decoder with tied embeddings over the data's whole vocabulary. The projector pools to
+ * the k×k grid the packed data was made for (k² image tokens), and the tower's patch grid is at
+ * least k on a side.
+ */
+public final class TinyPreset {
+  static final int PATCH = 8;
+  static final int VISION_HIDDEN = 64;
+  static final int HIDDEN = 64;
+
+  private TinyPreset() {}
+
+  /** The model parts, before their weights are initialised. */
+  public record Model(SiglipVisionTower tower, AvgPoolProjector projector, Qwen2Decoder decoder) {
+    public OpenQwen2VL vlm(Backend backend) {
+      return new OpenQwen2VL(backend, projector, decoder);
+    }
+  }
+
+  /**
+   * The side of the pooled grid for {@code imageTokens} visual tokens.
+   *
+   * @throws IllegalArgumentException when the count is not a square
+   */
+  public static int pooledSide(int imageTokens) {
+    int side = (int) Math.round(Math.sqrt(imageTokens));
+    if (side * side != imageTokens) {
+      throw new IllegalArgumentException(
+          "the packed data has "
+              + imageTokens
+              + " image tokens per image; the average-pool projector needs a square (k×k)");
+    }
+    return side;
+  }
+
+  public static Model build(Backend backend, PackedLayout layout) {
+    int pooled = pooledSide(layout.imageTokens());
+    int grid = Math.max(4, pooled);
+    SiglipVisionConfig vision =
+        new SiglipVisionConfig(
+            VISION_HIDDEN,
+            2 * VISION_HIDDEN,
+            2,
+            4,
+            PATCH * grid,
+            PATCH,
+            3,
+            1e-6,
+            "gelu_pytorch_tanh",
+            false);
+    Qwen2Config llm =
+        new Qwen2Config(
+            HIDDEN,
+            2 * HIDDEN,
+            2,
+            4,
+            2,
+            layout.vocabularySize(),
+            1e-6,
+            10000.0,
+            true,
+            layout.sequenceLength(),
+            "float32");
+    return new Model(
+        new SiglipVisionTower(backend, vision),
+        new AvgPoolProjector(backend, VISION_HIDDEN, HIDDEN, grid, pooled),
+        new Qwen2Decoder(backend, llm, false));
+  }
+}

@@ -1,0 +1,265 @@
+package dev.tessera.trainer.pretrain;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.data.manifest.ShardManifest;
+import dev.tessera.data.packed.PackedLayout;
+import dev.tessera.data.packed.PackedSequence;
+import dev.tessera.data.packed.PackedShardWriter;
+import dev.tessera.data.packing.BinPacker;
+import dev.tessera.data.packing.Packing;
+import dev.tessera.data.packing.PackingAlgorithm;
+import dev.tessera.data.synth.SynthGenerator;
+import dev.tessera.data.synth.SynthOptions;
+import dev.tessera.data.synth.SynthProgress;
+import dev.tessera.data.webdataset.Sample;
+import dev.tessera.data.webdataset.ShardList;
+import dev.tessera.data.webdataset.WebDatasetReader;
+import dev.tessera.trainer.TrainerMain;
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * Pre-training end to end on a small packed set of synthetic image-caption samples, with a word
+ * vocabulary so that the tiny model trains in seconds.
+ */
+class PretrainTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final int BOS = 0;
+  private static final int EOS = 1;
+  private static final int PAD = 2;
+  private static final int NEWLINE = 3;
+
+  @TempDir static Path shared;
+  static Path packed;
+
+  @TempDir Path tmp;
+
+  record Outcome(int exitCode, String out, String err) {}
+
+  static Outcome run(String... args) {
+    CommandLine cli = TrainerMain.commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    return new Outcome(cli.execute(args), out.toString(), err.toString());
+  }
+
+  /** 96 synthetic samples packed into 128-token sequences with 4 image tokens each. */
+  @BeforeAll
+  static void packSyntheticData() throws IOException {
+    Path raw = shared.resolve("raw");
+    SynthGenerator.generate(new SynthOptions(raw, 1, 96, 5, 0.0, 2), SynthProgress.NONE);
+    Map<String, Integer> vocabulary = new LinkedHashMap<>();
+    for (String special : List.of("<s>", "<|im_end|>", "<pad>", "\n")) {
+      vocabulary.put(special, vocabulary.size());
+    }
+    List<PackedSequence.Part> parts = new ArrayList<>();
+    try (WebDatasetReader reader = WebDatasetReader.open(ShardList.resolve(raw, "."))) {
+      while (reader.hasNext()) {
+        Sample sample = reader.next();
+        List<Integer> ids = new ArrayList<>(List.of(BOS, PackedLayout.IMAGE_TOKEN_ID, NEWLINE));
+        for (String word :
+            sample.caption().orElseThrow().toLowerCase(Locale.ROOT).split("[^a-z]+")) {
+          if (!word.isEmpty()) {
+            ids.add(vocabulary.computeIfAbsent(word, w -> vocabulary.size()));
+          }
+        }
+        ids.add(EOS);
+        parts.add(
+            new PackedSequence.Part(
+                null,
+                sample.key(),
+                ids.stream().mapToInt(Integer::intValue).toArray(),
+                false,
+                sample.imageExtension().orElseThrow(),
+                ByteBuffer.wrap(sample.image().orElseThrow())));
+      }
+    }
+    PackedLayout layout =
+        new PackedLayout(
+            128, 4, PackedLayout.IMAGE_TOKEN_ID, PAD, 0, "caption", "words", vocabulary.size());
+    int[] lengths = parts.stream().mapToInt(p -> p.multimodalLength(4)).toArray();
+    Packing packing = BinPacker.pack(lengths, 128, PackingAlgorithm.FIRST_FIT_DECREASING);
+    packed = shared.resolve("packed");
+    try (PackedShardWriter writer = new PackedShardWriter(packed, 0)) {
+      for (int bin = 0; bin < packing.binCount(); bin++) {
+        List<PackedSequence.Part> members = new ArrayList<>();
+        for (int sample : packing.members(bin)) {
+          members.add(parts.get(sample));
+        }
+        writer.write(PackedSequence.build(bin, layout, members));
+      }
+      ShardManifest.of(
+              ShardManifest.KIND_PACKED,
+              layout.toMap(),
+              Map.of("command", "test"),
+              List.of(writer.finish()))
+          .write(packed);
+    }
+  }
+
+  static List<String> args(Path out, int steps, String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "pretrain",
+                "--data",
+                packed.toString(),
+                "--out",
+                out.toString(),
+                "--steps",
+                String.valueOf(steps),
+                "--global-batch",
+                "4",
+                "--micro-batch",
+                "2",
+                "--lr",
+                "3e-3",
+                "--warmup",
+                "0.1",
+                "--checkpoint-every",
+                "5",
+                "--keep-last",
+                "2",
+                "--seed",
+                "9"));
+    args.addAll(List.of(extra));
+    return args;
+  }
+
+  /** The metrics that must repeat exactly: everything but the timing. */
+  static List<String> metrics(Path run) throws IOException {
+    List<String> lines = new ArrayList<>();
+    for (String line : Files.readAllLines(run.resolve(Pretrainer.METRICS_FILE))) {
+      JsonNode node = JSON.readTree(line);
+      ((com.fasterxml.jackson.databind.node.ObjectNode) node).remove("tokens_per_s");
+      lines.add(node.toString());
+    }
+    return lines;
+  }
+
+  static byte[] finalWeights(Path run, int step) throws IOException {
+    return Files.readAllBytes(new Checkpoints(run).stepDir(step).resolve(Pretrainer.WEIGHTS));
+  }
+
+  @Test
+  void lossFallsOnPackedSyntheticData() throws IOException {
+    Path out = tmp.resolve("run");
+    Outcome outcome = run(args(out, 40).toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    List<String> lines = Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE));
+    assertThat(lines).hasSize(40);
+    double first = 0;
+    double last = 0;
+    for (int i = 0; i < 5; i++) {
+      first += JSON.readTree(lines.get(i)).path("loss").asDouble() / 5;
+      last += JSON.readTree(lines.get(lines.size() - 1 - i)).path("loss").asDouble() / 5;
+    }
+    assertThat(last).as("loss %.3f -> %.3f", first, last).isLessThan(0.6 * first);
+    JsonNode line = JSON.readTree(lines.get(0));
+    assertThat(line.path("step").asInt()).isEqualTo(1);
+    assertThat(line.path("tokens").asLong()).isPositive();
+    assertThat(line.path("grad_norm").asDouble()).isPositive();
+    // Two checkpoints kept, the last one at the final step.
+    assertThat(new Checkpoints(out).list())
+        .extracting(path -> path.getFileName().toString())
+        .containsExactly("step-00000035", "step-00000040");
+    // Started again on a finished run, it has nothing to do.
+    Outcome again = run(args(out, 40).toArray(String[]::new));
+    assertThat(again.exitCode()).isZero();
+    assertThat(again.err()).contains("already complete");
+  }
+
+  @Test
+  void killedRunsResumeToTheSameParametersAndMetrics() throws Exception {
+    Path reference = tmp.resolve("reference");
+    long started = System.nanoTime();
+    assertThat(run(args(reference, 20).toArray(String[]::new)).exitCode()).isZero();
+    long millis = (System.nanoTime() - started) / 1_000_000;
+
+    SplittableRandom random = new SplittableRandom(11);
+    int killed = 0;
+    for (int round = 0; round < 3; round++) {
+      Path out = tmp.resolve("killed-" + round);
+      Process child = startChild(args(out, 20));
+      if (!child.waitFor(800 + random.nextLong(millis + 1500), TimeUnit.MILLISECONDS)) {
+        child.destroyForcibly();
+        child.waitFor(30, TimeUnit.SECONDS);
+        killed++;
+      }
+      Outcome resumed = run(args(out, 20).toArray(String[]::new));
+      assertThat(resumed.exitCode()).as(resumed.err()).isZero();
+      assertThat(metrics(out)).isEqualTo(metrics(reference));
+      assertThat(finalWeights(out, 20)).isEqualTo(finalWeights(reference, 20));
+    }
+    assertThat(killed).as("runs actually killed").isPositive();
+  }
+
+  @Test
+  void aDamagedCheckpointIsSkippedForThePreviousOne() throws IOException {
+    Path out = tmp.resolve("run");
+    assertThat(run(args(out, 20).toArray(String[]::new)).exitCode()).isZero();
+    List<String> expected = metrics(out);
+    byte[] expectedWeights = finalWeights(out, 20);
+
+    // Damage the last checkpoint's weights; the run restarts from step 15 and redoes 16..20.
+    Path weights = new Checkpoints(out).stepDir(20).resolve(Pretrainer.WEIGHTS);
+    byte[] bytes = Files.readAllBytes(weights);
+    bytes[bytes.length - 3] ^= 0x10;
+    Files.write(weights, bytes);
+    Outcome outcome = run(args(out, 20).toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    assertThat(outcome.err())
+        .contains("skipping checkpoint step-00000020")
+        .contains("resuming from step-00000015");
+    assertThat(metrics(out)).isEqualTo(expected);
+    assertThat(finalWeights(out, 20)).isEqualTo(expectedWeights);
+  }
+
+  @Test
+  void refusesToContinueARunWithOtherSettings() {
+    Path out = tmp.resolve("run");
+    assertThat(run(args(out, 3).toArray(String[]::new)).exitCode()).isZero();
+    List<String> other = args(out, 3);
+    other.set(other.indexOf("3e-3"), "1e-3");
+    Outcome outcome = run(other.toArray(String[]::new));
+    assertThat(outcome.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(outcome.err()).contains("other settings (lr)");
+  }
+
+  private static Process startChild(List<String> args) throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("--add-modules");
+    command.add("jdk.incubator.vector");
+    command.add("-cp");
+    command.add(System.getProperty("java.class.path"));
+    command.add(TrainerMain.class.getName());
+    command.addAll(args);
+    return new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .directory(new File(System.getProperty("user.dir")))
+        .start();
+  }
+}
