@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
     description = "Tessera pre-training and fine-tuning worker.",
     subcommands = {
       PretrainCommand.class,
+      ExportCommand.class,
       ParamsCommand.class,
       LogitsCommand.class,
       VisionFeaturesCommand.class,

@@ -53,6 +53,7 @@ public final class Pretrainer {
   static final String WEIGHTS = "model.safetensors";
   static final String OPTIMIZER = "optimizer.safetensors";
   static final String STATE = "trainer-state.json";
+  static final String CONFIG = "config.json";
 
   private static final ObjectMapper JSON =
       JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
@@ -248,6 +249,7 @@ public final class Pretrainer {
                 }
               }
               weights.write(dir.resolve(WEIGHTS));
+              AtomicFiles.write(dir.resolve(CONFIG), JSON.writeValueAsBytes(model.configJson()));
               AdamW.State moments = optimizer.exportState();
               new SafetensorsWriter()
                   .metadata("step", Long.toString(moments.step()))

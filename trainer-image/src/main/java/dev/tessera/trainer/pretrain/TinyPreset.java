@@ -8,6 +8,9 @@ import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.vlm.AvgPoolProjector;
 import dev.tessera.model.vlm.OpenQwen2VL;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * {@code --model-config tiny}: the Open-Qwen2VL architecture at a size that trains on two CPU cores
@@ -27,6 +30,28 @@ public final class TinyPreset {
   public record Model(SiglipVisionTower tower, AvgPoolProjector projector, Qwen2Decoder decoder) {
     public OpenQwen2VL vlm(Backend backend) {
       return new OpenQwen2VL(backend, projector, decoder);
+    }
+
+    /**
+     * The whole model's {@code config.json}: the decoder's and the tower's Hugging Face configs and
+     * the projector's shape.
+     */
+    public Map<String, Object> configJson() {
+      Map<String, Object> projectorJson = new LinkedHashMap<>();
+      projectorJson.put("type", "avg_pool_mlp");
+      projectorJson.put("grid", projector.grid());
+      projectorJson.put("pooled_side", projector.pooled());
+      projectorJson.put("vision_hidden_size", VISION_HIDDEN);
+      projectorJson.put("hidden_size", HIDDEN);
+      Map<String, Object> json = new LinkedHashMap<>();
+      json.put("architectures", List.of("OpenQwen2VLForCausalLM"));
+      json.put("model_type", "open_qwen2vl");
+      json.put("image_token_index", PackedLayout.IMAGE_TOKEN_ID);
+      json.put("tokens_per_image", projector.tokensPerImage());
+      json.put("text_config", decoder.config().toJson());
+      json.put("vision_config", tower.config().toJson());
+      json.put("projector", projectorJson);
+      return json;
     }
   }
 

@@ -17,6 +17,13 @@ import dev.tessera.data.synth.SynthProgress;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.ShardList;
 import dev.tessera.data.webdataset.WebDatasetReader;
+import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.model.config.Qwen2Config;
+import dev.tessera.model.config.SiglipVisionConfig;
+import dev.tessera.model.io.SafetensorsDirectory;
+import dev.tessera.model.io.SafetensorsFile;
+import dev.tessera.model.qwen2.Qwen2Decoder;
+import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.trainer.TrainerMain;
 import java.io.File;
 import java.io.IOException;
@@ -245,6 +252,44 @@ class PretrainTest {
     Outcome outcome = run(other.toArray(String[]::new));
     assertThat(outcome.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
     assertThat(outcome.err()).contains("other settings (lr)");
+  }
+
+  /** The exported parts load as the models they are, with the trained weights. */
+  @Test
+  void exportWritesHuggingFaceDirectoriesOfEachPart() throws IOException {
+    Path out = tmp.resolve("run");
+    assertThat(run(args(out, 5).toArray(String[]::new)).exitCode()).isZero();
+    Path exported = tmp.resolve("hf");
+    Outcome outcome = run("export", "--from", out.toString(), "--out", exported.toString());
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+
+    CpuBackend cpu = CpuBackend.get();
+    Qwen2Config llmConfig = Qwen2Config.read(exported.resolve("llm/config.json"));
+    Qwen2Decoder decoder = new Qwen2Decoder(cpu, llmConfig, false);
+    try (SafetensorsDirectory llm = SafetensorsDirectory.open(exported.resolve("llm"))) {
+      decoder.parameters().load(llm);
+    }
+    SiglipVisionConfig visionConfig =
+        SiglipVisionConfig.read(exported.resolve("vision/config.json"));
+    SiglipVisionTower tower = new SiglipVisionTower(cpu, visionConfig);
+    try (SafetensorsDirectory vision = SafetensorsDirectory.open(exported.resolve("vision"))) {
+      tower.parameters().load(vision);
+    }
+    try (SafetensorsFile checkpoint =
+        SafetensorsFile.open(new Checkpoints(out).stepDir(5).resolve(Pretrainer.WEIGHTS))) {
+      assertThat(cpu.toHost(decoder.parameters().value("model.norm.weight")))
+          .containsExactly(checkpoint.readFloats("model.norm.weight"));
+      assertThat(checkpoint.names()).contains("projector.0.weight");
+    }
+    assertThat(exported.resolve("projector.safetensors")).isRegularFile();
+    JsonNode config = JSON.readTree(exported.resolve("config.json").toFile());
+    assertThat(config.path("tokens_per_image").asInt()).isEqualTo(4);
+    assertThat(config.path("text_config").path("vocab_size").asInt())
+        .isEqualTo(llmConfig.vocabSize());
+
+    Outcome occupied = run("export", "--from", out.toString(), "--out", exported.toString());
+    assertThat(occupied.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(occupied.err()).contains("not empty");
   }
 
   private static Process startChild(List<String> args) throws IOException {

@@ -3,6 +3,9 @@ package dev.tessera.model.config;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The decoder's shape, from a Qwen2 / Qwen2.5 {@code config.json}. Absent fields take the defaults
@@ -74,6 +77,28 @@ public record Qwen2Config(
     } catch (IllegalArgumentException e) {
       throw new IOException(source + ": invalid Qwen2 config: " + e.getMessage(), e);
     }
+  }
+
+  /** This configuration as Hugging Face writes a Qwen2 {@code config.json}. */
+  public Map<String, Object> toJson() {
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("architectures", List.of("Qwen2ForCausalLM"));
+    json.put("model_type", "qwen2");
+    json.put("hidden_act", "silu");
+    json.put("hidden_size", hiddenSize);
+    json.put("intermediate_size", intermediateSize);
+    json.put("num_hidden_layers", numHiddenLayers);
+    json.put("num_attention_heads", numAttentionHeads);
+    json.put("num_key_value_heads", numKeyValueHeads);
+    json.put("vocab_size", vocabSize);
+    json.put("rms_norm_eps", rmsNormEps);
+    json.put("rope_theta", ropeTheta);
+    json.put("tie_word_embeddings", tieWordEmbeddings);
+    json.put("max_position_embeddings", maxPositionEmbeddings);
+    if (torchDtype != null) {
+      json.put("torch_dtype", torchDtype);
+    }
+    return json;
   }
 
   /** Per-head dimension: hidden size / attention heads. */

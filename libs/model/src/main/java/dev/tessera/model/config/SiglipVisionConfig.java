@@ -3,6 +3,9 @@ package dev.tessera.model.config;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The vision tower's shape, from a full SigLIP {@code config.json} ({@code model_type "siglip"},
@@ -82,6 +85,26 @@ public record SiglipVisionConfig(
     } catch (IllegalArgumentException e) {
       throw new IOException(source + ": invalid SigLIP vision config: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * This configuration as Hugging Face writes a {@code siglip_vision_model} {@code config.json}.
+   */
+  public Map<String, Object> toJson() {
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("architectures", List.of("SiglipVisionModel"));
+    json.put("model_type", "siglip_vision_model");
+    json.put("hidden_size", hiddenSize);
+    json.put("intermediate_size", intermediateSize);
+    json.put("num_hidden_layers", numHiddenLayers);
+    json.put("num_attention_heads", numAttentionHeads);
+    json.put("image_size", imageSize);
+    json.put("patch_size", patchSize);
+    json.put("num_channels", numChannels);
+    json.put("layer_norm_eps", layerNormEps);
+    json.put("hidden_act", hiddenAct);
+    json.put("vision_use_head", useHead);
+    return json;
   }
 
   /** Patches per side: image size / patch size (the convolution drops a remainder). */

@@ -52,6 +52,16 @@ public final class AvgPoolProjector {
   }
 
   /** Visual tokens per image. */
+  /** Side of the tower's patch grid this projector pools. */
+  public int grid() {
+    return grid;
+  }
+
+  /** Side of the pooled grid: {@code tokensPerImage() = pooled()²}. */
+  public int pooled() {
+    return pooled;
+  }
+
   public int tokensPerImage() {
     return pooled * pooled;
   }
