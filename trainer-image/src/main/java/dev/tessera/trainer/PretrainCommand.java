@@ -100,6 +100,14 @@ final class PretrainCommand implements Callable<Integer> {
               + " ${DEFAULT-VALUE}).")
   int maxBadSteps = 10;
 
+  @Option(
+      names = "--ranks",
+      paramLabel = "R",
+      description =
+          "Data-parallel ranks, threads of this process each with a model replica; gradients are"
+              + " summed over them (default: ${DEFAULT-VALUE}).")
+  int ranks = 1;
+
   @Override
   public Integer call() throws IOException {
     if (!modelConfig.equals("tiny")) {
@@ -128,7 +136,8 @@ final class PretrainCommand implements Callable<Integer> {
             checkpointEvery,
             keepLast,
             seed,
-            maxBadSteps);
+            maxBadSteps,
+            ranks);
     Pretrainer.Summary summary = Pretrainer.run(options, spec.commandLine().getErr());
     PrintWriter printer = spec.commandLine().getOut();
     printer.printf(

@@ -25,6 +25,8 @@ import java.util.Objects;
  * @param keepLast checkpoints kept
  * @param seed initialisation and data order
  * @param maxBadSteps steps with a non-finite loss or gradient skipped before the run fails
+ * @param ranks data-parallel ranks (threads of this process), each with a model replica and its
+ *     share of every step's sequences
  */
 public record PretrainOptions(
     Path data,
@@ -40,7 +42,8 @@ public record PretrainOptions(
     int checkpointEvery,
     int keepLast,
     long seed,
-    int maxBadSteps) {
+    int maxBadSteps,
+    int ranks) {
 
   public PretrainOptions {
     Objects.requireNonNull(data, "data");
@@ -60,6 +63,16 @@ public record PretrainOptions(
     if (!(lr > 0) || !(warmup >= 0 && warmup < 1) || !(weightDecay >= 0) || !(clip > 0)) {
       throw new IllegalArgumentException(
           "need --lr > 0, 0 <= --warmup < 1, --weight-decay >= 0 and --clip > 0");
+    }
+    if (ranks < 1 || globalBatch % ((long) ranks * microBatch) != 0) {
+      throw new IllegalArgumentException(
+          "--global-batch ("
+              + globalBatch
+              + ") must be a multiple of --ranks × --micro-batch ("
+              + ranks
+              + " × "
+              + microBatch
+              + ")");
     }
     if (checkpointEvery < 1 || keepLast < 1 || maxBadSteps < 0) {
       throw new IllegalArgumentException(
@@ -85,6 +98,7 @@ public record PretrainOptions(
     map.put("clip", clip);
     map.put("attention", attention.name().toLowerCase(Locale.ROOT));
     map.put("seed", seed);
+    map.put("ranks", ranks);
     return map;
   }
 }

@@ -11,6 +11,8 @@ import dev.tessera.data.packed.PackedShards;
 import dev.tessera.engine.DType;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.dist.Collective;
+import dev.tessera.engine.dist.InProcessCollective;
 import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.GradClip;
 import dev.tessera.engine.optim.LrSchedule;
@@ -34,6 +36,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import javax.imageio.ImageIO;
 
 /**
@@ -84,28 +90,13 @@ public final class Pretrainer {
     checkRunIdentity(out);
     try (PackedShards shards = PackedShards.open(options.data())) {
       PackedLayout layout = shards.layout();
-      TinyPreset.Model model = TinyPreset.build(cpu, layout);
-      model.tower().parameters().initialise(3 * options.seed() + 1, 0.2);
-      model.projector().parameters().initialise(3 * options.seed() + 2, 0.1);
-      model.decoder().parameters().initialise(3 * options.seed() + 3, 0.05);
-      OpenQwen2VL vlm = model.vlm(cpu);
-      List<Parameters> trained =
-          List.of(model.projector().parameters(), model.decoder().parameters());
-      List<AdamW.Param> params = new ArrayList<>();
-      for (Parameters group : trained) {
-        for (String name : group.names()) {
-          params.add(new AdamW.Param(name, group.value(name), group.grad(name)));
-        }
-      }
-      AdamW optimizer = new AdamW(params, 0.9, 0.999, 1e-8, options.weightDecay());
-      LrSchedule schedule = new LrSchedule(options.lr(), 0, options.warmupSteps(), options.steps());
-      List<Tensor> grads = trained.stream().map(Parameters::flatGrads).toList();
-
       Checkpoints checkpoints = new Checkpoints(out);
-      TrainerState state = new TrainerState(0, 0, 0);
       Optional<Path> latest = checkpoints.latestValid(log);
+      TrainerState state =
+          latest.isPresent()
+              ? JSON.readValue(latest.get().resolve(STATE).toFile(), TrainerState.class)
+              : new TrainerState(0, 0, 0);
       if (latest.isPresent()) {
-        state = restore(latest.get(), model, optimizer);
         note("resuming from %s (step %d)", latest.get().getFileName(), state.step());
       }
       keepMetricsUpTo(out.resolve(METRICS_FILE), state.step());
@@ -113,69 +104,173 @@ public final class Pretrainer {
         note("run already complete at step %d", state.step());
         return new Summary(state.step(), Double.NaN, Double.NaN, latest.orElse(null));
       }
+      List<Collective> group = InProcessCollective.group(options.ranks());
+      if (options.ranks() == 1) {
+        return trainRank(group.get(0), shards, layout, checkpoints, latest, state);
+      }
+      return trainRanks(group, shards, layout, checkpoints, latest, state);
+    }
+  }
 
-      SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
-      PackedLoader.Options loaderOptions =
-          new PackedLoader.Options(options.seed(), 0, 1, 2 * options.globalBatch(), 2);
-      double firstLoss = Double.NaN;
-      double lastLoss = Double.NaN;
-      Path lastCheckpoint = latest.orElse(null);
-      long badSteps = state.badSteps();
-      try (PackedLoader<float[]> loader =
-          PackedLoader.open(
-              shards, loaderOptions, bytes -> pixels(processor, bytes), state.dataPosition())) {
-        for (long step = state.step(); step < options.steps(); step++) {
-          long started = System.nanoTime();
-          List<PackedLoader.Item<float[]>> items = new ArrayList<>(options.globalBatch());
-          for (int i = 0; i < options.globalBatch(); i++) {
-            items.add(loader.next());
-          }
-          StepResult result = step(vlm, model, layout, items);
-          double norm = GradClip.clip(grads, options.clip());
-          double lr = schedule.lr(step);
-          boolean finite = Double.isFinite(result.loss()) && Double.isFinite(norm);
-          if (finite) {
-            optimizer.step(lr);
-          } else {
-            badSteps++;
+  /** Runs every rank on a thread of its own; rank 0's summary, or the first failure. */
+  private Summary trainRanks(
+      List<Collective> group,
+      PackedShards shards,
+      PackedLayout layout,
+      Checkpoints checkpoints,
+      Optional<Path> latest,
+      TrainerState state)
+      throws IOException {
+    ExecutorService threads =
+        Executors.newFixedThreadPool(
+            group.size(),
+            runnable -> {
+              Thread thread = new Thread(runnable, "rank");
+              thread.setDaemon(true);
+              return thread;
+            });
+    try {
+      List<Future<Summary>> ranks = new ArrayList<>();
+      for (Collective rank : group) {
+        ranks.add(
+            threads.submit(
+                () -> {
+                  try {
+                    return trainRank(rank, shards, layout, checkpoints, latest, state);
+                  } catch (IOException | RuntimeException e) {
+                    // Release the other ranks from the collective they wait in.
+                    rank.close();
+                    throw e;
+                  }
+                }));
+      }
+      Summary summary = null;
+      for (Future<Summary> rank : ranks) {
+        Summary result = rank.get();
+        summary = summary == null ? result : summary;
+      }
+      return summary;
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof IOException io) {
+        throw io;
+      }
+      if (cause instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      throw new IOException(cause);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  /**
+   * One rank's training loop: its own model replica and its share of each step's sequences;
+   * gradients, loss and token counts are summed over the ranks, so every replica applies the same
+   * update. Rank 0 writes metrics and checkpoints.
+   */
+  private Summary trainRank(
+      Collective collective,
+      PackedShards shards,
+      PackedLayout layout,
+      Checkpoints checkpoints,
+      Optional<Path> latest,
+      TrainerState state)
+      throws IOException {
+    boolean lead = collective.rank() == 0;
+    TinyPreset.Model model = TinyPreset.build(cpu, layout);
+    model.tower().parameters().initialise(3 * options.seed() + 1, 0.2);
+    model.projector().parameters().initialise(3 * options.seed() + 2, 0.1);
+    model.decoder().parameters().initialise(3 * options.seed() + 3, 0.05);
+    OpenQwen2VL vlm = model.vlm(cpu);
+    List<Parameters> trained =
+        List.of(model.projector().parameters(), model.decoder().parameters());
+    List<AdamW.Param> params = new ArrayList<>();
+    for (Parameters group : trained) {
+      for (String name : group.names()) {
+        params.add(new AdamW.Param(name, group.value(name), group.grad(name)));
+      }
+    }
+    AdamW optimizer = new AdamW(params, 0.9, 0.999, 1e-8, options.weightDecay());
+    LrSchedule schedule = new LrSchedule(options.lr(), 0, options.warmupSteps(), options.steps());
+    List<Tensor> grads = trained.stream().map(Parameters::flatGrads).toList();
+    if (latest.isPresent()) {
+      restore(latest.get(), model, optimizer);
+    }
+
+    int perRank = options.globalBatch() / options.ranks();
+    SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
+    PackedLoader.Options loaderOptions =
+        new PackedLoader.Options(
+            options.seed(), collective.rank(), options.ranks(), 2 * perRank, 2);
+    double firstLoss = Double.NaN;
+    double lastLoss = Double.NaN;
+    Path lastCheckpoint = latest.orElse(null);
+    long badSteps = state.badSteps();
+    try (PackedLoader<float[]> loader =
+        PackedLoader.open(
+            shards, loaderOptions, bytes -> pixels(processor, bytes), state.dataPosition())) {
+      for (long step = state.step(); step < options.steps(); step++) {
+        long started = System.nanoTime();
+        List<PackedLoader.Item<float[]>> items = new ArrayList<>(perRank);
+        for (int i = 0; i < perRank; i++) {
+          items.add(loader.next());
+        }
+        StepResult result = step(collective, vlm, model, layout, items, grads);
+        double norm = GradClip.clip(grads, options.clip());
+        double lr = schedule.lr(step);
+        boolean finite = Double.isFinite(result.loss()) && Double.isFinite(norm);
+        if (finite) {
+          optimizer.step(lr);
+        } else {
+          badSteps++;
+          if (lead) {
             note(
                 "warning: step %d has a non-finite loss or gradient (%s, %s); not applied",
                 step + 1, result.loss(), norm);
-            if (badSteps > options.maxBadSteps()) {
-              throw new IllegalStateException(
-                  "stopping: "
-                      + badSteps
-                      + " steps with a non-finite loss or gradient (more than --max-bad-steps "
-                      + options.maxBadSteps()
-                      + ")");
-            }
           }
-          double seconds = (System.nanoTime() - started) / 1e9;
-          appendMetrics(out, step + 1, result, lr, norm, finite, seconds);
-          firstLoss = Double.isNaN(firstLoss) ? result.loss() : firstLoss;
-          lastLoss = result.loss();
+          if (badSteps > options.maxBadSteps()) {
+            throw new IllegalStateException(
+                "stopping: "
+                    + badSteps
+                    + " steps with a non-finite loss or gradient (more than --max-bad-steps "
+                    + options.maxBadSteps()
+                    + ")");
+          }
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        firstLoss = Double.isNaN(firstLoss) ? result.loss() : firstLoss;
+        lastLoss = result.loss();
+        if (lead) {
+          appendMetrics(options.out(), step + 1, result, lr, norm, finite, seconds);
           note(
               "step %d/%d loss %.4f lr %.3g grad norm %.3f %,.0f tokens/s",
               step + 1, options.steps(), result.loss(), lr, norm, result.tokens() / seconds);
           if ((step + 1) % options.checkpointEvery() == 0 || step + 1 == options.steps()) {
+            // Rank 0's next position is the global position after this step's sequences.
             TrainerState next = new TrainerState(step + 1, loader.nextPosition(), badSteps);
             lastCheckpoint = save(checkpoints, next, model, optimizer);
             checkpoints.prune(options.keepLast());
           }
         }
       }
-      return new Summary(options.steps(), firstLoss, lastLoss, lastCheckpoint);
     }
+    return new Summary(options.steps(), firstLoss, lastLoss, lastCheckpoint);
   }
 
   /** Loss of one step and how many tokens it saw. */
   record StepResult(double loss, long targets, long tokens) {}
 
   private StepResult step(
+      Collective collective,
       OpenQwen2VL vlm,
       TinyPreset.Model model,
       PackedLayout layout,
-      List<PackedLoader.Item<float[]>> items) {
+      List<PackedLoader.Item<float[]>> items,
+      List<Tensor> grads) {
     model.projector().parameters().zeroGrads();
     model.decoder().parameters().zeroGrads();
     List<PackedBatch> batches = new ArrayList<>();
@@ -191,11 +286,18 @@ public final class Pretrainer {
       targets += batch.targets();
       tokens += sequences.stream().mapToLong(PackedSequence::length).sum();
     }
+    // The mean is over the real tokens of the whole step, on every rank.
+    long allTargets = collective.allReduceSum(targets);
     double lossSum = 0;
     for (int m = 0; m < batches.size(); m++) {
-      lossSum += vlm.forwardBackwardSum(batches.get(m).batch(), features.get(m), 1.0 / targets);
+      lossSum += vlm.forwardBackwardSum(batches.get(m).batch(), features.get(m), 1.0 / allTargets);
     }
-    return new StepResult(lossSum / targets, targets, tokens);
+    for (Tensor grad : grads) {
+      collective.allReduceSum(CpuBackend.data(grad), CpuBackend.offset(grad), grad.intSize());
+    }
+    double allLoss = collective.allReduceSum(lossSum);
+    long allTokens = collective.allReduceSum(tokens);
+    return new StepResult(allLoss / allTargets, allTargets, allTokens);
   }
 
   /** The frozen tower's features of a micro-batch's images, in row order. */
@@ -262,7 +364,7 @@ public final class Pretrainer {
     return written;
   }
 
-  private TrainerState restore(Path dir, TinyPreset.Model model, AdamW optimizer)
+  private static void restore(Path dir, TinyPreset.Model model, AdamW optimizer)
       throws IOException {
     try (SafetensorsFile weights = SafetensorsFile.open(dir.resolve(WEIGHTS))) {
       model.tower().parameters().load(weights);
@@ -274,7 +376,6 @@ public final class Pretrainer {
       optimizer.importState(
           new AdamW.State(step, moments.readFloats("adamw.m"), moments.readFloats("adamw.v")));
     }
-    return JSON.readValue(dir.resolve(STATE).toFile(), TrainerState.class);
   }
 
   // ---- run identity and metrics --------------------------------------------------------------

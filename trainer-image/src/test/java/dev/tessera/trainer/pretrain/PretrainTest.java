@@ -254,6 +254,51 @@ class PretrainTest {
     assertThat(outcome.err()).contains("other settings (lr)");
   }
 
+  /**
+   * Two ranks with micro-batches of 2 train the same model, to fp32 rounding, as one rank with
+   * micro-batches of 4: same sequences per step, gradients summed over the ranks.
+   */
+  @Test
+  void ranksGiveTheParametersOfOneRankWithTheirCombinedMicroBatch() throws IOException {
+    Path one = tmp.resolve("one");
+    Path two = tmp.resolve("two");
+    Outcome a = run(withMicroBatch(args(one, 6), "4").toArray(String[]::new));
+    assertThat(a.exitCode()).as(a.err()).isZero();
+    Outcome b = run(withMicroBatch(args(two, 6, "--ranks", "2"), "2").toArray(String[]::new));
+    assertThat(b.exitCode()).as(b.err()).isZero();
+
+    List<String> oneMetrics = metrics(one);
+    List<String> twoMetrics = metrics(two);
+    for (int i = 0; i < oneMetrics.size(); i++) {
+      JsonNode x = JSON.readTree(oneMetrics.get(i));
+      JsonNode y = JSON.readTree(twoMetrics.get(i));
+      assertThat(y.path("tokens").asLong()).isEqualTo(x.path("tokens").asLong());
+      assertThat(y.path("targets").asLong()).isEqualTo(x.path("targets").asLong());
+      assertThat(y.path("loss").asDouble())
+          .isCloseTo(x.path("loss").asDouble(), org.assertj.core.data.Offset.offset(1e-4));
+    }
+    try (SafetensorsFile x =
+            SafetensorsFile.open(new Checkpoints(one).stepDir(6).resolve(Pretrainer.WEIGHTS));
+        SafetensorsFile y =
+            SafetensorsFile.open(new Checkpoints(two).stepDir(6).resolve(Pretrainer.WEIGHTS))) {
+      double maxDifference = 0;
+      for (String name : x.names()) {
+        float[] p = x.readFloats(name);
+        float[] q = y.readFloats(name);
+        for (int i = 0; i < p.length; i++) {
+          maxDifference = Math.max(maxDifference, Math.abs(p[i] - q[i]));
+        }
+      }
+      assertThat(maxDifference).as("largest weight difference").isLessThan(1e-4);
+    }
+  }
+
+  private static List<String> withMicroBatch(List<String> args, String microBatch) {
+    List<String> copy = new ArrayList<>(args);
+    copy.set(copy.indexOf("--micro-batch") + 1, microBatch);
+    return copy;
+  }
+
   /** The exported parts load as the models they are, with the trained weights. */
   @Test
   void exportWritesHuggingFaceDirectoriesOfEachPart() throws IOException {
