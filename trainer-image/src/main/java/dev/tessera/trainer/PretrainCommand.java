@@ -1,5 +1,7 @@
 package dev.tessera.trainer;
 
+import dev.tessera.data.manifest.ShardManifest;
+import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.trainer.pretrain.PretrainOptions;
 import dev.tessera.trainer.pretrain.Pretrainer;
@@ -38,8 +40,16 @@ final class PretrainCommand implements Callable<Integer> {
       description = "Model preset (default: ${DEFAULT-VALUE}).")
   String modelConfig = "tiny";
 
-  @Option(names = "--steps", required = true, paramLabel = "N", description = "Optimizer steps.")
-  int steps;
+  @Option(names = "--steps", paramLabel = "N", description = "Optimizer steps.")
+  Integer steps;
+
+  @Option(
+      names = "--tokens",
+      paramLabel = "N",
+      description =
+          "Or: packed tokens to train on (sequences × sequence length, as Open-Qwen2VL counts its"
+              + " 5B); steps = ⌈N / (global batch × sequence length)⌉.")
+  Long tokens;
 
   @Option(
       names = "--global-batch",
@@ -108,6 +118,16 @@ final class PretrainCommand implements Callable<Integer> {
               + " summed over them (default: ${DEFAULT-VALUE}).")
   int ranks = 1;
 
+  /** Steps that cover {@code tokens} packed tokens of the data's sequence length. */
+  private int stepsFor(long tokens) throws IOException {
+    if (tokens < 1) {
+      throw new IllegalArgumentException("--tokens must be >= 1, got " + tokens);
+    }
+    int sequenceLength = PackedLayout.fromMap(ShardManifest.read(data).layout()).sequenceLength();
+    long perStep = (long) globalBatch * sequenceLength;
+    return Math.toIntExact((tokens + perStep - 1) / perStep);
+  }
+
   @Override
   public Integer call() throws IOException {
     if (!modelConfig.equals("tiny")) {
@@ -121,11 +141,15 @@ final class PretrainCommand implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--attention must be continuous or document, got '" + attention + "'", e);
     }
+    if ((steps == null) == (tokens == null)) {
+      throw new IllegalArgumentException("give either --steps or --tokens");
+    }
+    int stepCount = steps != null ? steps : stepsFor(tokens);
     PretrainOptions options =
         new PretrainOptions(
             data,
             out,
-            steps,
+            stepCount,
             globalBatch,
             microBatch,
             lr,

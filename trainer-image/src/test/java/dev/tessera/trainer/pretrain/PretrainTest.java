@@ -299,6 +299,42 @@ class PretrainTest {
     return copy;
   }
 
+  /**
+   * A learning rate that blows the weights up makes the loss non-finite: those steps are logged and
+   * not applied, and past --max-bad-steps the run stops with a clear reason.
+   */
+  @Test
+  void nonFiniteStepsAreSkippedThenStopTheRun() throws IOException {
+    Path out = tmp.resolve("run");
+    List<String> args = args(out, 30, "--max-bad-steps", "2", "--clip", "1e30");
+    args.set(args.indexOf("--lr") + 1, "1e30");
+    args.set(args.indexOf("--warmup") + 1, "0");
+    Outcome outcome = run(args.toArray(String[]::new));
+    assertThat(outcome.exitCode()).isEqualTo(TrainerMain.RUN_FAILED);
+    assertThat(outcome.err())
+        .contains("non-finite loss or gradient")
+        .contains("not applied")
+        .contains("more than --max-bad-steps 2");
+    List<String> lines = Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE));
+    assertThat(lines.stream().filter(line -> line.contains("\"skipped\":true"))).hasSize(2);
+  }
+
+  @Test
+  void tokensSetTheStepsFromTheSequenceLength() throws IOException {
+    Path out = tmp.resolve("run");
+    List<String> args = args(out, 1);
+    int at = args.indexOf("--steps");
+    args.set(at, "--tokens");
+    // 4 sequences of 128 tokens per step: 1,500 tokens take 3 steps.
+    args.set(at + 1, "1500");
+    Outcome outcome = run(args.toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    assertThat(Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE))).hasSize(3);
+    Outcome both = run(args(tmp.resolve("both"), 2, "--tokens", "5").toArray(String[]::new));
+    assertThat(both.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(both.err()).contains("either --steps or --tokens");
+  }
+
   /** The exported parts load as the models they are, with the trained weights. */
   @Test
   void exportWritesHuggingFaceDirectoriesOfEachPart() throws IOException {
