@@ -128,6 +128,14 @@ final class PretrainCommand implements Callable<Integer> {
     return Math.toIntExact((tokens + perStep - 1) / perStep);
   }
 
+  @Option(
+      names = "--peak-tflops",
+      paramLabel = "T",
+      description =
+          "Peak dense TFLOP/s of one rank's device (312 for an A100 in bf16), for the MFU in"
+              + " metrics.jsonl; 0: no MFU (default: ${DEFAULT-VALUE}).")
+  double peakTflops = 0;
+
   @Override
   public Integer call() throws IOException {
     if (!modelConfig.equals("tiny")) {
@@ -161,7 +169,8 @@ final class PretrainCommand implements Callable<Integer> {
             keepLast,
             seed,
             maxBadSteps,
-            ranks);
+            ranks,
+            peakTflops);
     Pretrainer.Summary summary = Pretrainer.run(options, spec.commandLine().getErr());
     PrintWriter printer = spec.commandLine().getOut();
     printer.printf(

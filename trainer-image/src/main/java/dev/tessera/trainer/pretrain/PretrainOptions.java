@@ -27,6 +27,7 @@ import java.util.Objects;
  * @param maxBadSteps steps with a non-finite loss or gradient skipped before the run fails
  * @param ranks data-parallel ranks (threads of this process), each with a model replica and its
  *     share of every step's sequences
+ * @param peakTflops peak dense throughput of one rank's device in TFLOP/s, for MFU; 0 for none
  */
 public record PretrainOptions(
     Path data,
@@ -43,7 +44,8 @@ public record PretrainOptions(
     int keepLast,
     long seed,
     int maxBadSteps,
-    int ranks) {
+    int ranks,
+    double peakTflops) {
 
   public PretrainOptions {
     Objects.requireNonNull(data, "data");
@@ -73,6 +75,9 @@ public record PretrainOptions(
               + " × "
               + microBatch
               + ")");
+    }
+    if (!(peakTflops >= 0)) {
+      throw new IllegalArgumentException("--peak-tflops must be >= 0, got " + peakTflops);
     }
     if (checkpointEvery < 1 || keepLast < 1 || maxBadSteps < 0) {
       throw new IllegalArgumentException(

@@ -245,7 +245,15 @@ public final class Pretrainer {
         firstLoss = Double.isNaN(firstLoss) ? result.loss() : firstLoss;
         lastLoss = result.loss();
         if (lead) {
-          appendMetrics(options.out(), step + 1, result, lr, norm, finite, seconds);
+          double flops =
+              TrainingFlops.step(
+                  model.decoder().config(),
+                  model.tower().config(),
+                  model.projector().tokensPerImage(),
+                  result.rows(),
+                  layout.sequenceLength(),
+                  result.images());
+          appendMetrics(options.out(), step + 1, result, lr, norm, finite, seconds, flops);
           note(
               "step %d/%d loss %.4f lr %.3g grad norm %.3f %,.0f tokens/s",
               step + 1, options.steps(), result.loss(), lr, norm, result.tokens() / seconds);
@@ -262,7 +270,7 @@ public final class Pretrainer {
   }
 
   /** Loss of one step and how many tokens it saw. */
-  record StepResult(double loss, long targets, long tokens) {}
+  record StepResult(double loss, long targets, long tokens, long rows, long images) {}
 
   private StepResult step(
       Collective collective,
@@ -277,6 +285,7 @@ public final class Pretrainer {
     List<Tensor> features = new ArrayList<>();
     long targets = 0;
     long tokens = 0;
+    long images = 0;
     for (int from = 0; from < items.size(); from += options.microBatch()) {
       List<PackedLoader.Item<float[]>> micro = items.subList(from, from + options.microBatch());
       List<PackedSequence> sequences = micro.stream().map(PackedLoader.Item::sequence).toList();
@@ -284,6 +293,7 @@ public final class Pretrainer {
       batches.add(batch);
       features.add(features(model, micro));
       targets += batch.targets();
+      images += batch.images();
       tokens += sequences.stream().mapToLong(PackedSequence::length).sum();
     }
     // The mean is over the real tokens of the whole step, on every rank.
@@ -297,7 +307,9 @@ public final class Pretrainer {
     }
     double allLoss = collective.allReduceSum(lossSum);
     long allTokens = collective.allReduceSum(tokens);
-    return new StepResult(allLoss / allTargets, allTargets, allTokens);
+    long allImages = collective.allReduceSum(images);
+    long allRows = collective.allReduceSum((long) items.size());
+    return new StepResult(allLoss / allTargets, allTargets, allTokens, allRows, allImages);
   }
 
   /** The frozen tower's features of a micro-batch's images, in row order. */
@@ -414,7 +426,8 @@ public final class Pretrainer {
       double lr,
       double norm,
       boolean applied,
-      double seconds)
+      double seconds,
+      double flops)
       throws IOException {
     Map<String, Object> line = new LinkedHashMap<>();
     line.put("step", step);
@@ -424,6 +437,13 @@ public final class Pretrainer {
     line.put("tokens", result.tokens());
     line.put("targets", result.targets());
     line.put("tokens_per_s", Math.round(result.tokens() / seconds));
+    // Model FLOPs utilisation against --peak-tflops per rank; null when no peak is given.
+    line.put(
+        "mfu",
+        options.peakTflops() > 0
+            ? Math.round(flops / seconds / (options.peakTflops() * 1e12 * options.ranks()) * 1e4)
+                / 1e4
+            : null);
     if (!applied) {
       line.put("skipped", true);
     }

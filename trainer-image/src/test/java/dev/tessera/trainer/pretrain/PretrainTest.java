@@ -159,7 +159,8 @@ class PretrainTest {
     List<String> lines = new ArrayList<>();
     for (String line : Files.readAllLines(run.resolve(Pretrainer.METRICS_FILE))) {
       JsonNode node = JSON.readTree(line);
-      ((com.fasterxml.jackson.databind.node.ObjectNode) node).remove("tokens_per_s");
+      ((com.fasterxml.jackson.databind.node.ObjectNode) node)
+          .remove(List.of("tokens_per_s", "mfu"));
       lines.add(node.toString());
     }
     return lines;
@@ -322,14 +323,17 @@ class PretrainTest {
   @Test
   void tokensSetTheStepsFromTheSequenceLength() throws IOException {
     Path out = tmp.resolve("run");
-    List<String> args = args(out, 1);
+    List<String> args = args(out, 1, "--peak-tflops", "0.001");
     int at = args.indexOf("--steps");
     args.set(at, "--tokens");
     // 4 sequences of 128 tokens per step: 1,500 tokens take 3 steps.
     args.set(at + 1, "1500");
     Outcome outcome = run(args.toArray(String[]::new));
     assertThat(outcome.exitCode()).as(outcome.err()).isZero();
-    assertThat(Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE))).hasSize(3);
+    List<String> lines = Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE));
+    assertThat(lines).hasSize(3);
+    // With a peak given, each step reports its model FLOPs utilisation.
+    assertThat(JSON.readTree(lines.get(2)).path("mfu").asDouble()).isPositive();
     Outcome both = run(args(tmp.resolve("both"), 2, "--tokens", "5").toArray(String[]::new));
     assertThat(both.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
     assertThat(both.err()).contains("either --steps or --tokens");
