@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       PretrainCommand.class,
       ExportCommand.class,
+      PlanCommand.class,
       ParamsCommand.class,
       LogitsCommand.class,
       VisionFeaturesCommand.class,
