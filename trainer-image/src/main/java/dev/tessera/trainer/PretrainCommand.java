@@ -136,6 +136,19 @@ final class PretrainCommand implements Callable<Integer> {
               + " metrics.jsonl; 0: no MFU (default: ${DEFAULT-VALUE}).")
   double peakTflops = 0;
 
+  @Option(
+      names = "--init-llm",
+      paramLabel = "HF_DIR",
+      description =
+          "Start the decoder from this Hugging Face Qwen2 directory (config and weights).")
+  Path initLlm;
+
+  @Option(
+      names = "--init-vision",
+      paramLabel = "HF_DIR",
+      description = "Start the (frozen) tower from this Hugging Face SigLIP directory.")
+  Path initVision;
+
   @Override
   public Integer call() throws IOException {
     if (!modelConfig.equals("tiny")) {
@@ -170,7 +183,9 @@ final class PretrainCommand implements Callable<Integer> {
             seed,
             maxBadSteps,
             ranks,
-            peakTflops);
+            peakTflops,
+            initLlm,
+            initVision);
     Pretrainer.Summary summary = Pretrainer.run(options, spec.commandLine().getErr());
     PrintWriter printer = spec.commandLine().getOut();
     printer.printf(

@@ -28,6 +28,9 @@ import java.util.Objects;
  * @param ranks data-parallel ranks (threads of this process), each with a model replica and its
  *     share of every step's sequences
  * @param peakTflops peak dense throughput of one rank's device in TFLOP/s, for MFU; 0 for none
+ * @param initLlm a Hugging Face Qwen2 directory whose configuration and weights start the decoder,
+ *     or {@code null} for the tiny preset's
+ * @param initVision a Hugging Face SigLIP directory for the tower, or {@code null}
  */
 public record PretrainOptions(
     Path data,
@@ -45,7 +48,9 @@ public record PretrainOptions(
     long seed,
     int maxBadSteps,
     int ranks,
-    double peakTflops) {
+    double peakTflops,
+    Path initLlm,
+    Path initVision) {
 
   public PretrainOptions {
     Objects.requireNonNull(data, "data");
@@ -94,6 +99,10 @@ public record PretrainOptions(
   public Map<String, Object> identity() {
     Map<String, Object> map = new LinkedHashMap<>();
     map.put("modelConfig", "tiny");
+    map.put("initLlm", initLlm == null ? null : initLlm.toAbsolutePath().normalize().toString());
+    map.put(
+        "initVision",
+        initVision == null ? null : initVision.toAbsolutePath().normalize().toString());
     map.put("steps", steps);
     map.put("globalBatch", globalBatch);
     map.put("microBatch", microBatch);

@@ -17,6 +17,9 @@ import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.GradClip;
 import dev.tessera.engine.optim.LrSchedule;
 import dev.tessera.model.Parameters;
+import dev.tessera.model.config.Qwen2Config;
+import dev.tessera.model.config.SiglipVisionConfig;
+import dev.tessera.model.io.SafetensorsDirectory;
 import dev.tessera.model.io.SafetensorsFile;
 import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.siglip.SiglipImageProcessor;
@@ -181,10 +184,7 @@ public final class Pretrainer {
       TrainerState state)
       throws IOException {
     boolean lead = collective.rank() == 0;
-    TinyPreset.Model model = TinyPreset.build(cpu, layout);
-    model.tower().parameters().initialise(3 * options.seed() + 1, 0.2);
-    model.projector().parameters().initialise(3 * options.seed() + 2, 0.1);
-    model.decoder().parameters().initialise(3 * options.seed() + 3, 0.05);
+    TinyPreset.Model model = buildModel(layout);
     OpenQwen2VL vlm = model.vlm(cpu);
     List<Parameters> trained =
         List.of(model.projector().parameters(), model.decoder().parameters());
@@ -267,6 +267,34 @@ public final class Pretrainer {
       }
     }
     return new Summary(options.steps(), firstLoss, lastLoss, lastCheckpoint);
+  }
+
+  /**
+   * The model, its weights seeded at random or loaded from {@code --init-llm} and {@code
+   * --init-vision} (the projector always starts at random, as in the reference's first stage).
+   */
+  private TinyPreset.Model buildModel(PackedLayout layout) throws IOException {
+    Qwen2Config llm =
+        options.initLlm() == null ? null : Qwen2Config.read(options.initLlm().resolve(CONFIG));
+    SiglipVisionConfig vision =
+        options.initVision() == null
+            ? null
+            : SiglipVisionConfig.read(options.initVision().resolve(CONFIG));
+    TinyPreset.Model model = TinyPreset.build(cpu, layout, llm, vision);
+    model.tower().parameters().initialise(3 * options.seed() + 1, 0.2);
+    model.projector().parameters().initialise(3 * options.seed() + 2, 0.1);
+    model.decoder().parameters().initialise(3 * options.seed() + 3, 0.05);
+    if (options.initLlm() != null) {
+      try (SafetensorsDirectory weights = SafetensorsDirectory.open(options.initLlm())) {
+        model.decoder().parameters().load(weights);
+      }
+    }
+    if (options.initVision() != null) {
+      try (SafetensorsDirectory weights = SafetensorsDirectory.open(options.initVision())) {
+        model.tower().parameters().load(weights);
+      }
+    }
+    return model;
   }
 
   /** Loss of one step and how many tokens it saw. */

@@ -41,8 +41,8 @@ public final class TinyPreset {
       projectorJson.put("type", "avg_pool_mlp");
       projectorJson.put("grid", projector.grid());
       projectorJson.put("pooled_side", projector.pooled());
-      projectorJson.put("vision_hidden_size", VISION_HIDDEN);
-      projectorJson.put("hidden_size", HIDDEN);
+      projectorJson.put("vision_hidden_size", tower.config().hiddenSize());
+      projectorJson.put("hidden_size", decoder.config().hiddenSize());
       Map<String, Object> json = new LinkedHashMap<>();
       json.put("architectures", List.of("OpenQwen2VLForCausalLM"));
       json.put("model_type", "open_qwen2vl");
@@ -72,36 +72,73 @@ public final class TinyPreset {
   }
 
   public static Model build(Backend backend, PackedLayout layout) {
+    return build(backend, layout, null, null);
+  }
+
+  /**
+   * The model for {@code layout}: the tiny decoder and tower unless configurations are given (from
+   * {@code --init-llm} and {@code --init-vision} directories), and the projector between them.
+   *
+   * @throws IllegalArgumentException when the data does not fit the model: a vocabulary larger than
+   *     the decoder's embedding, or a pooled grid larger than the tower's patch grid
+   */
+  public static Model build(
+      Backend backend, PackedLayout layout, Qwen2Config llm, SiglipVisionConfig vision) {
     int pooled = pooledSide(layout.imageTokens());
-    int grid = Math.max(4, pooled);
-    SiglipVisionConfig vision =
-        new SiglipVisionConfig(
-            VISION_HIDDEN,
-            2 * VISION_HIDDEN,
-            2,
-            4,
-            PATCH * grid,
-            PATCH,
-            3,
-            1e-6,
-            "gelu_pytorch_tanh",
-            false);
-    Qwen2Config llm =
-        new Qwen2Config(
-            HIDDEN,
-            2 * HIDDEN,
-            2,
-            4,
-            2,
-            layout.vocabularySize(),
-            1e-6,
-            10000.0,
-            true,
-            layout.sequenceLength(),
-            "float32");
+    if (vision == null) {
+      int grid = Math.max(4, pooled);
+      vision =
+          new SiglipVisionConfig(
+              VISION_HIDDEN,
+              2 * VISION_HIDDEN,
+              2,
+              4,
+              PATCH * grid,
+              PATCH,
+              3,
+              1e-6,
+              "gelu_pytorch_tanh",
+              false);
+    }
+    if (llm == null) {
+      llm =
+          new Qwen2Config(
+              HIDDEN,
+              2 * HIDDEN,
+              2,
+              4,
+              2,
+              layout.vocabularySize(),
+              1e-6,
+              10000.0,
+              true,
+              layout.sequenceLength(),
+              "float32");
+    }
+    if (layout.vocabularySize() > llm.vocabSize()) {
+      throw new IllegalArgumentException(
+          "the packed data's tokenizer has "
+              + layout.vocabularySize()
+              + " ids but the decoder embeds only "
+              + llm.vocabSize());
+    }
+    if (pooled > vision.patchesPerSide()) {
+      throw new IllegalArgumentException(
+          "the packed data has "
+              + layout.imageTokens()
+              + " image tokens per image ("
+              + pooled
+              + "x"
+              + pooled
+              + ") but the vision tower's patch grid is only "
+              + vision.patchesPerSide()
+              + "x"
+              + vision.patchesPerSide());
+    }
     return new Model(
         new SiglipVisionTower(backend, vision),
-        new AvgPoolProjector(backend, VISION_HIDDEN, HIDDEN, grid, pooled),
+        new AvgPoolProjector(
+            backend, vision.hiddenSize(), llm.hiddenSize(), vision.patchesPerSide(), pooled),
         new Qwen2Decoder(backend, llm, false));
   }
 }

@@ -17,11 +17,14 @@ import dev.tessera.data.synth.SynthProgress;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.ShardList;
 import dev.tessera.data.webdataset.WebDatasetReader;
+import dev.tessera.engine.DType;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.io.SafetensorsDirectory;
 import dev.tessera.model.io.SafetensorsFile;
+import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.trainer.TrainerMain;
@@ -337,6 +340,71 @@ class PretrainTest {
     Outcome both = run(args(tmp.resolve("both"), 2, "--tokens", "5").toArray(String[]::new));
     assertThat(both.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
     assertThat(both.err()).contains("either --steps or --tokens");
+  }
+
+  /** A Hugging Face directory holding {@code parameters} and {@code config}. */
+  private static Path huggingFaceDirectory(
+      Path dir, Map<String, Object> config, Parameters parameters) throws IOException {
+    Files.createDirectories(dir);
+    Files.write(dir.resolve("config.json"), JSON.writeValueAsBytes(config));
+    SafetensorsWriter writer = new SafetensorsWriter();
+    for (String name : parameters.names()) {
+      writer.add(name, DType.F32, parameters.value(name));
+    }
+    writer.write(dir.resolve("model.safetensors"));
+    return dir;
+  }
+
+  /**
+   * --init-llm and --init-vision start the decoder and tower from Hugging Face directories: with
+   * the first step's learning rate 0 (warmup), the checkpoint holds exactly their weights.
+   */
+  @Test
+  void initialWeightsComeFromHuggingFaceDirectories() throws IOException {
+    CpuBackend cpu = CpuBackend.get();
+    int vocabulary =
+        ((Number) ShardManifest.read(packed).layout().get("vocabularySize")).intValue();
+    Qwen2Config llmConfig =
+        new Qwen2Config(32, 64, 1, 2, 1, vocabulary + 7, 1e-6, 1e4, false, 256, "float32");
+    Qwen2Decoder llm = new Qwen2Decoder(cpu, llmConfig, false);
+    llm.parameters().initialise(41, 0.1);
+    SiglipVisionConfig visionConfig =
+        new SiglipVisionConfig(32, 64, 2, 2, 48, 8, 3, 1e-6, "gelu_pytorch_tanh", false);
+    SiglipVisionTower tower = new SiglipVisionTower(cpu, visionConfig);
+    tower.parameters().initialise(42, 0.1);
+    Path llmDir = huggingFaceDirectory(tmp.resolve("llm"), llmConfig.toJson(), llm.parameters());
+    Path visionDir =
+        huggingFaceDirectory(tmp.resolve("vision"), visionConfig.toJson(), tower.parameters());
+
+    Path out = tmp.resolve("run");
+    Outcome outcome =
+        run(
+            args(out, 1, "--init-llm", llmDir.toString(), "--init-vision", visionDir.toString())
+                .toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    try (SafetensorsFile checkpoint =
+        SafetensorsFile.open(new Checkpoints(out).stepDir(1).resolve(Pretrainer.WEIGHTS))) {
+      for (Parameters part : List.of(llm.parameters(), tower.parameters())) {
+        for (String name : part.names()) {
+          assertThat(checkpoint.readFloats(name))
+              .as(name)
+              .containsExactly(cpu.toHost(part.value(name)));
+        }
+      }
+    }
+
+    // A decoder whose embedding is smaller than the data's vocabulary is refused up front.
+    Qwen2Config small =
+        new Qwen2Config(32, 64, 1, 2, 1, vocabulary - 1, 1e-6, 1e4, false, 256, "float32");
+    Path smallDir =
+        huggingFaceDirectory(
+            tmp.resolve("small"), small.toJson(), new Qwen2Decoder(cpu, small, false).parameters());
+    Outcome refused =
+        run(
+            args(tmp.resolve("refused"), 1, "--init-llm", smallDir.toString())
+                .toArray(String[]::new));
+    assertThat(refused.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(refused.err()).contains("the decoder embeds only " + (vocabulary - 1));
   }
 
   /** The exported parts load as the models they are, with the trained weights. */
