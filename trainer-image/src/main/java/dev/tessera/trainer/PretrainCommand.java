@@ -149,6 +149,25 @@ final class PretrainCommand implements Callable<Integer> {
       description = "Start the (frozen) tower from this Hugging Face SigLIP directory.")
   Path initVision;
 
+  @Option(
+      names = "--rendezvous",
+      paramLabel = "HOST:PORT",
+      description =
+          "Run as one of --ranks processes meeting at rank 0's address (in an Indexed Job, pod 0's"
+              + " stable DNS name); default: $TESSERA_RENDEZVOUS, else ranks are threads.")
+  String rendezvous = System.getenv("TESSERA_RENDEZVOUS");
+
+  @Option(
+      names = "--rank",
+      paramLabel = "r",
+      description = "This process's rank with --rendezvous (default: $TESSERA_RANK, else 0).")
+  int rank = envInt("TESSERA_RANK", 0);
+
+  private static int envInt(String name, int fallback) {
+    String value = System.getenv(name);
+    return value == null || value.isBlank() ? fallback : Integer.parseInt(value.strip());
+  }
+
   @Override
   public Integer call() throws IOException {
     if (!modelConfig.equals("tiny")) {
@@ -185,7 +204,9 @@ final class PretrainCommand implements Callable<Integer> {
             ranks,
             peakTflops,
             initLlm,
-            initVision);
+            initVision,
+            rank,
+            rendezvous == null || rendezvous.isBlank() ? null : rendezvous);
     Pretrainer.Summary summary = Pretrainer.run(options, spec.commandLine().getErr());
     PrintWriter printer = spec.commandLine().getOut();
     printer.printf(

@@ -25,8 +25,11 @@ import java.util.Objects;
  * @param keepLast checkpoints kept
  * @param seed initialisation and data order
  * @param maxBadSteps steps with a non-finite loss or gradient skipped before the run fails
- * @param ranks data-parallel ranks (threads of this process), each with a model replica and its
- *     share of every step's sequences
+ * @param ranks data-parallel ranks, each with a model replica and its share of every step's
+ *     sequences: threads of this process, or — with a rendezvous — processes
+ * @param rank this process's rank when the ranks are processes (with {@code rendezvous})
+ * @param rendezvous {@code host:port} of rank 0, where the ranks of a multi-process run meet (in an
+ *     Indexed Job, pod 0's stable DNS name); {@code null} for ranks as threads
  * @param peakTflops peak dense throughput of one rank's device in TFLOP/s, for MFU; 0 for none
  * @param initLlm a Hugging Face Qwen2 directory whose configuration and weights start the decoder,
  *     or {@code null} for the tiny preset's
@@ -50,7 +53,9 @@ public record PretrainOptions(
     int ranks,
     double peakTflops,
     Path initLlm,
-    Path initVision) {
+    Path initVision,
+    int rank,
+    String rendezvous) {
 
   public PretrainOptions {
     Objects.requireNonNull(data, "data");
@@ -81,6 +86,9 @@ public record PretrainOptions(
               + microBatch
               + ")");
     }
+    if (rendezvous != null && (rank < 0 || rank >= ranks)) {
+      throw new IllegalArgumentException("--rank must be in 0.." + (ranks - 1) + ", got " + rank);
+    }
     if (!(peakTflops >= 0)) {
       throw new IllegalArgumentException("--peak-tflops must be >= 0, got " + peakTflops);
     }
@@ -88,6 +96,11 @@ public record PretrainOptions(
       throw new IllegalArgumentException(
           "need --checkpoint-every >= 1, --keep-last >= 1 and --max-bad-steps >= 0");
     }
+  }
+
+  /** Whether the ranks are separate processes meeting at {@link #rendezvous()}. */
+  public boolean multiProcess() {
+    return rendezvous != null;
   }
 
   /** Warmup steps: the warmup share of all steps, rounded up. */

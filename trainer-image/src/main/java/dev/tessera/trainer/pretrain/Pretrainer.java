@@ -13,6 +13,7 @@ import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.dist.Collective;
 import dev.tessera.engine.dist.InProcessCollective;
+import dev.tessera.engine.dist.TcpCollective;
 import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.GradClip;
 import dev.tessera.engine.optim.LrSchedule;
@@ -29,10 +30,12 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -90,7 +93,11 @@ public final class Pretrainer {
 
   private Summary run() throws IOException {
     Path out = Files.createDirectories(options.out());
-    checkRunIdentity(out);
+    // In a multi-process run only rank 0 writes; the others read what it wrote before.
+    boolean writer = !options.multiProcess() || options.rank() == 0;
+    if (writer) {
+      checkRunIdentity(out);
+    }
     try (PackedShards shards = PackedShards.open(options.data())) {
       PackedLayout layout = shards.layout();
       Checkpoints checkpoints = new Checkpoints(out);
@@ -102,16 +109,44 @@ public final class Pretrainer {
       if (latest.isPresent()) {
         note("resuming from %s (step %d)", latest.get().getFileName(), state.step());
       }
-      keepMetricsUpTo(out.resolve(METRICS_FILE), state.step());
+      if (writer) {
+        keepMetricsUpTo(out.resolve(METRICS_FILE), state.step());
+      }
       if (state.step() >= options.steps()) {
         note("run already complete at step %d", state.step());
         return new Summary(state.step(), Double.NaN, Double.NaN, latest.orElse(null));
+      }
+      if (options.multiProcess()) {
+        note("rank %d of %d: joining %s", options.rank(), options.ranks(), options.rendezvous());
+        try (TcpCollective group =
+            TcpCollective.join(
+                options.rank(), options.ranks(), rendezvousAddress(), RENDEZVOUS_TIMEOUT)) {
+          return trainRank(group, shards, layout, checkpoints, latest, state);
+        }
       }
       List<Collective> group = InProcessCollective.group(options.ranks());
       if (options.ranks() == 1) {
         return trainRank(group.get(0), shards, layout, checkpoints, latest, state);
       }
       return trainRanks(group, shards, layout, checkpoints, latest, state);
+    }
+  }
+
+  /** How long ranks wait for each other to start. */
+  static final Duration RENDEZVOUS_TIMEOUT = Duration.ofMinutes(10);
+
+  private InetSocketAddress rendezvousAddress() {
+    String address = options.rendezvous();
+    int colon = address.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("--rendezvous must be host:port, got '" + address + "'");
+    }
+    try {
+      return new InetSocketAddress(
+          address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "--rendezvous must be host:port, got '" + address + "'", e);
     }
   }
 
@@ -201,11 +236,11 @@ public final class Pretrainer {
       restore(latest.get(), model, optimizer);
     }
 
-    int perRank = options.globalBatch() / options.ranks();
+    int perRank = options.globalBatch() / collective.size();
     SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
     PackedLoader.Options loaderOptions =
         new PackedLoader.Options(
-            options.seed(), collective.rank(), options.ranks(), 2 * perRank, 2);
+            options.seed(), collective.rank(), collective.size(), 2 * perRank, 2);
     double firstLoss = Double.NaN;
     double lastLoss = Double.NaN;
     Path lastCheckpoint = latest.orElse(null);

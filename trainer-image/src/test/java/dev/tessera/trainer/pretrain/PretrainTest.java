@@ -297,6 +297,48 @@ class PretrainTest {
     }
   }
 
+  /**
+   * Ranks as processes meeting over TCP (here two threads, each a whole trainer) train exactly as
+   * ranks as threads: the same sums in the same order, so the same bits.
+   */
+  @Test
+  void ranksOverTcpTrainExactlyAsRanksInProcess() throws Exception {
+    Path threads = tmp.resolve("threads");
+    assertThat(run(args(threads, 4, "--ranks", "2").toArray(String[]::new)).exitCode()).isZero();
+
+    Path processes = tmp.resolve("processes");
+    int port;
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      List<java.util.concurrent.Future<Outcome>> ranks = new ArrayList<>();
+      for (int rank = 0; rank < 2; rank++) {
+        List<String> args =
+            args(
+                processes,
+                4,
+                "--ranks",
+                "2",
+                "--rank",
+                String.valueOf(rank),
+                "--rendezvous",
+                "127.0.0.1:" + port);
+        ranks.add(pool.submit(() -> run(args.toArray(String[]::new))));
+      }
+      for (java.util.concurrent.Future<Outcome> rank : ranks) {
+        Outcome outcome = rank.get();
+        assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(metrics(processes)).isEqualTo(metrics(threads));
+    assertThat(finalWeights(processes, 4)).isEqualTo(finalWeights(threads, 4));
+  }
+
   private static List<String> withMicroBatch(List<String> args, String microBatch) {
     List<String> copy = new ArrayList<>(args);
     copy.set(copy.indexOf("--micro-batch") + 1, microBatch);

@@ -1,0 +1,104 @@
+package dev.tessera.engine.dist;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+class TcpCollectiveTest {
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  private static float[] data(int rank, int length) {
+    SplittableRandom random = new SplittableRandom(100 + rank);
+    float[] values = new float[length];
+    for (int i = 0; i < length; i++) {
+      values[i] = (float) random.nextGaussian();
+    }
+    return values;
+  }
+
+  /** Every rank on its own thread: joins over TCP, runs the collectives, returns what it saw. */
+  @Test
+  void sumsAreTheSameBitsAsInProcessAndBroadcastReachesEveryone() throws Exception {
+    int size = 3;
+    int length = 2049;
+    InetSocketAddress rendezvous = new InetSocketAddress("127.0.0.1", freePort());
+    ExecutorService threads = Executors.newFixedThreadPool(2 * size);
+    try {
+      List<Future<float[]>> tcp = new ArrayList<>();
+      List<Future<float[]>> local = new ArrayList<>();
+      List<Collective> inProcess = InProcessCollective.group(size);
+      for (int r = 0; r < size; r++) {
+        int rank = r;
+        tcp.add(
+            threads.submit(
+                () -> {
+                  try (TcpCollective group =
+                      TcpCollective.join(rank, size, rendezvous, Duration.ofSeconds(20))) {
+                    float[] values = data(rank, length);
+                    group.allReduceSum(values, 0, length);
+                    assertThat(group.allReduceSum((long) rank + 1)).isEqualTo(6);
+                    assertThat(group.allReduceSum(0.25 * rank)).isEqualTo(0.75);
+                    float[] shared = data(rank, 5);
+                    group.broadcast(shared, 0, 5, 2);
+                    assertThat(shared).containsExactly(data(2, 5));
+                    group.barrier();
+                    return values;
+                  }
+                }));
+        local.add(
+            threads.submit(
+                () -> {
+                  float[] values = data(rank, length);
+                  inProcess.get(rank).allReduceSum(values, 0, length);
+                  return values;
+                }));
+      }
+      float[] expected = local.get(0).get();
+      for (int r = 0; r < size; r++) {
+        assertThat(tcp.get(r).get()).containsExactly(expected);
+        assertThat(local.get(r).get()).containsExactly(expected);
+      }
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  @Test
+  void aMissingRankIsNamedWhenTheRendezvousTimesOut() throws Exception {
+    InetSocketAddress rendezvous = new InetSocketAddress("127.0.0.1", freePort());
+    ExecutorService threads = Executors.newSingleThreadExecutor();
+    try {
+      Future<TcpCollective> one =
+          threads.submit(() -> TcpCollective.join(1, 3, rendezvous, Duration.ofSeconds(10)));
+      assertThatThrownBy(() -> TcpCollective.join(0, 3, rendezvous, Duration.ofMillis(1500)))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("ranks 2 did not join");
+      one.get().close();
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  @Test
+  void aRankThatCannotReachRankZeroSaysWhere() throws Exception {
+    InetSocketAddress nowhere = new InetSocketAddress("127.0.0.1", freePort());
+    assertThatThrownBy(() -> TcpCollective.join(1, 2, nowhere, Duration.ofMillis(600)))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("could not reach rank 0 at");
+  }
+}
