@@ -163,6 +163,14 @@ final class PretrainCommand implements Callable<Integer> {
       description = "This process's rank with --rendezvous (default: $TESSERA_RANK, else 0).")
   int rank = envInt("TESSERA_RANK", 0);
 
+  @Option(
+      names = "--zero",
+      paramLabel = "0|1",
+      description =
+          "ZeRO stage: 1 shards the optimizer state over the ranks, 0 keeps it on every rank"
+              + " (default: ${DEFAULT-VALUE}).")
+  int zero = 1;
+
   private static int envInt(String name, int fallback) {
     String value = System.getenv(name);
     return value == null || value.isBlank() ? fallback : Integer.parseInt(value.strip());
@@ -206,6 +214,7 @@ final class PretrainCommand implements Callable<Integer> {
             initLlm,
             initVision,
             rank,
+            zero,
             rendezvous == null || rendezvous.isBlank() ? null : rendezvous);
     Pretrainer.Summary summary = Pretrainer.run(options, spec.commandLine().getErr());
     PrintWriter printer = spec.commandLine().getOut();

@@ -28,6 +28,7 @@ import java.util.Objects;
  * @param ranks data-parallel ranks, each with a model replica and its share of every step's
  *     sequences: threads of this process, or — with a rendezvous — processes
  * @param rank this process's rank when the ranks are processes (with {@code rendezvous})
+ * @param zero ZeRO stage: 0 keeps the optimizer state on every rank, 1 shards it over the ranks
  * @param rendezvous {@code host:port} of rank 0, where the ranks of a multi-process run meet (in an
  *     Indexed Job, pod 0's stable DNS name); {@code null} for ranks as threads
  * @param peakTflops peak dense throughput of one rank's device in TFLOP/s, for MFU; 0 for none
@@ -55,6 +56,7 @@ public record PretrainOptions(
     Path initLlm,
     Path initVision,
     int rank,
+    int zero,
     String rendezvous) {
 
   public PretrainOptions {
@@ -88,6 +90,9 @@ public record PretrainOptions(
     }
     if (rendezvous != null && (rank < 0 || rank >= ranks)) {
       throw new IllegalArgumentException("--rank must be in 0.." + (ranks - 1) + ", got " + rank);
+    }
+    if (zero < 0 || zero > 1) {
+      throw new IllegalArgumentException("--zero must be 0 or 1, got " + zero);
     }
     if (!(peakTflops >= 0)) {
       throw new IllegalArgumentException("--peak-tflops must be >= 0, got " + peakTflops);

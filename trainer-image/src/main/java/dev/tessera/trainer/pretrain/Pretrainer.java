@@ -229,11 +229,12 @@ public final class Pretrainer {
         params.add(new AdamW.Param(name, group.value(name), group.grad(name)));
       }
     }
-    AdamW optimizer = new AdamW(params, 0.9, 0.999, 1e-8, options.weightDecay());
+    ShardedOptimizer optimizer =
+        new ShardedOptimizer(params, options.zero(), collective, options.weightDecay());
     LrSchedule schedule = new LrSchedule(options.lr(), 0, options.warmupSteps(), options.steps());
     List<Tensor> grads = trained.stream().map(Parameters::flatGrads).toList();
     if (latest.isPresent()) {
-      restore(latest.get(), model, optimizer);
+      restore(latest.get(), model, optimizer, params);
     }
 
     int perRank = options.globalBatch() / collective.size();
@@ -279,6 +280,11 @@ public final class Pretrainer {
         double seconds = (System.nanoTime() - started) / 1e9;
         firstLoss = Double.isNaN(firstLoss) ? result.loss() : firstLoss;
         lastLoss = result.loss();
+        boolean checkpoint =
+            (step + 1) % options.checkpointEvery() == 0 || step + 1 == options.steps();
+        // Every rank takes part in gathering the sharded optimizer state; rank 0 writes it.
+        Map<String, float[][]> moments = checkpoint ? optimizer.gatherMoments() : null;
+        long optimizerSteps = checkpoint ? optimizer.steps() : 0;
         if (lead) {
           double flops =
               TrainingFlops.step(
@@ -292,10 +298,10 @@ public final class Pretrainer {
           note(
               "step %d/%d loss %.4f lr %.3g grad norm %.3f %,.0f tokens/s",
               step + 1, options.steps(), result.loss(), lr, norm, result.tokens() / seconds);
-          if ((step + 1) % options.checkpointEvery() == 0 || step + 1 == options.steps()) {
+          if (checkpoint) {
             // Rank 0's next position is the global position after this step's sequences.
             TrainerState next = new TrainerState(step + 1, loader.nextPosition(), badSteps);
-            lastCheckpoint = save(checkpoints, next, model, optimizer);
+            lastCheckpoint = save(checkpoints, next, model, moments, optimizerSteps);
             checkpoints.prune(options.keepLast());
           }
         }
@@ -409,7 +415,11 @@ public final class Pretrainer {
   // ---- checkpoints ---------------------------------------------------------------------------
 
   private Path save(
-      Checkpoints checkpoints, TrainerState state, TinyPreset.Model model, AdamW optimizer)
+      Checkpoints checkpoints,
+      TrainerState state,
+      TinyPreset.Model model,
+      Map<String, float[][]> moments,
+      long optimizerSteps)
       throws IOException {
     Path written =
         checkpoints.write(
@@ -427,29 +437,42 @@ public final class Pretrainer {
               }
               weights.write(dir.resolve(WEIGHTS));
               AtomicFiles.write(dir.resolve(CONFIG), JSON.writeValueAsBytes(model.configJson()));
-              AdamW.State moments = optimizer.exportState();
-              new SafetensorsWriter()
-                  .metadata("step", Long.toString(moments.step()))
-                  .add("adamw.m", DType.F32, new int[] {moments.m().length}, moments.m())
-                  .add("adamw.v", DType.F32, new int[] {moments.v().length}, moments.v())
-                  .write(dir.resolve(OPTIMIZER));
+              // Moments per parameter, so a run can resume with another sharding of them.
+              SafetensorsWriter optimizerState =
+                  new SafetensorsWriter().metadata("step", Long.toString(optimizerSteps));
+              for (Map.Entry<String, float[][]> entry : moments.entrySet()) {
+                float[][] pair = entry.getValue();
+                optimizerState.add(
+                    "m." + entry.getKey(), DType.F32, new int[] {pair[0].length}, pair[0]);
+                optimizerState.add(
+                    "v." + entry.getKey(), DType.F32, new int[] {pair[1].length}, pair[1]);
+              }
+              optimizerState.write(dir.resolve(OPTIMIZER));
               AtomicFiles.write(dir.resolve(STATE), JSON.writeValueAsBytes(state));
             });
     note("checkpoint %s", written);
     return written;
   }
 
-  private static void restore(Path dir, TinyPreset.Model model, AdamW optimizer)
+  private static void restore(
+      Path dir, TinyPreset.Model model, ShardedOptimizer optimizer, List<AdamW.Param> params)
       throws IOException {
     try (SafetensorsFile weights = SafetensorsFile.open(dir.resolve(WEIGHTS))) {
       model.tower().parameters().load(weights);
       model.projector().parameters().load(weights);
       model.decoder().parameters().load(weights);
     }
-    try (SafetensorsFile moments = SafetensorsFile.open(dir.resolve(OPTIMIZER))) {
-      long step = Long.parseLong(moments.metadata().get("step"));
-      optimizer.importState(
-          new AdamW.State(step, moments.readFloats("adamw.m"), moments.readFloats("adamw.v")));
+    try (SafetensorsFile state = SafetensorsFile.open(dir.resolve(OPTIMIZER))) {
+      long step = Long.parseLong(state.metadata().get("step"));
+      Map<String, float[][]> moments = new LinkedHashMap<>();
+      for (AdamW.Param param : params) {
+        moments.put(
+            param.name(),
+            new float[][] {
+              state.readFloats("m." + param.name()), state.readFloats("v." + param.name())
+            });
+      }
+      optimizer.load(step, moments);
     }
   }
 

@@ -339,6 +339,40 @@ class PretrainTest {
     assertThat(finalWeights(processes, 4)).isEqualTo(finalWeights(threads, 4));
   }
 
+  /**
+   * ZeRO-1 shards the optimizer state over the ranks without changing a bit of the training, and
+   * its checkpoints (moments gathered per parameter) resume exactly.
+   */
+  @Test
+  void shardedOptimizerStateTrainsAndResumesExactly() throws IOException {
+    Path replicated = tmp.resolve("zero0");
+    Path sharded = tmp.resolve("zero1");
+    assertThat(
+            run(args(replicated, 10, "--ranks", "2", "--zero", "0").toArray(String[]::new))
+                .exitCode())
+        .isZero();
+    assertThat(
+            run(args(sharded, 10, "--ranks", "2", "--zero", "1").toArray(String[]::new)).exitCode())
+        .isZero();
+    assertThat(metrics(sharded)).isEqualTo(metrics(replicated));
+    assertThat(finalWeights(sharded, 10)).isEqualTo(finalWeights(replicated, 10));
+    assertThat(
+            Files.readAllBytes(new Checkpoints(sharded).stepDir(10).resolve(Pretrainer.OPTIMIZER)))
+        .isEqualTo(
+            Files.readAllBytes(
+                new Checkpoints(replicated).stepDir(10).resolve(Pretrainer.OPTIMIZER)));
+
+    // Resume from step 5's sharded state after damaging step 10's.
+    Path weights = new Checkpoints(sharded).stepDir(10).resolve(Pretrainer.WEIGHTS);
+    byte[] bytes = Files.readAllBytes(weights);
+    bytes[bytes.length / 2] ^= 0x01;
+    Files.write(weights, bytes);
+    Outcome resumed = run(args(sharded, 10, "--ranks", "2", "--zero", "1").toArray(String[]::new));
+    assertThat(resumed.exitCode()).as(resumed.err()).isZero();
+    assertThat(resumed.err()).contains("resuming from step-00000005");
+    assertThat(finalWeights(sharded, 10)).isEqualTo(finalWeights(replicated, 10));
+  }
+
   private static List<String> withMicroBatch(List<String> args, String microBatch) {
     List<String> copy = new ArrayList<>(args);
     copy.set(copy.indexOf("--micro-batch") + 1, microBatch);
