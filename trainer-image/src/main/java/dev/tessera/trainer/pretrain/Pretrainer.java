@@ -249,6 +249,7 @@ public final class Pretrainer {
     try (PackedLoader<float[]> loader =
         PackedLoader.open(
             shards, loaderOptions, bytes -> pixels(processor, bytes), state.dataPosition())) {
+      long runStarted = System.nanoTime();
       for (long step = state.step(); step < options.steps(); step++) {
         long started = System.nanoTime();
         List<PackedLoader.Item<float[]>> items = new ArrayList<>(perRank);
@@ -296,8 +297,15 @@ public final class Pretrainer {
                   result.images());
           appendMetrics(options.out(), step + 1, result, lr, norm, finite, seconds, flops);
           note(
-              "step %d/%d loss %.4f lr %.3g grad norm %.3f %,.0f tokens/s",
-              step + 1, options.steps(), result.loss(), lr, norm, result.tokens() / seconds);
+              "step %d/%d %s loss %.4f lr %.3g grad norm %.3f %,.0f tokens/s, eta %s",
+              step + 1,
+              options.steps(),
+              progressBar(step + 1, options.steps()),
+              result.loss(),
+              lr,
+              norm,
+              result.tokens() / seconds,
+              eta(runStarted, step + 1 - state.step(), options.steps() - step - 1));
           if (checkpoint) {
             // Rank 0's next position is the global position after this step's sequences.
             TrainerState next = new TrainerState(step + 1, loader.nextPosition(), badSteps);
@@ -560,6 +568,24 @@ public final class Pretrainer {
       }
     }
     AtomicFiles.write(file, kept.toString().getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** {@code [#####.....]}: the share of the steps done, in 20 characters. */
+  static String progressBar(long done, long total) {
+    int filled = (int) (20 * done / Math.max(1, total));
+    return "[" + "#".repeat(filled) + ".".repeat(20 - filled) + "]";
+  }
+
+  /** Time left at the mean pace of the steps done so far in this process, as 1h02m03s. */
+  static String eta(long startedNanos, long stepsDone, long stepsLeft) {
+    long seconds =
+        stepsDone == 0
+            ? 0
+            : Math.round((System.nanoTime() - startedNanos) / 1e9 / stepsDone * stepsLeft);
+    return seconds >= 3600
+        ? String.format(
+            Locale.ROOT, "%dh%02dm%02ds", seconds / 3600, seconds / 60 % 60, seconds % 60)
+        : String.format(Locale.ROOT, "%dm%02ds", seconds / 60, seconds % 60);
   }
 
   private void note(String format, Object... args) {

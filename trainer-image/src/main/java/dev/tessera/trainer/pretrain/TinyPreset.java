@@ -122,6 +122,12 @@ public final class TinyPreset {
               + " ids but the decoder embeds only "
               + llm.vocabSize());
     }
+    if (vision.numHiddenLayers() < 2) {
+      throw new IllegalArgumentException(
+          "the vision tower has "
+              + vision.numHiddenLayers()
+              + " layer; Open-Qwen2VL reads the second-to-last, so it needs at least 2");
+    }
     if (pooled > vision.patchesPerSide()) {
       throw new IllegalArgumentException(
           "the packed data has "
