@@ -4,9 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.tessera.data.io.AtomicFiles;
-import dev.tessera.data.packed.PackedLayout;
-import dev.tessera.data.packed.PackedLoader;
-import dev.tessera.data.packed.PackedSequence;
 import dev.tessera.data.packed.PackedShards;
 import dev.tessera.engine.DType;
 import dev.tessera.engine.Tensor;
@@ -18,20 +15,12 @@ import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.GradClip;
 import dev.tessera.engine.optim.LrSchedule;
 import dev.tessera.model.Parameters;
-import dev.tessera.model.config.Qwen2Config;
-import dev.tessera.model.config.SiglipVisionConfig;
-import dev.tessera.model.io.SafetensorsDirectory;
 import dev.tessera.model.io.SafetensorsFile;
 import dev.tessera.model.io.SafetensorsWriter;
-import dev.tessera.model.siglip.SiglipImageProcessor;
 import dev.tessera.model.vlm.OpenQwen2VL;
-import dev.tessera.model.vlm.PackedBatch;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,7 +35,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import javax.imageio.ImageIO;
 
 /**
  * The pre-training loop on one rank: packed sequences in, checkpoints and metrics out.
@@ -86,20 +74,27 @@ public final class Pretrainer {
     this.log = log;
   }
 
-  /** Trains, or continues the run in {@code options.out()} from its latest valid checkpoint. */
+  /** Pre-trains, or continues the run in {@code options.out()} from its latest valid checkpoint. */
   public static Summary run(PretrainOptions options, PrintWriter log) throws IOException {
-    return new Pretrainer(options, log).run();
+    try (PackedShards shards = PackedShards.open(options.data())) {
+      return run(options, new PretrainTask(options, shards), log);
+    }
   }
 
-  private Summary run() throws IOException {
+  /** Trains {@code task}, or continues its run from the latest valid checkpoint. */
+  public static Summary run(PretrainOptions options, TrainingTask task, PrintWriter log)
+      throws IOException {
+    return new Pretrainer(options, log).run(task);
+  }
+
+  private Summary run(TrainingTask task) throws IOException {
     Path out = Files.createDirectories(options.out());
     // In a multi-process run only rank 0 writes; the others read what it wrote before.
     boolean writer = !options.multiProcess() || options.rank() == 0;
     if (writer) {
-      checkRunIdentity(out);
+      checkRunIdentity(out, task);
     }
-    try (PackedShards shards = PackedShards.open(options.data())) {
-      PackedLayout layout = shards.layout();
+    {
       Checkpoints checkpoints = new Checkpoints(out);
       Optional<Path> latest = checkpoints.latestValid(log);
       TrainerState state =
@@ -121,14 +116,14 @@ public final class Pretrainer {
         try (TcpCollective group =
             TcpCollective.join(
                 options.rank(), options.ranks(), rendezvousAddress(), RENDEZVOUS_TIMEOUT)) {
-          return trainRank(group, shards, layout, checkpoints, latest, state);
+          return trainRank(group, task, checkpoints, latest, state);
         }
       }
       List<Collective> group = InProcessCollective.group(options.ranks());
       if (options.ranks() == 1) {
-        return trainRank(group.get(0), shards, layout, checkpoints, latest, state);
+        return trainRank(group.get(0), task, checkpoints, latest, state);
       }
-      return trainRanks(group, shards, layout, checkpoints, latest, state);
+      return trainRanks(group, task, checkpoints, latest, state);
     }
   }
 
@@ -153,8 +148,7 @@ public final class Pretrainer {
   /** Runs every rank on a thread of its own; rank 0's summary, or the first failure. */
   private Summary trainRanks(
       List<Collective> group,
-      PackedShards shards,
-      PackedLayout layout,
+      TrainingTask task,
       Checkpoints checkpoints,
       Optional<Path> latest,
       TrainerState state)
@@ -174,7 +168,7 @@ public final class Pretrainer {
             threads.submit(
                 () -> {
                   try {
-                    return trainRank(rank, shards, layout, checkpoints, latest, state);
+                    return trainRank(rank, task, checkpoints, latest, state);
                   } catch (IOException | RuntimeException e) {
                     // Release the other ranks from the collective they wait in.
                     rank.close();
@@ -212,14 +206,13 @@ public final class Pretrainer {
    */
   private Summary trainRank(
       Collective collective,
-      PackedShards shards,
-      PackedLayout layout,
+      TrainingTask task,
       Checkpoints checkpoints,
       Optional<Path> latest,
       TrainerState state)
       throws IOException {
     boolean lead = collective.rank() == 0;
-    TinyPreset.Model model = buildModel(layout);
+    TinyPreset.Model model = task.buildModel();
     OpenQwen2VL vlm = model.vlm(cpu);
     List<Parameters> trained =
         List.of(model.projector().parameters(), model.decoder().parameters());
@@ -238,25 +231,17 @@ public final class Pretrainer {
     }
 
     int perRank = options.globalBatch() / collective.size();
-    SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
-    PackedLoader.Options loaderOptions =
-        new PackedLoader.Options(
-            options.seed(), collective.rank(), collective.size(), 2 * perRank, 2);
     double firstLoss = Double.NaN;
     double lastLoss = Double.NaN;
     Path lastCheckpoint = latest.orElse(null);
     long badSteps = state.badSteps();
-    try (PackedLoader<float[]> loader =
-        PackedLoader.open(
-            shards, loaderOptions, bytes -> pixels(processor, bytes), state.dataPosition())) {
+    try (TrainingTask.RankData data =
+        task.open(model, collective.rank(), collective.size(), state.dataPosition())) {
       long runStarted = System.nanoTime();
       for (long step = state.step(); step < options.steps(); step++) {
         long started = System.nanoTime();
-        List<PackedLoader.Item<float[]>> items = new ArrayList<>(perRank);
-        for (int i = 0; i < perRank; i++) {
-          items.add(loader.next());
-        }
-        StepResult result = step(collective, vlm, model, layout, items, grads);
+        List<TrainingTask.MicroBatch> micro = data.nextStep(perRank, options.microBatch());
+        StepResult result = step(collective, vlm, model, micro, grads);
         double norm = GradClip.clip(grads, options.clip());
         double lr = schedule.lr(step);
         boolean finite = Double.isFinite(result.loss()) && Double.isFinite(norm);
@@ -287,14 +272,7 @@ public final class Pretrainer {
         Map<String, float[][]> moments = checkpoint ? optimizer.gatherMoments() : null;
         long optimizerSteps = checkpoint ? optimizer.steps() : 0;
         if (lead) {
-          double flops =
-              TrainingFlops.step(
-                  model.decoder().config(),
-                  model.tower().config(),
-                  model.projector().tokensPerImage(),
-                  result.rows(),
-                  layout.sequenceLength(),
-                  result.images());
+          double flops = result.flops();
           appendMetrics(options.out(), step + 1, result, lr, norm, finite, seconds, flops);
           note(
               "step %d/%d %s loss %.4f lr %.3g grad norm %.3f %,.0f tokens/s, eta %s",
@@ -308,7 +286,7 @@ public final class Pretrainer {
               eta(runStarted, step + 1 - state.step(), options.steps() - step - 1));
           if (checkpoint) {
             // Rank 0's next position is the global position after this step's sequences.
-            TrainerState next = new TrainerState(step + 1, loader.nextPosition(), badSteps);
+            TrainerState next = new TrainerState(step + 1, data.nextPosition(), badSteps);
             lastCheckpoint = save(checkpoints, next, model, moments, optimizerSteps);
             checkpoints.prune(options.keepLast());
           }
@@ -318,106 +296,48 @@ public final class Pretrainer {
     return new Summary(options.steps(), firstLoss, lastLoss, lastCheckpoint);
   }
 
-  /**
-   * The model, its weights seeded at random or loaded from {@code --init-llm} and {@code
-   * --init-vision} (the projector always starts at random, as in the reference's first stage).
-   */
-  private TinyPreset.Model buildModel(PackedLayout layout) throws IOException {
-    Qwen2Config llm =
-        options.initLlm() == null ? null : Qwen2Config.read(options.initLlm().resolve(CONFIG));
-    SiglipVisionConfig vision =
-        options.initVision() == null
-            ? null
-            : SiglipVisionConfig.read(options.initVision().resolve(CONFIG));
-    TinyPreset.Model model = TinyPreset.build(cpu, layout, llm, vision);
-    model.tower().parameters().initialise(3 * options.seed() + 1, 0.2);
-    model.projector().parameters().initialise(3 * options.seed() + 2, 0.1);
-    model.decoder().parameters().initialise(3 * options.seed() + 3, 0.05);
-    if (options.initLlm() != null) {
-      try (SafetensorsDirectory weights = SafetensorsDirectory.open(options.initLlm())) {
-        model.decoder().parameters().load(weights);
-      }
-    }
-    if (options.initVision() != null) {
-      try (SafetensorsDirectory weights = SafetensorsDirectory.open(options.initVision())) {
-        model.tower().parameters().load(weights);
-      }
-    }
-    return model;
-  }
-
-  /** Loss of one step and how many tokens it saw. */
-  record StepResult(double loss, long targets, long tokens, long rows, long images) {}
+  /** Loss of one step, what it saw and its model FLOPs. */
+  record StepResult(double loss, long targets, long tokens, double flops) {}
 
   private StepResult step(
       Collective collective,
       OpenQwen2VL vlm,
       TinyPreset.Model model,
-      PackedLayout layout,
-      List<PackedLoader.Item<float[]>> items,
+      List<TrainingTask.MicroBatch> micro,
       List<Tensor> grads) {
     model.projector().parameters().zeroGrads();
     model.decoder().parameters().zeroGrads();
-    List<PackedBatch> batches = new ArrayList<>();
-    List<Tensor> features = new ArrayList<>();
     long targets = 0;
     long tokens = 0;
-    long images = 0;
-    for (int from = 0; from < items.size(); from += options.microBatch()) {
-      List<PackedLoader.Item<float[]>> micro = items.subList(from, from + options.microBatch());
-      List<PackedSequence> sequences = micro.stream().map(PackedLoader.Item::sequence).toList();
-      PackedBatch batch = PackedBatch.of(sequences, layout, options.attention());
-      batches.add(batch);
-      features.add(features(model, micro));
+    double flops = 0;
+    int size = model.tower().config().imageSize();
+    for (TrainingTask.MicroBatch batch : micro) {
       targets += batch.targets();
-      images += batch.images();
-      tokens += sequences.stream().mapToLong(PackedSequence::length).sum();
+      tokens += batch.tokens();
+      flops +=
+          TrainingFlops.step(
+              model.decoder().config(),
+              model.tower().config(),
+              model.projector().tokensPerImage(),
+              batch.batch().rows(),
+              batch.batch().tokens(),
+              batch.images());
     }
     // The mean is over the real tokens of the whole step, on every rank.
     long allTargets = collective.allReduceSum(targets);
     double lossSum = 0;
-    for (int m = 0; m < batches.size(); m++) {
-      lossSum += vlm.forwardBackwardSum(batches.get(m).batch(), features.get(m), 1.0 / allTargets);
+    for (TrainingTask.MicroBatch batch : micro) {
+      Tensor features =
+          model.tower().features(cpu.fromHost(batch.pixels(), batch.images(), 3, size, size));
+      lossSum += vlm.forwardBackwardSum(batch.batch(), features, 1.0 / allTargets);
     }
     for (Tensor grad : grads) {
       collective.allReduceSum(CpuBackend.data(grad), CpuBackend.offset(grad), grad.intSize());
     }
     double allLoss = collective.allReduceSum(lossSum);
     long allTokens = collective.allReduceSum(tokens);
-    long allImages = collective.allReduceSum(images);
-    long allRows = collective.allReduceSum((long) items.size());
-    return new StepResult(allLoss / allTargets, allTargets, allTokens, allRows, allImages);
-  }
-
-  /** The frozen tower's features of a micro-batch's images, in row order. */
-  private Tensor features(TinyPreset.Model model, List<PackedLoader.Item<float[]>> micro) {
-    int size = model.tower().config().imageSize();
-    int perImage = 3 * size * size;
-    int images = micro.stream().mapToInt(item -> item.images().size()).sum();
-    float[] pixels = new float[images * perImage];
-    int at = 0;
-    for (PackedLoader.Item<float[]> item : micro) {
-      for (float[] image : item.images()) {
-        System.arraycopy(image, 0, pixels, at, perImage);
-        at += perImage;
-      }
-    }
-    return model.tower().features(cpu.fromHost(pixels, images, 3, size, size));
-  }
-
-  /** Decodes and preprocesses one stored image; runs on the loader's threads. */
-  private static float[] pixels(SiglipImageProcessor processor, ByteBuffer bytes) {
-    byte[] copy = new byte[bytes.remaining()];
-    bytes.duplicate().get(copy);
-    try {
-      var image = ImageIO.read(new ByteArrayInputStream(copy));
-      if (image == null) {
-        throw new IOException("a packed image cannot be decoded");
-      }
-      return processor.preprocess(image);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    double allFlops = collective.allReduceSum(flops);
+    return new StepResult(allLoss / allTargets, allTargets, allTokens, allFlops);
   }
 
   // ---- checkpoints ---------------------------------------------------------------------------
@@ -486,10 +406,11 @@ public final class Pretrainer {
 
   // ---- run identity and metrics --------------------------------------------------------------
 
-  private void checkRunIdentity(Path out) throws IOException {
+  private void checkRunIdentity(Path out, TrainingTask task) throws IOException {
     Path file = out.resolve(RUN_FILE);
     Map<String, Object> identity = new LinkedHashMap<>(options.identity());
     identity.put("data", options.data().toAbsolutePath().normalize().toString());
+    identity.putAll(task.identity());
     @SuppressWarnings("unchecked")
     Map<String, Object> normalised = LINE.readValue(LINE.writeValueAsBytes(identity), Map.class);
     if (Files.isRegularFile(file)) {

@@ -1,0 +1,135 @@
+package dev.tessera.trainer.pretrain;
+
+import dev.tessera.data.packed.PackedLayout;
+import dev.tessera.data.packed.PackedLoader;
+import dev.tessera.data.packed.PackedSequence;
+import dev.tessera.data.packed.PackedShards;
+import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.model.config.Qwen2Config;
+import dev.tessera.model.config.SiglipVisionConfig;
+import dev.tessera.model.io.SafetensorsDirectory;
+import dev.tessera.model.siglip.SiglipImageProcessor;
+import dev.tessera.model.vlm.PackedBatch;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import javax.imageio.ImageIO;
+
+/**
+ * Pre-training on a packed set: the tiny preset (or Hugging Face decoder and tower) sized by the
+ * data's layout, and each rank's share of the seeded {@link PackedLoader} stream as {@link
+ * PackedBatch}es.
+ */
+final class PretrainTask implements TrainingTask {
+  private static final String CONFIG = "config.json";
+
+  private final PretrainOptions options;
+  private final PackedShards shards;
+  private final PackedLayout layout;
+
+  PretrainTask(PretrainOptions options, PackedShards shards) {
+    this.options = options;
+    this.shards = shards;
+    this.layout = shards.layout();
+  }
+
+  @Override
+  public Map<String, Object> identity() {
+    return Map.of("task", "pretrain");
+  }
+
+  /**
+   * The model, its weights seeded at random or loaded from {@code --init-llm} and {@code
+   * --init-vision} (the projector always starts at random, as in the reference's first stage).
+   */
+  @Override
+  public TinyPreset.Model buildModel() throws IOException {
+    Qwen2Config llm =
+        options.initLlm() == null ? null : Qwen2Config.read(options.initLlm().resolve(CONFIG));
+    SiglipVisionConfig vision =
+        options.initVision() == null
+            ? null
+            : SiglipVisionConfig.read(options.initVision().resolve(CONFIG));
+    TinyPreset.Model model = TinyPreset.build(CpuBackend.get(), layout, llm, vision);
+    model.tower().parameters().initialise(3 * options.seed() + 1, 0.2);
+    model.projector().parameters().initialise(3 * options.seed() + 2, 0.1);
+    model.decoder().parameters().initialise(3 * options.seed() + 3, 0.05);
+    if (options.initLlm() != null) {
+      try (SafetensorsDirectory weights = SafetensorsDirectory.open(options.initLlm())) {
+        model.decoder().parameters().load(weights);
+      }
+    }
+    if (options.initVision() != null) {
+      try (SafetensorsDirectory weights = SafetensorsDirectory.open(options.initVision())) {
+        model.tower().parameters().load(weights);
+      }
+    }
+    return model;
+  }
+
+  @Override
+  public RankData open(TinyPreset.Model model, int rank, int ranks, long position) {
+    int perRank = options.globalBatch() / ranks;
+    SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
+    PackedLoader<float[]> loader =
+        PackedLoader.open(
+            shards,
+            new PackedLoader.Options(options.seed(), rank, ranks, 2 * perRank, 2),
+            bytes -> pixels(processor, bytes),
+            position);
+    int perImage = 3 * processor.size() * processor.size();
+    return new RankData() {
+      @Override
+      public List<MicroBatch> nextStep(int sequences, int micro) throws IOException {
+        List<MicroBatch> batches = new ArrayList<>();
+        for (int from = 0; from < sequences; from += micro) {
+          List<PackedSequence> rows = new ArrayList<>();
+          List<float[]> images = new ArrayList<>();
+          for (int i = from; i < Math.min(sequences, from + micro); i++) {
+            PackedLoader.Item<float[]> item = loader.next();
+            rows.add(item.sequence());
+            images.addAll(item.images());
+          }
+          PackedBatch batch = PackedBatch.of(rows, layout, options.attention());
+          float[] pixels = new float[images.size() * perImage];
+          for (int i = 0; i < images.size(); i++) {
+            System.arraycopy(images.get(i), 0, pixels, i * perImage, perImage);
+          }
+          long tokens = rows.stream().mapToLong(PackedSequence::length).sum();
+          batches.add(
+              new MicroBatch(batch.batch(), batch.targets(), pixels, images.size(), tokens));
+        }
+        return batches;
+      }
+
+      @Override
+      public long nextPosition() {
+        return loader.nextPosition();
+      }
+
+      @Override
+      public void close() {
+        loader.close();
+      }
+    };
+  }
+
+  /** Decodes and preprocesses one stored image; runs on the loader's threads. */
+  static float[] pixels(SiglipImageProcessor processor, ByteBuffer bytes) {
+    byte[] copy = new byte[bytes.remaining()];
+    bytes.duplicate().get(copy);
+    try {
+      var image = ImageIO.read(new ByteArrayInputStream(copy));
+      if (image == null) {
+        throw new IOException("a packed image cannot be decoded");
+      }
+      return processor.preprocess(image);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
