@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
     description = "Tessera pre-training and fine-tuning worker.",
     subcommands = {
       PretrainCommand.class,
+      FinetuneCommand.class,
       ExportCommand.class,
       PlanCommand.class,
       ParamsCommand.class,

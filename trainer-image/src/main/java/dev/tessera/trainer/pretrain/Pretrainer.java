@@ -17,6 +17,7 @@ import dev.tessera.engine.optim.LrSchedule;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.io.SafetensorsFile;
 import dev.tessera.model.io.SafetensorsWriter;
+import dev.tessera.model.qwen2.Qwen2Batch;
 import dev.tessera.model.vlm.OpenQwen2VL;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -327,6 +328,23 @@ public final class Pretrainer {
     long allTargets = collective.allReduceSum(targets);
     double lossSum = 0;
     for (TrainingTask.MicroBatch batch : micro) {
+      if (batch.images() == 0) {
+        // Text only (fine-tuning data has some): the decoder alone.
+        Qwen2Batch rows = batch.batch();
+        Qwen2Batch text =
+            new Qwen2Batch(
+                rows.rows(),
+                rows.tokens(),
+                rows.ids(),
+                rows.positions(),
+                rows.targets(),
+                rows.mask(),
+                rows.sampleStarts(),
+                null,
+                null);
+        lossSum += model.decoder().forwardBackwardSum(text, null, 1.0 / allTargets);
+        continue;
+      }
       Tensor features =
           model.tower().features(cpu.fromHost(batch.pixels(), batch.images(), 3, size, size));
       lossSum += vlm.forwardBackwardSum(batch.batch(), features, 1.0 / allTargets);

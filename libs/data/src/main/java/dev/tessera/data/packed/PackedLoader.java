@@ -187,7 +187,7 @@ public final class PackedLoader<T> implements AutoCloseable {
    * A Fisher–Yates shuffle of {@code 0..count-1}, its generator seeded with the run's seed and the
    * epoch mixed by SplitMix64's finaliser (so neighbouring seeds and epochs give unrelated orders).
    */
-  static int[] permutation(long seed, long epoch, int count) {
+  public static int[] permutation(long seed, long epoch, int count) {
     long mixed = seed + 0x9E3779B97F4A7C15L * (epoch + 1);
     mixed = (mixed ^ (mixed >>> 30)) * 0xBF58476D1CE4E5B9L;
     mixed = (mixed ^ (mixed >>> 27)) * 0x94D049BB133111EBL;

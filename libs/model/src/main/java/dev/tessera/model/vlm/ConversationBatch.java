@@ -18,8 +18,10 @@ import java.util.List;
  * @param targets positions with a target, the denominator of the mean loss
  * @param images images in row order
  * @param truncated examples cut to {@code maxLength}
+ * @param realTokens positions that are not padding
  */
-public record ConversationBatch(Qwen2Batch batch, long targets, int images, int truncated) {
+public record ConversationBatch(
+    Qwen2Batch batch, long targets, int images, int truncated, long realTokens) {
 
   public static ConversationBatch of(
       List<CaptionLayout.Sample> examples, int imageTokens, int padId, int maxLength) {
@@ -78,9 +80,11 @@ public record ConversationBatch(Qwen2Batch batch, long targets, int images, int 
     Arrays.fill(ids, padId);
     Arrays.fill(targets, CrossEntropy.IGNORE_INDEX);
     long targetCount = 0;
+    long realTokens = 0;
     for (int r = 0; r < rows; r++) {
       int base = r * tokens;
       int[] row = expandedIds[r];
+      realTokens += row.length;
       int[] labels = expandedLabels[r];
       for (int p = 0; p < tokens; p++) {
         positions[base + p] = p;
@@ -99,6 +103,6 @@ public record ConversationBatch(Qwen2Batch batch, long targets, int images, int 
     Qwen2Batch batch =
         new Qwen2Batch(
             rows, tokens, ids, positions, targets, AttentionMask.CONTINUOUS, null, null, visual);
-    return new ConversationBatch(batch, targetCount, images, truncated);
+    return new ConversationBatch(batch, targetCount, images, truncated, realTokens);
   }
 }

@@ -70,6 +70,8 @@ class ConversationBatchTest {
     assertThat(tokenizer.decode(row1.stream().mapToLong(Long::longValue).toArray()))
         .isEqualTo("Hi.<|im_end|>\n");
     assertThat(packed.targets()).isEqualTo(row0.size() + row1.size());
+    assertThat(packed.realTokens())
+        .isEqualTo(withImage().ids().length - 1 + 9 + textOnly().ids().length);
     // The shorter row is padded, without targets.
     int shortLength = textOnly().ids().length;
     for (int p = shortLength; p < batch.tokens(); p++) {

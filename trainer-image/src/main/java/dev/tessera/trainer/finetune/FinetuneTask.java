@@ -1,0 +1,208 @@
+package dev.tessera.trainer.finetune;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.data.packed.PackedLoader;
+import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.model.config.Qwen2Config;
+import dev.tessera.model.config.SiglipVisionConfig;
+import dev.tessera.model.io.SafetensorsFile;
+import dev.tessera.model.qwen2.Qwen2Decoder;
+import dev.tessera.model.siglip.SiglipImageProcessor;
+import dev.tessera.model.siglip.SiglipVisionTower;
+import dev.tessera.model.text.CaptionLayout;
+import dev.tessera.model.text.ChatTemplate;
+import dev.tessera.model.text.QwenTokenizer;
+import dev.tessera.model.vlm.AvgPoolProjector;
+import dev.tessera.model.vlm.ConversationBatch;
+import dev.tessera.trainer.pretrain.Checkpoints;
+import dev.tessera.trainer.pretrain.TinyPreset;
+import dev.tessera.trainer.pretrain.TrainingTask;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import javax.imageio.ImageIO;
+
+/**
+ * Supervised fine-tuning (reference §3.3, §4.3): conversations in LLaVA's format laid out with
+ * Open-Qwen2VL's chat template, loss on the assistant turns only, rows right-padded (no packing),
+ * {@code imageTokens} visual tokens per image (729 = 27×27 in the reference), starting from a
+ * pre-training checkpoint: its decoder, tower and projector weights, the projector now pooling to
+ * the fine-tuning grid (its weights do not depend on the pool size). The tower stays frozen.
+ */
+public final class FinetuneTask implements TrainingTask {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final List<Conversations.Conversation> conversations;
+  private final QwenTokenizer tokenizer;
+  private final ChatTemplate template;
+  private final Path checkpoint;
+  private final int imageTokens;
+  private final int maxLength;
+  private final long seed;
+  private final ChatTemplate.ImageQuirk quirk;
+
+  /**
+   * @param init a pre-training run (its newest valid checkpoint) or one of its checkpoints
+   * @throws IllegalArgumentException when {@code init} holds no usable checkpoint
+   */
+  public FinetuneTask(
+      List<Conversations.Conversation> conversations,
+      QwenTokenizer tokenizer,
+      Path init,
+      int imageTokens,
+      int maxLength,
+      long seed,
+      ChatTemplate.ImageQuirk quirk,
+      PrintWriter log)
+      throws IOException {
+    if (conversations.isEmpty()) {
+      throw new IllegalArgumentException("no conversations to fine-tune on");
+    }
+    this.conversations = List.copyOf(conversations);
+    this.tokenizer = tokenizer;
+    this.template = new ChatTemplate(tokenizer, quirk);
+    this.imageTokens = imageTokens;
+    this.maxLength = maxLength;
+    this.seed = seed;
+    this.quirk = quirk;
+    if (Files.isRegularFile(init.resolve("model.safetensors"))) {
+      this.checkpoint = init;
+    } else {
+      this.checkpoint =
+          new Checkpoints(init)
+              .latestValid(log)
+              .orElseThrow(() -> new IllegalArgumentException("no valid checkpoint in " + init));
+    }
+  }
+
+  @Override
+  public Map<String, Object> identity() {
+    Map<String, Object> identity = new LinkedHashMap<>();
+    identity.put("task", "finetune");
+    identity.put("init", checkpoint.toAbsolutePath().normalize().toString());
+    identity.put("imageTokens", imageTokens);
+    identity.put("maxLength", maxLength);
+    identity.put("imageQuirk", quirk.name().toLowerCase(Locale.ROOT));
+    return identity;
+  }
+
+  @Override
+  public TinyPreset.Model buildModel() throws IOException {
+    JsonNode config = JSON.readTree(checkpoint.resolve("config.json").toFile());
+    Qwen2Config llm =
+        Qwen2Config.parse(config.path("text_config").toString(), checkpoint + " text_config");
+    SiglipVisionConfig vision =
+        SiglipVisionConfig.parse(
+            config.path("vision_config").toString(), checkpoint + " vision_config");
+    int pooled = TinyPreset.pooledSide(imageTokens);
+    if (pooled > vision.patchesPerSide()) {
+      throw new IllegalArgumentException(
+          "--image-tokens "
+              + imageTokens
+              + " pools to "
+              + pooled
+              + "x"
+              + pooled
+              + " but the checkpoint's tower has a "
+              + vision.patchesPerSide()
+              + "x"
+              + vision.patchesPerSide()
+              + " patch grid");
+    }
+    if (tokenizer.vocabularySize() > llm.vocabSize()) {
+      throw new IllegalArgumentException(
+          "the tokenizer has "
+              + tokenizer.vocabularySize()
+              + " ids but the checkpoint's decoder embeds only "
+              + llm.vocabSize());
+    }
+    CpuBackend cpu = CpuBackend.get();
+    TinyPreset.Model model =
+        new TinyPreset.Model(
+            new SiglipVisionTower(cpu, vision),
+            new AvgPoolProjector(
+                cpu, vision.hiddenSize(), llm.hiddenSize(), vision.patchesPerSide(), pooled),
+            new Qwen2Decoder(cpu, llm, false));
+    try (SafetensorsFile weights = SafetensorsFile.open(checkpoint.resolve("model.safetensors"))) {
+      model.tower().parameters().load(weights);
+      model.projector().parameters().load(weights);
+      model.decoder().parameters().load(weights);
+    }
+    return model;
+  }
+
+  @Override
+  public RankData open(TinyPreset.Model model, int rank, int ranks, long position) {
+    SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
+    int pad = tokenizer.specialId(QwenTokenizer.END_OF_TEXT);
+    int count = conversations.size();
+    return new RankData() {
+      // The rank's next global position: positions r, r + R, ... of a stream of epochs.
+      private long next = position + Math.floorMod(rank - position, (long) ranks);
+      private long permutationEpoch = -1;
+      private int[] permutation;
+
+      @Override
+      public List<MicroBatch> nextStep(int sequences, int micro) throws IOException {
+        List<MicroBatch> batches = new ArrayList<>();
+        for (int from = 0; from < sequences; from += micro) {
+          List<CaptionLayout.Sample> examples = new ArrayList<>();
+          List<float[]> images = new ArrayList<>();
+          for (int i = from; i < Math.min(sequences, from + micro); i++) {
+            Conversations.Conversation conversation = conversations.get(exampleAt(next));
+            next += ranks;
+            examples.add(template.conversation(conversation.turns()));
+            if (conversation.image() != null) {
+              images.add(pixels(processor, conversation));
+            }
+          }
+          ConversationBatch batch = ConversationBatch.of(examples, imageTokens, pad, maxLength);
+          int perImage = 3 * processor.size() * processor.size();
+          float[] pixels = new float[images.size() * perImage];
+          for (int i = 0; i < images.size(); i++) {
+            System.arraycopy(images.get(i), 0, pixels, i * perImage, perImage);
+          }
+          batches.add(
+              new MicroBatch(
+                  batch.batch(), batch.targets(), pixels, batch.images(), batch.realTokens()));
+        }
+        return batches;
+      }
+
+      private int exampleAt(long globalPosition) {
+        long epoch = globalPosition / count;
+        if (epoch != permutationEpoch) {
+          permutation = PackedLoader.permutation(seed, epoch, count);
+          permutationEpoch = epoch;
+        }
+        return permutation[(int) (globalPosition % count)];
+      }
+
+      @Override
+      public long nextPosition() {
+        return next;
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+
+  private static float[] pixels(
+      SiglipImageProcessor processor, Conversations.Conversation conversation) throws IOException {
+    BufferedImage image = ImageIO.read(conversation.image().toFile());
+    if (image == null) {
+      throw new IOException(
+          "example " + conversation.id() + ": " + conversation.image() + " cannot be decoded");
+    }
+    return processor.preprocess(image);
+  }
+}

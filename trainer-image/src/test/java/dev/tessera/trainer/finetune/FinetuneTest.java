@@ -1,0 +1,174 @@
+package dev.tessera.trainer.finetune;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.engine.DType;
+import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.model.Parameters;
+import dev.tessera.model.config.Qwen2Config;
+import dev.tessera.model.config.SiglipVisionConfig;
+import dev.tessera.model.io.SafetensorsWriter;
+import dev.tessera.model.qwen2.Qwen2Decoder;
+import dev.tessera.model.siglip.SiglipVisionTower;
+import dev.tessera.model.text.QwenTokenizerFiles;
+import dev.tessera.model.vlm.AvgPoolProjector;
+import dev.tessera.trainer.TrainerMain;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** Fine-tuning end to end: a small model with the real Qwen vocabulary on a few conversations. */
+class FinetuneTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir Path dir;
+
+  private record Outcome(int exitCode, String out, String err) {}
+
+  private static Outcome run(String... args) {
+    CommandLine cli = TrainerMain.commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    return new Outcome(cli.execute(args), out.toString(), err.toString());
+  }
+
+  /** A pre-training checkpoint as pretrain writes one: config.json and model.safetensors. */
+  private Path checkpoint() throws IOException {
+    CpuBackend cpu = CpuBackend.get();
+    Qwen2Config llm = new Qwen2Config(16, 32, 1, 2, 1, 151936, 1e-6, 1e4, true, 512, "float32");
+    SiglipVisionConfig vision =
+        new SiglipVisionConfig(16, 32, 2, 2, 32, 8, 3, 1e-6, "gelu_pytorch_tanh", false);
+    Qwen2Decoder decoder = new Qwen2Decoder(cpu, llm, false);
+    SiglipVisionTower tower = new SiglipVisionTower(cpu, vision);
+    AvgPoolProjector projector = new AvgPoolProjector(cpu, 16, 16, 4, 4);
+    Path step = Files.createDirectories(dir.resolve("pretrain/checkpoints/step-00000010"));
+    SafetensorsWriter weights = new SafetensorsWriter();
+    long seed = 1;
+    for (Parameters part :
+        List.of(decoder.parameters(), tower.parameters(), projector.parameters())) {
+      part.initialise(seed++, 0.05);
+      for (String name : part.names()) {
+        weights.add(name, DType.F32, part.value(name));
+      }
+    }
+    weights.write(step.resolve("model.safetensors"));
+    Map<String, Object> config = new LinkedHashMap<>();
+    config.put("text_config", llm.toJson());
+    config.put("vision_config", vision.toJson());
+    Files.write(step.resolve("config.json"), JSON.writeValueAsBytes(config));
+    return step;
+  }
+
+  private Path conversations() throws IOException {
+    Path images = Files.createDirectories(dir.resolve("data/images"));
+    List<Map<String, Object>> examples = new ArrayList<>();
+    String[] colours = {"red", "green", "blue", "yellow", "white", "black"};
+    Color[] values = {Color.RED, Color.GREEN, Color.BLUE, Color.YELLOW, Color.WHITE, Color.BLACK};
+    for (int i = 0; i < colours.length; i++) {
+      BufferedImage image = new BufferedImage(40, 30, BufferedImage.TYPE_INT_RGB);
+      Graphics2D g = image.createGraphics();
+      g.setColor(values[i]);
+      g.fillRect(5, 5, 20, 15);
+      g.dispose();
+      ImageIO.write(image, "png", images.resolve(i + ".png").toFile());
+      examples.add(
+          Map.of(
+              "id", "img" + i,
+              "image", "images/" + i + ".png",
+              "conversations",
+                  List.of(
+                      Map.of("from", "human", "value", "<image>\nWhat colour is the box?"),
+                      Map.of("from", "gpt", "value", "The box is " + colours[i] + "."))));
+    }
+    examples.add(
+        Map.of(
+            "id",
+            "text",
+            "conversations",
+            List.of(
+                Map.of("from", "human", "value", "Name a colour."),
+                Map.of("from", "gpt", "value", "Blue."))));
+    Path file = dir.resolve("data/sft.json");
+    Files.write(file, JSON.writeValueAsBytes(examples));
+    return file;
+  }
+
+  private List<String> args(Path init, Path data, Path out, String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "finetune",
+                "--data",
+                data.toString(),
+                "--init",
+                init.toString(),
+                "--tokenizer",
+                QwenTokenizerFiles.tokenizerJson().toString(),
+                "--out",
+                out.toString(),
+                "--steps",
+                "4",
+                "--global-batch",
+                "2",
+                "--micro-batch",
+                "1",
+                "--image-tokens",
+                "4",
+                "--max-length",
+                "256",
+                "--lr",
+                "1e-3",
+                "--checkpoint-every",
+                "2"));
+    args.addAll(List.of(extra));
+    return args;
+  }
+
+  @Test
+  void finetunesOnConversationsIncludingTextOnlyOnes() throws IOException {
+    Path init = checkpoint();
+    Path data = conversations();
+    Path out = dir.resolve("sft");
+    Outcome outcome = run(args(init, data, out).toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    List<String> lines = Files.readAllLines(out.resolve("metrics.jsonl"));
+    assertThat(lines).hasSize(4);
+    for (String line : lines) {
+      JsonNode node = JSON.readTree(line);
+      assertThat(node.path("loss").asDouble()).isFinite().isPositive();
+      // Two examples per step; only their answers ("The box is red.<|im_end|>\n", ...) count.
+      assertThat(node.path("targets").asInt()).isBetween(2 * 4, 2 * 12);
+    }
+    assertThat(JSON.readTree(out.resolve("run.json").toFile()).path("task").asText())
+        .isEqualTo("finetune");
+    Outcome again = run(args(init, data, out).toArray(String[]::new));
+    assertThat(again.err()).contains("already complete");
+  }
+
+  @Test
+  void aPoolGridLargerThanTheTowersIsRefused() throws IOException {
+    Path init = checkpoint();
+    Path data = conversations();
+    List<String> args = args(init, data, dir.resolve("sft"));
+    args.set(args.indexOf("--image-tokens") + 1, "729");
+    Outcome outcome = run(args.toArray(String[]::new));
+    assertThat(outcome.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(outcome.err()).contains("--image-tokens 729 pools to 27x27");
+  }
+}
