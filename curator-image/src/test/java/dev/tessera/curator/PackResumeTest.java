@@ -3,10 +3,9 @@ package dev.tessera.curator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.curator.pack.Packer;
-import java.io.File;
+import dev.tessera.data.testing.ChildJvm;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -35,7 +34,9 @@ class PackResumeTest {
       Path out = tmp.resolve("killed-" + round);
       // Child start-up (JVM, tokenizer) takes a while: aim the kills across the whole run.
       long delay = 600 + rng.nextLong(Math.max(1, referenceMillis + 1200));
-      Process child = startChild(PackCommandTest.packArgs(out, "--workers", "1"));
+      Process child =
+          ChildJvm.start(
+              CuratorMain.class, List.of(), PackCommandTest.packArgs(out, "--workers", "1"));
       boolean exited = child.waitFor(delay, TimeUnit.MILLISECONDS);
       if (!exited) {
         child.destroyForcibly();
@@ -52,20 +53,5 @@ class PackResumeTest {
       PackCommandTest.assertSameFiles(out, expected);
     }
     assertThat(interrupted).as("runs actually killed").isPositive();
-  }
-
-  private static Process startChild(List<String> args) throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    List<String> command = new ArrayList<>();
-    command.add(java);
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(CuratorMain.class.getName());
-    command.addAll(args);
-    return new ProcessBuilder(command)
-        .redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-        .directory(new File(System.getProperty("user.dir")))
-        .start();
   }
 }

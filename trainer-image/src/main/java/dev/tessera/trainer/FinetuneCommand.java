@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -73,47 +74,7 @@ final class FinetuneCommand implements Callable<Integer> {
   @Option(names = "--max-length", description = "Longest row (default: ${DEFAULT-VALUE}).")
   int maxLength = 4096;
 
-  @Option(names = "--global-batch", description = "Examples per step (default: ${DEFAULT-VALUE}).")
-  int globalBatch = 128;
-
-  @Option(
-      names = "--micro-batch",
-      description = "Examples per forward (default: ${DEFAULT-VALUE}).")
-  int microBatch = 2;
-
-  @Option(names = "--lr", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
-  double lr = 2e-5;
-
-  @Option(names = "--warmup", description = "Warmup share (default: ${DEFAULT-VALUE}).")
-  double warmup = 0.03;
-
-  @Option(names = "--weight-decay", description = "Weight decay (default: ${DEFAULT-VALUE}).")
-  double weightDecay = 0.1;
-
-  @Option(names = "--clip", description = "Gradient-norm bound (default: ${DEFAULT-VALUE}).")
-  double clip = 1.0;
-
-  @Option(
-      names = "--checkpoint-every",
-      description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
-  int checkpointEvery = 100;
-
-  @Option(names = "--keep-last", description = "Checkpoints kept (default: ${DEFAULT-VALUE}).")
-  int keepLast = 3;
-
-  @Option(names = "--seed", description = "Data order (default: ${DEFAULT-VALUE}).")
-  long seed = 1;
-
-  @Option(
-      names = "--max-bad-steps",
-      description = "Non-finite steps tolerated (default: ${DEFAULT-VALUE}).")
-  int maxBadSteps = 10;
-
-  @Option(names = "--ranks", description = "Data-parallel ranks (default: ${DEFAULT-VALUE}).")
-  int ranks = 1;
-
-  @Option(names = "--zero", description = "ZeRO stage, 0 or 1 (default: ${DEFAULT-VALUE}).")
-  int zero = 1;
+  @Mixin TrainingOptions training = new TrainingOptions(128, 2e-5, 0.1);
 
   @Option(
       names = "--image-quirk",
@@ -140,34 +101,14 @@ final class FinetuneCommand implements Callable<Integer> {
     int stepCount =
         steps != null
             ? steps
-            : (int) Math.max(1, Math.ceil(epochs * conversations.size() / globalBatch));
+            : (int) Math.max(1, Math.ceil(epochs * conversations.size() / training.globalBatch));
     PrintWriter err = spec.commandLine().getErr();
     try (QwenTokenizer qwen = QwenTokenizer.load(tokenizer)) {
       FinetuneTask task =
-          new FinetuneTask(conversations, qwen, init, imageTokens, maxLength, seed, quirk, err);
+          new FinetuneTask(
+              conversations, qwen, init, imageTokens, maxLength, training.seed, quirk, err);
       PretrainOptions options =
-          new PretrainOptions(
-              data,
-              out,
-              stepCount,
-              globalBatch,
-              microBatch,
-              lr,
-              warmup,
-              weightDecay,
-              clip,
-              AttentionMask.CONTINUOUS,
-              checkpointEvery,
-              keepLast,
-              seed,
-              maxBadSteps,
-              ranks,
-              0,
-              null,
-              null,
-              0,
-              zero,
-              null);
+          training.toOptions(data, out, stepCount, AttentionMask.CONTINUOUS, null, null);
       Pretrainer.Summary summary = Pretrainer.run(options, task, err);
       PrintWriter printer = spec.commandLine().getOut();
       printer.printf(

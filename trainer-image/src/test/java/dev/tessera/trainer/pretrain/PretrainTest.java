@@ -14,6 +14,7 @@ import dev.tessera.data.packing.PackingAlgorithm;
 import dev.tessera.data.synth.SynthGenerator;
 import dev.tessera.data.synth.SynthOptions;
 import dev.tessera.data.synth.SynthProgress;
+import dev.tessera.data.testing.ChildJvm;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.ShardList;
 import dev.tessera.data.webdataset.WebDatasetReader;
@@ -28,7 +29,6 @@ import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.trainer.TrainerMain;
-import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -212,7 +212,9 @@ class PretrainTest {
     int killed = 0;
     for (int round = 0; round < 3; round++) {
       Path out = tmp.resolve("killed-" + round);
-      Process child = startChild(args(out, 20));
+      Process child =
+          ChildJvm.start(
+              TrainerMain.class, List.of("--add-modules", "jdk.incubator.vector"), args(out, 20));
       if (!child.waitFor(800 + random.nextLong(millis + 1500), TimeUnit.MILLISECONDS)) {
         child.destroyForcibly();
         child.waitFor(30, TimeUnit.SECONDS);
@@ -519,21 +521,5 @@ class PretrainTest {
     Outcome occupied = run("export", "--from", out.toString(), "--out", exported.toString());
     assertThat(occupied.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
     assertThat(occupied.err()).contains("not empty");
-  }
-
-  private static Process startChild(List<String> args) throws IOException {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("--add-modules");
-    command.add("jdk.incubator.vector");
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(TrainerMain.class.getName());
-    command.addAll(args);
-    return new ProcessBuilder(command)
-        .redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-        .directory(new File(System.getProperty("user.dir")))
-        .start();
   }
 }

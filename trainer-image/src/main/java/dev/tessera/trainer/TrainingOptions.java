@@ -1,0 +1,139 @@
+package dev.tessera.trainer;
+
+import dev.tessera.engine.ops.AttentionMask;
+import dev.tessera.trainer.pretrain.PretrainOptions;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/**
+ * The options {@code pretrain} and {@code finetune} share: batch, optimizer, schedule, checkpoints,
+ * ranks. Each command starts them from its own defaults (the reference's for each stage).
+ */
+final class TrainingOptions {
+  @Option(
+      names = "--global-batch",
+      paramLabel = "B",
+      description = "Sequences per step (default: ${DEFAULT-VALUE}).")
+  int globalBatch;
+
+  @Option(
+      names = "--micro-batch",
+      paramLabel = "b",
+      description = "Sequences per forward/backward (default: ${DEFAULT-VALUE}).")
+  int microBatch = 2;
+
+  @Option(names = "--lr", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+  double lr;
+
+  @Option(
+      names = "--warmup",
+      description = "Warmup share of the steps (default: ${DEFAULT-VALUE}).")
+  double warmup = 0.03;
+
+  @Option(names = "--weight-decay", description = "Weight decay (default: ${DEFAULT-VALUE}).")
+  double weightDecay;
+
+  @Option(names = "--clip", description = "Gradient-norm bound (default: ${DEFAULT-VALUE}).")
+  double clip = 1.0;
+
+  @Option(
+      names = "--checkpoint-every",
+      paramLabel = "K",
+      description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
+  int checkpointEvery = 100;
+
+  @Option(
+      names = "--keep-last",
+      paramLabel = "M",
+      description = "Checkpoints kept (default: ${DEFAULT-VALUE}).")
+  int keepLast = 3;
+
+  @Option(
+      names = "--seed",
+      description = "Initialisation and data order (default: ${DEFAULT-VALUE}).")
+  long seed = 1;
+
+  @Option(
+      names = "--max-bad-steps",
+      paramLabel = "N",
+      description =
+          "Steps with a non-finite loss or gradient skipped before the run fails (default:"
+              + " ${DEFAULT-VALUE}).")
+  int maxBadSteps = 10;
+
+  @Option(
+      names = "--ranks",
+      paramLabel = "R",
+      description =
+          "Data-parallel ranks, each with a model replica; gradients are summed over them"
+              + " (default: ${DEFAULT-VALUE}).")
+  int ranks = 1;
+
+  @Option(
+      names = "--zero",
+      paramLabel = "0|1",
+      description =
+          "ZeRO stage: 1 shards the optimizer state over the ranks, 0 keeps it on every rank"
+              + " (default: ${DEFAULT-VALUE}).")
+  int zero = 1;
+
+  @Option(
+      names = "--rendezvous",
+      paramLabel = "HOST:PORT",
+      description =
+          "Run as one of --ranks processes meeting at rank 0's address (in an Indexed Job, pod 0's"
+              + " stable DNS name); default: $TESSERA_RENDEZVOUS, else ranks are threads.")
+  String rendezvous = System.getenv("TESSERA_RENDEZVOUS");
+
+  @Option(
+      names = "--rank",
+      paramLabel = "r",
+      description = "This process's rank with --rendezvous (default: $TESSERA_RANK, else 0).")
+  int rank = envInt("TESSERA_RANK", 0);
+
+  @Option(
+      names = "--peak-tflops",
+      paramLabel = "T",
+      description =
+          "Peak dense TFLOP/s of one rank's device (312 for an A100 in bf16), for the MFU in"
+              + " metrics.jsonl; 0: no MFU (default: ${DEFAULT-VALUE}).")
+  double peakTflops = 0;
+
+  TrainingOptions(int globalBatch, double lr, double weightDecay) {
+    this.globalBatch = globalBatch;
+    this.lr = lr;
+    this.weightDecay = weightDecay;
+  }
+
+  /** The run's options with these settings. */
+  PretrainOptions toOptions(
+      Path data, Path out, int steps, AttentionMask attention, Path initLlm, Path initVision) {
+    return new PretrainOptions(
+        data,
+        out,
+        steps,
+        globalBatch,
+        microBatch,
+        lr,
+        warmup,
+        weightDecay,
+        clip,
+        attention,
+        checkpointEvery,
+        keepLast,
+        seed,
+        maxBadSteps,
+        ranks,
+        peakTflops,
+        initLlm,
+        initVision,
+        rank,
+        zero,
+        rendezvous == null || rendezvous.isBlank() ? null : rendezvous);
+  }
+
+  private static int envInt(String name, int fallback) {
+    String value = System.getenv(name);
+    return value == null || value.isBlank() ? fallback : Integer.parseInt(value.strip());
+  }
+}
