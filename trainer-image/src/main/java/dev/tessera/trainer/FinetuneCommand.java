@@ -108,7 +108,7 @@ final class FinetuneCommand implements Callable<Integer> {
           new FinetuneTask(
               conversations, qwen, init, imageTokens, maxLength, training.seed, quirk, err);
       PretrainOptions options =
-          training.toOptions(data, out, stepCount, AttentionMask.CONTINUOUS, null, null);
+          training.toOptions(data, out, stepCount, AttentionMask.CONTINUOUS, null, null, null);
       Pretrainer.Summary summary = Pretrainer.run(options, task, err);
       PrintWriter printer = spec.commandLine().getOut();
       printer.printf(

@@ -38,7 +38,10 @@ final class PretrainCommand implements Callable<Integer> {
   @Option(
       names = "--model-config",
       paramLabel = "tiny",
-      description = "Model preset (default: ${DEFAULT-VALUE}).")
+      description =
+          "tiny (a preset that trains on 2 CPU cores), or a JSON file with text_config and/or"
+              + " vision_config (Hugging Face Qwen2 and SigLIP configurations) for a model from"
+              + " random weights (default: ${DEFAULT-VALUE}).")
   String modelConfig = "tiny";
 
   @Option(names = "--steps", paramLabel = "N", description = "Optimizer steps.")
@@ -87,9 +90,10 @@ final class PretrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    if (!modelConfig.equals("tiny")) {
+    Path modelConfigFile = modelConfig.equals("tiny") ? null : Path.of(modelConfig);
+    if (modelConfigFile != null && !modelConfigFile.toFile().isFile()) {
       throw new IllegalArgumentException(
-          "--model-config " + modelConfig + " is not available; this build has the tiny preset");
+          "--model-config is 'tiny' or a JSON file; " + modelConfig + " is neither");
     }
     AttentionMask mask;
     try {
@@ -102,7 +106,8 @@ final class PretrainCommand implements Callable<Integer> {
       throw new IllegalArgumentException("give either --steps or --tokens");
     }
     int stepCount = steps != null ? steps : stepsFor(tokens);
-    PretrainOptions options = training.toOptions(data, out, stepCount, mask, initLlm, initVision);
+    PretrainOptions options =
+        training.toOptions(data, out, stepCount, mask, initLlm, initVision, modelConfigFile);
     Pretrainer.Summary summary = Pretrainer.run(options, spec.commandLine().getErr());
     PrintWriter printer = spec.commandLine().getOut();
     printer.printf(

@@ -107,7 +107,13 @@ final class TrainingOptions {
 
   /** The run's options with these settings. */
   PretrainOptions toOptions(
-      Path data, Path out, int steps, AttentionMask attention, Path initLlm, Path initVision) {
+      Path data,
+      Path out,
+      int steps,
+      AttentionMask attention,
+      Path initLlm,
+      Path initVision,
+      Path modelConfig) {
     return new PretrainOptions(
         data,
         out,
@@ -129,7 +135,8 @@ final class TrainingOptions {
         initVision,
         rank,
         zero,
-        rendezvous == null || rendezvous.isBlank() ? null : rendezvous);
+        rendezvous == null || rendezvous.isBlank() ? null : rendezvous,
+        modelConfig);
   }
 
   private static int envInt(String name, int fallback) {

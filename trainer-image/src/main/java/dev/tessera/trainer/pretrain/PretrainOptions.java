@@ -35,6 +35,9 @@ import java.util.Objects;
  * @param initLlm a Hugging Face Qwen2 directory whose configuration and weights start the decoder,
  *     or {@code null} for the tiny preset's
  * @param initVision a Hugging Face SigLIP directory for the tower, or {@code null}
+ * @param modelConfig a JSON file with {@code text_config} and/or {@code vision_config} (Hugging
+ *     Face Qwen2 and SigLIP configurations, as a checkpoint's {@code config.json} has them) for a
+ *     model trained from random weights, or {@code null} for the tiny preset
  */
 public record PretrainOptions(
     Path data,
@@ -57,7 +60,8 @@ public record PretrainOptions(
     Path initVision,
     int rank,
     int zero,
-    String rendezvous) {
+    String rendezvous,
+    Path modelConfig) {
 
   public PretrainOptions {
     Objects.requireNonNull(data, "data");
@@ -116,7 +120,9 @@ public record PretrainOptions(
   /** What decides the run's results, to refuse resuming a run with other settings. */
   public Map<String, Object> identity() {
     Map<String, Object> map = new LinkedHashMap<>();
-    map.put("modelConfig", "tiny");
+    map.put(
+        "modelConfig",
+        modelConfig == null ? "tiny" : modelConfig.toAbsolutePath().normalize().toString());
     map.put("initLlm", initLlm == null ? null : initLlm.toAbsolutePath().normalize().toString());
     map.put(
         "initVision",

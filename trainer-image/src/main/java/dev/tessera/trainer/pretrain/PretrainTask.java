@@ -1,5 +1,7 @@
 package dev.tessera.trainer.pretrain;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.data.packed.PackedLoader;
 import dev.tessera.data.packed.PackedSequence;
@@ -26,6 +28,7 @@ import javax.imageio.ImageIO;
  */
 final class PretrainTask implements TrainingTask {
   private static final String CONFIG = "config.json";
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final PretrainOptions options;
   private final PackedShards shards;
@@ -48,12 +51,37 @@ final class PretrainTask implements TrainingTask {
    */
   @Override
   public TinyPreset.Model buildModel() throws IOException {
-    Qwen2Config llm =
-        options.initLlm() == null ? null : Qwen2Config.read(options.initLlm().resolve(CONFIG));
-    SiglipVisionConfig vision =
-        options.initVision() == null
-            ? null
-            : SiglipVisionConfig.read(options.initVision().resolve(CONFIG));
+    Qwen2Config llm = null;
+    SiglipVisionConfig vision = null;
+    if (options.modelConfig() != null) {
+      JsonNode config = JSON.readTree(options.modelConfig().toFile());
+      String source = options.modelConfig().toString();
+      if (config.has("text_config")) {
+        llm = Qwen2Config.parse(config.get("text_config").toString(), source + " text_config");
+      }
+      if (config.has("vision_config")) {
+        vision =
+            SiglipVisionConfig.parse(
+                config.get("vision_config").toString(), source + " vision_config");
+      }
+      if (llm == null && vision == null) {
+        throw new IllegalArgumentException(source + " has neither text_config nor vision_config");
+      }
+    }
+    if (options.initLlm() != null) {
+      if (llm != null) {
+        throw new IllegalArgumentException(
+            "--model-config and --init-llm both configure the decoder; give one");
+      }
+      llm = Qwen2Config.read(options.initLlm().resolve(CONFIG));
+    }
+    if (options.initVision() != null) {
+      if (vision != null) {
+        throw new IllegalArgumentException(
+            "--model-config and --init-vision both configure the tower; give one");
+      }
+      vision = SiglipVisionConfig.read(options.initVision().resolve(CONFIG));
+    }
     TinyPreset.Model model = TinyPreset.build(CpuBackend.get(), layout, llm, vision);
     model.tower().parameters().initialise(3 * options.seed() + 1, 0.2);
     model.projector().parameters().initialise(3 * options.seed() + 2, 0.1);

@@ -485,6 +485,36 @@ class PretrainTest {
     assertThat(refused.err()).contains("the decoder embeds only " + (vocabulary - 1));
   }
 
+  /** --model-config FILE sizes the model from Hugging Face configurations, weights at random. */
+  @Test
+  void aModelConfigFileSetsTheArchitecture() throws IOException {
+    int vocabulary =
+        ((Number) ShardManifest.read(packed).layout().get("vocabularySize")).intValue();
+    Qwen2Config llm = new Qwen2Config(48, 96, 3, 4, 2, vocabulary, 1e-6, 1e4, true, 128, "float32");
+    Path config = tmp.resolve("model.json");
+    Files.write(config, JSON.writeValueAsBytes(Map.of("text_config", llm.toJson())));
+    Path out = tmp.resolve("run");
+    Outcome outcome = run(args(out, 1, "--model-config", config.toString()).toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    JsonNode written =
+        JSON.readTree(new Checkpoints(out).stepDir(1).resolve(Pretrainer.CONFIG).toFile());
+    assertThat(written.path("text_config").path("num_hidden_layers").asInt()).isEqualTo(3);
+    assertThat(written.path("text_config").path("hidden_size").asInt()).isEqualTo(48);
+    // The tower is the preset's, as the file does not configure it.
+    assertThat(written.path("vision_config").path("hidden_size").asInt()).isEqualTo(64);
+
+    Outcome neither =
+        run(
+            args(
+                    tmp.resolve("bad"),
+                    1,
+                    "--model-config",
+                    Files.writeString(tmp.resolve("x.json"), "{}").toString())
+                .toArray(String[]::new));
+    assertThat(neither.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(neither.err()).contains("neither text_config nor vision_config");
+  }
+
   /** The exported parts load as the models they are, with the trained weights. */
   @Test
   void exportWritesHuggingFaceDirectoriesOfEachPart() throws IOException {
