@@ -71,10 +71,10 @@ final class TrainingOptions {
 
   @Option(
       names = "--zero",
-      paramLabel = "0|1",
+      paramLabel = "0|1|2",
       description =
-          "ZeRO stage: 1 shards the optimizer state over the ranks, 0 keeps it on every rank"
-              + " (default: ${DEFAULT-VALUE}).")
+          "ZeRO stage: 1 shards the optimizer state over the ranks, 2 also sums each gradient on"
+              + " its owner only, 0 keeps everything on every rank (default: ${DEFAULT-VALUE}).")
   int zero = 1;
 
   @Option(

@@ -28,7 +28,8 @@ import java.util.Objects;
  * @param ranks data-parallel ranks, each with a model replica and its share of every step's
  *     sequences: threads of this process, or — with a rendezvous — processes
  * @param rank this process's rank when the ranks are processes (with {@code rendezvous})
- * @param zero ZeRO stage: 0 keeps the optimizer state on every rank, 1 shards it over the ranks
+ * @param zero ZeRO stage: 0 keeps the optimizer state on every rank, 1 shards it over the ranks, 2
+ *     also sums each gradient on its owner only
  * @param rendezvous {@code host:port} of rank 0, where the ranks of a multi-process run meet (in an
  *     Indexed Job, pod 0's stable DNS name); {@code null} for ranks as threads
  * @param peakTflops peak dense throughput of one rank's device in TFLOP/s, for MFU; 0 for none
@@ -95,8 +96,8 @@ public record PretrainOptions(
     if (rendezvous != null && (rank < 0 || rank >= ranks)) {
       throw new IllegalArgumentException("--rank must be in 0.." + (ranks - 1) + ", got " + rank);
     }
-    if (zero < 0 || zero > 1) {
-      throw new IllegalArgumentException("--zero must be 0 or 1, got " + zero);
+    if (zero < 0 || zero > 2) {
+      throw new IllegalArgumentException("--zero must be 0, 1 or 2, got " + zero);
     }
     if (!(peakTflops >= 0)) {
       throw new IllegalArgumentException("--peak-tflops must be >= 0, got " + peakTflops);

@@ -12,7 +12,6 @@ import dev.tessera.engine.dist.Collective;
 import dev.tessera.engine.dist.InProcessCollective;
 import dev.tessera.engine.dist.TcpCollective;
 import dev.tessera.engine.optim.AdamW;
-import dev.tessera.engine.optim.GradClip;
 import dev.tessera.engine.optim.LrSchedule;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.io.SafetensorsFile;
@@ -243,7 +242,7 @@ public final class Pretrainer {
         long started = System.nanoTime();
         List<TrainingTask.MicroBatch> micro = data.nextStep(perRank, options.microBatch());
         StepResult result = step(collective, vlm, model, micro, grads);
-        double norm = GradClip.clip(grads, options.clip());
+        double norm = optimizer.reduceAndClip(grads, options.clip());
         double lr = schedule.lr(step);
         boolean finite = Double.isFinite(result.loss()) && Double.isFinite(norm);
         if (finite) {
@@ -348,9 +347,6 @@ public final class Pretrainer {
       Tensor features =
           model.tower().features(cpu.fromHost(batch.pixels(), batch.images(), 3, size, size));
       lossSum += vlm.forwardBackwardSum(batch.batch(), features, 1.0 / allTargets);
-    }
-    for (Tensor grad : grads) {
-      collective.allReduceSum(CpuBackend.data(grad), CpuBackend.offset(grad), grad.intSize());
     }
     double allLoss = collective.allReduceSum(lossSum);
     long allTokens = collective.allReduceSum(tokens);

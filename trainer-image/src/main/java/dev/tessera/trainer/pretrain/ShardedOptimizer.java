@@ -4,6 +4,7 @@ import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.dist.Collective;
 import dev.tessera.engine.optim.AdamW;
+import dev.tessera.engine.optim.GradClip;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -12,14 +13,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * AdamW with its state sharded over the ranks (ZeRO stage 1) at the granularity of parameters: each
- * parameter belongs to one rank (largest first, to the least loaded rank), which alone keeps its
- * moments and updates it; the owner then broadcasts the new values to every rank. Every parameter's
- * update is the same arithmetic as without sharding, so the result is the same bits; each rank
- * holds about 1/R of the moments. With stage 0 every rank owns every parameter.
+ * AdamW with its state sharded over the ranks (ZeRO stages 1 and 2) at the granularity of
+ * parameters: each parameter belongs to one rank (largest first, to the least loaded rank), which
+ * alone keeps its moments and updates it; the owner then broadcasts the new values to every rank.
+ * Every parameter's update is the same arithmetic as without sharding, so the result is the same
+ * bits; each rank holds about 1/R of the moments. With stage 0 every rank owns every parameter.
  */
 final class ShardedOptimizer {
   private final List<AdamW.Param> params;
+  private final int stage;
   private final int[] owner;
   private final Collective collective;
   private final AdamW local;
@@ -28,6 +30,7 @@ final class ShardedOptimizer {
   ShardedOptimizer(
       List<AdamW.Param> params, int zeroStage, Collective collective, double weightDecay) {
     this.params = List.copyOf(params);
+    this.stage = zeroStage;
     this.collective = collective;
     this.owner = zeroStage >= 1 ? owners(this.params, collective.size()) : null;
     for (int i = 0; i < this.params.size(); i++) {
@@ -63,6 +66,37 @@ final class ShardedOptimizer {
 
   private boolean owns(int param) {
     return owner == null || owner[param] == collective.rank();
+  }
+
+  /**
+   * Sums the ranks' gradients — all of them everywhere, or (stage 2) each parameter's on its owner
+   * — and clips them to {@code maxNorm} by their global norm.
+   *
+   * @param flatGrads the gradient buffers behind the parameters' gradients
+   * @return the global norm before clipping (not finite: nothing was scaled)
+   */
+  double reduceAndClip(List<Tensor> flatGrads, double maxNorm) {
+    if (stage < 2) {
+      for (Tensor grad : flatGrads) {
+        collective.allReduceSum(CpuBackend.data(grad), CpuBackend.offset(grad), grad.intSize());
+      }
+      return GradClip.clip(flatGrads, maxNorm);
+    }
+    for (int i = 0; i < params.size(); i++) {
+      Tensor grad = params.get(i).grad();
+      collective.reduceSum(
+          CpuBackend.data(grad), CpuBackend.offset(grad), grad.intSize(), owner[i]);
+    }
+    List<Tensor> ownedGrads = owned.stream().map(AdamW.Param::grad).toList();
+    double local = ownedGrads.isEmpty() ? 0 : GradClip.globalNorm(ownedGrads);
+    double norm = Math.sqrt(collective.allReduceSum(local * local));
+    if (Double.isFinite(norm)) {
+      double coefficient = maxNorm / (norm + GradClip.EPS);
+      if (coefficient < 1 && !ownedGrads.isEmpty()) {
+        GradClip.scale(ownedGrads, (float) coefficient);
+      }
+    }
+    return norm;
   }
 
   /** Applies one update: each owner updates its parameters, then shares their new values. */

@@ -375,6 +375,71 @@ class PretrainTest {
     assertThat(finalWeights(sharded, 10)).isEqualTo(finalWeights(replicated, 10));
   }
 
+  /**
+   * ZeRO-2 sums each gradient on its owner only and clips by a norm summed from the owners' parts:
+   * the same training to rounding, over threads and over TCP alike.
+   */
+  @Test
+  void zeroStageTwoTrainsAsStageOneToRounding() throws Exception {
+    Path one = tmp.resolve("zero1");
+    Path two = tmp.resolve("zero2");
+    assertThat(run(args(one, 6, "--ranks", "2", "--zero", "1").toArray(String[]::new)).exitCode())
+        .isZero();
+    Outcome outcome = run(args(two, 6, "--ranks", "2", "--zero", "2").toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    assertWeightsClose(one, two, 6, 1e-5);
+
+    Path tcp = tmp.resolve("zero2-tcp");
+    int port;
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      List<java.util.concurrent.Future<Outcome>> ranks = new ArrayList<>();
+      for (int rank = 0; rank < 2; rank++) {
+        List<String> args =
+            args(
+                tcp,
+                6,
+                "--ranks",
+                "2",
+                "--zero",
+                "2",
+                "--rank",
+                String.valueOf(rank),
+                "--rendezvous",
+                "127.0.0.1:" + port);
+        ranks.add(pool.submit(() -> run(args.toArray(String[]::new))));
+      }
+      for (java.util.concurrent.Future<Outcome> rank : ranks) {
+        assertThat(rank.get().exitCode()).as(rank.get().err()).isZero();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(finalWeights(tcp, 6)).isEqualTo(finalWeights(two, 6));
+  }
+
+  private static void assertWeightsClose(Path a, Path b, int step, double tolerance)
+      throws IOException {
+    try (SafetensorsFile x =
+            SafetensorsFile.open(new Checkpoints(a).stepDir(step).resolve(Pretrainer.WEIGHTS));
+        SafetensorsFile y =
+            SafetensorsFile.open(new Checkpoints(b).stepDir(step).resolve(Pretrainer.WEIGHTS))) {
+      double maxDifference = 0;
+      for (String name : x.names()) {
+        float[] p = x.readFloats(name);
+        float[] q = y.readFloats(name);
+        for (int i = 0; i < p.length; i++) {
+          maxDifference = Math.max(maxDifference, Math.abs(p[i] - q[i]));
+        }
+      }
+      assertThat(maxDifference).as("largest weight difference").isLessThan(tolerance);
+    }
+  }
+
   private static List<String> withMicroBatch(List<String> args, String microBatch) {
     List<String> copy = new ArrayList<>(args);
     copy.set(copy.indexOf("--micro-batch") + 1, microBatch);

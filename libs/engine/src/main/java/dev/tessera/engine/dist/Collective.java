@@ -19,6 +19,12 @@ public interface Collective extends AutoCloseable {
   /** Replaces {@code data[offset, offset + length)} on every rank by its sum over the ranks. */
   void allReduceSum(float[] data, int offset, int length);
 
+  /**
+   * Replaces {@code data[offset, offset + length)} on rank {@code root} by its sum over the ranks
+   * (in rank order); on the other ranks the range is left as it was.
+   */
+  void reduceSum(float[] data, int offset, int length, int root);
+
   /** The sum of {@code value} over the ranks. */
   long allReduceSum(long value);
 

@@ -94,6 +94,35 @@ public final class InProcessCollective implements Collective {
   }
 
   @Override
+  public void reduceSum(float[] data, int offset, int length, int root) {
+    if (root < 0 || root >= size()) {
+      throw new IllegalArgumentException("root " + root + " of " + size() + " ranks");
+    }
+    if (size() == 1) {
+      return;
+    }
+    shared.arrays[rank] = data;
+    shared.offsets[rank] = offset;
+    await();
+    float[] sum = null;
+    if (rank == root) {
+      sum = new float[length];
+      for (int r = 0; r < size(); r++) {
+        float[] other = shared.arrays[r];
+        int base = shared.offsets[r];
+        for (int i = 0; i < length; i++) {
+          sum[i] += other[base + i];
+        }
+      }
+    }
+    // Every rank's input has been read before the root overwrites its own.
+    await();
+    if (sum != null) {
+      System.arraycopy(sum, 0, data, offset, length);
+    }
+  }
+
+  @Override
   public long allReduceSum(long value) {
     shared.longs[rank] = value;
     await();

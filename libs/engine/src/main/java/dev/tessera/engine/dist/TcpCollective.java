@@ -10,6 +10,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
+import java.util.Arrays;
 
 /**
  * Ranks as processes (one per node, later one per GPU thread group) connected over TCP in a star:
@@ -161,6 +162,42 @@ public final class TcpCollective implements Collective {
       } else {
         writeFloats(out[0], data, offset, length);
         readFloats(in[0], data, offset, length);
+      }
+    } catch (IOException e) {
+      throw failed(e);
+    }
+  }
+
+  @Override
+  public void reduceSum(float[] data, int offset, int length, int root) {
+    if (root < 0 || root >= size) {
+      throw new IllegalArgumentException("root " + root + " of " + size + " ranks");
+    }
+    if (size == 1) {
+      return;
+    }
+    try {
+      if (rank == 0) {
+        // Sum in rank order into a copy, so rank 0's own values stay as they were unless it is
+        // the root.
+        float[] sum = Arrays.copyOfRange(data, offset, offset + length);
+        float[] received = new float[length];
+        for (int r = 1; r < size; r++) {
+          readFloats(in[r], received, 0, length);
+          for (int i = 0; i < length; i++) {
+            sum[i] += received[i];
+          }
+        }
+        if (root == 0) {
+          System.arraycopy(sum, 0, data, offset, length);
+        } else {
+          writeFloats(out[root], sum, 0, length);
+        }
+      } else {
+        writeFloats(out[0], data, offset, length);
+        if (rank == root) {
+          readFloats(in[0], data, offset, length);
+        }
       }
     } catch (IOException e) {
       throw failed(e);

@@ -94,6 +94,29 @@ class InProcessCollectiveTest {
   }
 
   @Test
+  void reduceSumLeavesTheSumOnTheRootOnly() throws Exception {
+    List<float[]> results =
+        onRanks(
+            3,
+            rank -> {
+              float[] values = data(rank.rank(), 50);
+              rank.reduceSum(values, 3, 50, 2);
+              return values;
+            });
+    for (int r = 0; r < 2; r++) {
+      assertThat(results.get(r)).containsExactly(data(r, 50));
+    }
+    float[] expected = data(2, 50);
+    for (int i = 0; i < 50; i++) {
+      expected[3 + i] = 0;
+      for (int r = 0; r < 3; r++) {
+        expected[3 + i] += data(r, 50)[3 + i];
+      }
+    }
+    assertThat(results.get(2)).containsExactly(expected);
+  }
+
+  @Test
   void aRankThatFailsReleasesTheOthers() throws Exception {
     List<Collective> group = InProcessCollective.group(2);
     ExecutorService threads = Executors.newSingleThreadExecutor();

@@ -53,6 +53,19 @@ class TcpCollectiveTest {
                     group.allReduceSum(values, 0, length);
                     assertThat(group.allReduceSum((long) rank + 1)).isEqualTo(6);
                     assertThat(group.allReduceSum(0.25 * rank)).isEqualTo(0.75);
+                    float[] reduced = data(rank, 7);
+                    group.reduceSum(reduced, 0, 7, 1);
+                    if (rank != 1) {
+                      assertThat(reduced).containsExactly(data(rank, 7));
+                    } else {
+                      float[] expected = new float[7];
+                      for (int other = 0; other < size; other++) {
+                        for (int i = 0; i < 7; i++) {
+                          expected[i] += data(other, 7)[i];
+                        }
+                      }
+                      assertThat(reduced).containsExactly(expected);
+                    }
                     float[] shared = data(rank, 5);
                     group.broadcast(shared, 0, 5, 2);
                     assertThat(shared).containsExactly(data(2, 5));
