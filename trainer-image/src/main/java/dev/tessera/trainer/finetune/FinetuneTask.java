@@ -23,11 +23,16 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import javax.imageio.ImageIO;
 
 /**
@@ -139,33 +144,55 @@ public final class FinetuneTask implements TrainingTask {
     return model;
   }
 
+  /** One example, laid out and with its image decoded. */
+  private record Row(CaptionLayout.Sample sample, float[] pixels) {}
+
+  /**
+   * Rank {@code rank}'s examples: positions {@code r, r + R, …} of a stream of seeded epoch
+   * shuffles (as {@link PackedLoader} orders packed sequences), tokenised and their images decoded
+   * on two background threads up to {@code 2 × globalBatch / R} examples ahead.
+   */
   @Override
   public RankData open(TinyPreset.Model model, int rank, int ranks, long position) {
     SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
     int pad = tokenizer.specialId(QwenTokenizer.END_OF_TEXT);
     int count = conversations.size();
+    int perImage = 3 * processor.size() * processor.size();
+    ExecutorService workers =
+        Executors.newFixedThreadPool(
+            2,
+            runnable -> {
+              Thread thread = new Thread(runnable, "finetune-loader-" + rank);
+              thread.setDaemon(true);
+              return thread;
+            });
     return new RankData() {
-      // The rank's next global position: positions r, r + R, ... of a stream of epochs.
       private long next = position + Math.floorMod(rank - position, (long) ranks);
+      private long submitted = next;
+      private final ArrayDeque<Future<Row>> ahead = new ArrayDeque<>();
       private long permutationEpoch = -1;
       private int[] permutation;
 
       @Override
       public List<MicroBatch> nextStep(int sequences, int micro) throws IOException {
+        while (ahead.size() < 2 * sequences) {
+          Conversations.Conversation conversation = conversations.get(exampleAt(submitted));
+          submitted += ranks;
+          ahead.add(workers.submit(() -> row(processor, conversation)));
+        }
         List<MicroBatch> batches = new ArrayList<>();
         for (int from = 0; from < sequences; from += micro) {
           List<CaptionLayout.Sample> examples = new ArrayList<>();
           List<float[]> images = new ArrayList<>();
           for (int i = from; i < Math.min(sequences, from + micro); i++) {
-            Conversations.Conversation conversation = conversations.get(exampleAt(next));
+            Row row = take();
             next += ranks;
-            examples.add(template.conversation(conversation.turns()));
-            if (conversation.image() != null) {
-              images.add(pixels(processor, conversation));
+            examples.add(row.sample());
+            if (row.pixels() != null) {
+              images.add(row.pixels());
             }
           }
           ConversationBatch batch = ConversationBatch.of(examples, imageTokens, pad, maxLength);
-          int perImage = 3 * processor.size() * processor.size();
           float[] pixels = new float[images.size() * perImage];
           for (int i = 0; i < images.size(); i++) {
             System.arraycopy(images.get(i), 0, pixels, i * perImage, perImage);
@@ -177,6 +204,21 @@ public final class FinetuneTask implements TrainingTask {
         return batches;
       }
 
+      private Row take() throws IOException {
+        try {
+          return ahead.poll().get();
+        } catch (ExecutionException e) {
+          if (e.getCause() instanceof IOException io) {
+            throw io;
+          }
+          throw new IOException("preparing a fine-tuning example failed: " + e.getCause(), e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IOException("interrupted while waiting for an example", e);
+        }
+      }
+
+      // Called on the trainer's thread only, as positions are submitted in order.
       private int exampleAt(long globalPosition) {
         long epoch = globalPosition / count;
         if (epoch != permutationEpoch) {
@@ -192,8 +234,17 @@ public final class FinetuneTask implements TrainingTask {
       }
 
       @Override
-      public void close() {}
+      public void close() {
+        ahead.forEach(future -> future.cancel(false));
+        workers.shutdown();
+      }
     };
+  }
+
+  private Row row(SiglipImageProcessor processor, Conversations.Conversation conversation)
+      throws IOException {
+    CaptionLayout.Sample sample = template.conversation(conversation.turns());
+    return new Row(sample, conversation.image() == null ? null : pixels(processor, conversation));
   }
 
   private static float[] pixels(

@@ -161,6 +161,36 @@ class FinetuneTest {
     assertThat(again.err()).contains("already complete");
   }
 
+  /**
+   * A fine-tuning run restarted from its step-2 checkpoint ends with the same metrics and weights.
+   */
+  @Test
+  void resumesExactlyFromACheckpoint() throws IOException {
+    Path init = checkpoint();
+    Path data = conversations();
+    Path out = dir.resolve("sft");
+    assertThat(run(args(init, data, out).toArray(String[]::new)).exitCode()).isZero();
+    List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
+    Path last = out.resolve("checkpoints/step-00000004/model.safetensors");
+    byte[] weights = Files.readAllBytes(last);
+    byte[] damaged = weights.clone();
+    damaged[damaged.length - 1] ^= 1;
+    Files.write(last, damaged);
+
+    Outcome resumed = run(args(init, data, out).toArray(String[]::new));
+    assertThat(resumed.exitCode()).as(resumed.err()).isZero();
+    assertThat(resumed.err()).contains("resuming from step-00000002");
+    List<String> again = Files.readAllLines(out.resolve("metrics.jsonl"));
+    assertThat(again).hasSameSizeAs(metrics);
+    for (int i = 0; i < metrics.size(); i++) {
+      JsonNode a = JSON.readTree(metrics.get(i));
+      JsonNode b = JSON.readTree(again.get(i));
+      assertThat(b.path("loss")).isEqualTo(a.path("loss"));
+      assertThat(b.path("targets")).isEqualTo(a.path("targets"));
+    }
+    assertThat(Files.readAllBytes(last)).isEqualTo(weights);
+  }
+
   @Test
   void aPoolGridLargerThanTheTowersIsRefused() throws IOException {
     Path init = checkpoint();
