@@ -5,6 +5,8 @@ import dev.tessera.curator.pack.PackOptions;
 import dev.tessera.curator.pack.PackStats;
 import dev.tessera.curator.pack.Packer;
 import dev.tessera.data.packing.PackingAlgorithm;
+import dev.tessera.data.progress.FileProgressReporter;
+import dev.tessera.data.progress.ProgressReporter;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -116,6 +118,17 @@ final class PackCommand implements Callable<Integer> {
   @Option(names = "--keep-work", description = "Keep OUT/.work (scan files) after success.")
   boolean keepWork;
 
+  @Option(
+      names = "--progress-file",
+      paramLabel = "FILE",
+      description =
+          "Write progress reports (stage, samples, sequences, outcome) as JSON to FILE (default:"
+              + " $TESSERA_PROGRESS_FILE, else none).")
+  Path progressFile =
+      System.getenv(ProgressReporter.FILE_VARIABLE) == null
+          ? null
+          : Path.of(System.getenv(ProgressReporter.FILE_VARIABLE));
+
   @Override
   public Integer call() throws IOException {
     List<Path> shards = UserError.resolveShards(input, allowMissing);
@@ -145,7 +158,11 @@ final class PackCommand implements Callable<Integer> {
     }
     PackStats stats;
     try {
-      stats = Packer.run(options, spec.commandLine().getErr());
+      ProgressReporter progress =
+          progressFile == null
+              ? ProgressReporter.NONE
+              : new FileProgressReporter(progressFile, "PackJob");
+      stats = Packer.run(options, spec.commandLine().getErr(), progress);
     } catch (PackException e) {
       throw new UserError(e.getMessage());
     }

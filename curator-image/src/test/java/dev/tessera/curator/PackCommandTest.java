@@ -268,7 +268,14 @@ class PackCommandTest {
   void outputIsTheSameWhateverTheWorkerCount() throws IOException {
     Path one = tmp.resolve("one");
     Path two = tmp.resolve("two");
-    assertThat(pack(one, "--workers", "1").exitCode()).isZero();
+    Path progress = tmp.resolve("progress.json");
+    assertThat(pack(one, "--workers", "1", "--progress-file", progress.toString()).exitCode())
+        .isZero();
+    JsonNode report = JSON.readTree(progress.toFile());
+    assertThat(report.path("kind").asText()).isEqualTo("PackJob");
+    assertThat(report.path("phase").asText()).isEqualTo("Succeeded");
+    assertThat(report.path("progress").path("sequences").asLong())
+        .isEqualTo(JSON.readTree(one.resolve("stats.json").toFile()).path("sequences").asLong());
     assertThat(pack(two, "--workers", "3").exitCode()).isZero();
     assertSameFiles(two, one);
   }

@@ -109,7 +109,8 @@ final class FinetuneCommand implements Callable<Integer> {
               conversations, qwen, init, imageTokens, maxLength, training.seed, quirk, err);
       PretrainOptions options =
           training.toOptions(data, out, stepCount, AttentionMask.CONTINUOUS, null, null, null);
-      Pretrainer.Summary summary = Pretrainer.run(options, task, err);
+      Pretrainer.Summary summary =
+          Pretrainer.run(options, task, err, training.reporter("FinetuneRun"));
       PrintWriter printer = spec.commandLine().getOut();
       printer.printf(
           Locale.ROOT,

@@ -108,7 +108,8 @@ final class PretrainCommand implements Callable<Integer> {
     int stepCount = steps != null ? steps : stepsFor(tokens);
     PretrainOptions options =
         training.toOptions(data, out, stepCount, mask, initLlm, initVision, modelConfigFile);
-    Pretrainer.Summary summary = Pretrainer.run(options, spec.commandLine().getErr());
+    Pretrainer.Summary summary =
+        Pretrainer.run(options, spec.commandLine().getErr(), training.reporter("PretrainRun"));
     PrintWriter printer = spec.commandLine().getOut();
     printer.printf(
         Locale.ROOT,

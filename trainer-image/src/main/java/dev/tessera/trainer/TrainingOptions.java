@@ -1,5 +1,7 @@
 package dev.tessera.trainer;
 
+import dev.tessera.data.progress.FileProgressReporter;
+import dev.tessera.data.progress.ProgressReporter;
 import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.trainer.pretrain.PretrainOptions;
 import java.nio.file.Path;
@@ -98,6 +100,26 @@ final class TrainingOptions {
           "Peak dense TFLOP/s of one rank's device (312 for an A100 in bf16), for the MFU in"
               + " metrics.jsonl; 0: no MFU (default: ${DEFAULT-VALUE}).")
   double peakTflops = 0;
+
+  @Option(
+      names = "--progress-file",
+      paramLabel = "FILE",
+      description =
+          "Write progress reports (step, loss, checkpoints, outcome) as JSON to FILE (default:"
+              + " $TESSERA_PROGRESS_FILE, else none).")
+  Path progressFile = envPath(ProgressReporter.FILE_VARIABLE);
+
+  /** The progress reporter these options ask for. */
+  ProgressReporter reporter(String kind) {
+    return progressFile == null
+        ? ProgressReporter.NONE
+        : new FileProgressReporter(progressFile, kind);
+  }
+
+  private static Path envPath(String name) {
+    String value = System.getenv(name);
+    return value == null || value.isBlank() ? null : Path.of(value);
+  }
 
   TrainingOptions(int globalBatch, double lr, double weightDecay) {
     this.globalBatch = globalBatch;

@@ -11,6 +11,7 @@ import dev.tessera.data.packed.PackedSequence;
 import dev.tessera.data.packed.PackedShardWriter;
 import dev.tessera.data.packing.BinPacker;
 import dev.tessera.data.packing.Packing;
+import dev.tessera.data.progress.ProgressReporter;
 import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.WebDatasetReader;
@@ -72,6 +73,8 @@ public final class Packer {
   private final Path work;
   private final Map<String, Object> spec;
 
+  private ProgressReporter progress = ProgressReporter.NONE;
+
   private Packer(PackOptions options, PrintWriter log, Map<String, Object> spec) {
     this.options = options;
     this.log = log;
@@ -86,7 +89,31 @@ public final class Packer {
    * @throws PackException when the output directory is in a state the options do not allow
    */
   public static PackStats run(PackOptions options, PrintWriter log) throws IOException {
-    return new Packer(options, log, spec(options)).run();
+    return run(options, log, ProgressReporter.NONE);
+  }
+
+  /** As {@link #run(PackOptions, PrintWriter)}, reporting progress and the outcome. */
+  public static PackStats run(PackOptions options, PrintWriter log, ProgressReporter progress)
+      throws IOException {
+    try {
+      Packer packer = new Packer(options, log, spec(options));
+      packer.progress = progress;
+      PackStats stats = packer.run();
+      Map<String, Object> figures = new LinkedHashMap<>();
+      figures.put("samples", stats.samples());
+      figures.put("dropped", stats.dropped());
+      figures.put("sequences", stats.sequences());
+      figures.put("fillRatio", stats.fillRatio());
+      figures.put("lowerBoundSequences", stats.lowerBoundSequences());
+      progress.progress(figures);
+      progress.phase("Succeeded", "packed " + stats.samples() + " samples");
+      return stats;
+    } catch (IOException | RuntimeException e) {
+      progress.phase("Failed", String.valueOf(e.getMessage()));
+      throw e;
+    } finally {
+      progress.close();
+    }
   }
 
   /** Options that decide the output, with the inputs' names and sizes and the tokenizer's hash. */
@@ -274,6 +301,8 @@ public final class Packer {
                     ? String.format(Locale.ROOT, ", %,.0f samples/s", read / seconds(started))
                     : "",
                 fresh ? "" : " (" + summary.source() + " scanned before)");
+            progress.progress(
+                Map.of("stage", "scan", "shardsDone", finished, "shards", total, "samples", read));
             return summary;
           });
     }
@@ -406,7 +435,20 @@ public final class Packer {
               written = writeShard(shard, first, last, layout, readers, firstSample, packing);
               AtomicFiles.write(marker, JSON.writeValueAsBytes(written));
             }
-            note("write: %d/%d shards%n", done.incrementAndGet(), shardCount);
+            int finished = done.incrementAndGet();
+            note("write: %d/%d shards%n", finished, shardCount);
+            progress.progress(
+                Map.of(
+                    "stage",
+                    "write",
+                    "shardsDone",
+                    finished,
+                    "shards",
+                    shardCount,
+                    "sequences",
+                    packing.binCount(),
+                    "lowerBoundSequences",
+                    packing.lowerBound()));
             return written;
           });
     }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.packed.PackedShards;
+import dev.tessera.data.progress.ProgressReporter;
 import dev.tessera.engine.DType;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
@@ -69,22 +70,46 @@ public final class Pretrainer {
   private final PrintWriter log;
   private final CpuBackend cpu = CpuBackend.get();
 
-  private Pretrainer(PretrainOptions options, PrintWriter log) {
+  private final ProgressReporter progress;
+
+  private Pretrainer(PretrainOptions options, PrintWriter log, ProgressReporter progress) {
     this.options = options;
     this.log = log;
+    this.progress = progress;
   }
 
   /** Pre-trains, or continues the run in {@code options.out()} from its latest valid checkpoint. */
   public static Summary run(PretrainOptions options, PrintWriter log) throws IOException {
+    return run(options, log, ProgressReporter.NONE);
+  }
+
+  /** As {@link #run(PretrainOptions, PrintWriter)}, reporting progress to {@code progress}. */
+  public static Summary run(PretrainOptions options, PrintWriter log, ProgressReporter progress)
+      throws IOException {
     try (PackedShards shards = PackedShards.open(options.data())) {
-      return run(options, new PretrainTask(options, shards), log);
+      return run(options, new PretrainTask(options, shards), log, progress);
     }
   }
 
-  /** Trains {@code task}, or continues its run from the latest valid checkpoint. */
-  public static Summary run(PretrainOptions options, TrainingTask task, PrintWriter log)
+  /**
+   * Trains {@code task}, or continues its run from the latest valid checkpoint; rank 0 reports
+   * steps, checkpoints and the outcome to {@code progress}.
+   */
+  public static Summary run(
+      PretrainOptions options, TrainingTask task, PrintWriter log, ProgressReporter progress)
       throws IOException {
-    return new Pretrainer(options, log).run(task);
+    boolean reports = !options.multiProcess() || options.rank() == 0;
+    ProgressReporter reporter = reports ? progress : ProgressReporter.NONE;
+    try {
+      Summary summary = new Pretrainer(options, log, reporter).run(task);
+      reporter.phase("Succeeded", "trained " + summary.steps() + " steps");
+      return summary;
+    } catch (IOException | RuntimeException e) {
+      reporter.phase("Failed", String.valueOf(e.getMessage()));
+      throw e;
+    } finally {
+      reporter.close();
+    }
   }
 
   private Summary run(TrainingTask task) throws IOException {
@@ -284,11 +309,26 @@ public final class Pretrainer {
               norm,
               result.tokens() / seconds,
               eta(runStarted, step + 1 - state.step(), options.steps() - step - 1));
+          Map<String, Object> figures = new LinkedHashMap<>();
+          figures.put("step", step + 1);
+          figures.put("steps", options.steps());
+          figures.put("loss", result.loss());
+          figures.put("lr", lr);
+          figures.put("gradNorm", norm);
+          figures.put("tokensPerSecond", Math.round(result.tokens() / seconds));
+          figures.put("eta", eta(runStarted, step + 1 - state.step(), options.steps() - step - 1));
+          progress.progress(figures);
           if (checkpoint) {
             // Rank 0's next position is the global position after this step's sequences.
             TrainerState next = new TrainerState(step + 1, data.nextPosition(), badSteps);
             lastCheckpoint = save(checkpoints, next, model, moments, optimizerSteps);
             checkpoints.prune(options.keepLast());
+            Map<String, Object> reported = new LinkedHashMap<>();
+            reported.put("step", step + 1);
+            reported.put("path", lastCheckpoint.toString());
+            reported.put("loss", result.loss());
+            reported.put("verified", true);
+            progress.checkpoint(reported);
           }
         }
       }

@@ -453,7 +453,17 @@ class PretrainTest {
   @Test
   void nonFiniteStepsAreSkippedThenStopTheRun() throws IOException {
     Path out = tmp.resolve("run");
-    List<String> args = args(out, 30, "--max-bad-steps", "2", "--clip", "1e30");
+    Path progress = tmp.resolve("progress.json");
+    List<String> args =
+        args(
+            out,
+            30,
+            "--max-bad-steps",
+            "2",
+            "--clip",
+            "1e30",
+            "--progress-file",
+            progress.toString());
     args.set(args.indexOf("--lr") + 1, "1e30");
     args.set(args.indexOf("--warmup") + 1, "0");
     Outcome outcome = run(args.toArray(String[]::new));
@@ -464,12 +474,17 @@ class PretrainTest {
         .contains("more than --max-bad-steps 2");
     List<String> lines = Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE));
     assertThat(lines.stream().filter(line -> line.contains("\"skipped\":true"))).hasSize(2);
+    JsonNode report = JSON.readTree(progress.toFile());
+    assertThat(report.path("phase").asText()).isEqualTo("Failed");
+    assertThat(report.path("message").asText()).contains("more than --max-bad-steps 2");
   }
 
   @Test
   void tokensSetTheStepsFromTheSequenceLength() throws IOException {
     Path out = tmp.resolve("run");
-    List<String> args = args(out, 1, "--peak-tflops", "0.001");
+    Path progress = tmp.resolve("progress.json");
+    List<String> args =
+        args(out, 1, "--peak-tflops", "0.001", "--progress-file", progress.toString());
     int at = args.indexOf("--steps");
     args.set(at, "--tokens");
     // 4 sequences of 128 tokens per step: 1,500 tokens take 3 steps.
@@ -480,6 +495,12 @@ class PretrainTest {
     assertThat(lines).hasSize(3);
     // With a peak given, each step reports its model FLOPs utilisation.
     assertThat(JSON.readTree(lines.get(2)).path("mfu").asDouble()).isPositive();
+    // The progress report the operator or the local runner reads.
+    JsonNode report = JSON.readTree(progress.toFile());
+    assertThat(report.path("kind").asText()).isEqualTo("PretrainRun");
+    assertThat(report.path("phase").asText()).isEqualTo("Succeeded");
+    assertThat(report.path("progress").path("step").asInt()).isEqualTo(3);
+    assertThat(report.path("latestCheckpoint").path("step").asInt()).isEqualTo(3);
     Outcome both = run(args(tmp.resolve("both"), 2, "--tokens", "5").toArray(String[]::new));
     assertThat(both.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
     assertThat(both.err()).contains("either --steps or --tokens");
