@@ -139,11 +139,23 @@ public final class Checkpoints {
     }
   }
 
-  /** Removes all but the newest {@code keep} checkpoints, and leftover partial ones. */
-  public void prune(int keep) throws IOException {
-    List<Path> steps = list();
-    for (int i = 0; i < steps.size() - keep; i++) {
-      deleteRecursively(steps.get(i));
+  /**
+   * After the checkpoint of step {@code current}: removes checkpoints of later steps (left from
+   * before the run resumed at an earlier one, or never completed), leftover partial ones, and all
+   * but the newest {@code keep}.
+   */
+  public void prune(int keep, long current) throws IOException {
+    List<Path> kept = new ArrayList<>();
+    for (Path step : list()) {
+      long number = Long.parseLong(step.getFileName().toString().substring(PREFIX.length()));
+      if (number > current) {
+        deleteRecursively(step);
+      } else {
+        kept.add(step);
+      }
+    }
+    for (int i = 0; i < kept.size() - keep; i++) {
+      deleteRecursively(kept.get(i));
     }
     try (Stream<Path> listing = Files.list(dir)) {
       for (Path path : listing.toList()) {

@@ -322,7 +322,7 @@ public final class Pretrainer {
             // Rank 0's next position is the global position after this step's sequences.
             TrainerState next = new TrainerState(step + 1, data.nextPosition(), badSteps);
             lastCheckpoint = save(checkpoints, next, model, moments, optimizerSteps);
-            checkpoints.prune(options.keepLast());
+            checkpoints.prune(options.keepLast(), step + 1);
             Map<String, Object> reported = new LinkedHashMap<>();
             reported.put("step", step + 1);
             reported.put("path", lastCheckpoint.toString());

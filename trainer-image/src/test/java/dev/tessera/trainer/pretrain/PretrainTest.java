@@ -235,6 +235,14 @@ class PretrainTest {
     List<String> expected = metrics(out);
     byte[] expectedWeights = finalWeights(out, 20);
 
+    // What a kill during a checkpoint write leaves: a half-written step-00000025.partial (never
+    // renamed into place), and a step directory without its manifest. Neither is used.
+    Path partial =
+        Files.createDirectories(new Checkpoints(out).dir().resolve("step-00000025.partial"));
+    Files.write(partial.resolve(Pretrainer.WEIGHTS), new byte[] {1, 2, 3});
+    Path noManifest = Files.createDirectories(new Checkpoints(out).stepDir(24));
+    Files.write(noManifest.resolve(Pretrainer.WEIGHTS), new byte[] {1, 2, 3});
+
     // Damage the last checkpoint's weights; the run restarts from step 15 and redoes 16..20.
     Path weights = new Checkpoints(out).stepDir(20).resolve(Pretrainer.WEIGHTS);
     byte[] bytes = Files.readAllBytes(weights);
@@ -243,8 +251,13 @@ class PretrainTest {
     Outcome outcome = run(args(out, 20).toArray(String[]::new));
     assertThat(outcome.exitCode()).as(outcome.err()).isZero();
     assertThat(outcome.err())
+        .contains("skipping checkpoint step-00000024: no manifest")
         .contains("skipping checkpoint step-00000020")
         .contains("resuming from step-00000015");
+    assertThat(partial).doesNotExist();
+    assertThat(new Checkpoints(out).list())
+        .extracting(path -> path.getFileName().toString())
+        .containsExactly("step-00000015", "step-00000020");
     assertThat(metrics(out)).isEqualTo(expected);
     assertThat(finalWeights(out, 20)).isEqualTo(expectedWeights);
   }
