@@ -1,0 +1,139 @@
+package dev.tessera.curator.filter;
+
+import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The basic filters of web image-text curation (DataComp's and Open-Qwen2VL's pre-filters): image
+ * size, aspect ratio and information content, caption length, share of letters and a word-shape
+ * language heuristic. Each failed check is a named reason; a sample passes when it has none.
+ *
+ * @param minSide shorter image side, pixels
+ * @param maxPixels pixel count above which an image is refused (before decoding, by the caller)
+ * @param maxAspect longer side over shorter side
+ * @param minContrast standard deviation of grey levels below which an image is one flat colour
+ * @param minWords words in the caption
+ * @param maxWords words above which a caption is not a caption
+ * @param minLetterShare letters among the caption's non-space characters
+ * @param minWordLikeShare tokens that look like words (letters with a vowel, or a number)
+ */
+public record BasicFilters(
+    int minSide,
+    long maxPixels,
+    double maxAspect,
+    double minContrast,
+    int minWords,
+    int maxWords,
+    double minLetterShare,
+    double minWordLikeShare) {
+
+  /** Thresholds for web-crawled image-text data. */
+  public static BasicFilters defaults() {
+    return new BasicFilters(64, 89_478_485L, 3.5, 1.0, 2, 200, 0.6, 0.6);
+  }
+
+  /** Why {@code image} fails, as reason names; empty when it passes. */
+  public List<String> imageProblems(BufferedImage image) {
+    List<String> problems = new ArrayList<>();
+    int width = image.getWidth();
+    int height = image.getHeight();
+    if (Math.min(width, height) < minSide) {
+      problems.add("small_image");
+    }
+    if ((long) width * height > maxPixels) {
+      problems.add("oversized_image");
+    }
+    if ((double) Math.max(width, height) / Math.max(1, Math.min(width, height)) > maxAspect) {
+      problems.add("extreme_aspect");
+    }
+    if (contrast(image) < minContrast) {
+      problems.add("blank_image");
+    }
+    return problems;
+  }
+
+  /** Why {@code caption} fails, as reason names; empty when it passes. */
+  public List<String> captionProblems(String caption) {
+    List<String> problems = new ArrayList<>();
+    String[] words = caption.strip().isEmpty() ? new String[0] : caption.strip().split("\\s+");
+    if (words.length < minWords) {
+      problems.add("short_caption");
+      return problems;
+    }
+    if (words.length > maxWords) {
+      problems.add("long_caption");
+    }
+    int letters = 0;
+    int visible = 0;
+    for (int i = 0; i < caption.length(); ) {
+      int cp = caption.codePointAt(i);
+      i += Character.charCount(cp);
+      if (!Character.isWhitespace(cp)) {
+        visible++;
+        letters += Character.isLetter(cp) ? 1 : 0;
+      }
+    }
+    if (visible == 0 || (double) letters / visible < minLetterShare) {
+      problems.add("few_letters");
+    }
+    int wordLike = 0;
+    for (String word : words) {
+      wordLike += looksLikeWord(word) ? 1 : 0;
+    }
+    if ((double) wordLike / words.length < minWordLikeShare) {
+      problems.add("not_language");
+    }
+    return problems;
+  }
+
+  /**
+   * A token that reads as a word: letters (an apostrophe or hyphen inside allowed) with a vowel and
+   * not four consonants in a row, or a number; trailing punctuation ignored. Scripts without Latin
+   * vowels count as words when they are all letters.
+   */
+  static boolean looksLikeWord(String token) {
+    String word = token.replaceAll("^[\\p{Punct}]+|[\\p{Punct}]+$", "");
+    if (word.isEmpty()) {
+      return false;
+    }
+    if (word.matches("\\d+([.,]\\d+)?")) {
+      return true;
+    }
+    if (!word.matches("[\\p{L}]+(['-][\\p{L}]+)*")) {
+      return false;
+    }
+    String lower = word.toLowerCase(Locale.ROOT);
+    if (!lower.matches(".*[a-z].*")) {
+      return true;
+    }
+    return lower.matches(".*[aeiouy].*") && !lower.matches(".*[bcdfghjklmnpqrstvwxz]{5,}.*");
+  }
+
+  /**
+   * Standard deviation of the grey levels, on a grid of at most about 256×256 pixels (fine enough
+   * not to miss a small object on a plain background).
+   */
+  static double contrast(BufferedImage image) {
+    int width = image.getWidth();
+    int height = image.getHeight();
+    int stepX = Math.max(1, width / 256);
+    int stepY = Math.max(1, height / 256);
+    double sum = 0;
+    double squares = 0;
+    long n = 0;
+    for (int y = 0; y < height; y += stepY) {
+      for (int x = 0; x < width; x += stepX) {
+        int rgb = image.getRGB(x, y);
+        double luma =
+            0.299 * ((rgb >> 16) & 0xff) + 0.587 * ((rgb >> 8) & 0xff) + 0.114 * (rgb & 0xff);
+        sum += luma;
+        squares += luma * luma;
+        n++;
+      }
+    }
+    double mean = sum / n;
+    return Math.sqrt(Math.max(0, squares / n - mean * mean));
+  }
+}
