@@ -322,34 +322,7 @@ class PretrainTest {
     assertThat(run(args(threads, 4, "--ranks", "2").toArray(String[]::new)).exitCode()).isZero();
 
     Path processes = tmp.resolve("processes");
-    int port;
-    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
-    java.util.concurrent.ExecutorService pool =
-        java.util.concurrent.Executors.newFixedThreadPool(2);
-    try {
-      List<java.util.concurrent.Future<Outcome>> ranks = new ArrayList<>();
-      for (int rank = 0; rank < 2; rank++) {
-        List<String> args =
-            args(
-                processes,
-                4,
-                "--ranks",
-                "2",
-                "--rank",
-                String.valueOf(rank),
-                "--rendezvous",
-                "127.0.0.1:" + port);
-        ranks.add(pool.submit(() -> run(args.toArray(String[]::new))));
-      }
-      for (java.util.concurrent.Future<Outcome> rank : ranks) {
-        Outcome outcome = rank.get();
-        assertThat(outcome.exitCode()).as(outcome.err()).isZero();
-      }
-    } finally {
-      pool.shutdownNow();
-    }
+    runOverTcp(processes, 4, "--ranks", "2");
     assertThat(metrics(processes)).isEqualTo(metrics(threads));
     assertThat(finalWeights(processes, 4)).isEqualTo(finalWeights(threads, 4));
   }
@@ -403,6 +376,12 @@ class PretrainTest {
     assertWeightsClose(one, two, 6, 1e-5);
 
     Path tcp = tmp.resolve("zero2-tcp");
+    runOverTcp(tcp, 6, "--ranks", "2", "--zero", "2");
+    assertThat(finalWeights(tcp, 6)).isEqualTo(finalWeights(two, 6));
+  }
+
+  /** Runs each of two ranks as a whole trainer on its own thread, meeting over TCP. */
+  private static void runOverTcp(Path out, int steps, String... extra) throws Exception {
     int port;
     try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
       port = socket.getLocalPort();
@@ -412,27 +391,17 @@ class PretrainTest {
     try {
       List<java.util.concurrent.Future<Outcome>> ranks = new ArrayList<>();
       for (int rank = 0; rank < 2; rank++) {
-        List<String> args =
-            args(
-                tcp,
-                6,
-                "--ranks",
-                "2",
-                "--zero",
-                "2",
-                "--rank",
-                String.valueOf(rank),
-                "--rendezvous",
-                "127.0.0.1:" + port);
+        List<String> args = args(out, steps, extra);
+        args.addAll(List.of("--rank", String.valueOf(rank), "--rendezvous", "127.0.0.1:" + port));
         ranks.add(pool.submit(() -> run(args.toArray(String[]::new))));
       }
       for (java.util.concurrent.Future<Outcome> rank : ranks) {
-        assertThat(rank.get().exitCode()).as(rank.get().err()).isZero();
+        Outcome outcome = rank.get();
+        assertThat(outcome.exitCode()).as(outcome.err()).isZero();
       }
     } finally {
       pool.shutdownNow();
     }
-    assertThat(finalWeights(tcp, 6)).isEqualTo(finalWeights(two, 6));
   }
 
   private static void assertWeightsClose(Path a, Path b, int step, double tolerance)

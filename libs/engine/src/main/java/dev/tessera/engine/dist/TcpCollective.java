@@ -11,6 +11,7 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.function.LongBinaryOperator;
 
 /**
  * Ranks as processes (one per node, later one per GPU thread group) connected over TCP in a star:
@@ -206,49 +207,39 @@ public final class TcpCollective implements Collective {
 
   @Override
   public long allReduceSum(long value) {
-    if (size == 1) {
-      return value;
-    }
-    try {
-      if (rank == 0) {
-        long sum = value;
-        for (int r = 1; r < size; r++) {
-          sum += in[r].readLong();
-        }
-        for (int r = 1; r < size; r++) {
-          out[r].writeLong(sum);
-          out[r].flush();
-        }
-        return sum;
-      }
-      out[0].writeLong(value);
-      out[0].flush();
-      return in[0].readLong();
-    } catch (IOException e) {
-      throw failed(e);
-    }
+    return combine(value, Long::sum);
   }
 
   @Override
   public double allReduceSum(double value) {
+    return Double.longBitsToDouble(
+        combine(
+            Double.doubleToRawLongBits(value),
+            (a, b) ->
+                Double.doubleToRawLongBits(
+                    Double.longBitsToDouble(a) + Double.longBitsToDouble(b))));
+  }
+
+  /** One 64-bit value per rank combined at rank 0 in rank order, the result sent to every rank. */
+  private long combine(long value, LongBinaryOperator add) {
     if (size == 1) {
       return value;
     }
     try {
       if (rank == 0) {
-        double sum = value;
+        long result = value;
         for (int r = 1; r < size; r++) {
-          sum += in[r].readDouble();
+          result = add.applyAsLong(result, in[r].readLong());
         }
         for (int r = 1; r < size; r++) {
-          out[r].writeDouble(sum);
+          out[r].writeLong(result);
           out[r].flush();
         }
-        return sum;
+        return result;
       }
-      out[0].writeDouble(value);
+      out[0].writeLong(value);
       out[0].flush();
-      return in[0].readDouble();
+      return in[0].readLong();
     } catch (IOException e) {
       throw failed(e);
     }
