@@ -3,7 +3,6 @@ package dev.tessera.curator.filter;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tessera.data.io.Sha256;
 import dev.tessera.data.synth.SynthGenerator;
 import dev.tessera.data.synth.SynthOptions;
 import dev.tessera.data.synth.SynthProgress;
@@ -64,25 +63,11 @@ class BasicFiltersTest {
                 .path("synthetic")
                 .path("defect")
                 .asText("none");
-        List<String> reasons = new ArrayList<>();
-        BufferedImage image;
-        try {
-          image = ImageIO.read(sample.openImage().orElseThrow());
-        } catch (IOException | RuntimeException e) {
-          image = null;
-        }
-        if (image == null) {
-          reasons.add("bad_image");
-        } else {
-          reasons.addAll(filters.imageProblems(image));
-        }
-        reasons.addAll(filters.captionProblems(sample.caption().orElse("")));
-        if (image != null && reasons.isEmpty()) {
+        SampleFacts facts = SampleFacts.of(sample, filters);
+        List<String> reasons = new ArrayList<>(facts.reasons());
+        if (facts.passes()) {
           String duplicate =
-              dedup.check(
-                  Sha256.of(sample.image().orElseThrow()),
-                  PerceptualHash.of(image),
-                  sample.caption().orElse(""));
+              dedup.check(facts.contentHash(), facts.perceptualHash(), facts.caption());
           if (duplicate != null) {
             reasons.add(duplicate);
           }
@@ -116,6 +101,28 @@ class BasicFiltersTest {
     double precision = (double) truePositives / rejected;
     assertThat(precision).as("precision, recall by defect %s", recall).isGreaterThanOrEqualTo(0.95);
     assertThat(1 - recall.get("none")).as("clean samples kept").isGreaterThanOrEqualTo(0.98);
+  }
+
+  @Test
+  void oversizedImagesAreRefusedFromTheirHeader() throws IOException {
+    BufferedImage image = new BufferedImage(300, 200, BufferedImage.TYPE_INT_RGB);
+    java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+    ImageIO.write(image, "png", png);
+    Sample sample =
+        Sample.of(
+            "k",
+            Map.of(
+                "png", png.toByteArray(),
+                "txt",
+                    "A black picture of nothing at all."
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    BasicFilters tight = new BasicFilters(64, 50_000, 3.5, 1.0, 2, 200, 0.6, 0.6);
+    SampleFacts facts = SampleFacts.of(sample, tight);
+    assertThat(facts.reasons()).containsExactly("oversized_image");
+    assertThat(facts.width()).isEqualTo(300);
+    assertThat(facts.perceptualHash()).as("never decoded").isNull();
+    assertThat(SampleFacts.of(sample, BasicFilters.defaults()).reasons())
+        .containsExactly("blank_image");
   }
 
   @Test

@@ -1,0 +1,91 @@
+package dev.tessera.curator.filter;
+
+import dev.tessera.data.io.Sha256;
+import dev.tessera.data.webdataset.Sample;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+
+/**
+ * What the score phase measures of one sample, decoding its image once: the row of its score table
+ * before any model score. Images above the pixel bound are refused from their header, before any
+ * pixel is decoded.
+ *
+ * @param key the sample key
+ * @param width image width, or 0 when it could not be read
+ * @param height image height, or 0
+ * @param contrast grey-level standard deviation (see {@link BasicFilters})
+ * @param contentHash hex SHA-256 of the image bytes, or {@code null} without an image
+ * @param perceptualHash the {@link PerceptualHash}, or {@code null} when the image did not decode
+ * @param caption the caption ("" when missing)
+ * @param reasons why the basic filters reject it; empty when it passes
+ */
+public record SampleFacts(
+    String key,
+    int width,
+    int height,
+    double contrast,
+    String contentHash,
+    long[] perceptualHash,
+    String caption,
+    List<String> reasons) {
+
+  /** Measures {@code sample} and applies {@code filters}. */
+  public static SampleFacts of(Sample sample, BasicFilters filters) {
+    List<String> reasons = new ArrayList<>();
+    String caption = sample.caption().orElse("");
+    reasons.addAll(filters.captionProblems(caption));
+    byte[] bytes = sample.image().orElse(null);
+    if (bytes == null) {
+      reasons.add("no_image");
+      return new SampleFacts(sample.key(), 0, 0, 0, null, null, caption, reasons);
+    }
+    String contentHash = Sha256.of(bytes);
+    try (InputStream source = sample.openImage().orElseThrow();
+        ImageInputStream in = ImageIO.createImageInputStream(source)) {
+      Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+      if (readers == null || !readers.hasNext()) {
+        reasons.add("bad_image");
+        return new SampleFacts(sample.key(), 0, 0, 0, contentHash, null, caption, reasons);
+      }
+      ImageReader reader = readers.next();
+      try {
+        reader.setInput(in, true, true);
+        int width = reader.getWidth(0);
+        int height = reader.getHeight(0);
+        if ((long) width * height > filters.maxPixels()) {
+          reasons.add("oversized_image");
+          return new SampleFacts(
+              sample.key(), width, height, 0, contentHash, null, caption, reasons);
+        }
+        BufferedImage image = reader.read(0);
+        reasons.addAll(filters.imageProblems(image));
+        return new SampleFacts(
+            sample.key(),
+            width,
+            height,
+            BasicFilters.contrast(image),
+            contentHash,
+            PerceptualHash.of(image),
+            caption,
+            reasons);
+      } finally {
+        reader.dispose();
+      }
+    } catch (IOException | RuntimeException e) {
+      reasons.add("bad_image");
+      return new SampleFacts(sample.key(), 0, 0, 0, contentHash, null, caption, reasons);
+    }
+  }
+
+  /** Whether the basic filters keep it. */
+  public boolean passes() {
+    return reasons.isEmpty();
+  }
+}
