@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.curator.Cli.Outcome;
+import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.manifest.ShardManifest;
 import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.data.packed.PackedSample;
@@ -70,10 +71,8 @@ class PackCommandTest {
         .addShutdownHook(
             new Thread(
                 () -> {
-                  try (Stream<Path> paths = Files.walk(shared)) {
-                    paths
-                        .sorted(java.util.Comparator.reverseOrder())
-                        .forEach(p -> p.toFile().delete());
+                  try {
+                    AtomicFiles.deleteRecursively(shared);
                   } catch (IOException e) {
                     // A temporary directory left behind is harmless.
                   }

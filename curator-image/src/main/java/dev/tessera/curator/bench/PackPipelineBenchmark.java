@@ -4,6 +4,7 @@ import dev.tessera.curator.pack.ImageReencoder;
 import dev.tessera.curator.pack.PackOptions;
 import dev.tessera.curator.pack.PackStats;
 import dev.tessera.curator.pack.Packer;
+import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.packing.PackingAlgorithm;
 import dev.tessera.data.synth.SynthGenerator;
 import dev.tessera.data.synth.SynthOptions;
@@ -20,10 +21,8 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.stream.Stream;
 
 /**
  * The pack worker's throughput, part by part, on synthetic image-text shards: tokenisation per core
@@ -80,9 +79,7 @@ public final class PackPipelineBenchmark {
       reencoding(images, rounds);
       endToEnd(dir, inputs, tokenizerJson, cores);
     } finally {
-      try (Stream<Path> paths = Files.walk(dir)) {
-        paths.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-      }
+      AtomicFiles.deleteRecursively(dir);
     }
   }
 

@@ -1,16 +1,13 @@
 package dev.tessera.curator.filter;
 
+import dev.tessera.curator.image.BoundedDecoder;
 import dev.tessera.data.io.Sha256;
 import dev.tessera.data.webdataset.Sample;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
 
 /**
  * What the score phase measures of one sample, decoding its image once: the row of its score table
@@ -47,41 +44,28 @@ public record SampleFacts(
       return new SampleFacts(sample.key(), 0, 0, 0, null, null, caption, reasons);
     }
     String contentHash = Sha256.of(bytes);
-    try (InputStream source = sample.openImage().orElseThrow();
-        ImageInputStream in = ImageIO.createImageInputStream(source)) {
-      Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
-      if (readers == null || !readers.hasNext()) {
-        reasons.add("bad_image");
-        return new SampleFacts(sample.key(), 0, 0, 0, contentHash, null, caption, reasons);
-      }
-      ImageReader reader = readers.next();
-      try {
-        reader.setInput(in, true, true);
-        int width = reader.getWidth(0);
-        int height = reader.getHeight(0);
-        if ((long) width * height > filters.maxPixels()) {
-          reasons.add("oversized_image");
-          return new SampleFacts(
-              sample.key(), width, height, 0, contentHash, null, caption, reasons);
-        }
-        BufferedImage image = reader.read(0);
-        reasons.addAll(filters.imageProblems(image));
-        return new SampleFacts(
-            sample.key(),
-            width,
-            height,
-            BasicFilters.contrast(image),
-            contentHash,
-            PerceptualHash.of(image),
-            caption,
-            reasons);
-      } finally {
-        reader.dispose();
-      }
-    } catch (IOException | RuntimeException e) {
-      reasons.add("bad_image");
-      return new SampleFacts(sample.key(), 0, 0, 0, contentHash, null, caption, reasons);
+    BoundedDecoder.Decoded decoded;
+    try (InputStream source = sample.openImage().orElseThrow()) {
+      decoded = BoundedDecoder.decode(source, filters.maxPixels());
+    } catch (IOException e) {
+      decoded = new BoundedDecoder.Decoded(0, 0, null, null, "bad_image");
     }
+    if (decoded.problem() != null) {
+      reasons.add(decoded.problem());
+      return new SampleFacts(
+          sample.key(), decoded.width(), decoded.height(), 0, contentHash, null, caption, reasons);
+    }
+    BufferedImage image = decoded.image();
+    reasons.addAll(filters.imageProblems(image));
+    return new SampleFacts(
+        sample.key(),
+        decoded.width(),
+        decoded.height(),
+        BasicFilters.contrast(image),
+        contentHash,
+        PerceptualHash.of(image),
+        caption,
+        reasons);
   }
 
   /** Whether the basic filters keep it. */

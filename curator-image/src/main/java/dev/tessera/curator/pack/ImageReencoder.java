@@ -1,5 +1,6 @@
 package dev.tessera.curator.pack;
 
+import dev.tessera.curator.image.BoundedDecoder;
 import dev.tessera.data.synth.ImageFormat;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.model.siglip.SiglipImageProcessor;
@@ -7,10 +8,6 @@ import java.awt.image.BufferedImage;
 import java.awt.image.DataBufferInt;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.Iterator;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
 
 /**
  * Turns a sample's image into what the vision tower will read: decoded (refusing undecodable,
@@ -19,10 +16,6 @@ import javax.imageio.stream.ImageInputStream;
  * JPEG. With size 0 the source bytes are kept and only checked.
  */
 public final class ImageReencoder {
-  static {
-    ImageIO.setUseCache(false);
-  }
-
   /** The image to store, or why the sample has none. */
   public record Result(String extension, byte[] bytes, String dropReason) {
     static Result drop(String reason) {
@@ -43,45 +36,33 @@ public final class ImageReencoder {
   /** The sample's image as it will be stored; the sample must have an image member. */
   public Result process(Sample sample) {
     String extension = sample.imageExtension().orElseThrow();
-    try (InputStream source = sample.openImage().orElseThrow();
-        ImageInputStream in = ImageIO.createImageInputStream(source)) {
-      Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
-      if (readers == null || !readers.hasNext()) {
-        return Result.drop("bad_image");
-      }
-      ImageReader reader = readers.next();
-      try {
-        reader.setInput(in, true, true);
-        long width = reader.getWidth(0);
-        long height = reader.getHeight(0);
-        // Open-Qwen2VL drops images with a side of 1 pixel.
-        if (width < 2 || height < 2) {
-          return Result.drop("degenerate_image");
-        }
-        if (width * height > maxPixels) {
-          return Result.drop("oversized_image");
-        }
-        boolean isJpeg = "jpeg".equalsIgnoreCase(reader.getFormatName());
-        if (size == 0 || (isJpeg && width == size && height == size)) {
-          // Already what the tower reads (or asked to keep): decode fully only to be sure it can.
-          reader.read(0);
-          return new Result(extension, sample.image().orElseThrow(), null);
-        }
-        BufferedImage image = reader.read(0);
-        int[] rgb = SiglipImageProcessor.rgb(image);
-        int[] resized =
-            SiglipImageProcessor.resizeBicubic(rgb, (int) width, (int) height, size, size);
-        BufferedImage out = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
-        int[] packed = ((DataBufferInt) out.getRaster().getDataBuffer()).getData();
-        for (int i = 0; i < packed.length; i++) {
-          packed[i] = resized[3 * i] << 16 | resized[3 * i + 1] << 8 | resized[3 * i + 2];
-        }
-        return new Result("jpg", ImageFormat.JPEG.encode(out, quality), null);
-      } finally {
-        reader.dispose();
-      }
-    } catch (IOException | RuntimeException e) {
+    BoundedDecoder.Decoded decoded;
+    try (InputStream source = sample.openImage().orElseThrow()) {
+      decoded = BoundedDecoder.decode(source, maxPixels);
+    } catch (IOException e) {
       return Result.drop("bad_image");
     }
+    if (decoded.problem() != null) {
+      return Result.drop(decoded.problem());
+    }
+    int width = decoded.width();
+    int height = decoded.height();
+    // Open-Qwen2VL drops images with a side of 1 pixel.
+    if (width < 2 || height < 2) {
+      return Result.drop("degenerate_image");
+    }
+    boolean isJpeg = "jpeg".equalsIgnoreCase(decoded.format());
+    if (size == 0 || (isJpeg && width == size && height == size)) {
+      // Already what the tower reads (or asked to keep), and known to decode.
+      return new Result(extension, sample.image().orElseThrow(), null);
+    }
+    int[] rgb = SiglipImageProcessor.rgb(decoded.image());
+    int[] resized = SiglipImageProcessor.resizeBicubic(rgb, width, height, size, size);
+    BufferedImage out = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
+    int[] packed = ((DataBufferInt) out.getRaster().getDataBuffer()).getData();
+    for (int i = 0; i < packed.length; i++) {
+      packed[i] = resized[3 * i] << 16 | resized[3 * i + 1] << 8 | resized[3 * i + 2];
+    }
+    return new Result("jpg", ImageFormat.JPEG.encode(out, quality), null);
   }
 }

@@ -184,7 +184,7 @@ public final class Packer {
       AtomicFiles.write(out.resolve(PackStats.FILE_NAME), JSON.writeValueAsBytes(stats));
       ShardManifest.of(ShardManifest.KIND_PACKED, layout.toMap(), spec, shards).write(out);
       if (!options.keepWork()) {
-        deleteRecursively(work);
+        AtomicFiles.deleteRecursively(work);
       }
       note(
           "packed %,d samples into %,d sequences in %d shards (%.1f s); dropped %,d%n",
@@ -209,7 +209,7 @@ public final class Packer {
       throw new PackException(
           out + " holds a packed set made with other inputs or options: " + differences(manifest));
     }
-    deleteRecursively(work);
+    AtomicFiles.deleteRecursively(work);
     note("pack: %s is already complete", out);
     return JSON.readValue(out.resolve(PackStats.FILE_NAME).toFile(), PackStats.class);
   }
@@ -608,17 +608,6 @@ public final class Packer {
 
   private static double seconds(long startNanos) {
     return Math.max(1e-9, (System.nanoTime() - startNanos) / 1e9);
-  }
-
-  private static void deleteRecursively(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(path);
-      }
-    }
   }
 
   /** {@code value} as it reads back from JSON (numbers in their smallest boxed type). */

@@ -61,7 +61,7 @@ public final class Checkpoints {
   public Path write(long step, FileWriter writer) throws IOException {
     Path target = stepDir(step);
     Path partial = target.resolveSibling(target.getFileName() + AtomicFiles.IN_PROGRESS_SUFFIX);
-    deleteRecursively(partial);
+    AtomicFiles.deleteRecursively(partial);
     Files.createDirectories(partial);
     writer.write(partial);
     List<FileEntry> files = new ArrayList<>();
@@ -73,7 +73,7 @@ public final class Checkpoints {
     }
     AtomicFiles.write(
         partial.resolve(MANIFEST), JSON.writeValueAsBytes(new Manifest(1, step, files)));
-    deleteRecursively(target);
+    AtomicFiles.deleteRecursively(target);
     Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE);
     return target;
   }
@@ -149,30 +149,19 @@ public final class Checkpoints {
     for (Path step : list()) {
       long number = Long.parseLong(step.getFileName().toString().substring(PREFIX.length()));
       if (number > current) {
-        deleteRecursively(step);
+        AtomicFiles.deleteRecursively(step);
       } else {
         kept.add(step);
       }
     }
     for (int i = 0; i < kept.size() - keep; i++) {
-      deleteRecursively(kept.get(i));
+      AtomicFiles.deleteRecursively(kept.get(i));
     }
     try (Stream<Path> listing = Files.list(dir)) {
       for (Path path : listing.toList()) {
         if (path.getFileName().toString().endsWith(AtomicFiles.IN_PROGRESS_SUFFIX)) {
-          deleteRecursively(path);
+          AtomicFiles.deleteRecursively(path);
         }
-      }
-    }
-  }
-
-  static void deleteRecursively(Path path) throws IOException {
-    if (!Files.exists(path)) {
-      return;
-    }
-    try (Stream<Path> paths = Files.walk(path)) {
-      for (Path each : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(each);
       }
     }
   }

@@ -72,7 +72,7 @@ public final class Export {
     JsonNode config = JSON.readTree(configFile.toFile());
 
     Path partial = out.resolveSibling(out.getFileName() + AtomicFiles.IN_PROGRESS_SUFFIX);
-    Checkpoints.deleteRecursively(partial);
+    AtomicFiles.deleteRecursively(partial);
     Files.createDirectories(partial.resolve("llm"));
     Files.createDirectories(partial.resolve("vision"));
     SafetensorsWriter whole = new SafetensorsWriter().metadata("format", "pt");

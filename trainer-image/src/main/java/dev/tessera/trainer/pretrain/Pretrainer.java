@@ -119,37 +119,35 @@ public final class Pretrainer {
     if (writer) {
       checkRunIdentity(out, task);
     }
-    {
-      Checkpoints checkpoints = new Checkpoints(out);
-      Optional<Path> latest = checkpoints.latestValid(log);
-      TrainerState state =
-          latest.isPresent()
-              ? JSON.readValue(latest.get().resolve(STATE).toFile(), TrainerState.class)
-              : new TrainerState(0, 0, 0);
-      if (latest.isPresent()) {
-        note("resuming from %s (step %d)", latest.get().getFileName(), state.step());
-      }
-      if (writer) {
-        keepMetricsUpTo(out.resolve(METRICS_FILE), state.step());
-      }
-      if (state.step() >= options.steps()) {
-        note("run already complete at step %d", state.step());
-        return new Summary(state.step(), Double.NaN, Double.NaN, latest.orElse(null));
-      }
-      if (options.multiProcess()) {
-        note("rank %d of %d: joining %s", options.rank(), options.ranks(), options.rendezvous());
-        try (TcpCollective group =
-            TcpCollective.join(
-                options.rank(), options.ranks(), rendezvousAddress(), RENDEZVOUS_TIMEOUT)) {
-          return trainRank(group, task, checkpoints, latest, state);
-        }
-      }
-      List<Collective> group = InProcessCollective.group(options.ranks());
-      if (options.ranks() == 1) {
-        return trainRank(group.get(0), task, checkpoints, latest, state);
-      }
-      return trainRanks(group, task, checkpoints, latest, state);
+    Checkpoints checkpoints = new Checkpoints(out);
+    Optional<Path> latest = checkpoints.latestValid(log);
+    TrainerState state =
+        latest.isPresent()
+            ? JSON.readValue(latest.get().resolve(STATE).toFile(), TrainerState.class)
+            : new TrainerState(0, 0, 0);
+    if (latest.isPresent()) {
+      note("resuming from %s (step %d)", latest.get().getFileName(), state.step());
     }
+    if (writer) {
+      keepMetricsUpTo(out.resolve(METRICS_FILE), state.step());
+    }
+    if (state.step() >= options.steps()) {
+      note("run already complete at step %d", state.step());
+      return new Summary(state.step(), Double.NaN, Double.NaN, latest.orElse(null));
+    }
+    if (options.multiProcess()) {
+      note("rank %d of %d: joining %s", options.rank(), options.ranks(), options.rendezvous());
+      try (TcpCollective group =
+          TcpCollective.join(
+              options.rank(), options.ranks(), rendezvousAddress(), RENDEZVOUS_TIMEOUT)) {
+        return trainRank(group, task, checkpoints, latest, state);
+      }
+    }
+    List<Collective> group = InProcessCollective.group(options.ranks());
+    if (options.ranks() == 1) {
+      return trainRank(group.get(0), task, checkpoints, latest, state);
+    }
+    return trainRanks(group, task, checkpoints, latest, state);
   }
 
   /** How long ranks wait for each other to start. */
@@ -266,7 +264,7 @@ public final class Pretrainer {
       for (long step = state.step(); step < options.steps(); step++) {
         long started = System.nanoTime();
         List<TrainingTask.MicroBatch> micro = data.nextStep(perRank, options.microBatch());
-        StepResult result = step(collective, vlm, model, micro, grads);
+        StepResult result = step(collective, vlm, model, micro);
         double norm = optimizer.reduceAndClip(grads, options.clip());
         double lr = schedule.lr(step);
         boolean finite = Double.isFinite(result.loss()) && Double.isFinite(norm);
@@ -299,6 +297,7 @@ public final class Pretrainer {
         if (lead) {
           double flops = result.flops();
           appendMetrics(options.out(), step + 1, result, lr, norm, finite, seconds, flops);
+          String eta = eta(runStarted, step + 1 - state.step(), options.steps() - step - 1);
           note(
               "step %d/%d %s loss %.4f lr %.3g grad norm %.3f %,.0f tokens/s, eta %s",
               step + 1,
@@ -308,7 +307,7 @@ public final class Pretrainer {
               lr,
               norm,
               result.tokens() / seconds,
-              eta(runStarted, step + 1 - state.step(), options.steps() - step - 1));
+              eta);
           Map<String, Object> figures = new LinkedHashMap<>();
           figures.put("step", step + 1);
           figures.put("steps", options.steps());
@@ -316,7 +315,7 @@ public final class Pretrainer {
           figures.put("lr", lr);
           figures.put("gradNorm", norm);
           figures.put("tokensPerSecond", Math.round(result.tokens() / seconds));
-          figures.put("eta", eta(runStarted, step + 1 - state.step(), options.steps() - step - 1));
+          figures.put("eta", eta);
           progress.progress(figures);
           if (checkpoint) {
             // Rank 0's next position is the global position after this step's sequences.
@@ -343,8 +342,7 @@ public final class Pretrainer {
       Collective collective,
       OpenQwen2VL vlm,
       TinyPreset.Model model,
-      List<TrainingTask.MicroBatch> micro,
-      List<Tensor> grads) {
+      List<TrainingTask.MicroBatch> micro) {
     model.projector().parameters().zeroGrads();
     model.decoder().parameters().zeroGrads();
     long targets = 0;

@@ -26,6 +26,7 @@ final class ShardedOptimizer {
   private final Collective collective;
   private final AdamW local;
   private final List<AdamW.Param> owned = new ArrayList<>();
+  private long updates;
 
   ShardedOptimizer(
       List<AdamW.Param> params, int zeroStage, Collective collective, double weightDecay) {
@@ -104,6 +105,7 @@ final class ShardedOptimizer {
     if (local != null) {
       local.step(lr);
     }
+    updates++;
     if (owner != null) {
       for (int i = 0; i < params.size(); i++) {
         Tensor value = params.get(i).value();
@@ -138,17 +140,14 @@ final class ShardedOptimizer {
     return moments;
   }
 
-  /** Updates taken so far. */
+  /** Updates taken so far: the same on every rank, owner of parameters or not. */
   long steps() {
-    return collective.allReduceSum(local == null ? 0L : local.step()) / ownersWithState();
-  }
-
-  private long ownersWithState() {
-    return collective.allReduceSum(local == null ? 0L : 1L);
+    return updates;
   }
 
   /** Restores this rank's share from per-parameter moments (as {@link #gatherMoments} gives). */
   void load(long step, Map<String, float[][]> moments) {
+    updates = step;
     if (local == null) {
       return;
     }

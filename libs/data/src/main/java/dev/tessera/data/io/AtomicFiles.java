@@ -7,6 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.Comparator;
+import java.util.stream.Stream;
 
 /**
  * Write-then-rename: every output file is first written under a temporary name next to its target
@@ -46,5 +48,20 @@ public final class AtomicFiles {
     Path temporary = inProgress(target);
     Files.write(temporary, content);
     commit(temporary, target);
+  }
+
+  /**
+   * Removes {@code path} and, for a directory, everything below it (work directories of finished
+   * runs, abandoned partial outputs); nothing happens when it does not exist.
+   */
+  public static void deleteRecursively(Path path) throws IOException {
+    if (!Files.exists(path)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(path)) {
+      for (Path each : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(each);
+      }
+    }
   }
 }
