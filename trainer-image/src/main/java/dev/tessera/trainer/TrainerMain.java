@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
       ParamsCommand.class,
       LogitsCommand.class,
       VisionFeaturesCommand.class,
+      GpuCheckCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class TrainerMain {

@@ -1,5 +1,7 @@
 package dev.tessera.engine;
 
+import dev.tessera.engine.ops.DeviceKernels;
+
 /**
  * Owns device memory and runs kernels. Model code allocates through a backend and calls ops; ops
  * dispatch on {@link Tensor#device()}. The CPU backend computes in fp32 on Java arrays; a CUDA
@@ -27,6 +29,14 @@ public interface Backend extends AutoCloseable {
 
   /** Sets every element to zero. */
   void zero(Tensor tensor);
+
+  /**
+   * The kernels the ops hand their work to when their tensors live on this backend. The CPU backend
+   * has none: each op runs its own Java kernel.
+   */
+  default DeviceKernels kernels() {
+    throw new UnsupportedOperationException("the " + device() + " backend supplies no kernels");
+  }
 
   /** Waits until all queued work has finished (a no-op on the CPU). */
   default void synchronize() {}

@@ -24,17 +24,8 @@ public final class TrainingFlops {
       long rows,
       int rowLength,
       long images) {
+    double decoder = decoderStep(llm, rows, rowLength);
     double hidden = llm.hiddenSize();
-    double perLayer =
-        hidden * hidden // q
-            + 2 * hidden * llm.kvDim() // k, v
-            + hidden * hidden // o
-            + 3 * hidden * llm.intermediateSize(); // gate, up, down
-    double matrices = llm.numHiddenLayers() * perLayer + hidden * llm.vocabSize();
-    double positions = (double) rows * rowLength;
-    double decoder =
-        6 * matrices * positions + 6.0 * llm.numHiddenLayers() * rowLength * hidden * positions;
-
     double vHidden = vision.hiddenSize();
     double patches = vision.numPatches();
     double vLayer = 4 * vHidden * vHidden + 2 * vHidden * vision.intermediateSize();
@@ -44,5 +35,20 @@ public final class TrainingFlops {
             + 4.0 * vision.numHiddenLayers() * patches * patches * vHidden;
     double projector = 6 * (vHidden * hidden + hidden * hidden) * tokensPerImage;
     return decoder + images * (tower + projector);
+  }
+
+  /**
+   * FLOPs of the decoder alone (forward and backward) over {@code rows} rows of {@code rowLength}.
+   */
+  public static double decoderStep(Qwen2Config llm, long rows, int rowLength) {
+    double hidden = llm.hiddenSize();
+    double perLayer =
+        hidden * hidden // q
+            + 2 * hidden * llm.kvDim() // k, v
+            + hidden * hidden // o
+            + 3 * hidden * llm.intermediateSize(); // gate, up, down
+    double matrices = llm.numHiddenLayers() * perLayer + hidden * llm.vocabSize();
+    double positions = (double) rows * rowLength;
+    return 6 * matrices * positions + 6.0 * llm.numHiddenLayers() * rowLength * hidden * positions;
   }
 }

@@ -31,7 +31,11 @@ public final class AdaptiveAvgPool2d {
     int[] bc = check(out, inp, height, width, outHeight, outWidth, "out", "inp");
     int b = bc[0];
     int c = bc[1];
-    Ops.requireCpu(out, inp);
+    DeviceKernels device = Ops.deviceKernels(out, inp);
+    if (device != null) {
+      device.avgPoolForward(out, inp, height, width, outHeight, outWidth);
+      return;
+    }
     float[] o = CpuBackend.data(out);
     float[] x = CpuBackend.data(inp);
     int oOff = CpuBackend.offset(out);
@@ -84,7 +88,11 @@ public final class AdaptiveAvgPool2d {
     int[] bc = check(dout, dinp, height, width, outHeight, outWidth, "dout", "dinp");
     int b = bc[0];
     int c = bc[1];
-    Ops.requireCpu(dinp, dout);
+    DeviceKernels device = Ops.deviceKernels(dinp, dout);
+    if (device != null) {
+      device.avgPoolBackward(dinp, dout, height, width, outHeight, outWidth);
+      return;
+    }
     float[] dx = CpuBackend.data(dinp);
     float[] dy = CpuBackend.data(dout);
     int dxOff = CpuBackend.offset(dinp);

@@ -26,7 +26,11 @@ public final class Add {
     int n = a.intSize();
     b.requireSize("b", n);
     out.requireSize("out", n);
-    Ops.requireCpu(out, a, b);
+    DeviceKernels device = Ops.deviceKernels(out, a, b);
+    if (device != null) {
+      device.add(out, a, b);
+      return;
+    }
     float[] o = CpuBackend.data(out);
     float[] x = CpuBackend.data(a);
     float[] y = CpuBackend.data(b);
@@ -74,7 +78,11 @@ public final class Add {
   public static void accumulate(Tensor acc, Tensor x, float alpha) {
     int n = x.intSize();
     acc.requireSize("acc", n);
-    Ops.requireCpu(acc, x);
+    DeviceKernels device = Ops.deviceKernels(acc, x);
+    if (device != null) {
+      device.accumulate(acc, x, alpha);
+      return;
+    }
     float[] y = CpuBackend.data(acc);
     float[] v = CpuBackend.data(x);
     int yOff = CpuBackend.offset(acc);

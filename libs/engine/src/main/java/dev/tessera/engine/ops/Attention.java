@@ -59,8 +59,12 @@ public final class Attention {
     Dims d = Dims.of(q, k, v);
     out.requireShape("out", d.b, d.t, d.hq, d.d);
     lse.requireShape("lse", d.b, d.hq, d.t);
-    Ops.requireCpu(out, lse, q, k, v);
     Spans spans = Spans.of(mask, sampleStarts, d.b, d.t);
+    DeviceKernels device = Ops.deviceKernels(out, lse, q, k, v);
+    if (device != null) {
+      device.attentionForward(out, lse, q, k, v, spans.keyStart());
+      return;
+    }
     float[] o = CpuBackend.data(out);
     float[] l = CpuBackend.data(lse);
     float[] qa = CpuBackend.data(q);
@@ -160,8 +164,12 @@ public final class Attention {
     dout.requireShape("dout", d.b, d.t, d.hq, d.d);
     out.requireShape("out", d.b, d.t, d.hq, d.d);
     lse.requireShape("lse", d.b, d.hq, d.t);
-    Ops.requireCpu(dq, dk, dv, dout, q, k, v, out, lse);
     Spans spans = Spans.of(mask, sampleStarts, d.b, d.t);
+    DeviceKernels device = Ops.deviceKernels(dq, dk, dv, dout, q, k, v, out, lse);
+    if (device != null) {
+      device.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, spans.keyStart());
+      return;
+    }
     float[] dqa = CpuBackend.data(dq);
     float[] dka = CpuBackend.data(dk);
     float[] dva = CpuBackend.data(dv);
@@ -384,6 +392,16 @@ public final class Attention {
    * is seen by queries {@code [j, endQuery[b][j])}.
    */
   private record Spans(int[][] firstKey, int[][] endQuery) {
+    /** {@link #firstKey} flattened row after row: the form device kernels read. */
+    int[] keyStart() {
+      int t = firstKey.length == 0 ? 0 : firstKey[0].length;
+      int[] flat = new int[firstKey.length * t];
+      for (int b = 0; b < firstKey.length; b++) {
+        System.arraycopy(firstKey[b], 0, flat, b * t, t);
+      }
+      return flat;
+    }
+
     static Spans of(AttentionMask mask, int[][] sampleStarts, int rows, int t) {
       Objects.requireNonNull(mask, "mask");
       if (sampleStarts == null) {

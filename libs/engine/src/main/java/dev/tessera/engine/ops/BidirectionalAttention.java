@@ -61,7 +61,11 @@ public final class BidirectionalAttention {
     if (dim == 0) {
       throw new IllegalArgumentException("head dimension D of q must be positive");
     }
-    Ops.requireCpu(out, q, k, v);
+    DeviceKernels device = Ops.deviceKernels(out, q, k, v);
+    if (device != null) {
+      device.bidirectionalAttentionForward(out, q, k, v);
+      return;
+    }
     if (t == 0 || b == 0) {
       return;
     }

@@ -79,7 +79,10 @@ public final class CrossEntropy {
                 + IGNORE_INDEX);
       }
     }
-    Ops.requireCpu(dlogits, logits);
+    DeviceKernels device = Ops.deviceKernels(dlogits, logits);
+    if (device != null) {
+      return device.crossEntropy(dlogits, logits, targets, targetOffset, lossScale);
+    }
     float[] x = CpuBackend.data(logits);
     float[] dx = CpuBackend.data(dlogits);
     int xOff = CpuBackend.offset(logits);

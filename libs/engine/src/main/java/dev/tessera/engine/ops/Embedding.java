@@ -27,7 +27,11 @@ public final class Embedding {
     int c = requireTable(table);
     int t = rows(out, c);
     requireIds(ids, idsOffset, t, v);
-    Ops.requireCpu(out, table);
+    DeviceKernels device = Ops.deviceKernels(out, table);
+    if (device != null) {
+      device.embeddingForward(out, table, ids, idsOffset);
+      return;
+    }
     float[] o = CpuBackend.data(out);
     float[] w = CpuBackend.data(table);
     int oOff = CpuBackend.offset(out);
@@ -55,7 +59,11 @@ public final class Embedding {
     int c = requireTable(dtable);
     int t = rows(dout, c);
     requireIds(ids, idsOffset, t, v);
-    Ops.requireCpu(dtable, dout);
+    DeviceKernels device = Ops.deviceKernels(dtable, dout);
+    if (device != null) {
+      device.embeddingBackward(dtable, dout, ids, idsOffset);
+      return;
+    }
     float[] dw = CpuBackend.data(dtable);
     float[] dy = CpuBackend.data(dout);
     int dwOff = CpuBackend.offset(dtable);

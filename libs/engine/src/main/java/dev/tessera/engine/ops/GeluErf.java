@@ -25,7 +25,11 @@ public final class GeluErf {
   public static void forward(Tensor out, Tensor inp) {
     int n = inp.intSize();
     out.requireSize("out", n);
-    Ops.requireCpu(out, inp);
+    DeviceKernels device = Ops.deviceKernels(out, inp);
+    if (device != null) {
+      device.geluErfForward(out, inp);
+      return;
+    }
     float[] o = CpuBackend.data(out);
     float[] x = CpuBackend.data(inp);
     int oOff = CpuBackend.offset(out);
@@ -52,7 +56,11 @@ public final class GeluErf {
     int n = inp.intSize();
     dinp.requireSize("dinp", n);
     dout.requireSize("dout", n);
-    Ops.requireCpu(dinp, dout, inp);
+    DeviceKernels device = Ops.deviceKernels(dinp, dout, inp);
+    if (device != null) {
+      device.geluErfBackward(dinp, dout, inp);
+      return;
+    }
     float[] dx = CpuBackend.data(dinp);
     float[] dy = CpuBackend.data(dout);
     float[] x = CpuBackend.data(inp);

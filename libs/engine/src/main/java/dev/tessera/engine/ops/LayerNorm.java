@@ -34,7 +34,11 @@ public final class LayerNorm {
     out.requireSize("out", (long) n * c);
     mean.requireSize("mean", n);
     rstd.requireSize("rstd", n);
-    Ops.requireCpu(out, mean, rstd, inp, weight, bias);
+    DeviceKernels device = Ops.deviceKernels(out, mean, rstd, inp, weight, bias);
+    if (device != null) {
+      device.layerNormForward(out, mean, rstd, inp, weight, bias, eps);
+      return;
+    }
     float[] o = CpuBackend.data(out);
     float[] m = CpuBackend.data(mean);
     float[] r = CpuBackend.data(rstd);
@@ -107,7 +111,11 @@ public final class LayerNorm {
     dbias.requireSize("dbias", c);
     mean.requireSize("mean", n);
     rstd.requireSize("rstd", n);
-    Ops.requireCpu(dinp, dweight, dbias, dout, inp, weight, mean, rstd);
+    DeviceKernels device = Ops.deviceKernels(dinp, dweight, dbias, dout, inp, weight, mean, rstd);
+    if (device != null) {
+      device.layerNormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd);
+      return;
+    }
     float[] dx = CpuBackend.data(dinp);
     float[] dw = CpuBackend.data(dweight);
     float[] db = CpuBackend.data(dbias);

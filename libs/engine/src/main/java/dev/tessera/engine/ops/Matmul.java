@@ -27,9 +27,12 @@ public final class Matmul {
     out.requireSize("out", (long) n * oc);
     if (bias != null) {
       bias.requireSize("bias", oc);
-      Ops.requireCpu(bias);
     }
-    Ops.requireCpu(out, inp, weight);
+    DeviceKernels device = Ops.deviceKernels(out, inp, weight, bias);
+    if (device != null) {
+      device.matmulForward(out, inp, weight, bias);
+      return;
+    }
     float[] o = CpuBackend.data(out);
     int oOff = CpuBackend.offset(out);
     float beta = 0;
@@ -82,12 +85,23 @@ public final class Matmul {
     int c = requireWeight(weight);
     int n = rows("inp", inp, c);
     dout.requireSize("dout", (long) n * oc);
-    Ops.requireCpu(dout, inp, weight);
+    if (dinp != null) {
+      dinp.requireSize("dinp", (long) n * c);
+    }
+    if (dweight != null) {
+      dweight.requireSize("dweight", (long) oc * c);
+    }
+    if (dbias != null) {
+      dbias.requireSize("dbias", oc);
+    }
+    DeviceKernels device = Ops.deviceKernels(dout, inp, weight, dinp, dweight, dbias);
+    if (device != null) {
+      device.matmulBackward(dinp, dweight, dbias, dout, inp, weight);
+      return;
+    }
     float[] dy = CpuBackend.data(dout);
     int dyOff = CpuBackend.offset(dout);
     if (dinp != null) {
-      dinp.requireSize("dinp", (long) n * c);
-      Ops.requireCpu(dinp);
       Gemm.sgemm(
           false,
           false,
@@ -107,8 +121,6 @@ public final class Matmul {
           c);
     }
     if (dweight != null) {
-      dweight.requireSize("dweight", (long) oc * c);
-      Ops.requireCpu(dweight);
       Gemm.sgemm(
           true,
           false,
@@ -128,8 +140,6 @@ public final class Matmul {
           c);
     }
     if (dbias != null) {
-      dbias.requireSize("dbias", oc);
-      Ops.requireCpu(dbias);
       float[] db = CpuBackend.data(dbias);
       int dbOff = CpuBackend.offset(dbias);
       // Split over output columns: each column's sum has one owner, rows added in order.

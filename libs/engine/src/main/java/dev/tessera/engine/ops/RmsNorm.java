@@ -25,7 +25,11 @@ public final class RmsNorm {
     int n = inp.intSize() / c;
     out.requireSize("out", (long) n * c);
     rstd.requireSize("rstd", n);
-    Ops.requireCpu(out, rstd, inp, weight);
+    DeviceKernels device = Ops.deviceKernels(out, rstd, inp, weight);
+    if (device != null) {
+      device.rmsNormForward(out, rstd, inp, weight, eps);
+      return;
+    }
     float[] o = CpuBackend.data(out);
     float[] r = CpuBackend.data(rstd);
     float[] x = CpuBackend.data(inp);
@@ -63,7 +67,15 @@ public final class RmsNorm {
       Tensor dinp, Tensor dweight, Tensor dout, Tensor inp, Tensor weight, Tensor rstd) {
     int c = weight.intSize();
     int n = inp.intSize() / c;
-    Ops.requireCpu(dinp, dweight, dout, inp, weight, rstd);
+    dinp.requireSize("dinp", (long) n * c);
+    dout.requireSize("dout", (long) n * c);
+    dweight.requireSize("dweight", c);
+    rstd.requireSize("rstd", n);
+    DeviceKernels device = Ops.deviceKernels(dinp, dweight, dout, inp, weight, rstd);
+    if (device != null) {
+      device.rmsNormBackward(dinp, dweight, dout, inp, weight, rstd);
+      return;
+    }
     float[] dx = CpuBackend.data(dinp);
     float[] dw = CpuBackend.data(dweight);
     float[] dy = CpuBackend.data(dout);

@@ -74,6 +74,16 @@ public final class Rope {
     public int maxPositions() {
       return maxPositions;
     }
+
+    /** A copy of the cosines, [maxPositions, D/2] row-major (for device backends). */
+    public float[] cosines() {
+      return cos.clone();
+    }
+
+    /** A copy of the sines, [maxPositions, D/2] row-major. */
+    public float[] sines() {
+      return sin.clone();
+    }
   }
 
   /**
@@ -160,7 +170,11 @@ public final class Rope {
     int d = table.headDim;
     target.requireShape(targetName, t, h, d);
     requirePositions(positions, positionsOffset, t, table.maxPositions);
-    Ops.requireCpu(target, source);
+    DeviceKernels device = Ops.deviceKernels(target, source);
+    if (device != null) {
+      device.rope(target, source, positions, positionsOffset, table, inverseAccumulate);
+      return;
+    }
     float[] y = CpuBackend.data(target);
     float[] x = CpuBackend.data(source);
     int yOff = CpuBackend.offset(target);

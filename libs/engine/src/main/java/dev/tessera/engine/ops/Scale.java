@@ -23,7 +23,11 @@ public final class Scale {
   public static void forward(Tensor out, Tensor inp, float s) {
     int n = inp.intSize();
     out.requireSize("out", n);
-    Ops.requireCpu(out, inp);
+    DeviceKernels device = Ops.deviceKernels(out, inp);
+    if (device != null) {
+      device.scale(out, inp, s);
+      return;
+    }
     float[] o = CpuBackend.data(out);
     float[] x = CpuBackend.data(inp);
     int oOff = CpuBackend.offset(out);

@@ -22,7 +22,11 @@ public final class Softmax {
     int c = lastDim(inp, "inp");
     int n = inp.intSize() / c;
     out.requireSize("out", (long) n * c);
-    Ops.requireCpu(out, inp);
+    DeviceKernels device = Ops.deviceKernels(out, inp);
+    if (device != null) {
+      device.softmaxForward(out, inp);
+      return;
+    }
     float[] o = CpuBackend.data(out);
     float[] x = CpuBackend.data(inp);
     int oOff = CpuBackend.offset(out);
@@ -53,7 +57,11 @@ public final class Softmax {
     int n = out.intSize() / c;
     dinp.requireSize("dinp", (long) n * c);
     dout.requireSize("dout", (long) n * c);
-    Ops.requireCpu(dinp, dout, out);
+    DeviceKernels device = Ops.deviceKernels(dinp, dout, out);
+    if (device != null) {
+      device.softmaxBackward(dinp, dout, out);
+      return;
+    }
     float[] dx = CpuBackend.data(dinp);
     float[] dy = CpuBackend.data(dout);
     float[] y = CpuBackend.data(out);

@@ -26,7 +26,11 @@ public final class SwiGlu {
     int n = gate.intSize();
     up.requireSize("up", n);
     out.requireSize("out", n);
-    Ops.requireCpu(out, gate, up);
+    DeviceKernels device = Ops.deviceKernels(out, gate, up);
+    if (device != null) {
+      device.swiGluForward(out, gate, up);
+      return;
+    }
     float[] o = CpuBackend.data(out);
     float[] g = CpuBackend.data(gate);
     float[] u = CpuBackend.data(up);
@@ -54,7 +58,11 @@ public final class SwiGlu {
     dout.requireSize("dout", n);
     dgate.requireSize("dgate", n);
     dup.requireSize("dup", n);
-    Ops.requireCpu(dgate, dup, dout, gate, up);
+    DeviceKernels device = Ops.deviceKernels(dgate, dup, dout, gate, up);
+    if (device != null) {
+      device.swiGluBackward(dgate, dup, dout, gate, up);
+      return;
+    }
     float[] dg = CpuBackend.data(dgate);
     float[] du = CpuBackend.data(dup);
     float[] dy = CpuBackend.data(dout);

@@ -1,10 +1,12 @@
 package dev.tessera.engine.optim;
 
+import dev.tessera.engine.Backend;
 import dev.tessera.engine.Device;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Parallel;
+import dev.tessera.engine.ops.DeviceKernels;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -72,7 +74,7 @@ public final class AdamW {
   private long step;
 
   /**
-   * @param params parameters to optimise, with unique names; CPU tensors
+   * @param params parameters to optimise, with unique names, all on one backend
    * @param beta1 first-moment decay in [0, 1)
    * @param beta2 second-moment decay in [0, 1)
    * @param eps added to the bias-corrected {@code sqrt(v)}, > 0
@@ -106,9 +108,15 @@ public final class AdamW {
         throw new IllegalArgumentException("duplicate parameter name " + param.name());
       }
       for (Tensor tensor : new Tensor[] {param.value(), param.grad()}) {
-        if (tensor.device() != Device.CPU) {
-          throw new UnsupportedOperationException(
-              "no " + tensor.device() + " AdamW kernel yet (parameter " + param.name() + ")");
+        if (tensor.backend() != this.params.get(0).value().backend()) {
+          throw new IllegalArgumentException(
+              "parameter "
+                  + param.name()
+                  + " lives on "
+                  + tensor.device()
+                  + ", the first parameter on "
+                  + this.params.get(0).value().device()
+                  + ": one optimizer updates one backend's tensors");
         }
       }
       decay[i] = param.value().rank() >= 2;
@@ -119,9 +127,10 @@ public final class AdamW {
       }
     }
     stateOffset[this.params.size()] = (int) total;
-    CpuBackend cpu = CpuBackend.get();
-    this.mState = cpu.zeros((int) total);
-    this.vState = cpu.zeros((int) total);
+    Backend backend =
+        this.params.isEmpty() ? CpuBackend.get() : this.params.get(0).value().backend();
+    this.mState = backend.zeros((int) total);
+    this.vState = backend.zeros((int) total);
   }
 
   /** {@code torch.optim.AdamW} defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0.01. */
@@ -173,6 +182,27 @@ public final class AdamW {
     float stepSize = (float) (lr / bias1);
     float rsqrtBias2 = (float) (1 / Math.sqrt(bias2));
     float epsF = (float) eps;
+    if (mState.device() != Device.CPU) {
+      DeviceKernels kernels = mState.backend().kernels();
+      for (int i = 0; i < params.size(); i++) {
+        Param param = params.get(i);
+        int size = param.value().intSize();
+        kernels.adamw(
+            param.value(),
+            param.grad(),
+            mState.slice(stateOffset[i], size),
+            vState.slice(stateOffset[i], size),
+            b1,
+            oneMinusB1,
+            b2,
+            oneMinusB2,
+            decay[i] ? (float) (1 - lr * weightDecay) : 1f,
+            stepSize,
+            rsqrtBias2,
+            epsF);
+      }
+      return;
+    }
     float[] m = CpuBackend.data(mState);
     float[] v = CpuBackend.data(vState);
     for (int i = 0; i < params.size(); i++) {
@@ -209,8 +239,8 @@ public final class AdamW {
 
   /** A copy of the moments and step count, for a checkpoint. */
   public State exportState() {
-    CpuBackend cpu = CpuBackend.get();
-    return new State(step, cpu.toHost(mState), cpu.toHost(vState));
+    Backend backend = mState.backend();
+    return new State(step, backend.toHost(mState), backend.toHost(vState));
   }
 
   /** Restores what {@link #exportState} returned, for the same parameter list. */
@@ -228,9 +258,9 @@ public final class AdamW {
               + " moments, this optimizer's parameters have "
               + size);
     }
-    CpuBackend cpu = CpuBackend.get();
-    cpu.copyFromHost(state.m(), mState);
-    cpu.copyFromHost(state.v(), vState);
+    Backend backend = mState.backend();
+    backend.copyFromHost(state.m(), mState);
+    backend.copyFromHost(state.v(), vState);
     step = state.step();
   }
 

@@ -30,12 +30,15 @@ public final class GradClip {
   /**
    * The L2 norm of all elements of all {@code grads}, accumulated in double.
    *
-   * @param grads gradient tensors of any shapes (CPU)
+   * @param grads gradient tensors of any shapes (any backend)
    */
   public static double globalNorm(List<Tensor> grads) {
     double sumSquares = 0;
     for (Tensor grad : grads) {
-      requireCpu(grad);
+      if (grad.device() != Device.CPU) {
+        sumSquares += grad.backend().kernels().sumSquares(grad);
+        continue;
+      }
       float[] g = CpuBackend.data(grad);
       int off = CpuBackend.offset(grad);
       int size = grad.intSize();
@@ -63,7 +66,7 @@ public final class GradClip {
    * norm is not finite (NaN or infinite gradients) the gradients are left as they are: the caller
    * sees the returned norm and should skip the step.
    *
-   * @param grads gradient tensors (CPU), modified in place
+   * @param grads gradient tensors (any backend), modified in place
    * @param maxNorm the largest allowed global norm, > 0
    * @return the global norm before clipping
    */
@@ -85,17 +88,14 @@ public final class GradClip {
   /** Multiplies every element of {@code grads} by {@code factor}. */
   public static void scale(List<Tensor> grads, float factor) {
     for (Tensor grad : grads) {
-      requireCpu(grad);
+      if (grad.device() != Device.CPU) {
+        grad.backend().kernels().scale(grad, grad, factor);
+        continue;
+      }
       float[] g = CpuBackend.data(grad);
       int off = CpuBackend.offset(grad);
       Parallel.forRange(
           grad.intSize(), CHUNK, (from, to) -> FastMath.scale(g, off + from, factor, to - from));
-    }
-  }
-
-  private static void requireCpu(Tensor grad) {
-    if (grad.device() != Device.CPU) {
-      throw new UnsupportedOperationException("no " + grad.device() + " kernel for GradClip yet");
     }
   }
 }

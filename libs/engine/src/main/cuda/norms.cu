@@ -1,0 +1,127 @@
+// Row-wise ops: RMSNorm, LayerNorm and softmax, forward and backward. One block per row
+// (gridDim.x = rows, blockDim.x a multiple of 32); weight gradients are column sums over rows,
+// done by separate kernels over (column, chunk of 64 rows) with one atomic add per chunk.
+
+extern "C" __global__ void rmsnorm_forward(const float* in, const float* weight, float* out,
+                                           float* rstd, int cols, float eps) {
+  const float* x = in + (long)blockIdx.x * cols;
+  float* y = out + (long)blockIdx.x * cols;
+  float sum = 0.f;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) sum += x[i] * x[i];
+  sum = ts_block_sum(sum);
+  float s = rsqrtf(sum / cols + eps);
+  if (threadIdx.x == 0) rstd[blockIdx.x] = s;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) y[i] = x[i] * s * weight[i];
+}
+
+// dx += s * w * dy - x * s^3 * mean(x * w * dy)
+extern "C" __global__ void rmsnorm_backward_input(float* dinp, const float* dout, const float* in,
+                                                  const float* weight, const float* rstd, int cols) {
+  long base = (long)blockIdx.x * cols;
+  float s = rstd[blockIdx.x];
+  float dot = 0.f;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) dot += dout[base + i] * weight[i] * in[base + i];
+  dot = ts_block_sum(dot);
+  float k = dot * s * s * s / cols;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x)
+    dinp[base + i] += s * weight[i] * dout[base + i] - k * in[base + i];
+}
+
+// dw[c] += sum over rows of dy * x * s; grid (ceil(cols/blockDim.x), ceil(rows/64)).
+extern "C" __global__ void rmsnorm_backward_weight(float* dweight, const float* dout, const float* in,
+                                                   const float* rstd, int rows, int cols) {
+  int col = blockIdx.x * blockDim.x + threadIdx.x;
+  if (col >= cols) return;
+  int r0 = blockIdx.y * 64;
+  int r1 = min(rows, r0 + 64);
+  float sum = 0.f;
+  for (int r = r0; r < r1; r++) sum += dout[(long)r * cols + col] * in[(long)r * cols + col] * rstd[r];
+  atomicAdd(&dweight[col], sum);
+}
+
+extern "C" __global__ void layernorm_forward(const float* in, const float* weight, const float* bias,
+                                             float* out, float* mean, float* rstd, int cols,
+                                             float eps) {
+  const float* x = in + (long)blockIdx.x * cols;
+  float* y = out + (long)blockIdx.x * cols;
+  float sum = 0.f;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) sum += x[i];
+  float mu = ts_block_sum(sum) / cols;
+  float var = 0.f;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+    float d = x[i] - mu;
+    var += d * d;
+  }
+  var = ts_block_sum(var) / cols;
+  float s = rsqrtf(var + eps);
+  if (threadIdx.x == 0) {
+    mean[blockIdx.x] = mu;
+    rstd[blockIdx.x] = s;
+  }
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) y[i] = (x[i] - mu) * s * weight[i] + bias[i];
+}
+
+// dx += s * (w*dy - mean(w*dy) - xhat * mean(w*dy*xhat)), xhat = (x - mu) * s
+extern "C" __global__ void layernorm_backward_input(float* dinp, const float* dout, const float* in,
+                                                    const float* weight, const float* mean,
+                                                    const float* rstd, int cols) {
+  long base = (long)blockIdx.x * cols;
+  float mu = mean[blockIdx.x];
+  float s = rstd[blockIdx.x];
+  float sumDy = 0.f;
+  float sumDyXhat = 0.f;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+    float wdy = weight[i] * dout[base + i];
+    sumDy += wdy;
+    sumDyXhat += wdy * (in[base + i] - mu) * s;
+  }
+  float meanDy = ts_block_sum(sumDy) / cols;
+  float meanDyXhat = ts_block_sum(sumDyXhat) / cols;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+    float xhat = (in[base + i] - mu) * s;
+    float wdy = weight[i] * dout[base + i];
+    dinp[base + i] += s * (wdy - meanDy - xhat * meanDyXhat);
+  }
+}
+
+// dw[c] += sum dy * xhat, db[c] += sum dy; grid (ceil(cols/blockDim.x), ceil(rows/64)).
+extern "C" __global__ void layernorm_backward_params(float* dweight, float* dbias, const float* dout,
+                                                     const float* in, const float* mean,
+                                                     const float* rstd, int rows, int cols) {
+  int col = blockIdx.x * blockDim.x + threadIdx.x;
+  if (col >= cols) return;
+  int r0 = blockIdx.y * 64;
+  int r1 = min(rows, r0 + 64);
+  float sw = 0.f;
+  float sb = 0.f;
+  for (int r = r0; r < r1; r++) {
+    float dy = dout[(long)r * cols + col];
+    sw += dy * (in[(long)r * cols + col] - mean[r]) * rstd[r];
+    sb += dy;
+  }
+  atomicAdd(&dweight[col], sw);
+  atomicAdd(&dbias[col], sb);
+}
+
+// out may alias in: each element is read before it is written by the same thread.
+extern "C" __global__ void softmax_forward(const float* in, float* out, int cols) {
+  const float* x = in + (long)blockIdx.x * cols;
+  float* y = out + (long)blockIdx.x * cols;
+  float mx = TS_NEG_INF;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) mx = fmaxf(mx, x[i]);
+  mx = ts_block_max(mx);
+  float sum = 0.f;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) sum += expf(x[i] - mx);
+  float inv = 1.f / ts_block_sum(sum);
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) y[i] = expf(x[i] - mx) * inv;
+}
+
+// dx += y * (dy - sum(dy * y))
+extern "C" __global__ void softmax_backward(float* dinp, const float* dout, const float* out, int cols) {
+  long base = (long)blockIdx.x * cols;
+  float dot = 0.f;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) dot += dout[base + i] * out[base + i];
+  dot = ts_block_sum(dot);
+  for (int i = threadIdx.x; i < cols; i += blockDim.x)
+    dinp[base + i] += out[base + i] * (dout[base + i] - dot);
+}

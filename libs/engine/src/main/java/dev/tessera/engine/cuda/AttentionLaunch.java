@@ -1,0 +1,138 @@
+package dev.tessera.engine.cuda;
+
+import dev.tessera.engine.Tensor;
+
+/**
+ * Launches the attention kernels of {@code attention.cu} with the grid that file's header
+ * prescribes: tiles of 32 queries (or keys) per block of 128 threads (256 for the dk/dv kernel),
+ * one grid column per (row, head). The kernels assume exactly these block sizes.
+ */
+final class AttentionLaunch {
+  private static final int TILE = 32;
+  private static final int THREADS = 128;
+
+  private AttentionLaunch() {}
+
+  /**
+   * Forward; {@code lse} and {@code keyStart} null mean bidirectional attention (every query sees
+   * every key of its row).
+   */
+  static void forward(
+      CudaBackend cuda, Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v, int[] keyStart) {
+    int b = q.dim(0);
+    int t = q.dim(1);
+    int hq = q.dim(2);
+    int d = q.dim(3);
+    int hkv = k.dim(2);
+    if ((long) b * t == 0) {
+      return;
+    }
+    requireHeadDim(d);
+    boolean causal = keyStart != null;
+    DeviceAllocator.Block starts = causal ? cuda.upload(keyStart, 0, b * t) : null;
+    cuda.launch(
+        "attention_forward",
+        new KernelLaunch.Shape(b * hq, tiles(t), 1, THREADS),
+        cuda.address(q),
+        cuda.address(k),
+        cuda.address(v),
+        causal ? starts.address() : 0L,
+        cuda.address(out),
+        lse == null ? 0L : cuda.address(lse),
+        b,
+        t,
+        hq,
+        hkv,
+        d,
+        (float) (1.0 / Math.sqrt(d)),
+        causal ? 1 : 0);
+    if (starts != null) {
+      cuda.release(starts);
+    }
+  }
+
+  static void backward(
+      CudaBackend cuda,
+      Tensor dq,
+      Tensor dk,
+      Tensor dv,
+      Tensor dout,
+      Tensor q,
+      Tensor k,
+      Tensor v,
+      Tensor out,
+      Tensor lse,
+      int[] keyStart) {
+    int b = q.dim(0);
+    int t = q.dim(1);
+    int hq = q.dim(2);
+    int d = q.dim(3);
+    int hkv = k.dim(2);
+    if ((long) b * t == 0) {
+      return;
+    }
+    requireHeadDim(d);
+    float scale = (float) (1.0 / Math.sqrt(d));
+    DeviceAllocator.Block starts = cuda.upload(keyStart, 0, b * t);
+    DeviceAllocator.Block delta = cuda.scratch(4L * b * hq * t);
+    long rowsHeads = (long) b * t * hq;
+    cuda.launch(
+        "attention_backward_delta",
+        KernelLaunch.Shape.linear((rowsHeads + 7) / 8, 256),
+        cuda.address(dout),
+        cuda.address(out),
+        delta.address(),
+        b,
+        t,
+        hq,
+        d);
+    cuda.launch(
+        "attention_backward_dkdv",
+        new KernelLaunch.Shape(b * hkv, tiles(t), 1, 2 * THREADS),
+        cuda.address(q),
+        cuda.address(k),
+        cuda.address(v),
+        cuda.address(dout),
+        cuda.address(lse),
+        delta.address(),
+        starts.address(),
+        cuda.address(dk),
+        cuda.address(dv),
+        b,
+        t,
+        hq,
+        hkv,
+        d,
+        scale);
+    cuda.launch(
+        "attention_backward_dq",
+        new KernelLaunch.Shape(b * hq, tiles(t), 1, THREADS),
+        cuda.address(q),
+        cuda.address(k),
+        cuda.address(v),
+        cuda.address(dout),
+        cuda.address(lse),
+        delta.address(),
+        starts.address(),
+        cuda.address(dq),
+        b,
+        t,
+        hq,
+        hkv,
+        d,
+        scale);
+    cuda.release(starts);
+    cuda.release(delta);
+  }
+
+  private static int tiles(int t) {
+    return (t + TILE - 1) / TILE;
+  }
+
+  private static void requireHeadDim(int d) {
+    if (d < 1 || d > 128) {
+      throw new IllegalArgumentException(
+          "the CUDA attention kernels take head dimensions 1..128, got " + d);
+    }
+  }
+}

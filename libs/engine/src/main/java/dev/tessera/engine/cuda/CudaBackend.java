@@ -1,0 +1,474 @@
+package dev.tessera.engine.cuda;
+
+import dev.tessera.engine.Backend;
+import dev.tessera.engine.DType;
+import dev.tessera.engine.Device;
+import dev.tessera.engine.Tensor;
+import dev.tessera.engine.ops.DeviceKernels;
+import java.lang.ref.PhantomReference;
+import java.lang.ref.Reference;
+import java.lang.ref.ReferenceQueue;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
+import org.bytedeco.cuda.cudart.CUctx_st;
+import org.bytedeco.cuda.cudart.cudaDeviceProp;
+import org.bytedeco.cuda.global.cudart;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
+import org.bytedeco.javacpp.SizeTPointer;
+
+/**
+ * fp32 tensors in GPU memory, kernels from {@code src/main/cuda} and GEMMs through cuBLASLt, all
+ * queued on the device's default stream in call order (so results read back by {@link #toHost} are
+ * complete). Model code is unchanged: it allocates through this backend and calls the ops, which
+ * hand their work to {@link CudaKernels}.
+ *
+ * <p>Memory: tensors draw blocks from a {@link DeviceAllocator}. Tensors have no explicit free, so
+ * a block returns to the allocator's cache when the Java garbage collector finds that no tensor
+ * refers to its buffer any more; when the device is full the backend asks for a collection and
+ * takes the reclaimed blocks before it reports out-of-memory.
+ *
+ * <p>The CUDA libraries (libcudart.so.13, libcublasLt.so.13, libnvrtc.so.13) come from the host:
+ * put their folders on {@code LD_LIBRARY_PATH}. {@link #open} fails with a message naming what is
+ * missing.
+ */
+public final class CudaBackend implements Backend {
+  private static final long STAGING_FLOATS = 4L << 20; // 16 MiB host staging buffer
+
+  private final int device;
+  private final CUctx_st context = new CUctx_st();
+  private final String name;
+  private final int major;
+  private final int minor;
+  private final int multiprocessors;
+  private final long totalMemory;
+  private final DeviceAllocator allocator;
+  private final ReferenceQueue<DeviceBuffer> unreachable = new ReferenceQueue<>();
+  private final Set<BufferReference> live = Collections.newSetFromMap(new IdentityHashMap<>());
+  private final ThreadLocal<Boolean> contextSet = ThreadLocal.withInitial(() -> false);
+  private final KernelModule module;
+  private final KernelLaunch launch = new KernelLaunch();
+  private final CublasLt cublasLt;
+  private final CublasLt.Precision gemmPrecision;
+  private final CudaKernels kernels;
+  private final FloatPointer staging = new FloatPointer(STAGING_FLOATS);
+  private boolean closed;
+
+  /** How fp32 GEMMs may use the tensor cores. */
+  public enum GemmPrecision {
+    /** Exact fp32 arithmetic (checks against the CPU backend). */
+    FP32,
+    /** TF32 tensor cores, fp32 accumulation. */
+    TF32,
+    /** bf16 tensor cores, fp32 accumulation: the training default. */
+    BF16
+  }
+
+  private final class BufferReference extends PhantomReference<DeviceBuffer> {
+    final DeviceAllocator.Block block;
+
+    BufferReference(DeviceBuffer buffer, DeviceAllocator.Block block) {
+      super(buffer, unreachable);
+      this.block = block;
+    }
+  }
+
+  private CudaBackend(int device, GemmPrecision precision) {
+    this.device = device;
+    Cuda.check(cudart.cudaSetDevice(device), "cudaSetDevice(" + device + ")");
+    Cuda.check(cudart.cudaFree(null), "initialising the CUDA runtime on device " + device);
+    Cuda.checkDriver(
+        cudart.cuDevicePrimaryCtxRetain(context, device),
+        "retaining the primary context of device " + device);
+    contextSet.set(true);
+    cudaDeviceProp props = new cudaDeviceProp();
+    Cuda.check(cudart.cudaGetDeviceProperties(props, device), "cudaGetDeviceProperties");
+    this.name = props.name().getString();
+    this.major = props.major();
+    this.minor = props.minor();
+    this.multiprocessors = props.multiProcessorCount();
+    this.totalMemory = props.totalGlobalMem();
+    this.allocator = new DeviceAllocator(new RuntimeMemory(), this::reclaim);
+    this.module = KernelModule.load(major, minor);
+    this.cublasLt = new CublasLt(allocator);
+    this.gemmPrecision = CublasLt.Precision.valueOf(precision.name());
+    this.kernels = new CudaKernels(this);
+  }
+
+  /**
+   * Opens GPU {@code device} (0-based).
+   *
+   * @throws CudaException when the CUDA libraries cannot be loaded or there is no such GPU
+   */
+  public static CudaBackend open(int device, GemmPrecision precision) {
+    try {
+      Loader.load(cudart.class);
+    } catch (UnsatisfiedLinkError e) {
+      Throwable cause = e;
+      while (cause.getCause() != null) {
+        cause = cause.getCause();
+      }
+      throw new CudaException(
+          "cannot load the CUDA runtime (libcudart.so.13 and the driver's libcuda.so.1 must be on"
+              + " LD_LIBRARY_PATH or the system library path): "
+              + cause.getMessage(),
+          e);
+    }
+    int[] count = new int[1];
+    int status = cudart.cudaGetDeviceCount(count);
+    if (status != 0) {
+      throw new CudaException(
+          "no usable CUDA device: " + Cuda.runtimeError(status) + " (cudaError " + status + ")",
+          status);
+    }
+    if (device < 0 || device >= count[0]) {
+      throw new CudaException(
+          "CUDA device " + device + " does not exist; this host has " + count[0], -1);
+    }
+    return new CudaBackend(device, precision);
+  }
+
+  @Override
+  public Device device() {
+    return Device.CUDA;
+  }
+
+  /** e.g. "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB), kernels: fatbin built by nvcc". */
+  public String describe() {
+    return String.format(
+        java.util.Locale.ROOT,
+        "%s (sm_%d%d, %d SMs, %.1f GiB), kernels: %s, GEMMs: %s",
+        name,
+        major,
+        minor,
+        multiprocessors,
+        totalMemory / (double) (1L << 30),
+        module.origin(),
+        gemmPrecision);
+  }
+
+  public DeviceAllocator allocator() {
+    return allocator;
+  }
+
+  CublasLt.Precision gemmPrecision() {
+    return gemmPrecision;
+  }
+
+  CublasLt cublasLt() {
+    return cublasLt;
+  }
+
+  @Override
+  public DeviceKernels kernels() {
+    return kernels;
+  }
+
+  /** Launches kernel {@code name} from this thread (making the device current here first). */
+  void launch(String kernel, KernelLaunch.Shape shape, Object... args) {
+    ensureContext();
+    launch.launch(module.function(kernel), kernel, shape, args);
+  }
+
+  /** Device address of a tensor's first element. */
+  long address(Tensor tensor) {
+    if (!(tensor.storage() instanceof DeviceBuffer buffer) || tensor.backend() != this) {
+      throw new IllegalArgumentException(tensor + " is not a tensor of this CUDA backend");
+    }
+    return buffer.address() + tensor.offset() * tensor.dtype().bytes();
+  }
+
+  @Override
+  public Tensor zeros(int... shape) {
+    Tensor tensor = allocate(DType.F32, shape);
+    zero(tensor);
+    return tensor;
+  }
+
+  /** A new tensor of {@code dtype} whose contents are undefined. */
+  Tensor allocate(DType dtype, int... shape) {
+    ensureOpen();
+    ensureContext();
+    long elements = 1;
+    for (int dim : shape) {
+      if (dim < 0) {
+        throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
+      }
+      elements *= dim;
+    }
+    drainUnreachable();
+    DeviceAllocator.Block block = allocator.allocate(elements * dtype.bytes());
+    DeviceBuffer buffer = new DeviceBuffer(block.address(), block.bytes());
+    synchronized (live) {
+      live.add(new BufferReference(buffer, block));
+    }
+    return new Tensor(this, dtype, buffer, 0, shape);
+  }
+
+  /** A scratch block of {@code bytes} (released by the caller with {@link #release}). */
+  DeviceAllocator.Block scratch(long bytes) {
+    drainUnreachable();
+    return allocator.allocate(bytes);
+  }
+
+  void release(DeviceAllocator.Block block) {
+    allocator.release(block);
+  }
+
+  @Override
+  public Tensor fromHost(float[] values, int... shape) {
+    Tensor tensor = allocate(DType.F32, shape);
+    copyFromHost(values, tensor);
+    return tensor;
+  }
+
+  @Override
+  public float[] toHost(Tensor tensor) {
+    requireF32(tensor);
+    ensureContext();
+    float[] values = new float[tensor.intSize()];
+    long source = address(tensor);
+    synchronized (staging) {
+      for (int from = 0; from < values.length; from += (int) STAGING_FLOATS) {
+        int count = (int) Math.min(STAGING_FLOATS, values.length - from);
+        Cuda.check(
+            cudart.cudaMemcpy(
+                staging,
+                new CublasLt.DevicePointer(source + 4L * from),
+                4L * count,
+                cudart.cudaMemcpyDeviceToHost),
+            "copying " + count + " floats of " + tensor + " to the host");
+        staging.get(values, from, count);
+      }
+    }
+    return values;
+  }
+
+  @Override
+  public void copyFromHost(float[] values, Tensor target) {
+    requireF32(target);
+    target.requireSize("copy target", values.length);
+    ensureContext();
+    long destination = address(target);
+    synchronized (staging) {
+      for (int from = 0; from < values.length; from += (int) STAGING_FLOATS) {
+        int count = (int) Math.min(STAGING_FLOATS, values.length - from);
+        staging.put(values, from, count);
+        Cuda.check(
+            cudart.cudaMemcpy(
+                new CublasLt.DevicePointer(destination + 4L * from),
+                staging,
+                4L * count,
+                cudart.cudaMemcpyHostToDevice),
+            "copying " + count + " floats to " + target);
+      }
+    }
+  }
+
+  /** Copies host ints into a scratch block (for ids, positions, targets and masks). */
+  DeviceAllocator.Block upload(int[] values, int offset, int count) {
+    ensureContext();
+    DeviceAllocator.Block block = scratch(4L * Math.max(1, count));
+    if (count > 0) {
+      try (IntPointer host = new IntPointer(count)) {
+        host.put(values, offset, count);
+        Cuda.check(
+            cudart.cudaMemcpy(
+                new CublasLt.DevicePointer(block.address()),
+                host,
+                4L * count,
+                cudart.cudaMemcpyHostToDevice),
+            "copying " + count + " ints to the device");
+      }
+    }
+    return block;
+  }
+
+  /** Reads {@code count} floats at a device address (small results: losses, norms). */
+  float[] download(long address, int count) {
+    ensureContext();
+    try (FloatPointer host = new FloatPointer(count)) {
+      Cuda.check(
+          cudart.cudaMemcpy(
+              host, new CublasLt.DevicePointer(address), 4L * count, cudart.cudaMemcpyDeviceToHost),
+          "copying " + count + " floats to the host");
+      float[] values = new float[count];
+      host.get(values);
+      return values;
+    }
+  }
+
+  /** Reads one double at a device address. */
+  double downloadDouble(long address) {
+    ensureContext();
+    try (org.bytedeco.javacpp.DoublePointer host = new org.bytedeco.javacpp.DoublePointer(1)) {
+      Cuda.check(
+          cudart.cudaMemcpy(
+              host, new CublasLt.DevicePointer(address), 8, cudart.cudaMemcpyDeviceToHost),
+          "copying a double to the host");
+      return host.get();
+    }
+  }
+
+  void memset(long address, long bytes) {
+    ensureContext();
+    Cuda.check(
+        cudart.cudaMemsetAsync(new CublasLt.DevicePointer(address), 0, bytes),
+        "cudaMemsetAsync of " + bytes + " bytes");
+  }
+
+  @Override
+  public void copy(Tensor source, Tensor target) {
+    requireF32(source);
+    requireF32(target);
+    target.requireSize("copy target", source.size());
+    ensureContext();
+    Cuda.check(
+        cudart.cudaMemcpyAsync(
+            new CublasLt.DevicePointer(address(target)),
+            new CublasLt.DevicePointer(address(source)),
+            4L * source.size(),
+            cudart.cudaMemcpyDeviceToDevice),
+        "copying " + source + " to " + target);
+  }
+
+  @Override
+  public void zero(Tensor tensor) {
+    memset(address(tensor), tensor.size() * tensor.dtype().bytes());
+  }
+
+  @Override
+  public void synchronize() {
+    ensureContext();
+    Cuda.check(cudart.cudaDeviceSynchronize(), "waiting for the device (a kernel failed)");
+  }
+
+  /** Fills a tensor with uniform values in {@code [lo, hi)} from a seeded hash (on the device). */
+  public void fillUniform(Tensor tensor, int seed, float lo, float hi) {
+    requireF32(tensor);
+    launch(
+        "fill_uniform",
+        KernelLaunch.Shape.elementwise(tensor.size(), 256),
+        address(tensor),
+        tensor.intSize(),
+        seed,
+        lo,
+        hi);
+  }
+
+  /** Device memory: free and total as the driver reports them, plus the allocator's counts. */
+  public String memoryReport() {
+    ensureContext();
+    SizeTPointer free = new SizeTPointer(1);
+    SizeTPointer total = new SizeTPointer(1);
+    Cuda.check(cudart.cudaMemGetInfo(free, total), "cudaMemGetInfo");
+    return String.format(
+        java.util.Locale.ROOT,
+        "device %.2f of %.2f GiB free; tensors %.2f GiB (peak %.2f), cache %.2f GiB;"
+            + " %d device allocations, %d reuses",
+        free.get() / (double) (1L << 30),
+        total.get() / (double) (1L << 30),
+        allocator.inUseBytes() / (double) (1L << 30),
+        allocator.peakInUseBytes() / (double) (1L << 30),
+        allocator.cachedBytes() / (double) (1L << 30),
+        allocator.rawAllocations(),
+        allocator.reuses());
+  }
+
+  private void requireF32(Tensor tensor) {
+    if (tensor.dtype() != DType.F32) {
+      throw new IllegalArgumentException(tensor + " is " + tensor.dtype() + ", expected F32");
+    }
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new IllegalStateException("the CUDA backend is closed");
+    }
+  }
+
+  private void ensureContext() {
+    if (!contextSet.get()) {
+      Cuda.checkDriver(cudart.cuCtxSetCurrent(context), "making device " + device + " current");
+      contextSet.set(true);
+    }
+  }
+
+  /** Returns the blocks of tensors that are no longer reachable to the allocator. */
+  private void drainUnreachable() {
+    Reference<? extends DeviceBuffer> reference;
+    while ((reference = unreachable.poll()) != null) {
+      free((BufferReference) reference);
+    }
+  }
+
+  private void free(BufferReference reference) {
+    synchronized (live) {
+      if (!live.remove(reference)) {
+        return;
+      }
+    }
+    allocator.release(reference.block);
+  }
+
+  /** The allocator's out-of-memory hook: collect garbage and take back what it frees. */
+  private void reclaim() {
+    for (int attempt = 0; attempt < 3; attempt++) {
+      System.gc();
+      try {
+        Reference<? extends DeviceBuffer> reference = unreachable.remove(200);
+        while (reference != null) {
+          free((BufferReference) reference);
+          reference = unreachable.poll();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    synchronize();
+    closed = true;
+    cublasLt.close();
+    launch.close();
+    staging.close();
+    synchronized (live) {
+      for (BufferReference reference : live) {
+        allocator.release(reference.block);
+      }
+      live.clear();
+    }
+    allocator.releaseCached();
+  }
+
+  /** cudaMalloc / cudaFree; an out-of-memory status becomes 0 so the allocator can react. */
+  private static final class RuntimeMemory implements DeviceAllocator.RawMemory {
+    @Override
+    public long allocate(long bytes) {
+      PointerPointer<Pointer> out = new PointerPointer<>(1);
+      int status = cudart.cudaMalloc(out, bytes);
+      if (status == cudart.cudaErrorMemoryAllocation) {
+        cudart.cudaGetLastError(); // clear the sticky-free error so later calls don't see it
+        return 0;
+      }
+      Cuda.check(status, "cudaMalloc of " + bytes + " bytes");
+      return out.get(0).address();
+    }
+
+    @Override
+    public void free(long address) {
+      Cuda.check(cudart.cudaFree(new CublasLt.DevicePointer(address)), "cudaFree");
+    }
+  }
+}

@@ -1,0 +1,481 @@
+package dev.tessera.engine.cuda;
+
+import dev.tessera.engine.Tensor;
+import dev.tessera.engine.ops.CrossEntropy;
+import dev.tessera.engine.ops.DeviceKernels;
+import dev.tessera.engine.ops.Rope;
+import java.util.Map;
+import java.util.WeakHashMap;
+
+/**
+ * The ops' CUDA launchers: each method turns an op's (already validated) arguments into kernel
+ * launches on the backend's stream. Kernel sources live in {@code src/main/cuda}; the name of each
+ * kernel launched here is the {@code extern "C"} function of the same name there.
+ */
+final class CudaKernels implements DeviceKernels {
+  private static final int THREADS = 256;
+
+  /** Rows of a column sum handled by one block (matches the kernels' chunk of 64 rows). */
+  private static final int COLUMN_CHUNK = 64;
+
+  private final CudaBackend cuda;
+  private final Map<Rope.Table, Tensor[]> ropeTables = new WeakHashMap<>();
+
+  CudaKernels(CudaBackend cuda) {
+    this.cuda = cuda;
+  }
+
+  private long ptr(Tensor tensor) {
+    return cuda.address(tensor);
+  }
+
+  private static KernelLaunch.Shape elementwise(long n) {
+    return KernelLaunch.Shape.elementwise(n, THREADS);
+  }
+
+  /** One block per row; threads sized to the row length. */
+  private static KernelLaunch.Shape rows(int rows, int cols) {
+    int threads = cols >= 1024 ? 1024 : cols >= 512 ? 512 : cols >= 256 ? 256 : 128;
+    return KernelLaunch.Shape.linear(rows, threads);
+  }
+
+  private static KernelLaunch.Shape columnChunks(int rows, int cols) {
+    return new KernelLaunch.Shape(
+        (cols + THREADS - 1) / THREADS,
+        Math.max(1, (rows + COLUMN_CHUNK - 1) / COLUMN_CHUNK),
+        1,
+        THREADS);
+  }
+
+  @Override
+  public void matmulForward(Tensor out, Tensor inp, Tensor weight, Tensor bias) {
+    int oc = weight.dim(0);
+    int c = weight.dim(1);
+    int n = Math.toIntExact(inp.size() / c);
+    float beta = 0f;
+    if (bias != null) {
+      cuda.launch("broadcast_rows", elementwise((long) n * oc), ptr(bias), ptr(out), n, oc);
+      beta = 1f;
+    }
+    // out[N, OC] = inp[N, C] @ weight[OC, C]^T
+    cuda.cublasLt()
+        .gemm(
+            RowMajorGemm.packed(false, true, n, oc, c),
+            cuda.gemmPrecision(),
+            1f,
+            ptr(inp),
+            ptr(weight),
+            beta,
+            ptr(out));
+  }
+
+  @Override
+  public void matmulBackward(
+      Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight) {
+    int oc = weight.dim(0);
+    int c = weight.dim(1);
+    int n = Math.toIntExact(inp.size() / c);
+    if (dinp != null) {
+      // dinp[N, C] += dout[N, OC] @ weight[OC, C]
+      cuda.cublasLt()
+          .gemm(
+              RowMajorGemm.packed(false, false, n, c, oc),
+              cuda.gemmPrecision(),
+              1f,
+              ptr(dout),
+              ptr(weight),
+              1f,
+              ptr(dinp));
+    }
+    if (dweight != null) {
+      // dweight[OC, C] += dout[N, OC]^T @ inp[N, C]
+      cuda.cublasLt()
+          .gemm(
+              RowMajorGemm.packed(true, false, oc, c, n),
+              cuda.gemmPrecision(),
+              1f,
+              ptr(dout),
+              ptr(inp),
+              1f,
+              ptr(dweight));
+    }
+    if (dbias != null) {
+      cuda.launch("column_sum_accumulate", columnChunks(n, oc), ptr(dout), ptr(dbias), n, oc);
+    }
+  }
+
+  @Override
+  public void embeddingForward(Tensor out, Tensor table, int[] ids, int idsOffset) {
+    int c = table.dim(1);
+    int t = Math.toIntExact(out.size() / c);
+    DeviceAllocator.Block idBlock = cuda.upload(ids, idsOffset, t);
+    cuda.launch(
+        "embedding_forward",
+        elementwise((long) t * c),
+        ptr(table),
+        idBlock.address(),
+        ptr(out),
+        t,
+        c);
+    cuda.release(idBlock);
+  }
+
+  @Override
+  public void embeddingBackward(Tensor dtable, Tensor dout, int[] ids, int idsOffset) {
+    int c = dtable.dim(1);
+    int t = Math.toIntExact(dout.size() / c);
+    DeviceAllocator.Block idBlock = cuda.upload(ids, idsOffset, t);
+    cuda.launch(
+        "embedding_backward",
+        elementwise((long) t * c),
+        ptr(dtable),
+        idBlock.address(),
+        ptr(dout),
+        t,
+        c);
+    cuda.release(idBlock);
+  }
+
+  @Override
+  public void rmsNormForward(Tensor out, Tensor rstd, Tensor inp, Tensor weight, float eps) {
+    int c = weight.intSize();
+    int n = inp.intSize() / c;
+    cuda.launch("rmsnorm_forward", rows(n, c), ptr(inp), ptr(weight), ptr(out), ptr(rstd), c, eps);
+  }
+
+  @Override
+  public void rmsNormBackward(
+      Tensor dinp, Tensor dweight, Tensor dout, Tensor inp, Tensor weight, Tensor rstd) {
+    int c = weight.intSize();
+    int n = inp.intSize() / c;
+    cuda.launch(
+        "rmsnorm_backward_input",
+        rows(n, c),
+        ptr(dinp),
+        ptr(dout),
+        ptr(inp),
+        ptr(weight),
+        ptr(rstd),
+        c);
+    cuda.launch(
+        "rmsnorm_backward_weight",
+        columnChunks(n, c),
+        ptr(dweight),
+        ptr(dout),
+        ptr(inp),
+        ptr(rstd),
+        n,
+        c);
+  }
+
+  @Override
+  public void layerNormForward(
+      Tensor out, Tensor mean, Tensor rstd, Tensor inp, Tensor weight, Tensor bias, float eps) {
+    int c = weight.intSize();
+    int n = inp.intSize() / c;
+    cuda.launch(
+        "layernorm_forward",
+        rows(n, c),
+        ptr(inp),
+        ptr(weight),
+        ptr(bias),
+        ptr(out),
+        ptr(mean),
+        ptr(rstd),
+        c,
+        eps);
+  }
+
+  @Override
+  public void layerNormBackward(
+      Tensor dinp,
+      Tensor dweight,
+      Tensor dbias,
+      Tensor dout,
+      Tensor inp,
+      Tensor weight,
+      Tensor mean,
+      Tensor rstd) {
+    int c = weight.intSize();
+    int n = inp.intSize() / c;
+    cuda.launch(
+        "layernorm_backward_input",
+        rows(n, c),
+        ptr(dinp),
+        ptr(dout),
+        ptr(inp),
+        ptr(weight),
+        ptr(mean),
+        ptr(rstd),
+        c);
+    cuda.launch(
+        "layernorm_backward_params",
+        columnChunks(n, c),
+        ptr(dweight),
+        ptr(dbias),
+        ptr(dout),
+        ptr(inp),
+        ptr(mean),
+        ptr(rstd),
+        n,
+        c);
+  }
+
+  @Override
+  public void rope(
+      Tensor target,
+      Tensor source,
+      int[] positions,
+      int positionsOffset,
+      Rope.Table table,
+      boolean inverseAccumulate) {
+    int t = source.dim(0);
+    int h = source.dim(1);
+    int d = source.dim(2);
+    Tensor[] cosSin = ropeTable(table);
+    DeviceAllocator.Block positionBlock = cuda.upload(positions, positionsOffset, t);
+    cuda.launch(
+        "rope_apply",
+        elementwise((long) t * h * (d / 2)),
+        ptr(target),
+        ptr(source),
+        positionBlock.address(),
+        ptr(cosSin[0]),
+        ptr(cosSin[1]),
+        t,
+        h,
+        d,
+        inverseAccumulate ? 1 : 0);
+    cuda.release(positionBlock);
+  }
+
+  /** The table's cos and sin on the device, uploaded once per table. */
+  private Tensor[] ropeTable(Rope.Table table) {
+    synchronized (ropeTables) {
+      Tensor[] tensors = ropeTables.get(table);
+      if (tensors == null) {
+        int half = table.headDim() / 2;
+        int entries = Math.max(1, table.maxPositions() * half);
+        float[] cos = table.cosines();
+        float[] sin = table.sines();
+        tensors =
+            new Tensor[] {
+              cuda.fromHost(cos.length == 0 ? new float[1] : cos, entries),
+              cuda.fromHost(sin.length == 0 ? new float[1] : sin, entries)
+            };
+        ropeTables.put(table, tensors);
+      }
+      return tensors;
+    }
+  }
+
+  @Override
+  public void geluForward(Tensor out, Tensor inp) {
+    int n = inp.intSize();
+    cuda.launch("gelu_forward", elementwise(n), ptr(inp), ptr(out), n);
+  }
+
+  @Override
+  public void geluBackward(Tensor dinp, Tensor dout, Tensor inp) {
+    int n = inp.intSize();
+    cuda.launch("gelu_backward", elementwise(n), ptr(dinp), ptr(dout), ptr(inp), n);
+  }
+
+  @Override
+  public void geluErfForward(Tensor out, Tensor inp) {
+    int n = inp.intSize();
+    cuda.launch("gelu_erf_forward", elementwise(n), ptr(inp), ptr(out), n);
+  }
+
+  @Override
+  public void geluErfBackward(Tensor dinp, Tensor dout, Tensor inp) {
+    int n = inp.intSize();
+    cuda.launch("gelu_erf_backward", elementwise(n), ptr(dinp), ptr(dout), ptr(inp), n);
+  }
+
+  @Override
+  public void swiGluForward(Tensor out, Tensor gate, Tensor up) {
+    int n = gate.intSize();
+    cuda.launch("swiglu_forward", elementwise(n), ptr(gate), ptr(up), ptr(out), n);
+  }
+
+  @Override
+  public void swiGluBackward(Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up) {
+    int n = gate.intSize();
+    cuda.launch(
+        "swiglu_backward", elementwise(n), ptr(dgate), ptr(dup), ptr(dout), ptr(gate), ptr(up), n);
+  }
+
+  @Override
+  public void add(Tensor out, Tensor a, Tensor b) {
+    int n = a.intSize();
+    cuda.launch("add_forward", elementwise(n), ptr(a), ptr(b), ptr(out), n);
+  }
+
+  @Override
+  public void accumulate(Tensor acc, Tensor x, float alpha) {
+    int n = x.intSize();
+    cuda.launch("accumulate", elementwise(n), ptr(acc), ptr(x), alpha, n);
+  }
+
+  @Override
+  public void scale(Tensor out, Tensor inp, float s) {
+    int n = inp.intSize();
+    cuda.launch("scale_forward", elementwise(n), ptr(inp), ptr(out), s, n);
+  }
+
+  @Override
+  public void softmaxForward(Tensor out, Tensor inp) {
+    int c = inp.dim(inp.rank() - 1);
+    int n = inp.intSize() / c;
+    cuda.launch("softmax_forward", rows(n, c), ptr(inp), ptr(out), c);
+  }
+
+  @Override
+  public void softmaxBackward(Tensor dinp, Tensor dout, Tensor out) {
+    int c = out.dim(out.rank() - 1);
+    int n = out.intSize() / c;
+    cuda.launch("softmax_backward", rows(n, c), ptr(dinp), ptr(dout), ptr(out), c);
+  }
+
+  @Override
+  public void avgPoolForward(
+      Tensor out, Tensor inp, int height, int width, int outHeight, int outWidth) {
+    int b = inp.dim(0);
+    int c = inp.dim(2);
+    cuda.launch(
+        "avgpool_forward",
+        elementwise(out.size()),
+        ptr(inp),
+        ptr(out),
+        b,
+        height,
+        width,
+        outHeight,
+        outWidth,
+        c);
+  }
+
+  @Override
+  public void avgPoolBackward(
+      Tensor dinp, Tensor dout, int height, int width, int outHeight, int outWidth) {
+    int b = dinp.dim(0);
+    int c = dinp.dim(2);
+    cuda.launch(
+        "avgpool_backward",
+        elementwise(dinp.size()),
+        ptr(dinp),
+        ptr(dout),
+        b,
+        height,
+        width,
+        outHeight,
+        outWidth,
+        c);
+  }
+
+  @Override
+  public double crossEntropy(
+      Tensor dlogits, Tensor logits, int[] targets, int targetOffset, float lossScale) {
+    int n = logits.dim(0);
+    int v = logits.dim(1);
+    if (n == 0) {
+      return 0;
+    }
+    DeviceAllocator.Block targetBlock = cuda.upload(targets, targetOffset, n);
+    DeviceAllocator.Block lossBlock = cuda.scratch(4L * n);
+    cuda.launch(
+        "cross_entropy_forward_backward",
+        KernelLaunch.Shape.linear(n, 1024),
+        ptr(logits),
+        ptr(dlogits),
+        targetBlock.address(),
+        lossBlock.address(),
+        v,
+        lossScale,
+        CrossEntropy.IGNORE_INDEX);
+    float[] rowLoss = cuda.download(lossBlock.address(), n);
+    cuda.release(targetBlock);
+    cuda.release(lossBlock);
+    double loss = 0;
+    for (float l : rowLoss) {
+      loss += l;
+    }
+    return loss;
+  }
+
+  @Override
+  public void attentionForward(
+      Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v, int[] keyStart) {
+    AttentionLaunch.forward(cuda, out, lse, q, k, v, keyStart);
+  }
+
+  @Override
+  public void attentionBackward(
+      Tensor dq,
+      Tensor dk,
+      Tensor dv,
+      Tensor dout,
+      Tensor q,
+      Tensor k,
+      Tensor v,
+      Tensor out,
+      Tensor lse,
+      int[] keyStart) {
+    AttentionLaunch.backward(cuda, dq, dk, dv, dout, q, k, v, out, lse, keyStart);
+  }
+
+  @Override
+  public void bidirectionalAttentionForward(Tensor out, Tensor q, Tensor k, Tensor v) {
+    AttentionLaunch.forward(cuda, out, null, q, k, v, null);
+  }
+
+  @Override
+  public double sumSquares(Tensor x) {
+    DeviceAllocator.Block result = cuda.scratch(8);
+    cuda.memset(result.address(), 8);
+    int n = x.intSize();
+    cuda.launch(
+        "sum_squares",
+        KernelLaunch.Shape.linear(Math.min(4L * 132 * 8, (n + 1023) / 1024 + 1), 1024),
+        ptr(x),
+        n,
+        result.address());
+    double value = cuda.downloadDouble(result.address());
+    cuda.release(result);
+    return value;
+  }
+
+  @Override
+  public void adamw(
+      Tensor p,
+      Tensor g,
+      Tensor m,
+      Tensor v,
+      float beta1,
+      float oneMinusBeta1,
+      float beta2,
+      float oneMinusBeta2,
+      float keep,
+      float stepSize,
+      float rsqrtBias2,
+      float eps) {
+    int n = p.intSize();
+    cuda.launch(
+        "adamw_update",
+        elementwise(n),
+        ptr(p),
+        ptr(g),
+        ptr(m),
+        ptr(v),
+        n,
+        beta1,
+        oneMinusBeta1,
+        beta2,
+        oneMinusBeta2,
+        keep,
+        stepSize,
+        rsqrtBias2,
+        eps);
+  }
+}

@@ -1,0 +1,32 @@
+package dev.tessera.engine.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tessera.engine.cpu.CpuBackend;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The GPU check's harness, run with the CPU backend on both sides: every op it exercises must run
+ * with the shapes it builds, and identical backends must agree exactly. On a GPU the same harness
+ * compares the CUDA kernels (scripts/gpu-check.sh).
+ */
+class KernelCheckTest {
+  @Test
+  void theHarnessRunsEveryOpAndFindsNoDifferenceBetweenIdenticalBackends() {
+    List<KernelCheck.Result> results = new KernelCheck(CpuBackend.get(), 11).runAll();
+    assertThat(results).hasSizeGreaterThan(40);
+    assertThat(results).allSatisfy(result -> assertThat(result.relativeError()).isZero());
+    assertThat(results.stream().map(KernelCheck.Result::op))
+        .anyMatch(op -> op.startsWith("attention document"))
+        .anyMatch(op -> op.startsWith("cross-entropy"))
+        .anyMatch(op -> op.startsWith("adamw"));
+  }
+
+  @Test
+  void nanNeverPasses() {
+    assertThat(new KernelCheck.Result("op", "out", Double.NaN, 1e-5).passed()).isFalse();
+    assertThat(new KernelCheck.Result("op", "out", 2e-5, 1e-5).passed()).isFalse();
+    assertThat(new KernelCheck.Result("op", "out", 1e-6, 1e-5).passed()).isTrue();
+  }
+}

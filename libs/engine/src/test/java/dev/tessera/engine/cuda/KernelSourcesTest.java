@@ -1,0 +1,92 @@
+package dev.tessera.engine.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What can be checked of the CUDA backend without a GPU: the build produced the kernel source (and
+ * the fatbin where nvcc exists), every kernel the launchers name is defined there, and opening the
+ * backend on a machine without CUDA fails with a message that says what is missing.
+ */
+class KernelSourcesTest {
+  private static String resource(String name) throws IOException {
+    try (InputStream in = KernelModule.class.getResourceAsStream(name)) {
+      assertThat(in).as(name + " in the engine's classes").isNotNull();
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
+  private static Set<String> matches(Pattern pattern, String text) {
+    Set<String> names = new TreeSet<>();
+    Matcher m = pattern.matcher(text);
+    while (m.find()) {
+      names.add(m.group(1));
+    }
+    return names;
+  }
+
+  @Test
+  void everyLaunchedKernelIsDefinedInTheSingleTranslationUnit() throws IOException {
+    String source = resource(KernelModule.SOURCE);
+    // NVRTC compiles this text with no include path: it must not include anything.
+    assertThat(source).doesNotContain("#include");
+    Set<String> defined =
+        matches(
+            Pattern.compile(
+                "extern \"C\" __global__ void (?:__launch_bounds__\\([^)]*\\)\\s*)?(\\w+)\\("),
+            source);
+    StringBuilder launchers = new StringBuilder();
+    try (Stream<Path> files = Files.list(Path.of("src/main/java/dev/tessera/engine/cuda"))) {
+      for (Path file : files.toList()) {
+        launchers.append(Files.readString(file));
+      }
+    }
+    Set<String> launched =
+        matches(Pattern.compile("launch\\(\\s*\"(\\w+)\""), launchers.toString());
+    assertThat(launched).hasSizeGreaterThan(20);
+    assertThat(defined).containsAll(launched);
+  }
+
+  @Test
+  void theFatbinIsBuiltWhereNvccExists() throws IOException {
+    boolean nvcc =
+        Stream.of(System.getenv("PATH").split(":"))
+                .anyMatch(dir -> Files.isExecutable(Path.of(dir, "nvcc")))
+            || Files.isExecutable(Path.of("/usr/local/cuda/bin/nvcc"));
+    boolean required = "1".equals(System.getenv("TESSERA_REQUIRE_NVCC"));
+    try (InputStream in = KernelModule.class.getResourceAsStream(KernelModule.FATBIN)) {
+      if (nvcc || required) {
+        assertThat(in).as("fatbin built by nvcc").isNotNull();
+        byte[] header = in.readNBytes(4);
+        // A fatbin starts with the magic 0xBA55ED50, little-endian.
+        assertThat(header).containsExactly(0x50, 0xED, 0x55, 0xBA);
+      } else {
+        assertThat(in).as("no nvcc, so no fatbin").isNull();
+      }
+    }
+  }
+
+  @Test
+  void openingWithoutAGpuFailsWithAClearMessage() {
+    boolean gpu = Files.exists(Path.of("/dev/nvidia0")) || Files.exists(Path.of("/dev/nvidiactl"));
+    if (gpu) {
+      assertThat(CudaBackend.open(0, CudaBackend.GemmPrecision.FP32)).isNotNull();
+      return;
+    }
+    assertThatThrownBy(() -> CudaBackend.open(0, CudaBackend.GemmPrecision.FP32))
+        .isInstanceOf(CudaException.class)
+        .hasMessageMatching("(?s).*(cannot load the CUDA runtime|no usable CUDA device).*");
+  }
+}

@@ -1,0 +1,260 @@
+package dev.tessera.trainer;
+
+import dev.tessera.engine.Backend;
+import dev.tessera.engine.Tensor;
+import dev.tessera.engine.cuda.CudaBackend;
+import dev.tessera.engine.cuda.CudaException;
+import dev.tessera.engine.cuda.GemmRate;
+import dev.tessera.engine.cuda.KernelCheck;
+import dev.tessera.engine.ops.AttentionMask;
+import dev.tessera.engine.optim.AdamW;
+import dev.tessera.engine.optim.GradClip;
+import dev.tessera.model.Parameters;
+import dev.tessera.model.config.Qwen2Config;
+import dev.tessera.model.qwen2.Qwen2Batch;
+import dev.tessera.model.qwen2.Qwen2Decoder;
+import dev.tessera.trainer.pretrain.TrainingFlops;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code tessera-trainer gpu-check}: on a machine with a GPU, runs every CUDA kernel against the
+ * CPU backend on fresh random inputs, measures the card's matrix rates, and times training steps of
+ * the Qwen2.5-1.5B decoder shape (random weights) with tokens/s and MFU against the measured bf16
+ * rate. scripts/gpu-check.sh runs it with a small bundled Java runtime.
+ */
+@Command(
+    name = "gpu-check",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Checks every CUDA kernel against the CPU backend and times training steps of the"
+          + " Qwen2.5-1.5B decoder shape on GPU 0. Exit code 1 when a kernel check fails."
+    })
+final class GpuCheckCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--device", description = "GPU index (default: ${DEFAULT-VALUE}).")
+  int device = 0;
+
+  @Option(names = "--seed", description = "Seed of the random inputs (default: ${DEFAULT-VALUE}).")
+  long seed = 20261126;
+
+  @Option(names = "--skip-kernels", description = "Skip the kernel checks.")
+  boolean skipKernels;
+
+  @Option(names = "--skip-training", description = "Skip the GEMM rates and the training steps.")
+  boolean skipTraining;
+
+  @Option(names = "--tokens", description = "Tokens per training step (default: ${DEFAULT-VALUE}).")
+  int tokens = 4096;
+
+  @Option(names = "--layers", description = "Decoder layers (default: 28, as Qwen2.5-1.5B).")
+  int layers = 28;
+
+  @Option(names = "--steps", description = "Timed training steps (default: ${DEFAULT-VALUE}).")
+  int steps = 3;
+
+  @Option(
+      names = "--lr",
+      description = "Learning rate of the timed steps (default: ${DEFAULT-VALUE}).")
+  double learningRate = 1e-4;
+
+  @Option(
+      names = "--gemm-size",
+      description = "n of the n×n×n rate GEMMs (default: ${DEFAULT-VALUE}).")
+  int gemmSize = 8192;
+
+  /** Exit code when no GPU or no CUDA libraries could be opened. */
+  static final int NO_GPU = 2;
+
+  @Override
+  public Integer call() {
+    try {
+      return check();
+    } catch (CudaException e) {
+      spec.commandLine().getErr().println("gpu-check: " + e.getMessage());
+      return NO_GPU;
+    }
+  }
+
+  private int check() {
+    PrintWriter out = spec.commandLine().getOut();
+    List<String> summary = new ArrayList<>();
+    boolean failed = false;
+    if (!skipKernels) {
+      try (CudaBackend cuda = CudaBackend.open(device, CudaBackend.GemmPrecision.FP32)) {
+        out.println("device: " + cuda.describe());
+        out.flush();
+        List<KernelCheck.Result> results = new KernelCheck(cuda, seed).runAll();
+        int passed = 0;
+        for (KernelCheck.Result result : results) {
+          out.println(result);
+          if (result.passed()) {
+            passed++;
+          }
+        }
+        failed = passed < results.size();
+        summary.add(
+            String.format(
+                Locale.ROOT,
+                "kernel checks: %d of %d outputs within tolerance",
+                passed,
+                results.size()));
+        for (KernelCheck.Result result : results) {
+          if (!result.passed()) {
+            summary.add("  FAILED " + result);
+          }
+        }
+        out.println(cuda.memoryReport());
+        out.flush();
+      }
+    }
+    if (!skipTraining) {
+      try (CudaBackend cuda = CudaBackend.open(device, CudaBackend.GemmPrecision.BF16)) {
+        out.println("device: " + cuda.describe());
+        double peak = 0;
+        for (GemmRate.Mode mode : GemmRate.Mode.values()) {
+          double rate = GemmRate.tflops(cuda, mode, gemmSize, 10);
+          if (mode == GemmRate.Mode.BF16_INPUTS) {
+            peak = rate;
+          }
+          String line =
+              String.format(Locale.ROOT, "GEMM %d^3 %-18s %7.1f TFLOP/s", gemmSize, mode, rate);
+          out.println(line);
+          summary.add(line);
+          out.flush();
+        }
+        summary.addAll(trainingSteps(cuda, decoderConfig(), peak, out));
+      }
+    }
+    out.println();
+    out.println("== summary ==");
+    summary.forEach(out::println);
+    out.flush();
+    return failed ? 1 : 0;
+  }
+
+  /** Qwen2.5-1.5B's decoder (config.json of the released model), with {@code layers} layers. */
+  private Qwen2Config decoderConfig() {
+    return new Qwen2Config(
+        1536, 8960, layers, 12, 2, 151_936, 1e-6, 1_000_000, true, 32_768, "bfloat16");
+  }
+
+  /**
+   * Times {@code steps} training steps (after one warm-up) of a decoder with random weights on
+   * {@code backend}: forward and backward over one packed row, clipping, AdamW.
+   */
+  List<String> trainingSteps(
+      Backend backend, Qwen2Config config, double peakTflops, PrintWriter out) {
+    List<String> lines = new ArrayList<>();
+    Qwen2Decoder decoder = new Qwen2Decoder(backend, config, false);
+    Parameters parameters = decoder.parameters();
+    if (backend instanceof CudaBackend cuda) {
+      // Random weights drawn on the device: 1.5 billion host draws would take a minute.
+      int salt = 1;
+      for (Map.Entry<String, Tensor> entry : parameters.values().entrySet()) {
+        boolean norm = entry.getKey().contains("norm");
+        cuda.fillUniform(entry.getValue(), salt++, norm ? 0.9f : -0.02f, norm ? 1.1f : 0.02f);
+      }
+    } else {
+      parameters.initialise(seed, 0.02);
+    }
+    List<AdamW.Param> params = new ArrayList<>();
+    for (String name : parameters.names()) {
+      params.add(new AdamW.Param(name, parameters.value(name), parameters.grad(name)));
+    }
+    AdamW optimizer = new AdamW(params);
+    Qwen2Batch batch = packedBatch(config);
+    double flops = TrainingFlops.decoderStep(config, 1, tokens);
+    out.printf(
+        Locale.ROOT,
+        "training steps: Qwen2 decoder %d layers, hidden %d, vocab %d, %d tokens per step"
+            + " (document mask), %.1f TFLOP per step%n",
+        config.numHiddenLayers(),
+        config.hiddenSize(),
+        config.vocabSize(),
+        tokens,
+        flops / 1e12);
+    double[] seconds = new double[steps + 1];
+    for (int step = 0; step <= steps; step++) {
+      long start = System.nanoTime();
+      parameters.zeroGrads();
+      double loss = decoder.forwardBackward(batch, null);
+      List<Tensor> grads = new ArrayList<>();
+      for (AdamW.Param param : params) {
+        grads.add(param.grad());
+      }
+      double norm = GradClip.clip(grads, 1.0);
+      optimizer.step(learningRate);
+      backend.synchronize();
+      seconds[step] = (System.nanoTime() - start) / 1e9;
+      out.printf(
+          Locale.ROOT,
+          "step %d%s: %.3f s, loss %.4f, grad norm %.3f, %.0f tokens/s, MFU %.1f%%%n",
+          step,
+          step == 0 ? " (warm-up)" : "",
+          seconds[step],
+          loss,
+          norm,
+          tokens / seconds[step],
+          100 * flops / seconds[step] / (peakTflops * 1e12));
+      out.flush();
+    }
+    double[] timed = Arrays.copyOfRange(seconds, 1, seconds.length);
+    Arrays.sort(timed);
+    double median = timed[timed.length / 2];
+    lines.add(
+        String.format(
+            Locale.ROOT,
+            "training step (%d layers, %d tokens): median %.3f s, %.0f tokens/s, %.1f TFLOP/s,"
+                + " MFU %.1f%% of the measured bf16 rate %.0f TFLOP/s",
+            config.numHiddenLayers(),
+            tokens,
+            median,
+            tokens / median,
+            flops / median / 1e12,
+            100 * flops / median / (peakTflops * 1e12),
+            peakTflops));
+    if (backend instanceof CudaBackend cuda) {
+      lines.add(cuda.memoryReport());
+    }
+    return lines;
+  }
+
+  /** One packed row of random samples: positions restart per sample, document mask. */
+  private Qwen2Batch packedBatch(Qwen2Config config) {
+    SplittableRandom random = new SplittableRandom(seed);
+    int[] ids = new int[tokens];
+    int[] targets = new int[tokens];
+    int[] positions = new int[tokens];
+    List<Integer> starts = new ArrayList<>();
+    int sampleStart = 0;
+    int sampleLength = 0;
+    for (int t = 0; t < tokens; t++) {
+      if (t == sampleStart + sampleLength) {
+        sampleStart = t;
+        sampleLength = 64 + random.nextInt(512);
+        starts.add(t);
+      }
+      ids[t] = random.nextInt(config.vocabSize());
+      positions[t] = t - sampleStart;
+    }
+    for (int t = 0; t < tokens; t++) {
+      boolean last = t + 1 == tokens || starts.contains(t + 1);
+      targets[t] = last ? -100 : ids[t + 1];
+    }
+    int[][] sampleStarts = {starts.stream().mapToInt(Integer::intValue).toArray()};
+    return new Qwen2Batch(
+        1, tokens, ids, positions, targets, AttentionMask.DOCUMENT, sampleStarts, null, null);
+  }
+}
