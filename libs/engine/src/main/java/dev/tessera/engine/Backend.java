@@ -38,6 +38,14 @@ public interface Backend extends AutoCloseable {
     throw new UnsupportedOperationException("the " + device() + " backend supplies no kernels");
   }
 
+  /**
+   * Hands the memory of temporaries back before the garbage collector would: after this call the
+   * tensors (and every view of their storage) must not be used again. A no-op on the CPU, where the
+   * garbage collector reclaims arrays soon enough; on a GPU it keeps device memory from filling
+   * with dead activations between collections. Views into a larger buffer are ignored.
+   */
+  default void release(Tensor... tensors) {}
+
   /** Waits until all queued work has finished (a no-op on the CPU). */
   default void synchronize() {}
 

@@ -203,11 +203,35 @@ public final class CudaBackend implements Backend {
     }
     drainUnreachable();
     DeviceAllocator.Block block = allocator.allocate(elements * dtype.bytes());
-    DeviceBuffer buffer = new DeviceBuffer(block.address(), block.bytes());
+    DeviceBuffer buffer =
+        new DeviceBuffer(block.address(), block.bytes(), elements * dtype.bytes());
+    BufferReference reference = new BufferReference(buffer, block);
+    buffer.owner(reference);
     synchronized (live) {
-      live.add(new BufferReference(buffer, block));
+      live.add(reference);
     }
     return new Tensor(this, dtype, buffer, 0, shape);
+  }
+
+  @Override
+  public void release(Tensor... tensors) {
+    for (Tensor tensor : tensors) {
+      if (tensor == null
+          || tensor.offset() != 0
+          || !(tensor.storage() instanceof DeviceBuffer buffer)
+          || tensor.backend() != this) {
+        continue;
+      }
+      // Only a tensor over the whole buffer frees it: a view of part of a buffer is ignored.
+      if (tensor.size() * tensor.dtype().bytes() != buffer.usedBytes()) {
+        continue;
+      }
+      if (buffer.markReleased()) {
+        BufferReference reference = (BufferReference) buffer.owner();
+        reference.clear();
+        free(reference);
+      }
+    }
   }
 
   /** A scratch block of {@code bytes} (released by the caller with {@link #release}). */

@@ -1,6 +1,7 @@
 package dev.tessera.model.qwen2;
 
 import dev.tessera.engine.Backend;
+import dev.tessera.engine.Device;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.ops.Add;
 import dev.tessera.engine.ops.Attention;
@@ -30,8 +31,13 @@ import dev.tessera.model.config.Qwen2Config;
  * checkpointing only each layer's input is kept; the rest of a layer is recomputed in backward.
  */
 public final class Qwen2Decoder {
-  /** Rows of logits materialised at a time by the classifier and loss. */
+  /** Rows of logits materialised at a time by the classifier and loss, on the CPU. */
   static final int LOSS_CHUNK_ROWS = 256;
+
+  /**
+   * On a GPU: larger chunks keep the classifier's GEMMs efficient (1024 x 151936 fp32 = 622 MB).
+   */
+  static final int DEVICE_LOSS_CHUNK_ROWS = 1024;
 
   private final Qwen2Config config;
   private final Backend backend;
@@ -121,6 +127,11 @@ public final class Qwen2Decoder {
     final Tensor up; // [N, F]
     final Tensor act; // [N, F] silu(gate) * up
 
+    /** Frees everything but the input (the previous layer's output, owned by the caller). */
+    void release() {
+      backend.release(norm1, rstd1, q, k, v, attention, lse, middle, norm2, rstd2, gate, up, act);
+    }
+
     LayerActivations(int rows, int tokens, Tensor input) {
       int n = rows * tokens;
       int d = config.hiddenSize();
@@ -177,7 +188,11 @@ public final class Qwen2Decoder {
       LayerActivations acts = new LayerActivations(batch.rows(), batch.tokens(), inputs[l]);
       inputs[l + 1] = backend.zeros(n, d);
       layerForward(layers[l], batch, acts, inputs[l + 1]);
-      saved[l] = checkpointing ? null : acts;
+      if (checkpointing) {
+        acts.release(); // recomputed in backward
+      } else {
+        saved[l] = acts;
+      }
     }
     Tensor finalNorm = backend.zeros(n, d);
     Tensor finalRstd = backend.zeros(n);
@@ -198,15 +213,26 @@ public final class Qwen2Decoder {
         inputs[layers.length],
         normWeight,
         finalRstd);
+    backend.release(finalNorm, finalRstd, dFinalNorm, inputs[layers.length]);
+    // Each layer's activations, its output gradient and its output die with its backward.
     for (int l = layers.length - 1; l >= 0; l--) {
       LayerActivations acts = saved[l];
       if (acts == null) {
         acts = new LayerActivations(batch.rows(), batch.tokens(), inputs[l]);
-        layerForward(layers[l], batch, acts, backend.zeros(n, d));
+        Tensor recomputed = backend.zeros(n, d);
+        layerForward(layers[l], batch, acts, recomputed);
+        backend.release(recomputed);
       }
-      dx = layerBackward(layers[l], batch, acts, dx);
+      Tensor dInput = layerBackward(layers[l], batch, acts, dx);
+      acts.release();
+      backend.release(dx);
+      if (l > 0) {
+        backend.release(inputs[l]);
+      }
+      dx = dInput;
     }
     embedBackward(batch, dx, dInputEmbeds);
+    backend.release(dx, inputs[0]);
     return loss;
   }
 
@@ -312,6 +338,7 @@ public final class Qwen2Decoder {
     Tensor mlp = backend.zeros(n, config.hiddenSize());
     Matmul.forward(mlp, a.act, layer.down(), null);
     Add.forward(output, a.middle, mlp);
+    backend.release(projected, mlp);
   }
 
   /** Backward of one layer given the gradient of its output; returns the gradient of its input. */
@@ -415,6 +442,8 @@ public final class Qwen2Decoder {
         a.input,
         layer.inputNorm(),
         a.rstd1);
+    backend.release(
+        dMiddle, dAct, dGate, dUp, dNorm2, dAttention, dq, dk, dv, dqPre, dkPre, dNorm1);
     return dInput;
   }
 
@@ -425,8 +454,9 @@ public final class Qwen2Decoder {
     Tensor head = head();
     Tensor dHead = parameters.grad(headName());
     double loss = 0;
-    for (int from = 0; from < n; from += LOSS_CHUNK_ROWS) {
-      int rows = Math.min(LOSS_CHUNK_ROWS, n - from);
+    int chunk = backend.device() == Device.CPU ? LOSS_CHUNK_ROWS : DEVICE_LOSS_CHUNK_ROWS;
+    for (int from = 0; from < n; from += chunk) {
+      int rows = Math.min(chunk, n - from);
       if (CrossEntropy.countValid(java.util.Arrays.copyOfRange(batch.targets(), from, from + rows))
           == 0) {
         continue;
@@ -439,6 +469,7 @@ public final class Qwen2Decoder {
           CrossEntropy.forwardBackward(dLogits, logits, batch.targets(), from, (float) lossScale);
       Tensor dh = dHidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
       Matmul.backward(dh, dHead, null, dLogits, h, head);
+      backend.release(logits, dLogits);
     }
     return loss;
   }
