@@ -74,16 +74,13 @@ final class GpuCheckCommand implements Callable<Integer> {
       description = "n of the n×n×n rate GEMMs (default: ${DEFAULT-VALUE}).")
   int gemmSize = 8192;
 
-  /** Exit code when no GPU or no CUDA libraries could be opened. */
-  static final int NO_GPU = 2;
-
   @Override
   public Integer call() {
     try {
       return check();
     } catch (CudaException e) {
       spec.commandLine().getErr().println("gpu-check: " + e.getMessage());
-      return NO_GPU;
+      return TrainerMain.NO_DEVICE;
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.tessera.trainer;
 
 import dev.tessera.engine.cpu.VectorApiLauncher;
+import dev.tessera.engine.cuda.CudaException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import picocli.CommandLine;
@@ -32,6 +33,9 @@ public final class TrainerMain {
   /** Exit code when a run stops itself (for example after too many non-finite steps). */
   public static final int RUN_FAILED = 3;
 
+  /** Exit code when the device asked for (--backend cuda) cannot be opened. */
+  public static final int NO_DEVICE = 4;
+
   public static void main(String[] args) {
     // Kernels need jdk.incubator.vector, which `java -jar` cannot enable from the manifest.
     if (!VectorApiLauncher.relaunchIfNeeded(TrainerMain.class, args)) {
@@ -53,6 +57,10 @@ public final class TrainerMain {
               if (exception instanceof IOException || exception instanceof UncheckedIOException) {
                 commandLine.getErr().println("error: " + message);
                 return IO_ERROR;
+              }
+              if (exception instanceof CudaException) {
+                commandLine.getErr().println("error: " + message);
+                return NO_DEVICE;
               }
               if (exception instanceof IllegalStateException) {
                 commandLine.getErr().println("error: " + message);

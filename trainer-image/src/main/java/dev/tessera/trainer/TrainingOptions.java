@@ -3,6 +3,7 @@ package dev.tessera.trainer;
 import dev.tessera.data.progress.FileProgressReporter;
 import dev.tessera.data.progress.ProgressReporter;
 import dev.tessera.engine.ops.AttentionMask;
+import dev.tessera.trainer.pretrain.ComputeBackend;
 import dev.tessera.trainer.pretrain.PretrainOptions;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -94,6 +95,24 @@ final class TrainingOptions {
   int rank = envInt("TESSERA_RANK", 0);
 
   @Option(
+      names = "--backend",
+      paramLabel = "cpu|cuda",
+      converter = BackendConverter.class,
+      description =
+          "Where to compute: cpu, or cuda (one GPU per rank, bf16 tensor-core GEMMs; the CUDA 13"
+              + " libraries must be on LD_LIBRARY_PATH) (default: cpu).")
+  ComputeBackend backend = ComputeBackend.CPU;
+
+  /** picocli's converter for {@code --backend}. */
+  static final class BackendConverter
+      implements picocli.CommandLine.ITypeConverter<ComputeBackend> {
+    @Override
+    public ComputeBackend convert(String value) {
+      return ComputeBackend.parse(value);
+    }
+  }
+
+  @Option(
       names = "--peak-tflops",
       paramLabel = "T",
       description =
@@ -158,6 +177,7 @@ final class TrainingOptions {
         rank,
         zero,
         rendezvous == null || rendezvous.isBlank() ? null : rendezvous,
+        backend,
         modelConfig);
   }
 

@@ -47,7 +47,7 @@ class GpuCheckCommandTest {
     cli.setErr(new PrintWriter(err, true));
     cli.setOut(new PrintWriter(new StringWriter(), true));
     int code = cli.execute("gpu-check", "--skip-training");
-    assertThat(code).isEqualTo(GpuCheckCommand.NO_GPU);
+    assertThat(code).isEqualTo(TrainerMain.NO_DEVICE);
     assertThat(err.toString()).startsWith("gpu-check: ").contains("CUDA");
   }
 }

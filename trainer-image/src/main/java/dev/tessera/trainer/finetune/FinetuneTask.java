@@ -3,7 +3,7 @@ package dev.tessera.trainer.finetune;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.data.packed.PackedLoader;
-import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.Backend;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.io.SafetensorsFile;
@@ -100,7 +100,7 @@ public final class FinetuneTask implements TrainingTask {
   }
 
   @Override
-  public TinyPreset.Model buildModel() throws IOException {
+  public TinyPreset.Model buildModel(Backend backend) throws IOException {
     JsonNode config = JSON.readTree(checkpoint.resolve("config.json").toFile());
     Qwen2Config llm =
         Qwen2Config.parse(config.path("text_config").toString(), checkpoint + " text_config");
@@ -129,13 +129,12 @@ public final class FinetuneTask implements TrainingTask {
               + " ids but the checkpoint's decoder embeds only "
               + llm.vocabSize());
     }
-    CpuBackend cpu = CpuBackend.get();
     TinyPreset.Model model =
         new TinyPreset.Model(
-            new SiglipVisionTower(cpu, vision),
+            new SiglipVisionTower(backend, vision),
             new AvgPoolProjector(
-                cpu, vision.hiddenSize(), llm.hiddenSize(), vision.patchesPerSide(), pooled),
-            new Qwen2Decoder(cpu, llm, false));
+                backend, vision.hiddenSize(), llm.hiddenSize(), vision.patchesPerSide(), pooled),
+            new Qwen2Decoder(backend, llm, false));
     try (SafetensorsFile weights = SafetensorsFile.open(checkpoint.resolve("model.safetensors"))) {
       model.tower().parameters().load(weights);
       model.projector().parameters().load(weights);

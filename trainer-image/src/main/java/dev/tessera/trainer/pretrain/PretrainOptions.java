@@ -36,6 +36,8 @@ import java.util.Objects;
  * @param initLlm a Hugging Face Qwen2 directory whose configuration and weights start the decoder,
  *     or {@code null} for the tiny preset's
  * @param initVision a Hugging Face SigLIP directory for the tower, or {@code null}
+ * @param backend where each rank computes (not part of the run's identity: a run may resume on
+ *     another backend)
  * @param modelConfig a JSON file with {@code text_config} and/or {@code vision_config} (Hugging
  *     Face Qwen2 and SigLIP configurations, as a checkpoint's {@code config.json} has them) for a
  *     model trained from random weights, or {@code null} for the tiny preset
@@ -62,12 +64,14 @@ public record PretrainOptions(
     int rank,
     int zero,
     String rendezvous,
+    ComputeBackend backend,
     Path modelConfig) {
 
   public PretrainOptions {
     Objects.requireNonNull(data, "data");
     Objects.requireNonNull(out, "out");
     Objects.requireNonNull(attention, "attention");
+    Objects.requireNonNull(backend, "backend");
     if (steps < 1) {
       throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
     }

@@ -6,7 +6,7 @@ import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.data.packed.PackedLoader;
 import dev.tessera.data.packed.PackedSequence;
 import dev.tessera.data.packed.PackedShards;
-import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.Backend;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.io.SafetensorsDirectory;
@@ -50,7 +50,7 @@ final class PretrainTask implements TrainingTask {
    * --init-vision} (the projector always starts at random, as in the reference's first stage).
    */
   @Override
-  public TinyPreset.Model buildModel() throws IOException {
+  public TinyPreset.Model buildModel(Backend backend) throws IOException {
     Qwen2Config llm = null;
     SiglipVisionConfig vision = null;
     if (options.modelConfig() != null) {
@@ -82,7 +82,7 @@ final class PretrainTask implements TrainingTask {
       }
       vision = SiglipVisionConfig.read(options.initVision().resolve(CONFIG));
     }
-    TinyPreset.Model model = TinyPreset.build(CpuBackend.get(), layout, llm, vision);
+    TinyPreset.Model model = TinyPreset.build(backend, layout, llm, vision);
     model.tower().parameters().initialise(3 * options.seed() + 1, 0.2);
     model.projector().parameters().initialise(3 * options.seed() + 2, 0.1);
     model.decoder().parameters().initialise(3 * options.seed() + 3, 0.05);

@@ -6,9 +6,9 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.packed.PackedShards;
 import dev.tessera.data.progress.ProgressReporter;
+import dev.tessera.engine.Backend;
 import dev.tessera.engine.DType;
 import dev.tessera.engine.Tensor;
-import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.dist.Collective;
 import dev.tessera.engine.dist.InProcessCollective;
 import dev.tessera.engine.dist.TcpCollective;
@@ -68,7 +68,6 @@ public final class Pretrainer {
 
   private final PretrainOptions options;
   private final PrintWriter log;
-  private final CpuBackend cpu = CpuBackend.get();
 
   private final ProgressReporter progress;
 
@@ -234,9 +233,22 @@ public final class Pretrainer {
       Optional<Path> latest,
       TrainerState state)
       throws IOException {
+    try (Backend backend = options.backend().open(collective.rank())) {
+      return trainRank(collective, task, checkpoints, latest, state, backend);
+    }
+  }
+
+  private Summary trainRank(
+      Collective collective,
+      TrainingTask task,
+      Checkpoints checkpoints,
+      Optional<Path> latest,
+      TrainerState state,
+      Backend backend)
+      throws IOException {
     boolean lead = collective.rank() == 0;
-    TinyPreset.Model model = task.buildModel();
-    OpenQwen2VL vlm = model.vlm(cpu);
+    TinyPreset.Model model = task.buildModel(backend);
+    OpenQwen2VL vlm = model.vlm(backend);
     List<Parameters> trained =
         List.of(model.projector().parameters(), model.decoder().parameters());
     List<AdamW.Param> params = new ArrayList<>();
@@ -264,7 +276,7 @@ public final class Pretrainer {
       for (long step = state.step(); step < options.steps(); step++) {
         long started = System.nanoTime();
         List<TrainingTask.MicroBatch> micro = data.nextStep(perRank, options.microBatch());
-        StepResult result = step(collective, vlm, model, micro);
+        StepResult result = step(backend, collective, vlm, model, micro);
         double norm = optimizer.reduceAndClip(grads, options.clip());
         double lr = schedule.lr(step);
         boolean finite = Double.isFinite(result.loss()) && Double.isFinite(norm);
@@ -339,6 +351,7 @@ public final class Pretrainer {
   record StepResult(double loss, long targets, long tokens, double flops) {}
 
   private StepResult step(
+      Backend backend,
       Collective collective,
       OpenQwen2VL vlm,
       TinyPreset.Model model,
@@ -383,7 +396,7 @@ public final class Pretrainer {
         continue;
       }
       Tensor features =
-          model.tower().features(cpu.fromHost(batch.pixels(), batch.images(), 3, size, size));
+          model.tower().features(backend.fromHost(batch.pixels(), batch.images(), 3, size, size));
       lossSum += vlm.forwardBackwardSum(batch.batch(), features, 1.0 / allTargets);
     }
     double allLoss = collective.allReduceSum(lossSum);

@@ -1,5 +1,6 @@
 package dev.tessera.trainer.pretrain;
 
+import dev.tessera.engine.Backend;
 import dev.tessera.model.qwen2.Qwen2Batch;
 import java.io.IOException;
 import java.util.List;
@@ -15,7 +16,7 @@ public interface TrainingTask {
   Map<String, Object> identity();
 
   /** The model with its starting weights (before any checkpoint of the run is restored). */
-  TinyPreset.Model buildModel() throws IOException;
+  TinyPreset.Model buildModel(Backend backend) throws IOException;
 
   /**
    * Rank {@code rank}'s data from global position {@code position} (0 for a new run).

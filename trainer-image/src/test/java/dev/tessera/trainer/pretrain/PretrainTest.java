@@ -202,6 +202,19 @@ class PretrainTest {
   }
 
   @Test
+  void theBackendIsOneOptionAndAMissingGpuIsAClearError() {
+    // This build machine has no GPU: the run stops before training and says what is missing.
+    Outcome cuda = run(args(tmp.resolve("cuda"), 2, "--backend", "cuda").toArray(String[]::new));
+    assertThat(cuda.exitCode()).as(cuda.err()).isEqualTo(TrainerMain.NO_DEVICE);
+    assertThat(cuda.err()).contains("error: ").contains("CUDA");
+    assertThat(tmp.resolve("cuda").resolve(Pretrainer.METRICS_FILE)).doesNotExist();
+
+    Outcome bad = run(args(tmp.resolve("tpu"), 2, "--backend", "tpu").toArray(String[]::new));
+    assertThat(bad.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(bad.err()).contains("--backend must be cpu or cuda, got 'tpu'");
+  }
+
+  @Test
   void killedRunsResumeToTheSameParametersAndMetrics() throws Exception {
     Path reference = tmp.resolve("reference");
     long started = System.nanoTime();

@@ -106,19 +106,7 @@ public final class CudaBackend implements Backend {
    * @throws CudaException when the CUDA libraries cannot be loaded or there is no such GPU
    */
   public static CudaBackend open(int device, GemmPrecision precision) {
-    try {
-      Loader.load(cudart.class);
-    } catch (UnsatisfiedLinkError e) {
-      Throwable cause = e;
-      while (cause.getCause() != null) {
-        cause = cause.getCause();
-      }
-      throw new CudaException(
-          "cannot load the CUDA runtime (libcudart.so.13 and the driver's libcuda.so.1 must be on"
-              + " LD_LIBRARY_PATH or the system library path): "
-              + cause.getMessage(),
-          e);
-    }
+    loadRuntime();
     int[] count = new int[1];
     int status = cudart.cudaGetDeviceCount(count);
     if (status != 0) {
@@ -131,6 +119,42 @@ public final class CudaBackend implements Backend {
           "CUDA device " + device + " does not exist; this host has " + count[0], -1);
     }
     return new CudaBackend(device, precision);
+  }
+
+  /** Why the CUDA runtime could not be loaded, once it failed (later tries fail the same way). */
+  private static volatile String loadFailure;
+
+  /** Loads the CUDA runtime's JNI glue, or says which library is missing. */
+  private static void loadRuntime() {
+    try {
+      Loader.load(cudart.class);
+    } catch (LinkageError e) {
+      // The first failure is an UnsatisfiedLinkError naming the missing library; later attempts
+      // in the same JVM only see the class's failed initialisation, so the first reason is kept.
+      if (loadFailure == null) {
+        Throwable cause = e;
+        while (cause.getCause() != null) {
+          cause = cause.getCause();
+        }
+        loadFailure = cause.getMessage();
+      }
+      throw new CudaException(
+          "cannot load the CUDA runtime (libcudart.so.13 and the driver's libcuda.so.1 must be on"
+              + " LD_LIBRARY_PATH or the system library path): "
+              + loadFailure,
+          e);
+    }
+  }
+
+  /** GPUs visible to this process (0 when the CUDA libraries cannot be loaded or see none). */
+  public static int deviceCount() {
+    try {
+      loadRuntime();
+    } catch (CudaException e) {
+      return 0;
+    }
+    int[] count = new int[1];
+    return cudart.cudaGetDeviceCount(count) == 0 ? count[0] : 0;
   }
 
   @Override
