@@ -14,6 +14,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bundle="$root/.gpu-bundle"
+# The trainer comparison: the same short run on the CPU (bundle) and on the GPU (run).
+TRAIN_ARGS=(--steps 8 --global-batch 4 --micro-batch 2 --lr 2e-3 --warmup 0.1 --checkpoint-every 4 --seed 3)
 
 case "${1:-}" in
 bundle)
@@ -24,6 +26,20 @@ bundle)
   jlink --add-modules java.base,java.management,jdk.unsupported,jdk.incubator.vector,java.logging,java.desktop,java.xml,java.naming,java.sql \
     --strip-debug --no-header-files --no-man-pages --output "$bundle/jre"
   tar czf "$bundle/jre.tgz" -C "$bundle" jre && rm -rf "$bundle/jre"
+  # The trainer on both backends: a small packed set and the CPU run's metrics to compare with.
+  ./mvnw -B -q install -DskipTests -pl curator-image -am
+  scripts/fetch-fixtures.sh >/dev/null
+  tokenizer=${TESSERA_TOKENIZER:-$HOME/.cache/tessera/tokenizer-qwen3-3.7.2/tokenizer.json}
+  ref="$bundle/trainer"
+  mkdir -p "$ref"
+  java -jar curator-image/target/tessera-curator.jar synth --out "$ref/raw" --shards 1 \
+    --samples-per-shard 160 --seed 7 --defects 0
+  java -jar curator-image/target/tessera-curator.jar pack --input "$ref/raw" --out "$ref/packed" \
+    --tokenizer "$tokenizer" --seq-len 512 --image-tokens 16 --image-size 64 --algorithm fill
+  rm -rf "$ref/raw"
+  java -jar trainer-image/target/tessera-trainer.jar pretrain "${TRAIN_ARGS[@]}" \
+    --data "$ref/packed" --out "$ref/cpu-run" --backend cpu
+  cp "$ref/cpu-run/metrics.jsonl" "$ref/cpu-metrics.jsonl" && rm -rf "$ref/cpu-run"
   du -sh "$bundle"/*
   ;;
 run)
@@ -42,13 +58,31 @@ run)
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv || true
   log=${OUT:-$work}/gpu-check.log
   opts=(-Xmx48g -XX:+UseParallelGC --add-modules jdk.incubator.vector -Dorg.bytedeco.javacpp.cachedir="$work/javacpp")
+  trainer=("$java" "${opts[@]}" -jar "$bundle/tessera-trainer.jar")
   {
-    echo "== NVRTC fallback: kernels compiled at run time =="
-    TESSERA_CUDA_KERNELS=nvrtc timeout "${NVRTC_TIMEOUT:-120}" "$java" "${opts[@]}" -jar "$bundle/tessera-trainer.jar" gpu-check --skip-training "$@" \
-      | grep -E "device:|kernel checks|FAIL" || echo "NVRTC run failed (status $?)"
+    if [[ "${SKIP_NVRTC:-0}" != 1 ]]; then
+      echo "== NVRTC fallback: kernels compiled at run time =="
+      TESSERA_CUDA_KERNELS=nvrtc timeout "${NVRTC_TIMEOUT:-120}" "${trainer[@]}" gpu-check --skip-training "$@" \
+        | grep -E "device:|kernel checks|FAIL" || echo "NVRTC run failed (status $?)"
+    fi
     echo "== fatbin: kernels built by nvcc =="
-    timeout "${CHECK_TIMEOUT:-400}" "$java" "${opts[@]}" -jar "$bundle/tessera-trainer.jar" gpu-check "$@" \
-      || echo "gpu-check exited with status $?"
+    timeout "${CHECK_TIMEOUT:-400}" "${trainer[@]}" gpu-check "$@" || echo "gpu-check exited with status $?"
+    echo "== the trainer with --backend cuda against the same run on the CPU =="
+    ref="$bundle/trainer"
+    timeout "${TRAIN_TIMEOUT:-200}" "${trainer[@]}" pretrain "${TRAIN_ARGS[@]}" --data "$ref/packed" \
+      --out "$work/cuda-run" --backend cuda | tail -4 || echo "pretrain --backend cuda exited with status $?"
+    python3 - "$ref/cpu-metrics.jsonl" "$work/cuda-run/metrics.jsonl" <<'PY' || echo "no comparison"
+import json, sys
+cpu = [json.loads(line) for line in open(sys.argv[1])]
+gpu = [json.loads(line) for line in open(sys.argv[2])]
+worst = 0.0
+for c, g in zip(cpu, gpu):
+    rel = abs(g["loss"] - c["loss"]) / abs(c["loss"])
+    worst = max(worst, rel)
+    print(f"step {c['step']:2d}  loss cpu {c['loss']:.5f}  cuda {g['loss']:.5f}  rel diff {rel:.1e}"
+          f"  tokens/s cpu {c['tokens_per_s']:.0f} cuda {g['tokens_per_s']:.0f}")
+print(f"trainer cpu vs cuda: {len(gpu)} of {len(cpu)} steps, worst relative loss difference {worst:.2e}")
+PY
   } 2>&1 | tee "$log"
   ;;
 *)
