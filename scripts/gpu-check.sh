@@ -25,6 +25,12 @@ bundle)
   cp trainer-image/target/tessera-trainer.jar "$bundle/"
   jlink --add-modules java.base,java.management,jdk.unsupported,jdk.incubator.vector,java.logging,java.desktop,java.xml,java.naming,java.sql \
     --strip-debug --no-header-files --no-man-pages --output "$bundle/jre"
+  # This JDK's image decoders link the system's libjpeg and lcms2, which a GPU machine's image
+  # need not have: they travel inside the runtime (its libraries find them through $ORIGIN).
+  for lib in libjpeg.so.62 liblcms2.so.2; do
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+    [[ -n "$path" ]] && cp -L "$path" "$bundle/jre/lib/"
+  done
   tar czf "$bundle/jre.tgz" -C "$bundle" jre && rm -rf "$bundle/jre"
   # The trainer on both backends: a small packed set and the CPU run's metrics to compare with.
   ./mvnw -B -q install -DskipTests -pl curator-image -am
