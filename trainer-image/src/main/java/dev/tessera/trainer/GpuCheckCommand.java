@@ -6,6 +6,7 @@ import dev.tessera.engine.cuda.CudaBackend;
 import dev.tessera.engine.cuda.CudaException;
 import dev.tessera.engine.cuda.GemmRate;
 import dev.tessera.engine.cuda.KernelCheck;
+import dev.tessera.engine.cuda.KernelProfile;
 import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.GradClip;
@@ -212,6 +213,21 @@ final class GpuCheckCommand implements Callable<Integer> {
           tokens / seconds[step],
           100 * flops / seconds[step] / (peakTflops * 1e12));
       out.flush();
+    }
+    if (backend instanceof CudaBackend cuda) {
+      // One more step with every operation synchronised and timed: where the time goes.
+      KernelProfile profile = new KernelProfile();
+      cuda.profile(profile);
+      parameters.zeroGrads();
+      decoder.forwardBackward(batch, null);
+      GradClip.clip(List.of(parameters.flatGrads()), 1.0);
+      optimizer.step(learningRate);
+      cuda.profile(null);
+      String report = profile.report(30);
+      out.println("profile of one step (each operation synchronised; the shares are what count):");
+      out.print(report);
+      lines.add("profile of one step, top operations:");
+      report.lines().limit(13).forEach(lines::add);
     }
     double[] timed = Arrays.copyOfRange(seconds, 1, seconds.length);
     Arrays.sort(timed);

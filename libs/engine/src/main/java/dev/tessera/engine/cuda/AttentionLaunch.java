@@ -29,7 +29,7 @@ final class AttentionLaunch {
     }
     requireHeadDim(d);
     boolean causal = keyStart != null;
-    DeviceAllocator.Block starts = causal ? cuda.upload(keyStart, 0, b * t) : null;
+    DeviceAllocator.Block starts = causal ? cuda.deviceInts(keyStart, 0, b * t) : null;
     cuda.launch(
         "attention_forward",
         new KernelLaunch.Shape(b * hq, tiles(t), 1, THREADS),
@@ -46,9 +46,6 @@ final class AttentionLaunch {
         d,
         (float) (1.0 / Math.sqrt(d)),
         causal ? 1 : 0);
-    if (starts != null) {
-      cuda.release(starts);
-    }
   }
 
   static void backward(
@@ -73,7 +70,7 @@ final class AttentionLaunch {
     }
     requireHeadDim(d);
     float scale = (float) (1.0 / Math.sqrt(d));
-    DeviceAllocator.Block starts = cuda.upload(keyStart, 0, b * t);
+    DeviceAllocator.Block starts = cuda.deviceInts(keyStart, 0, b * t);
     DeviceAllocator.Block delta = cuda.scratch(4L * b * hq * t);
     long rowsHeads = (long) b * t * hq;
     cuda.launch(
@@ -121,7 +118,6 @@ final class AttentionLaunch {
         hkv,
         d,
         scale);
-    cuda.release(starts);
     cuda.release(delta);
   }
 

@@ -11,6 +11,8 @@ import java.lang.ref.ReferenceQueue;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 import org.bytedeco.cuda.cudart.CUctx_st;
 import org.bytedeco.cuda.cudart.cudaDeviceProp;
@@ -58,6 +60,7 @@ public final class CudaBackend implements Backend {
   private final CudaKernels kernels;
   private final FloatPointer staging = new FloatPointer(STAGING_FLOATS);
   private boolean closed;
+  private volatile KernelProfile profile;
 
   /** How fp32 GEMMs may use the tensor cores. */
   public enum GemmPrecision {
@@ -196,7 +199,29 @@ public final class CudaBackend implements Backend {
   /** Launches kernel {@code name} from this thread (making the device current here first). */
   void launch(String kernel, KernelLaunch.Shape shape, Object... args) {
     ensureContext();
-    launch.launch(module.function(kernel), kernel, shape, args);
+    timed(kernel, () -> launch.launch(module.function(kernel), kernel, shape, args));
+  }
+
+  /**
+   * Starts (or, with null, stops) attributing device time to operations: each one is then
+   * synchronised and timed (see {@link KernelProfile}).
+   */
+  public void profile(KernelProfile profile) {
+    this.profile = profile;
+  }
+
+  /** Runs {@code work}, timing it under {@code name} when profiling. */
+  void timed(String name, Runnable work) {
+    KernelProfile current = profile;
+    if (current == null) {
+      work.run();
+      return;
+    }
+    Cuda.check(cudart.cudaDeviceSynchronize(), "waiting for the device before " + name);
+    long start = System.nanoTime();
+    work.run();
+    Cuda.check(cudart.cudaDeviceSynchronize(), "waiting for the device after " + name);
+    current.add(name, System.nanoTime() - start);
   }
 
   /** Device address of a tensor's first element. */
@@ -318,10 +343,63 @@ public final class CudaBackend implements Backend {
     }
   }
 
+  /**
+   * Host ints on the device, for ids, positions, targets and masks. The same values are asked for
+   * again and again (every layer rotates by the same positions and masks by the same samples), and
+   * a host-to-device copy from pageable memory waits for all queued work: so the last {@link
+   * #INT_CACHE_ENTRIES} arrays stay on the device, found again by content. The block belongs to the
+   * cache: callers must not release it.
+   */
+  DeviceAllocator.Block deviceInts(int[] values, int offset, int count) {
+    int hash = 1;
+    for (int i = offset; i < offset + count; i++) {
+      hash = 31 * hash + values[i];
+    }
+    IntsKey key = new IntsKey(hash, count);
+    synchronized (intCache) {
+      CachedInts cached = intCache.get(key);
+      if (cached != null
+          && Arrays.equals(cached.values(), 0, count, values, offset, offset + count)) {
+        return cached.block();
+      }
+      DeviceAllocator.Block block = upload(values, offset, count);
+      CachedInts previous =
+          intCache.put(
+              key, new CachedInts(Arrays.copyOfRange(values, offset, offset + count), block));
+      if (previous != null) {
+        release(previous.block());
+      }
+      return block;
+    }
+  }
+
+  /** Device int arrays kept for reuse (see {@link #deviceInts}). */
+  static final int INT_CACHE_ENTRIES = 64;
+
+  private record IntsKey(int hash, int count) {}
+
+  private record CachedInts(int[] values, DeviceAllocator.Block block) {}
+
+  private final Map<IntsKey, CachedInts> intCache =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<IntsKey, CachedInts> eldest) {
+          if (size() > INT_CACHE_ENTRIES) {
+            release(eldest.getValue().block());
+            return true;
+          }
+          return false;
+        }
+      };
+
   /** Copies host ints into a scratch block (for ids, positions, targets and masks). */
   DeviceAllocator.Block upload(int[] values, int offset, int count) {
     ensureContext();
     DeviceAllocator.Block block = scratch(4L * Math.max(1, count));
+    KernelProfile current = profile;
+    long start = System.nanoTime();
     if (count > 0) {
       try (IntPointer host = new IntPointer(count)) {
         host.put(values, offset, count);
@@ -333,6 +411,9 @@ public final class CudaBackend implements Backend {
                 cudart.cudaMemcpyHostToDevice),
             "copying " + count + " ints to the device");
       }
+    }
+    if (current != null) {
+      current.add("host-to-device copy (ids, positions, masks)", System.nanoTime() - start);
     }
     return block;
   }
@@ -365,9 +446,12 @@ public final class CudaBackend implements Backend {
 
   void memset(long address, long bytes) {
     ensureContext();
-    Cuda.check(
-        cudart.cudaMemsetAsync(new CublasLt.DevicePointer(address), 0, bytes),
-        "cudaMemsetAsync of " + bytes + " bytes");
+    timed(
+        "zero fill",
+        () ->
+            Cuda.check(
+                cudart.cudaMemsetAsync(new CublasLt.DevicePointer(address), 0, bytes),
+                "cudaMemsetAsync of " + bytes + " bytes"));
   }
 
   @Override
@@ -376,13 +460,18 @@ public final class CudaBackend implements Backend {
     requireF32(target);
     target.requireSize("copy target", source.size());
     ensureContext();
-    Cuda.check(
-        cudart.cudaMemcpyAsync(
-            new CublasLt.DevicePointer(address(target)),
-            new CublasLt.DevicePointer(address(source)),
-            4L * source.size(),
-            cudart.cudaMemcpyDeviceToDevice),
-        "copying " + source + " to " + target);
+    long to = address(target);
+    long from = address(source);
+    timed(
+        "device copy",
+        () ->
+            Cuda.check(
+                cudart.cudaMemcpyAsync(
+                    new CublasLt.DevicePointer(to),
+                    new CublasLt.DevicePointer(from),
+                    4L * source.size(),
+                    cudart.cudaMemcpyDeviceToDevice),
+                "copying " + source + " to " + target));
   }
 
   @Override
@@ -488,6 +577,10 @@ public final class CudaBackend implements Backend {
     }
     synchronize();
     closed = true;
+    synchronized (intCache) {
+      intCache.values().forEach(cached -> allocator.release(cached.block()));
+      intCache.clear();
+    }
     cublasLt.close();
     launch.close();
     staging.close();

@@ -58,15 +58,7 @@ final class CudaKernels implements DeviceKernels {
       beta = 1f;
     }
     // out[N, OC] = inp[N, C] @ weight[OC, C]^T
-    cuda.cublasLt()
-        .gemm(
-            RowMajorGemm.packed(false, true, n, oc, c),
-            cuda.gemmPrecision(),
-            1f,
-            ptr(inp),
-            ptr(weight),
-            beta,
-            ptr(out));
+    gemm(RowMajorGemm.packed(false, true, n, oc, c), ptr(inp), ptr(weight), beta, ptr(out));
   }
 
   @Override
@@ -77,38 +69,37 @@ final class CudaKernels implements DeviceKernels {
     int n = Math.toIntExact(inp.size() / c);
     if (dinp != null) {
       // dinp[N, C] += dout[N, OC] @ weight[OC, C]
-      cuda.cublasLt()
-          .gemm(
-              RowMajorGemm.packed(false, false, n, c, oc),
-              cuda.gemmPrecision(),
-              1f,
-              ptr(dout),
-              ptr(weight),
-              1f,
-              ptr(dinp));
+      gemm(RowMajorGemm.packed(false, false, n, c, oc), ptr(dout), ptr(weight), 1f, ptr(dinp));
     }
     if (dweight != null) {
       // dweight[OC, C] += dout[N, OC]^T @ inp[N, C]
-      cuda.cublasLt()
-          .gemm(
-              RowMajorGemm.packed(true, false, oc, c, n),
-              cuda.gemmPrecision(),
-              1f,
-              ptr(dout),
-              ptr(inp),
-              1f,
-              ptr(dweight));
+      gemm(RowMajorGemm.packed(true, false, oc, c, n), ptr(dout), ptr(inp), 1f, ptr(dweight));
     }
     if (dbias != null) {
       cuda.launch("column_sum_accumulate", columnChunks(n, oc), ptr(dout), ptr(dbias), n, oc);
     }
   }
 
+  /** {@code C = op(A) op(B) + beta C} on the backend's GEMM precision, timed when profiling. */
+  private void gemm(RowMajorGemm shape, long a, long b, float beta, long c) {
+    cuda.timed(
+        "gemm "
+            + (shape.transA() ? "A^T" : "A")
+            + (shape.transB() ? "B^T" : "B")
+            + " "
+            + shape.m()
+            + "x"
+            + shape.n()
+            + "x"
+            + shape.k(),
+        () -> cuda.cublasLt().gemm(shape, cuda.gemmPrecision(), 1f, a, b, beta, c));
+  }
+
   @Override
   public void embeddingForward(Tensor out, Tensor table, int[] ids, int idsOffset) {
     int c = table.dim(1);
     int t = Math.toIntExact(out.size() / c);
-    DeviceAllocator.Block idBlock = cuda.upload(ids, idsOffset, t);
+    DeviceAllocator.Block idBlock = cuda.deviceInts(ids, idsOffset, t);
     cuda.launch(
         "embedding_forward",
         elementwise((long) t * c),
@@ -117,14 +108,13 @@ final class CudaKernels implements DeviceKernels {
         ptr(out),
         t,
         c);
-    cuda.release(idBlock);
   }
 
   @Override
   public void embeddingBackward(Tensor dtable, Tensor dout, int[] ids, int idsOffset) {
     int c = dtable.dim(1);
     int t = Math.toIntExact(dout.size() / c);
-    DeviceAllocator.Block idBlock = cuda.upload(ids, idsOffset, t);
+    DeviceAllocator.Block idBlock = cuda.deviceInts(ids, idsOffset, t);
     cuda.launch(
         "embedding_backward",
         elementwise((long) t * c),
@@ -133,7 +123,6 @@ final class CudaKernels implements DeviceKernels {
         ptr(dout),
         t,
         c);
-    cuda.release(idBlock);
   }
 
   @Override
@@ -233,7 +222,7 @@ final class CudaKernels implements DeviceKernels {
     int h = source.dim(1);
     int d = source.dim(2);
     Tensor[] cosSin = ropeTable(table);
-    DeviceAllocator.Block positionBlock = cuda.upload(positions, positionsOffset, t);
+    DeviceAllocator.Block positionBlock = cuda.deviceInts(positions, positionsOffset, t);
     cuda.launch(
         "rope_apply",
         elementwise((long) t * h * (d / 2)),
@@ -246,7 +235,6 @@ final class CudaKernels implements DeviceKernels {
         h,
         d,
         inverseAccumulate ? 1 : 0);
-    cuda.release(positionBlock);
   }
 
   /** The table's cos and sin on the device, uploaded once per table. */
@@ -382,7 +370,7 @@ final class CudaKernels implements DeviceKernels {
     if (n == 0) {
       return 0;
     }
-    DeviceAllocator.Block targetBlock = cuda.upload(targets, targetOffset, n);
+    DeviceAllocator.Block targetBlock = cuda.deviceInts(targets, targetOffset, n);
     DeviceAllocator.Block lossBlock = cuda.scratch(4L * n);
     cuda.launch(
         "cross_entropy_forward_backward",
@@ -395,7 +383,6 @@ final class CudaKernels implements DeviceKernels {
         lossScale,
         CrossEntropy.IGNORE_INDEX);
     float[] rowLoss = cuda.download(lossBlock.address(), n);
-    cuda.release(targetBlock);
     cuda.release(lossBlock);
     double loss = 0;
     for (float l : rowLoss) {
