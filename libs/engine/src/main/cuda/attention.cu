@@ -16,7 +16,12 @@
 //   attention_backward_delta  blockDim = (256, 1, 1)
 //                             gridDim  = (ceil(B * T * Hq / 8), 1, 1)
 //   attention_backward_dkdv   blockDim = (256, 1, 1)
-//                             gridDim  = (B * Hkv, ceil(T / 32), 1)
+//                             gridDim  = (B * Hkv, ceil(T / 32), S) with S dividing Hq / Hkv:
+//                             block z covers query heads [z, z + 1) * (Hq / Hkv / S) of the group;
+//                             with S > 1 it stores its partial sums (=) in dkPart / dvPart slot z
+//                             ([S, B, T, Hkv, D] each) and attention_reduce_partials adds the S
+//                             slots, in order, into dk and dv.
+//   attention_reduce_partials blockDim = (256, 1, 1), gridDim = (ceil(B * T * Hkv * D / 256), 1, 1)
 //   attention_backward_dq     blockDim = (128, 1, 1)
 //                             gridDim  = (B * Hq, ceil(T / 32), 1)
 //
@@ -99,6 +104,28 @@ static __device__ __forceinline__ void attn_add_tile(
         const int x = lane + 32 * m;
         if (x < D) {
           rowp[x] += src[r * attn_STRIDE + x];
+        }
+      }
+    }
+  }
+}
+
+// dst[r * tokStride + x] = src[r * attn_STRIDE + x] for r < nValid, x < D. All WARPS warps.
+template <int WARPS>
+static __device__ __forceinline__ void attn_store_tile(
+    float* __restrict__ dst, long long tokStride, const float* __restrict__ src, int nValid, int D) {
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int i = 0; i < attn_TILE / WARPS; ++i) {
+    const int r = warp + WARPS * i;
+    if (r < nValid) {
+      float* rowp = dst + (long long)r * tokStride;
+#pragma unroll
+      for (int m = 0; m < 4; ++m) {
+        const int x = lane + 32 * m;
+        if (x < D) {
+          rowp[x] = src[r * attn_STRIDE + x];
         }
       }
     }
@@ -465,6 +492,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) attention_backward_dkdv(
     const int* __restrict__ keyStart,
     float* __restrict__ dk,
     float* __restrict__ dv,
+    float* __restrict__ dkPart,
+    float* __restrict__ dvPart,
     int B,
     int T,
     int Hq,
@@ -510,7 +539,10 @@ extern "C" __global__ void __launch_bounds__(256, 2) attention_backward_dkdv(
   attn_row_to_regs(kr, sA + kg * attn_STRIDE, sub, D);
   attn_row_to_regs(vr, sB + kg * attn_STRIDE, sub, D);
 
-  for (int h = g * group; h < (g + 1) * group; ++h) {
+  // This block's share of the group's query heads (all of them when gridDim.z == 1).
+  const int headsPerSplit = group / (int)gridDim.z;
+  const int hFirst = g * group + (int)blockIdx.z * headsPerSplit;
+  for (int h = hFirst; h < hFirst + headsPerSplit; ++h) {
     const float* qBase = q + ((long long)b * T * Hq + h) * D;
     const float* doBase = dout + ((long long)b * T * Hq + h) * D;
     const float* lseRow = lse + ((long long)b * Hq + h) * T;
@@ -562,8 +594,40 @@ extern "C" __global__ void __launch_bounds__(256, 2) attention_backward_dkdv(
   attn_regs_to_row(sA + kg * attn_STRIDE, dkAcc, scale, sub, D);
   attn_regs_to_row(sB + kg * attn_STRIDE, dvAcc, 1.f, sub, D);
   __syncthreads();
-  attn_add_tile<8>(dk + kvOff + (long long)k0 * kvTok, kvTok, sA, nk, D);
-  attn_add_tile<8>(dv + kvOff + (long long)k0 * kvTok, kvTok, sB, nk, D);
+  // The tile's first output element, from the block index again (fewer registers live in the loop).
+  const long long outOff =
+      (((long long)(blockIdx.x / Hkv) * T + blockIdx.y * attn_TILE) * Hkv + blockIdx.x % Hkv) * D;
+  if (gridDim.z == 1) {
+    attn_add_tile<8>(dk + outOff, kvTok, sA, nk, D);
+    attn_add_tile<8>(dv + outOff, kvTok, sB, nk, D);
+  } else {
+    // Several blocks share these keys: each stores its partial sum in its own slot.
+    const long long slot = (long long)blockIdx.z * B * T * Hkv * D;
+    attn_store_tile<8>(dkPart + slot + outOff, kvTok, sA, nk, D);
+    attn_store_tile<8>(dvPart + slot + outOff, kvTok, sB, nk, D);
+  }
+}
+
+// dk += sum over z of dkPart[z], dv likewise, the slots added in order (deterministic).
+extern "C" __global__ void attention_reduce_partials(
+    float* __restrict__ dk,
+    float* __restrict__ dv,
+    const float* __restrict__ dkPart,
+    const float* __restrict__ dvPart,
+    long long n,
+    int splits) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) {
+    return;
+  }
+  float sk = 0.f;
+  float sv = 0.f;
+  for (int z = 0; z < splits; ++z) {
+    sk += dkPart[z * n + i];
+    sv += dvPart[z * n + i];
+  }
+  dk[i] += sk;
+  dv[i] += sv;
 }
 
 // dq. One block = 32 consecutive queries [t0, t0 + 32) of one (row b, query head h):

@@ -15,6 +15,15 @@ public interface Backend extends AutoCloseable {
   /** A new fp32 tensor filled with zeros. */
   Tensor zeros(int... shape);
 
+  /**
+   * A new fp32 tensor whose contents are undefined: for outputs that an op writes whole before
+   * anything reads them (saves a device-wide zero fill per temporary on a GPU). The CPU backend
+   * returns zeros.
+   */
+  default Tensor empty(int... shape) {
+    return zeros(shape);
+  }
+
   /** A new fp32 tensor holding {@code values} (copied), row-major. */
   Tensor fromHost(float[] values, int... shape);
 

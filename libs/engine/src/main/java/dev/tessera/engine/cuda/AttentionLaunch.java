@@ -83,9 +83,16 @@ final class AttentionLaunch {
         t,
         hq,
         d);
+    // dk/dv blocks own a key tile of one k/v head; with grouped queries they split the group's
+    // query heads over grid z (more blocks in flight) and their partial sums are added after.
+    int splits = hq / hkv;
+    long kvElements = (long) b * t * hkv * d;
+    DeviceAllocator.Block partials = splits > 1 ? cuda.scratch(2 * 4L * splits * kvElements) : null;
+    long dkPart = partials == null ? 0L : partials.address();
+    long dvPart = partials == null ? 0L : partials.address() + 4L * splits * kvElements;
     cuda.launch(
         "attention_backward_dkdv",
-        new KernelLaunch.Shape(b * hkv, tiles(t), 1, 2 * THREADS),
+        new KernelLaunch.Shape(b * hkv, tiles(t), splits, 2 * THREADS),
         cuda.address(q),
         cuda.address(k),
         cuda.address(v),
@@ -95,12 +102,26 @@ final class AttentionLaunch {
         starts.address(),
         cuda.address(dk),
         cuda.address(dv),
+        dkPart,
+        dvPart,
         b,
         t,
         hq,
         hkv,
         d,
         scale);
+    if (partials != null) {
+      cuda.launch(
+          "attention_reduce_partials",
+          KernelLaunch.Shape.linear((kvElements + 255) / 256, 256),
+          cuda.address(dk),
+          cuda.address(dv),
+          dkPart,
+          dvPart,
+          kvElements,
+          splits);
+      cuda.release(partials);
+    }
     cuda.launch(
         "attention_backward_dq",
         new KernelLaunch.Shape(b * hq, tiles(t), 1, THREADS),

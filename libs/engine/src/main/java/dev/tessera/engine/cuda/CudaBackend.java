@@ -239,6 +239,11 @@ public final class CudaBackend implements Backend {
     return tensor;
   }
 
+  @Override
+  public Tensor empty(int... shape) {
+    return allocate(DType.F32, shape);
+  }
+
   /** A new tensor of {@code dtype} whose contents are undefined. */
   Tensor allocate(DType dtype, int... shape) {
     ensureOpen();

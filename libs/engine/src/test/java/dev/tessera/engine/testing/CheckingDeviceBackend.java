@@ -30,8 +30,9 @@ import java.util.List;
  * A stand-in for a GPU backend in tests: it reports itself as a device, so every op takes the
  * device path ({@link DeviceKernels}), but computes with the CPU kernels on host arrays. It also
  * enforces {@link Backend#release}: a tensor used after its buffer was released fails the test at
- * once, as it would corrupt memory on a GPU. So model code is checked, without a GPU, for running
- * through the device path unchanged and for releasing only dead temporaries.
+ * once, as it would corrupt memory on a GPU; and {@link Backend#empty} tensors start as NaN, so a
+ * read before the first write shows in the results. So model code is checked, without a GPU, for
+ * running through the device path unchanged and for releasing only dead temporaries.
  */
 public final class CheckingDeviceBackend implements Backend {
   /** A buffer: host values and whether they were released. */
@@ -71,6 +72,14 @@ public final class CheckingDeviceBackend implements Backend {
     }
     allocatedBytes += 4 * size;
     return new Tensor(this, new Buffer(Math.toIntExact(size)), 0, shape);
+  }
+
+  /** Filled with NaN: an op that reads before it writes poisons the result. */
+  @Override
+  public Tensor empty(int... shape) {
+    Tensor tensor = zeros(shape);
+    Arrays.fill(((Buffer) tensor.storage()).values, Float.NaN);
+    return tensor;
   }
 
   @Override

@@ -137,19 +137,20 @@ public final class Qwen2Decoder {
       int d = config.hiddenSize();
       int f = config.intermediateSize();
       this.input = input;
-      norm1 = backend.zeros(n, d);
-      rstd1 = backend.zeros(n);
-      q = backend.zeros(n, config.numAttentionHeads() * config.headDim());
-      k = backend.zeros(n, config.kvDim());
-      v = backend.zeros(n, config.kvDim());
-      attention = backend.zeros(n, config.numAttentionHeads() * config.headDim());
-      lse = backend.zeros(rows, config.numAttentionHeads(), tokens);
-      middle = backend.zeros(n, d);
-      norm2 = backend.zeros(n, d);
-      rstd2 = backend.zeros(n);
-      gate = backend.zeros(n, f);
-      up = backend.zeros(n, f);
-      act = backend.zeros(n, f);
+      // Every activation is written whole by its forward op before anything reads it.
+      norm1 = backend.empty(n, d);
+      rstd1 = backend.empty(n);
+      q = backend.empty(n, config.numAttentionHeads() * config.headDim());
+      k = backend.empty(n, config.kvDim());
+      v = backend.empty(n, config.kvDim());
+      attention = backend.empty(n, config.numAttentionHeads() * config.headDim());
+      lse = backend.empty(rows, config.numAttentionHeads(), tokens);
+      middle = backend.empty(n, d);
+      norm2 = backend.empty(n, d);
+      rstd2 = backend.empty(n);
+      gate = backend.empty(n, f);
+      up = backend.empty(n, f);
+      act = backend.empty(n, f);
     }
   }
 
@@ -186,7 +187,7 @@ public final class Qwen2Decoder {
     LayerActivations[] saved = new LayerActivations[layers.length];
     for (int l = 0; l < layers.length; l++) {
       LayerActivations acts = new LayerActivations(batch.rows(), batch.tokens(), inputs[l]);
-      inputs[l + 1] = backend.zeros(n, d);
+      inputs[l + 1] = backend.empty(n, d);
       layerForward(layers[l], batch, acts, inputs[l + 1]);
       if (checkpointing) {
         acts.release(); // recomputed in backward
@@ -194,8 +195,8 @@ public final class Qwen2Decoder {
         saved[l] = acts;
       }
     }
-    Tensor finalNorm = backend.zeros(n, d);
-    Tensor finalRstd = backend.zeros(n);
+    Tensor finalNorm = backend.empty(n, d);
+    Tensor finalRstd = backend.empty(n);
     Tensor normWeight = parameters.value("model.norm.weight");
     RmsNorm.forward(
         finalNorm, finalRstd, inputs[layers.length], normWeight, (float) config.rmsNormEps());
@@ -219,7 +220,7 @@ public final class Qwen2Decoder {
       LayerActivations acts = saved[l];
       if (acts == null) {
         acts = new LayerActivations(batch.rows(), batch.tokens(), inputs[l]);
-        Tensor recomputed = backend.zeros(n, d);
+        Tensor recomputed = backend.empty(n, d);
         layerForward(layers[l], batch, acts, recomputed);
         backend.release(recomputed);
       }
@@ -328,14 +329,14 @@ public final class Qwen2Decoder {
         a.v.view(rows, t, config.numKeyValueHeads(), hd),
         batch.mask(),
         batch.sampleStarts());
-    Tensor projected = backend.zeros(n, config.hiddenSize());
+    Tensor projected = backend.empty(n, config.hiddenSize());
     Matmul.forward(projected, a.attention, layer.o(), null);
     Add.forward(a.middle, a.input, projected);
     RmsNorm.forward(a.norm2, a.rstd2, a.middle, layer.postNorm(), eps);
     Matmul.forward(a.gate, a.norm2, layer.gate(), null);
     Matmul.forward(a.up, a.norm2, layer.up(), null);
     SwiGlu.forward(a.act, a.gate, a.up);
-    Tensor mlp = backend.zeros(n, config.hiddenSize());
+    Tensor mlp = backend.empty(n, config.hiddenSize());
     Matmul.forward(mlp, a.act, layer.down(), null);
     Add.forward(output, a.middle, mlp);
     backend.release(projected, mlp);
@@ -352,7 +353,7 @@ public final class Qwen2Decoder {
     String p = layer.prefix();
 
     // output = middle + down(silu(gate(norm2)) * up(norm2))
-    Tensor dMiddle = backend.zeros(n, d);
+    Tensor dMiddle = backend.empty(n, d);
     backend.copy(dOutput, dMiddle);
     Tensor dAct = backend.zeros(n, f);
     Matmul.backward(
@@ -374,7 +375,7 @@ public final class Qwen2Decoder {
         a.rstd2);
 
     // middle = input + o(attention(rope(q(norm1)), rope(k(norm1)), v(norm1)))
-    Tensor dInput = backend.zeros(n, d);
+    Tensor dInput = backend.empty(n, d);
     backend.copy(dMiddle, dInput);
     Tensor dAttention = backend.zeros(n, config.numAttentionHeads() * hd);
     Matmul.backward(
@@ -462,9 +463,9 @@ public final class Qwen2Decoder {
         continue;
       }
       Tensor h = hidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
-      Tensor logits = backend.zeros(rows, vocab);
+      Tensor logits = backend.empty(rows, vocab);
       Matmul.forward(logits, h, head, null);
-      Tensor dLogits = backend.zeros(rows, vocab);
+      Tensor dLogits = backend.empty(rows, vocab);
       loss +=
           CrossEntropy.forwardBackward(dLogits, logits, batch.targets(), from, (float) lossScale);
       Tensor dh = dHidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
