@@ -75,6 +75,9 @@ final class GpuCheckCommand implements Callable<Integer> {
       description = "n of the n×n×n rate GEMMs (default: ${DEFAULT-VALUE}).")
   int gemmSize = 8192;
 
+  /** Relative error allowed for products of bf16-rounded operands (8 mantissa bits). */
+  static final double BF16_TOLERANCE = 1e-2;
+
   @Override
   public Integer call() {
     try {
@@ -120,6 +123,18 @@ final class GpuCheckCommand implements Callable<Integer> {
     if (!skipTraining) {
       try (CudaBackend cuda = CudaBackend.open(device, CudaBackend.GemmPrecision.BF16)) {
         out.println("device: " + cuda.describe());
+        // The training precision's GEMMs against the CPU, within bf16 rounding.
+        List<KernelCheck.Result> gemms = new KernelCheck(cuda, seed + 1).matmul(BF16_TOLERANCE);
+        gemms.forEach(out::println);
+        long passedGemms = gemms.stream().filter(KernelCheck.Result::passed).count();
+        failed |= passedGemms < gemms.size();
+        summary.add(
+            String.format(
+                Locale.ROOT,
+                "bf16 GEMM checks: %d of %d outputs within %.0e",
+                passedGemms,
+                gemms.size(),
+                BF16_TOLERANCE));
         double peak = 0;
         for (GemmRate.Mode mode : GemmRate.Mode.values()) {
           double rate = GemmRate.tflops(cuda, mode, gemmSize, 10);

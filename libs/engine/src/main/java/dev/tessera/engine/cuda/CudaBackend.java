@@ -68,7 +68,10 @@ public final class CudaBackend implements Backend {
     FP32,
     /** TF32 tensor cores, fp32 accumulation. */
     TF32,
-    /** bf16 tensor cores, fp32 accumulation: the training default. */
+    /**
+     * bf16 tensor cores on bf16 copies of the operands, fp32 accumulation and output: the training
+     * default.
+     */
     BF16
   }
 
