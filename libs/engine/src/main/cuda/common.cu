@@ -71,6 +71,17 @@ extern "C" __global__ void convert_f32_to_bf16(const float* in, unsigned short* 
     out[i] = ts_float_to_bf16(in[i]);
 }
 
+// Four floats per thread: 16-byte loads, 8-byte stores (in must be 16-byte aligned, out 8-byte).
+extern "C" __global__ void convert_f32_to_bf16_vec4(const float4* in, uint2* out, int n4) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += gridDim.x * blockDim.x) {
+    float4 v = in[i];
+    uint2 packed;
+    packed.x = (unsigned int)ts_float_to_bf16(v.x) | ((unsigned int)ts_float_to_bf16(v.y) << 16);
+    packed.y = (unsigned int)ts_float_to_bf16(v.z) | ((unsigned int)ts_float_to_bf16(v.w) << 16);
+    out[i] = packed;
+  }
+}
+
 extern "C" __global__ void convert_bf16_to_f32(const unsigned short* in, float* out, int n) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
     out[i] = ts_bf16_to_float(in[i]);

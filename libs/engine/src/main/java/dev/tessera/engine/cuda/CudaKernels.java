@@ -124,8 +124,25 @@ final class CudaKernels implements DeviceKernels {
   /** A bf16 copy (rounded to nearest even) of {@code count} floats at {@code address}. */
   private DeviceAllocator.Block toBf16(long address, long count) {
     DeviceAllocator.Block copy = cuda.scratch(2 * Math.max(1, count));
-    cuda.launch(
-        "convert_f32_to_bf16", elementwise(count), address, copy.address(), Math.toIntExact(count));
+    // Aligned sources go four floats at a time (the copy is block-aligned); the rest one by one.
+    long vectors = address % 16 == 0 ? count / 4 : 0;
+    if (vectors > 0) {
+      cuda.launch(
+          "convert_f32_to_bf16_vec4",
+          elementwise(vectors),
+          address,
+          copy.address(),
+          Math.toIntExact(vectors));
+    }
+    long done = 4 * vectors;
+    if (done < count) {
+      cuda.launch(
+          "convert_f32_to_bf16",
+          elementwise(count - done),
+          address + 4 * done,
+          copy.address() + 2 * done,
+          Math.toIntExact(count - done));
+    }
     return copy;
   }
 
