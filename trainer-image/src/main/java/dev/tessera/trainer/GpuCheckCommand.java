@@ -7,6 +7,8 @@ import dev.tessera.engine.cuda.CudaException;
 import dev.tessera.engine.cuda.GemmRate;
 import dev.tessera.engine.cuda.KernelCheck;
 import dev.tessera.engine.cuda.KernelProfile;
+import dev.tessera.engine.cuda.NcclCollective;
+import dev.tessera.engine.dist.InProcessCollective;
 import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.GradClip;
@@ -117,6 +119,10 @@ final class GpuCheckCommand implements Callable<Integer> {
           }
         }
         out.println(cuda.memoryReport());
+        String ncclLine = ncclCheck(cuda);
+        out.println(ncclLine);
+        summary.add(ncclLine);
+        failed |= !ncclLine.startsWith("NCCL ok");
         out.flush();
       }
     }
@@ -155,6 +161,37 @@ final class GpuCheckCommand implements Callable<Integer> {
     summary.forEach(out::println);
     out.flush();
     return failed ? 1 : 0;
+  }
+
+  /**
+   * The NCCL collectives on this one GPU (a communicator of one rank: every collective must give
+   * back its input), which runs the whole path: library, unique id, communicator, device buffers.
+   */
+  private String ncclCheck(CudaBackend cuda) {
+    try (NcclCollective nccl = NcclCollective.open(cuda, InProcessCollective.group(1).get(0))) {
+      SplittableRandom random = new SplittableRandom(seed);
+      float[] values = new float[4099];
+      for (int i = 0; i < values.length; i++) {
+        values[i] = (float) random.nextGaussian();
+      }
+      Tensor tensor = cuda.fromHost(values, values.length);
+      nccl.allReduceSum(tensor);
+      nccl.reduceSum(tensor, 0);
+      nccl.broadcast(tensor, 0);
+      Tensor scattered = cuda.zeros(values.length);
+      nccl.reduceScatterSum(tensor, scattered);
+      Tensor gathered = cuda.zeros(values.length);
+      nccl.allGather(scattered, gathered);
+      boolean same = Arrays.equals(cuda.toHost(gathered), values);
+      return String.format(
+          Locale.ROOT,
+          "NCCL %s %d: all-reduce, reduce, broadcast, reduce-scatter, all-gather on one rank%s",
+          same ? "ok," : "FAILED,",
+          NcclCollective.version(),
+          same ? " give back their input" : " changed the values");
+    } catch (CudaException e) {
+      return "NCCL FAILED: " + e.getMessage();
+    }
   }
 
   /** Qwen2.5-1.5B's decoder (config.json of the released model), with {@code layers} layers. */

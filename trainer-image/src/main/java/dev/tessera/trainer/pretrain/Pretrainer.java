@@ -9,6 +9,8 @@ import dev.tessera.data.progress.ProgressReporter;
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.DType;
 import dev.tessera.engine.Tensor;
+import dev.tessera.engine.cuda.CudaBackend;
+import dev.tessera.engine.cuda.NcclCollective;
 import dev.tessera.engine.dist.Collective;
 import dev.tessera.engine.dist.InProcessCollective;
 import dev.tessera.engine.dist.TcpCollective;
@@ -234,6 +236,12 @@ public final class Pretrainer {
       TrainerState state)
       throws IOException {
     try (Backend backend = options.backend().open(collective.rank())) {
+      if (backend instanceof CudaBackend cuda && collective.size() > 1) {
+        // GPU ranks sum gradients and share weights with NCCL, device to device.
+        try (NcclCollective nccl = NcclCollective.open(cuda, collective)) {
+          return trainRank(nccl, task, checkpoints, latest, state, backend);
+        }
+      }
       return trainRank(collective, task, checkpoints, latest, state, backend);
     }
   }

@@ -1,8 +1,6 @@
 package dev.tessera.trainer.pretrain;
 
-import dev.tessera.engine.Device;
 import dev.tessera.engine.Tensor;
-import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.dist.Collective;
 import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.GradClip;
@@ -80,15 +78,12 @@ final class ShardedOptimizer {
   double reduceAndClip(List<Tensor> flatGrads, double maxNorm) {
     if (stage < 2) {
       for (Tensor grad : flatGrads) {
-        onHost(grad, collective::allReduceSum);
+        collective.allReduceSum(grad);
       }
       return GradClip.clip(flatGrads, maxNorm);
     }
     for (int i = 0; i < params.size(); i++) {
-      int root = owner[i];
-      onHost(
-          params.get(i).grad(),
-          (data, offset, length) -> collective.reduceSum(data, offset, length, root));
+      collective.reduceSum(params.get(i).grad(), owner[i]);
     }
     List<Tensor> ownedGrads = owned.stream().map(AdamW.Param::grad).toList();
     double local = ownedGrads.isEmpty() ? 0 : GradClip.globalNorm(ownedGrads);
@@ -110,35 +105,9 @@ final class ShardedOptimizer {
     updates++;
     if (owner != null) {
       for (int i = 0; i < params.size(); i++) {
-        int root = owner[i];
-        onHost(
-            params.get(i).value(),
-            (data, offset, length) -> collective.broadcast(data, offset, length, root));
+        collective.broadcast(params.get(i).value(), owner[i]);
       }
     }
-  }
-
-  /** A collective's in-place operation on a range of a host array. */
-  private interface HostOp {
-    void apply(float[] data, int offset, int length);
-  }
-
-  /**
-   * Runs a collective on a tensor's values: in place for CPU tensors; for device tensors through a
-   * host copy (the collectives exchange host arrays; NCCL would keep this on the devices). With one
-   * rank there is nothing to exchange.
-   */
-  private void onHost(Tensor tensor, HostOp op) {
-    if (collective.size() == 1) {
-      return;
-    }
-    if (tensor.device() == Device.CPU) {
-      op.apply(CpuBackend.data(tensor), CpuBackend.offset(tensor), tensor.intSize());
-      return;
-    }
-    float[] values = tensor.backend().toHost(tensor);
-    op.apply(values, 0, values.length);
-    tensor.backend().copyFromHost(values, tensor);
   }
 
   /** Moments ({@code m}, {@code v}) of every parameter by name, gathered on every rank. */

@@ -537,7 +537,7 @@ public final class CudaBackend implements Backend {
     }
   }
 
-  private void ensureContext() {
+  void ensureContext() {
     if (!contextSet.get()) {
       Cuda.checkDriver(cudart.cuCtxSetCurrent(context), "making device " + device + " current");
       contextSet.set(true);
