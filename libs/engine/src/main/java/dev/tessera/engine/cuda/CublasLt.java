@@ -178,14 +178,7 @@ final class CublasLt implements AutoCloseable {
   private static String describe(
       RowMajorGemm gemm, RowMajorGemm.ColumnMajor cm, Precision precision) {
     return "row-major "
-        + (gemm.transA() ? "A^T" : "A")
-        + (gemm.transB() ? "B^T" : "B")
-        + " M="
-        + gemm.m()
-        + " N="
-        + gemm.n()
-        + " K="
-        + gemm.k()
+        + gemm.label()
         + " lda="
         + gemm.lda()
         + " ldb="

@@ -57,6 +57,15 @@ final class Cuda {
     }
   }
 
+  /** The innermost cause: for a failed library load, the message naming the missing file. */
+  static Throwable rootCause(Throwable error) {
+    Throwable cause = error;
+    while (cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    return cause;
+  }
+
   static String runtimeError(int status) {
     BytePointer text = cudart.cudaGetErrorString(status);
     return text == null ? "unknown CUDA error" : text.getString();

@@ -138,11 +138,7 @@ public final class CudaBackend implements Backend {
       // The first failure is an UnsatisfiedLinkError naming the missing library; later attempts
       // in the same JVM only see the class's failed initialisation, so the first reason is kept.
       if (loadFailure == null) {
-        Throwable cause = e;
-        while (cause.getCause() != null) {
-          cause = cause.getCause();
-        }
-        loadFailure = cause.getMessage();
+        loadFailure = Cuda.rootCause(e).getMessage();
       }
       throw new CudaException(
           "cannot load the CUDA runtime (libcudart.so.13 and the driver's libcuda.so.1 must be on"

@@ -87,16 +87,7 @@ final class CudaKernels implements DeviceKernels {
    * fp32.
    */
   private void gemm(RowMajorGemm shape, long a, long b, float beta, long c) {
-    String name =
-        "gemm "
-            + (shape.transA() ? "A^T" : "A")
-            + (shape.transB() ? "B^T" : "B")
-            + " "
-            + shape.m()
-            + "x"
-            + shape.n()
-            + "x"
-            + shape.k();
+    String name = "gemm " + shape.label();
     CublasLt.Precision precision = cuda.gemmPrecision();
     if (precision != CublasLt.Precision.BF16) {
       cuda.timed(name, () -> cuda.cublasLt().gemm(shape, precision, 1f, a, b, beta, c));

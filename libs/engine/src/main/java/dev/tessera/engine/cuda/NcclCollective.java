@@ -40,12 +40,10 @@ public final class NcclCollective implements Collective {
     try {
       Loader.load(nccl.class);
     } catch (LinkageError e) {
-      Throwable cause = e;
-      while (cause.getCause() != null) {
-        cause = cause.getCause();
-      }
       throw new CudaException(
-          "cannot load NCCL (libnccl.so.2 must be on LD_LIBRARY_PATH): " + cause.getMessage(), e);
+          "cannot load NCCL (libnccl.so.2 must be on LD_LIBRARY_PATH): "
+              + Cuda.rootCause(e).getMessage(),
+          e);
     }
     byte[] id = new byte[UNIQUE_ID_BYTES];
     if (host.rank() == 0) {

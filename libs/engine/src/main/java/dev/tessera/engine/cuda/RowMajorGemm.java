@@ -35,6 +35,11 @@ public record RowMajorGemm(
     }
   }
 
+  /** e.g. {@code A^TB 8960x1536x4096}: the transposes and M x N x K, for logs and profiles. */
+  public String label() {
+    return (transA ? "A^T" : "A") + (transB ? "B^T" : "B") + " " + m + "x" + n + "x" + k;
+  }
+
   /** Elements of A, B and C the call reads or writes, counted from each matrix's start. */
   public long extentA() {
     return extent(transA ? k : m, transA ? m : k, lda);

@@ -99,5 +99,6 @@ class RowMajorGemmTest {
     assertThat(gemm.ldc()).isEqualTo(9);
     assertThat(gemm.extentA()).isEqualTo(80);
     assertThat(gemm.extentC()).isEqualTo(72);
+    assertThat(gemm.label()).isEqualTo("A^TB 8x9x10");
   }
 }
