@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       SynthCommand.class,
       PackCommand.class,
+      CurateCommand.class,
       InspectCommand.class,
       CommandLine.HelpCommand.class
     })

@@ -1,0 +1,337 @@
+package dev.tessera.curator.curate;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.tessera.curator.filter.BasicFilters;
+import dev.tessera.curator.filter.Deduplicator;
+import dev.tessera.curator.filter.Selection;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What a curation does: the shape of {@code CurationJob.spec} (the operator and the local runner
+ * hand the worker the resource's spec as it is). Every part is optional; what is left out takes the
+ * defaults for web-crawled image-text data (see {@code docs/curation.md}).
+ *
+ * <pre>
+ * input: 'raw/{00000..01302}.tar'      # used when the command line gives no --input
+ * filters:
+ *   basic: {minSide: 64, maxAspect: 3.5, minWords: 2, ...}   # or basic: {enabled: false}
+ *   dedup: {enabled: true, nearRadius: 24, captions: true}
+ *   uidLists:
+ *     - {name: dfn, path: dfn_uids.npy, mode: flag}             # include | exclude | flag
+ * select:                                # which candidates stay (default: all of them)
+ *   any:
+ *     - {score: su, atLeast: 85}
+ *     - {flag: dfn}
+ * output: {samplesPerShard: 10000}
+ * parallelism: 8                         # for the operator; the worker takes --shard-count
+ * </pre>
+ *
+ * @param input the input shards (a directory, file or brace pattern), or null
+ * @param basic the basic filters, or null when they are switched off
+ * @param dedup exact and near-duplicate removal settings, or null when switched off
+ * @param uidLists uid-list filters in order
+ * @param select the selection rule over the candidates, or null for all of them
+ * @param samplesPerShard samples per output shard
+ */
+public record CurationSpec(
+    String input,
+    BasicFilters basic,
+    DedupSettings dedup,
+    List<UidListFilter> uidLists,
+    Selection.Rule select,
+    int samplesPerShard) {
+
+  /** The reference's output shard size (img2dataset's default). */
+  public static final int DEFAULT_SAMPLES_PER_SHARD = 10_000;
+
+  /**
+   * @param nearRadius Hamming radius of near duplicates in the 255-bit perceptual hash
+   * @param captions whether a repeated caption makes a duplicate
+   */
+  public record DedupSettings(int nearRadius, boolean captions) {
+    public DedupSettings {
+      if (nearRadius < 0 || nearRadius > Deduplicator.MAX_RADIUS) {
+        throw new IllegalArgumentException(
+            "filters.dedup.nearRadius must be in 0.." + Deduplicator.MAX_RADIUS);
+      }
+    }
+  }
+
+  /** How a uid list acts. */
+  public enum UidListMode {
+    /** Only samples in the list stay. */
+    INCLUDE,
+    /** Samples in the list go. */
+    EXCLUDE,
+    /** Membership becomes a flag column for {@code select} (e.g. DFN's list in a union). */
+    FLAG
+  }
+
+  /** A DataComp uid list ({@code .npy} of two uint64 per uid, sorted) used as a filter. */
+  public record UidListFilter(String name, Path path, UidListMode mode) {}
+
+  public CurationSpec {
+    uidLists = List.copyOf(uidLists);
+    if (samplesPerShard < 1) {
+      throw new IllegalArgumentException("output.samplesPerShard must be >= 1");
+    }
+  }
+
+  /** The defaults: basic filters, exact and near-duplicate and duplicate-caption removal. */
+  public static CurationSpec defaults() {
+    return new CurationSpec(
+        null,
+        BasicFilters.defaults(),
+        new DedupSettings(24, true),
+        List.of(),
+        null,
+        DEFAULT_SAMPLES_PER_SHARD);
+  }
+
+  private static final ObjectMapper YAML =
+      YAMLMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+
+  /**
+   * Reads a spec file (YAML or JSON); relative uid-list paths resolve against the file's folder.
+   *
+   * @throws IllegalArgumentException naming the file and the field that is wrong
+   */
+  public static CurationSpec read(Path file) throws IOException {
+    JsonNode root;
+    try {
+      root = YAML.readTree(Files.readString(file));
+    } catch (IOException e) {
+      throw new IllegalArgumentException(file + ": not valid YAML: " + e.getMessage(), e);
+    }
+    try {
+      return parse(root, file.toAbsolutePath().getParent());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Parses a spec tree (a {@code CurationJob.spec}); {@code base} resolves relative paths. */
+  public static CurationSpec parse(JsonNode root, Path base) {
+    if (root == null || root.isNull() || root.isMissingNode()) {
+      return defaults();
+    }
+    requireObject(root, "spec");
+    allowOnly(root, "spec", "input", "filters", "select", "output", "parallelism");
+    CurationSpec defaults = defaults();
+    JsonNode filters = root.path("filters");
+    if (!filters.isMissingNode()) {
+      requireObject(filters, "filters");
+      allowOnly(filters, "filters", "basic", "dedup", "uidLists");
+    }
+    BasicFilters basic = basic(filters.path("basic"), defaults.basic());
+    DedupSettings dedup = dedup(filters.path("dedup"), defaults.dedup());
+    List<UidListFilter> lists = new ArrayList<>();
+    JsonNode listNodes = filters.path("uidLists");
+    if (!listNodes.isMissingNode()) {
+      if (!listNodes.isArray()) {
+        throw new IllegalArgumentException("filters.uidLists must be a list");
+      }
+      for (int i = 0; i < listNodes.size(); i++) {
+        lists.add(uidList(listNodes.get(i), "filters.uidLists[" + i + "]", base));
+      }
+    }
+    Selection.Rule select =
+        root.has("select") && !root.get("select").isNull()
+            ? rule(root.get("select"), "select")
+            : null;
+    JsonNode output = root.path("output");
+    int perShard = defaults.samplesPerShard();
+    if (!output.isMissingNode()) {
+      requireObject(output, "output");
+      allowOnly(output, "output", "samplesPerShard");
+      perShard = intField(output, "samplesPerShard", "output", perShard);
+    }
+    String input = root.hasNonNull("input") ? root.get("input").asText() : null;
+    return new CurationSpec(input, basic, dedup, lists, select, perShard);
+  }
+
+  private static BasicFilters basic(JsonNode node, BasicFilters defaults) {
+    if (node.isMissingNode()) {
+      return defaults;
+    }
+    requireObject(node, "filters.basic");
+    allowOnly(
+        node,
+        "filters.basic",
+        "enabled",
+        "minSide",
+        "maxPixels",
+        "maxAspect",
+        "minContrast",
+        "minWords",
+        "maxWords",
+        "minLetterShare",
+        "minWordLikeShare");
+    if (node.has("enabled") && !node.get("enabled").asBoolean(true)) {
+      return null;
+    }
+    String at = "filters.basic";
+    return new BasicFilters(
+        intField(node, "minSide", at, defaults.minSide()),
+        longField(node, "maxPixels", at, defaults.maxPixels()),
+        doubleField(node, "maxAspect", at, defaults.maxAspect()),
+        doubleField(node, "minContrast", at, defaults.minContrast()),
+        intField(node, "minWords", at, defaults.minWords()),
+        intField(node, "maxWords", at, defaults.maxWords()),
+        doubleField(node, "minLetterShare", at, defaults.minLetterShare()),
+        doubleField(node, "minWordLikeShare", at, defaults.minWordLikeShare()));
+  }
+
+  private static DedupSettings dedup(JsonNode node, DedupSettings defaults) {
+    if (node.isMissingNode()) {
+      return defaults;
+    }
+    requireObject(node, "filters.dedup");
+    allowOnly(node, "filters.dedup", "enabled", "nearRadius", "captions");
+    if (node.has("enabled") && !node.get("enabled").asBoolean(true)) {
+      return null;
+    }
+    return new DedupSettings(
+        intField(node, "nearRadius", "filters.dedup", defaults.nearRadius()),
+        node.has("captions") ? node.get("captions").asBoolean() : defaults.captions());
+  }
+
+  private static UidListFilter uidList(JsonNode node, String at, Path base) {
+    requireObject(node, at);
+    allowOnly(node, at, "name", "path", "mode");
+    if (!node.hasNonNull("path")) {
+      throw new IllegalArgumentException(at + ".path is required");
+    }
+    Path path = Path.of(node.get("path").asText());
+    if (!path.isAbsolute() && base != null) {
+      path = base.resolve(path);
+    }
+    String mode = node.path("mode").asText("include");
+    UidListMode parsed;
+    try {
+      parsed = UidListMode.valueOf(mode.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          at + ".mode must be include, exclude or flag, got '" + mode + "'");
+    }
+    String name = node.path("name").asText(path.getFileName().toString().replaceAll("\\.npy$", ""));
+    if (!name.matches("[A-Za-z0-9_]+")) {
+      throw new IllegalArgumentException(at + ".name must be letters, digits and _, got " + name);
+    }
+    return new UidListFilter(name, path, parsed);
+  }
+
+  /**
+   * A selection rule: {@code {all: [...]}}, {@code {any: [...]}}, {@code {score: NAME, atLeast: X}}
+   * (or {@code atMost}, or {@code topFraction} in (0, 1]), or {@code {flag: NAME}}.
+   */
+  static Selection.Rule rule(JsonNode node, String at) {
+    requireObject(node, at);
+    if (node.has("all") || node.has("any")) {
+      String kind = node.has("all") ? "all" : "any";
+      allowOnly(node, at, kind);
+      JsonNode list = node.get(kind);
+      if (!list.isArray() || list.isEmpty()) {
+        throw new IllegalArgumentException(at + "." + kind + " must be a non-empty list");
+      }
+      List<Selection.Rule> rules = new ArrayList<>();
+      for (int i = 0; i < list.size(); i++) {
+        rules.add(rule(list.get(i), at + "." + kind + "[" + i + "]"));
+      }
+      return kind.equals("all") ? new Selection.All(rules) : new Selection.Any(rules);
+    }
+    if (node.has("flag")) {
+      allowOnly(node, at, "flag");
+      return new Selection.Flag(node.get("flag").asText());
+    }
+    if (node.has("score")) {
+      allowOnly(node, at, "score", "atLeast", "atMost", "topFraction");
+      String score = node.get("score").asText();
+      if (node.has("atLeast")) {
+        return new Selection.AtLeast(score, doubleField(node, "atLeast", at, 0));
+      }
+      if (node.has("atMost")) {
+        return new Selection.AtMost(score, doubleField(node, "atMost", at, 0));
+      }
+      if (node.has("topFraction")) {
+        return new Selection.TopFraction(score, doubleField(node, "topFraction", at, 0));
+      }
+      throw new IllegalArgumentException(at + " needs atLeast, atMost or topFraction");
+    }
+    throw new IllegalArgumentException(
+        at + ": expected all, any, score (with atLeast, atMost or topFraction) or flag");
+  }
+
+  private static void requireObject(JsonNode node, String at) {
+    if (!node.isObject()) {
+      throw new IllegalArgumentException(at + " must be a mapping, got " + node.getNodeType());
+    }
+  }
+
+  private static void allowOnly(JsonNode node, String at, String... names) {
+    List<String> allowed = List.of(names);
+    for (Map.Entry<String, JsonNode> field : node.properties()) {
+      String name = field.getKey();
+      if (!allowed.contains(name)) {
+        throw new IllegalArgumentException(
+            at + ": unknown field '" + name + "' (known: " + String.join(", ", allowed) + ")");
+      }
+    }
+  }
+
+  private static int intField(JsonNode node, String name, String at, int otherwise) {
+    if (!node.has(name)) {
+      return otherwise;
+    }
+    JsonNode value = node.get(name);
+    if (!value.canConvertToInt() || !value.isIntegralNumber()) {
+      throw new IllegalArgumentException(at + "." + name + " must be an integer, got " + value);
+    }
+    return value.asInt();
+  }
+
+  private static long longField(JsonNode node, String name, String at, long otherwise) {
+    if (!node.has(name)) {
+      return otherwise;
+    }
+    JsonNode value = node.get(name);
+    if (!value.isIntegralNumber()) {
+      throw new IllegalArgumentException(at + "." + name + " must be an integer, got " + value);
+    }
+    return value.asLong();
+  }
+
+  private static double doubleField(JsonNode node, String name, String at, double otherwise) {
+    if (!node.has(name)) {
+      return otherwise;
+    }
+    JsonNode value = node.get(name);
+    if (!value.isNumber()) {
+      throw new IllegalArgumentException(at + "." + name + " must be a number, got " + value);
+    }
+    return value.asDouble();
+  }
+
+  /** The spec as recorded in the output's manifest (what produced it). */
+  public Map<String, Object> describe() {
+    Map<String, Object> map = new java.util.LinkedHashMap<>();
+    map.put("basic", basic == null ? "off" : basic.toString());
+    map.put("dedup", dedup == null ? "off" : dedup.toString());
+    map.put("uidLists", uidLists.stream().map(UidListFilter::toString).toList());
+    map.put("select", select == null ? "all candidates" : select.toString());
+    map.put("samplesPerShard", samplesPerShard);
+    return map;
+  }
+
+  static final ObjectMapper JSON = JsonMapper.builder().build();
+}
