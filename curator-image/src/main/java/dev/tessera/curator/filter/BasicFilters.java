@@ -36,6 +36,11 @@ public record BasicFilters(
 
   /** Why {@code image} fails, as reason names; empty when it passes. */
   public List<String> imageProblems(BufferedImage image) {
+    return imageProblems(image, contrast(image));
+  }
+
+  /** As {@link #imageProblems(BufferedImage)} with the image's contrast already measured. */
+  List<String> imageProblems(BufferedImage image, double contrast) {
     List<String> problems = new ArrayList<>();
     int width = image.getWidth();
     int height = image.getHeight();
@@ -48,7 +53,7 @@ public record BasicFilters(
     if ((double) Math.max(width, height) / Math.max(1, Math.min(width, height)) > maxAspect) {
       problems.add("extreme_aspect");
     }
-    if (contrast(image) < minContrast) {
+    if (contrast < minContrast) {
       problems.add("blank_image");
     }
     return problems;
@@ -116,24 +121,6 @@ public record BasicFilters(
    * not to miss a small object on a plain background).
    */
   static double contrast(BufferedImage image) {
-    int width = image.getWidth();
-    int height = image.getHeight();
-    int stepX = Math.max(1, width / 256);
-    int stepY = Math.max(1, height / 256);
-    double sum = 0;
-    double squares = 0;
-    long n = 0;
-    for (int y = 0; y < height; y += stepY) {
-      for (int x = 0; x < width; x += stepX) {
-        int rgb = image.getRGB(x, y);
-        double luma =
-            0.299 * ((rgb >> 16) & 0xff) + 0.587 * ((rgb >> 8) & 0xff) + 0.114 * (rgb & 0xff);
-        sum += luma;
-        squares += luma * luma;
-        n++;
-      }
-    }
-    double mean = sum / n;
-    return Math.sqrt(Math.max(0, squares / n - mean * mean));
+    return ImageSurvey.of(image).contrast();
   }
 }

@@ -23,7 +23,11 @@ public final class PerceptualHash {
 
   /** The hash of {@code image}. */
   public static long[] of(BufferedImage image) {
-    double[][] grey = reduce(image);
+    return of(ImageSurvey.of(image).grey());
+  }
+
+  /** The hash from an image's 64×64 grey cells (see {@link ImageSurvey}). */
+  static long[] of(double[][] grey) {
     // Separable DCT-II, keeping only the lowest frequencies in each direction.
     double[][] rows = new double[SIZE][LOW];
     for (int y = 0; y < SIZE; y++) {
@@ -67,38 +71,6 @@ public final class PerceptualHash {
       bits += Long.bitCount(a[i] ^ b[i]);
     }
     return bits;
-  }
-
-  /** 64×64 grey levels (ITU-R 601 luma), each the mean of the pixels its cell covers. */
-  private static double[][] reduce(BufferedImage image) {
-    int width = image.getWidth();
-    int height = image.getHeight();
-    double[][] sum = new double[SIZE][SIZE];
-    int[][] count = new int[SIZE][SIZE];
-    int[] row = new int[width];
-    for (int y = 0; y < height; y++) {
-      image.getRGB(0, y, width, 1, row, 0, width);
-      int cy = (int) ((long) y * SIZE / height);
-      for (int x = 0; x < width; x++) {
-        int rgb = row[x];
-        double luma =
-            0.299 * ((rgb >> 16) & 0xff) + 0.587 * ((rgb >> 8) & 0xff) + 0.114 * (rgb & 0xff);
-        int cx = (int) ((long) x * SIZE / width);
-        sum[cy][cx] += luma;
-        count[cy][cx]++;
-      }
-    }
-    double[][] grey = new double[SIZE][SIZE];
-    for (int y = 0; y < SIZE; y++) {
-      for (int x = 0; x < SIZE; x++) {
-        // Images smaller than 64 pixels leave cells empty: they take the left or upper neighbour.
-        grey[y][x] =
-            count[y][x] > 0
-                ? sum[y][x] / count[y][x]
-                : x > 0 ? grey[y][x - 1] : y > 0 ? grey[y - 1][x] : 0;
-      }
-    }
-    return grey;
   }
 
   private static double[][] cosines() {

@@ -56,14 +56,15 @@ public record SampleFacts(
           sample.key(), decoded.width(), decoded.height(), 0, contentHash, null, caption, reasons);
     }
     BufferedImage image = decoded.image();
-    reasons.addAll(filters.imageProblems(image));
+    ImageSurvey survey = ImageSurvey.of(image); // one pass for contrast and the hash
+    reasons.addAll(filters.imageProblems(image, survey.contrast()));
     return new SampleFacts(
         sample.key(),
         decoded.width(),
         decoded.height(),
-        BasicFilters.contrast(image),
+        survey.contrast(),
         contentHash,
-        PerceptualHash.of(image),
+        PerceptualHash.of(survey.grey()),
         caption,
         reasons);
   }

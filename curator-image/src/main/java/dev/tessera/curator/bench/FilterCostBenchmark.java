@@ -1,0 +1,105 @@
+package dev.tessera.curator.bench;
+
+import dev.tessera.curator.filter.BasicFilters;
+import dev.tessera.curator.filter.SampleFacts;
+import dev.tessera.data.synth.SynthGenerator;
+import dev.tessera.data.synth.SynthOptions;
+import dev.tessera.data.synth.SynthProgress;
+import dev.tessera.data.webdataset.ReadOptions;
+import dev.tessera.data.webdataset.Sample;
+import dev.tessera.data.webdataset.ShardList;
+import dev.tessera.data.webdataset.WebDatasetReader;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import javax.imageio.ImageIO;
+
+/**
+ * What the score phase costs per image on one core, against plain decoding of the same image bytes
+ * in the same run: decode (with the pixel bound read from the header first), the basic filters, the
+ * contrast grid, SHA-256 of the bytes and the perceptual hash ({@link SampleFacts}), versus {@code
+ * ImageIO.read} alone. Alternating rounds, medians. The curation issue's goal: the filters cost
+ * under 25% on top of decoding.
+ *
+ * <pre>
+ * java -cp curator-image/target/tessera-curator.jar dev.tessera.curator.bench.FilterCostBenchmark \
+ *     [samples=1500] [rounds=5]
+ * </pre>
+ */
+public final class FilterCostBenchmark {
+  private FilterCostBenchmark() {}
+
+  public static void main(String[] args) throws IOException {
+    int samples = args.length > 0 ? Integer.parseInt(args[0]) : 1500;
+    int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+    Path dir = Files.createTempDirectory("tessera-filter-bench");
+    List<Sample> pool = new ArrayList<>();
+    try {
+      SynthGenerator.generate(new SynthOptions(dir, 1, samples, 7, 0.0, 2), SynthProgress.NONE);
+      try (WebDatasetReader reader =
+          WebDatasetReader.open(ShardList.resolve(dir, "."), ReadOptions.anySample())) {
+        while (reader.hasNext()) {
+          Sample sample = reader.next();
+          // Own copies of the members: the reader's buffers view a file that is deleted below.
+          pool.add(Sample.of(sample.key(), sample.members()));
+        }
+      }
+    } finally {
+      try (var files = Files.walk(dir)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+    BasicFilters filters = BasicFilters.defaults();
+    double[] decodeSeconds = new double[rounds];
+    double[] factsSeconds = new double[rounds];
+    long checksum = 0;
+    for (int round = -1; round < rounds; round++) {
+      long start = System.nanoTime();
+      for (Sample sample : pool) {
+        checksum += ImageIO.read(new ByteArrayInputStream(sample.image().orElseThrow())).getWidth();
+      }
+      double decode = (System.nanoTime() - start) / 1e9;
+      start = System.nanoTime();
+      for (Sample sample : pool) {
+        checksum += SampleFacts.of(sample, filters).width();
+      }
+      double facts = (System.nanoTime() - start) / 1e9;
+      if (round >= 0) { // round -1 warms up
+        decodeSeconds[round] = decode;
+        factsSeconds[round] = facts;
+      }
+    }
+    Arrays.sort(decodeSeconds);
+    Arrays.sort(factsSeconds);
+    double decode = decodeSeconds[rounds / 2];
+    double facts = factsSeconds[rounds / 2];
+    String formats = formats(pool).toString();
+    System.out.printf(
+        Locale.ROOT,
+        "%d synthetic images %s, one thread, median of %d rounds:%n"
+            + "  plain decode (ImageIO.read):                   %7.0f images/s%n"
+            + "  decode + basic filters + SHA-256 + pHash:      %7.0f images/s%n"
+            + "  filters on top of decoding: +%.1f%% (goal < 25%%)  [checksum %d]%n",
+        pool.size(),
+        formats,
+        rounds,
+        pool.size() / decode,
+        pool.size() / facts,
+        100 * (facts / decode - 1),
+        checksum);
+  }
+
+  private static Map<String, Integer> formats(List<Sample> pool) {
+    Map<String, Integer> counts = new java.util.TreeMap<>();
+    for (Sample sample : pool) {
+      counts.merge(sample.imageExtension().orElse("none"), 1, Integer::sum);
+    }
+    return counts;
+  }
+}
