@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.curator.Cli.Outcome;
 import dev.tessera.curator.curate.Curator;
+import dev.tessera.curator.filter.SyntheticDefects;
 import dev.tessera.data.manifest.ShardManifest;
 import dev.tessera.data.scores.ScoreTable;
 import dev.tessera.data.synth.SynthGenerator;
@@ -43,16 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CurateCommandTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Set<String> DETECTABLE =
-      Set.of(
-          "corrupt_image",
-          "blank_image",
-          "tiny_image",
-          "exact_duplicate",
-          "near_duplicate",
-          "empty_caption",
-          "garbage_caption",
-          "extreme_aspect");
+  private static final Set<String> DETECTABLE = SyntheticDefects.DETECTABLE;
 
   @TempDir static Path dir;
   static Path raw;

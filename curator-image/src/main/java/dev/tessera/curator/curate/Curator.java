@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.tessera.curator.Tasks;
 import dev.tessera.curator.filter.BasicFilters;
 import dev.tessera.curator.filter.Deduplicator;
 import dev.tessera.curator.filter.SampleFacts;
@@ -21,7 +22,6 @@ import dev.tessera.data.webdataset.ShardWriter;
 import dev.tessera.data.webdataset.WebDatasetReader;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,9 +36,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -119,25 +117,18 @@ public final class Curator {
     AtomicLong done = new AtomicLong();
     AtomicLong samples = new AtomicLong();
     AtomicLong kept = new AtomicLong();
+    List<Callable<Boolean>> jobs = new ArrayList<>();
+    for (Path shard : mine) {
+      jobs.add(
+          () -> {
+            boolean fresh = scoreShard(shard, tables.resolve(tableName(shard)), samples, kept);
+            report("score", done.incrementAndGet(), mine.size(), samples.get(), kept.get());
+            return fresh;
+          });
+    }
     int written = 0;
-    ExecutorService pool = Executors.newFixedThreadPool(workers);
-    try {
-      List<Future<Boolean>> jobs = new ArrayList<>();
-      for (Path shard : mine) {
-        jobs.add(
-            pool.submit(
-                () -> {
-                  boolean fresh =
-                      scoreShard(shard, tables.resolve(tableName(shard)), samples, kept);
-                  report("score", done.incrementAndGet(), mine.size(), samples.get(), kept.get());
-                  return fresh;
-                }));
-      }
-      for (Future<Boolean> job : jobs) {
-        written += get(job) ? 1 : 0;
-      }
-    } finally {
-      pool.shutdownNow();
+    for (boolean fresh : Tasks.runAll(jobs, workers, "curate-worker")) {
+      written += fresh ? 1 : 0;
     }
     log.printf(
         "score: %d of %d shards scored now (%d already done), %d samples, %d pass the basic"
@@ -492,26 +483,5 @@ public final class Curator {
     Files.write(temporary, bytes);
     Files.move(
         temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-  }
-
-  private static <T> T get(Future<T> job) throws IOException {
-    try {
-      return job.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted", e);
-    } catch (java.util.concurrent.ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof IOException io) {
-        throw io;
-      }
-      if (cause instanceof UncheckedIOException io) {
-        throw io.getCause();
-      }
-      if (cause instanceof RuntimeException runtime) {
-        throw runtime;
-      }
-      throw new IOException(cause);
-    }
   }
 }

@@ -3,6 +3,7 @@ package dev.tessera.curator.pack;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.tessera.curator.Tasks;
 import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.io.Sha256;
 import dev.tessera.data.manifest.ShardManifest;
@@ -31,10 +32,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -557,45 +554,7 @@ public final class Packer {
 
   /** Runs tasks on the worker pool; the first failure cancels the rest and is rethrown. */
   private <T> List<T> runAll(List<Callable<T>> tasks) throws IOException {
-    ExecutorService pool =
-        Executors.newFixedThreadPool(
-            options.workers(),
-            runnable -> {
-              Thread thread = new Thread(runnable, "pack-worker");
-              thread.setDaemon(true);
-              return thread;
-            });
-    try {
-      List<Future<T>> futures = new ArrayList<>();
-      for (Callable<T> task : tasks) {
-        futures.add(pool.submit(task));
-      }
-      List<T> results = new ArrayList<>(futures.size());
-      for (Future<T> future : futures) {
-        try {
-          results.add(future.get());
-        } catch (ExecutionException e) {
-          futures.forEach(other -> other.cancel(true));
-          Throwable cause = e.getCause();
-          if (cause instanceof IOException io) {
-            throw io;
-          }
-          if (cause instanceof UncheckedIOException io) {
-            throw io.getCause();
-          }
-          if (cause instanceof RuntimeException runtime) {
-            throw runtime;
-          }
-          throw new IOException(cause);
-        }
-      }
-      return results;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted", e);
-    } finally {
-      pool.shutdownNow();
-    }
+    return Tasks.runAll(tasks, options.workers(), "pack-worker");
   }
 
   /** One line of progress to the log, flushed so it shows while the run goes on. */

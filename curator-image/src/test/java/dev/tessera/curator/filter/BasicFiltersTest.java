@@ -30,16 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BasicFiltersTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Set<String> DETECTABLE =
-      Set.of(
-          "corrupt_image",
-          "blank_image",
-          "tiny_image",
-          "exact_duplicate",
-          "near_duplicate",
-          "empty_caption",
-          "garbage_caption",
-          "extreme_aspect");
+  private static final Set<String> DETECTABLE = SyntheticDefects.DETECTABLE;
 
   @TempDir static java.nio.file.Path dir;
 
