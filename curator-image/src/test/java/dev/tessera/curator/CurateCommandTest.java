@@ -256,6 +256,55 @@ class CurateCommandTest {
   }
 
   @Test
+  void reshardingResizesLargerImagesToTheShorterSideKeepingTheirShape() throws IOException {
+    Path config = dir.resolve("resize.yaml");
+    Files.writeString(config, "output: {resizeShorterSide: 100}\n");
+    Path out = dir.resolve("resized");
+    curate(out, "--config", config.toString());
+    Map<String, int[]> original = new HashMap<>();
+    try (WebDatasetReader reader =
+        WebDatasetReader.open(ShardList.resolve(raw, "."), ReadOptions.anySample())) {
+      while (reader.hasNext()) {
+        Sample sample = reader.next();
+        try {
+          var image = javax.imageio.ImageIO.read(sample.openImage().orElseThrow());
+          if (image != null) {
+            original.put(sample.key(), new int[] {image.getWidth(), image.getHeight()});
+          }
+        } catch (IOException | java.util.NoSuchElementException e) {
+          // corrupt or missing images are rejected by the filters; they never reach the output
+        }
+      }
+    }
+    int resized = 0;
+    int count = 0;
+    try (WebDatasetReader reader =
+        WebDatasetReader.open(
+            ShardList.resolve(out.resolve(Curator.SHARDS), "."), ReadOptions.defaults())) {
+      while (reader.hasNext()) {
+        Sample sample = reader.next();
+        count++;
+        var image = javax.imageio.ImageIO.read(sample.openImage().orElseThrow());
+        int[] before = original.get(sample.key());
+        int shorter = Math.min(before[0], before[1]);
+        if (shorter <= 100) {
+          assertThat(new int[] {image.getWidth(), image.getHeight()}).containsExactly(before);
+          continue;
+        }
+        resized++;
+        assertThat(sample.imageExtension()).contains("jpg");
+        assertThat(Math.min(image.getWidth(), image.getHeight())).isEqualTo(100);
+        double aspect = (double) before[0] / before[1];
+        assertThat((double) image.getWidth() / image.getHeight())
+            .isCloseTo(aspect, org.assertj.core.data.Offset.offset(0.02 * aspect));
+        assertThat(sample.caption()).isPresent();
+      }
+    }
+    assertThat(count).isEqualTo(keptKeys(out).size());
+    assertThat(resized).isGreaterThan(count / 2);
+  }
+
+  @Test
   void badConfigsAndMissingInputsAreOneLineErrors() throws IOException {
     Path config = dir.resolve("bad.yaml");
     Files.writeString(config, "filters:\n  basic: {minSide: big}\n");

@@ -32,7 +32,7 @@ import java.util.Map;
  *   any:
  *     - {score: su, atLeast: 85}
  *     - {flag: dfn}
- * output: {samplesPerShard: 10000}
+ * output: {samplesPerShard: 10000, resizeShorterSide: 512}   # resize: 0 keeps images as they are
  * parallelism: 8                         # for the operator; the worker takes --shard-count
  * </pre>
  *
@@ -42,6 +42,8 @@ import java.util.Map;
  * @param uidLists uid-list filters in order
  * @param select the selection rule over the candidates, or null for all of them
  * @param samplesPerShard samples per output shard
+ * @param resizeShorterSide images whose shorter side is larger are resized to it (keeping the
+ *     aspect ratio) while resharding; 0 keeps them
  */
 public record CurationSpec(
     String input,
@@ -49,7 +51,8 @@ public record CurationSpec(
     DedupSettings dedup,
     List<UidListFilter> uidLists,
     Selection.Rule select,
-    int samplesPerShard) {
+    int samplesPerShard,
+    int resizeShorterSide) {
 
   /** The reference's output shard size (img2dataset's default). */
   public static final int DEFAULT_SAMPLES_PER_SHARD = 10_000;
@@ -85,6 +88,9 @@ public record CurationSpec(
     if (samplesPerShard < 1) {
       throw new IllegalArgumentException("output.samplesPerShard must be >= 1");
     }
+    if (resizeShorterSide < 0) {
+      throw new IllegalArgumentException("output.resizeShorterSide must be >= 0 (0: no resizing)");
+    }
   }
 
   /** The defaults: basic filters, exact and near-duplicate and duplicate-caption removal. */
@@ -95,7 +101,8 @@ public record CurationSpec(
         new DedupSettings(24, true),
         List.of(),
         null,
-        DEFAULT_SAMPLES_PER_SHARD);
+        DEFAULT_SAMPLES_PER_SHARD,
+        0);
   }
 
   private static final ObjectMapper YAML =
@@ -151,13 +158,15 @@ public record CurationSpec(
             : null;
     JsonNode output = root.path("output");
     int perShard = defaults.samplesPerShard();
+    int resize = defaults.resizeShorterSide();
     if (!output.isMissingNode()) {
       requireObject(output, "output");
-      allowOnly(output, "output", "samplesPerShard");
+      allowOnly(output, "output", "samplesPerShard", "resizeShorterSide");
       perShard = intField(output, "samplesPerShard", "output", perShard);
+      resize = intField(output, "resizeShorterSide", "output", resize);
     }
     String input = root.hasNonNull("input") ? root.get("input").asText() : null;
-    return new CurationSpec(input, basic, dedup, lists, select, perShard);
+    return new CurationSpec(input, basic, dedup, lists, select, perShard, resize);
   }
 
   private static BasicFilters basic(JsonNode node, BasicFilters defaults) {
@@ -330,6 +339,7 @@ public record CurationSpec(
     map.put("uidLists", uidLists.stream().map(UidListFilter::toString).toList());
     map.put("select", select == null ? "all candidates" : select.toString());
     map.put("samplesPerShard", samplesPerShard);
+    map.put("resizeShorterSide", resizeShorterSide);
     return map;
   }
 

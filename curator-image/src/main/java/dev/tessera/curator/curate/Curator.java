@@ -61,6 +61,9 @@ public final class Curator {
   public static final String UIDS = "uids.npy";
   public static final String STATS = "stats.json";
 
+  /** JPEG quality of resized images (img2dataset's default). */
+  static final int RESIZE_JPEG_QUALITY = 95;
+
   static final ObjectMapper JSON =
       JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
 
@@ -412,6 +415,15 @@ public final class Curator {
     }
     ShardWriter writer =
         new ShardWriter(dir, ShardWriter.Options.samplesPerShard(part.size()).withFirstIndex(k));
+    ShorterSideResizer resizer =
+        spec.resizeShorterSide() == 0
+            ? null
+            : new ShorterSideResizer(
+                spec.resizeShorterSide(),
+                RESIZE_JPEG_QUALITY,
+                spec.basic() == null
+                    ? BasicFilters.defaults().maxPixels()
+                    : spec.basic().maxPixels());
     long found = 0;
     for (Map.Entry<String, Set<String>> input : wanted.entrySet()) {
       Path shard = byName.get(input.getKey());
@@ -424,7 +436,7 @@ public final class Curator {
         while (reader.hasNext()) {
           Sample sample = reader.next();
           if (input.getValue().contains(sample.key())) {
-            writer.write(sample);
+            writer.write(resizer == null ? sample : resizer.apply(sample));
             found++;
           }
         }
