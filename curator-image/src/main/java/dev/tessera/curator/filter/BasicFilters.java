@@ -4,6 +4,7 @@ import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Pattern;
 
 /**
  * The basic filters of web image-text curation (DataComp's and Open-Qwen2VL's pre-filters): image
@@ -62,7 +63,7 @@ public record BasicFilters(
   /** Why {@code caption} fails, as reason names; empty when it passes. */
   public List<String> captionProblems(String caption) {
     List<String> problems = new ArrayList<>();
-    String[] words = caption.strip().isEmpty() ? new String[0] : caption.strip().split("\\s+");
+    String[] words = caption.strip().isEmpty() ? new String[0] : WHITESPACE.split(caption.strip());
     if (words.length < minWords) {
       problems.add("short_caption");
       return problems;
@@ -99,22 +100,31 @@ public record BasicFilters(
    * vowels count as words when they are all letters.
    */
   static boolean looksLikeWord(String token) {
-    String word = token.replaceAll("^[\\p{Punct}]+|[\\p{Punct}]+$", "");
+    String word = EDGE_PUNCTUATION.matcher(token).replaceAll("");
     if (word.isEmpty()) {
       return false;
     }
-    if (word.matches("\\d+([.,]\\d+)?")) {
+    if (NUMBER.matcher(word).matches()) {
       return true;
     }
-    if (!word.matches("[\\p{L}]+(['-][\\p{L}]+)*")) {
+    if (!LETTERS.matcher(word).matches()) {
       return false;
     }
     String lower = word.toLowerCase(Locale.ROOT);
-    if (!lower.matches(".*[a-z].*")) {
+    if (!LATIN.matcher(lower).find()) {
       return true;
     }
-    return lower.matches(".*[aeiouy].*") && !lower.matches(".*[bcdfghjklmnpqrstvwxz]{5,}.*");
+    return VOWEL.matcher(lower).find() && !CONSONANT_RUN.matcher(lower).find();
   }
+
+  // Compiled once: String.matches and replaceAll compile their pattern on every call.
+  private static final Pattern EDGE_PUNCTUATION = Pattern.compile("^[\\p{Punct}]+|[\\p{Punct}]+$");
+  private static final Pattern NUMBER = Pattern.compile("\\d+([.,]\\d+)?");
+  private static final Pattern LETTERS = Pattern.compile("[\\p{L}]+(['-][\\p{L}]+)*");
+  private static final Pattern LATIN = Pattern.compile("[a-z]");
+  private static final Pattern VOWEL = Pattern.compile("[aeiouy]");
+  private static final Pattern CONSONANT_RUN = Pattern.compile("[bcdfghjklmnpqrstvwxz]{5,}");
+  private static final Pattern WHITESPACE = Pattern.compile("\\s+");
 
   /**
    * Standard deviation of the grey levels, on a grid of at most about 256×256 pixels (fine enough

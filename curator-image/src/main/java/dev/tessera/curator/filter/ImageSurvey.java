@@ -40,8 +40,8 @@ record ImageSurvey(double contrast, double[][] grey) {
     // cut into its 64 cells once, when the next cell row begins.
     long[] band = new long[width];
     int bandRow = 0;
+    byte[] bgr = bgrPixels(image);
     for (int y = 0; y < height; y++) {
-      grey(image, y, row, rgb);
       int cy = (int) ((long) y * CELLS / height);
       if (cy != bandRow) {
         cutBand(band, start, sums[bandRow]);
@@ -49,6 +49,27 @@ record ImageSurvey(double contrast, double[][] grey) {
       }
       rowsIn[cy]++;
       boolean gridRow = y % stepY == 0;
+      if (bgr != null && (!gridRow || stepX == 1)) {
+        // 3-byte BGR (JPEG): grey levels computed and summed straight from the raster bytes.
+        int at = y * width * 3;
+        if (gridRow) {
+          for (int x = 0; x < width; x++, at += 3) {
+            long value =
+                114 * (bgr[at] & 0xff) + 587 * (bgr[at + 1] & 0xff) + 299 * (bgr[at + 2] & 0xff);
+            band[x] += value;
+            gridSum += value;
+            gridSquares += value * value;
+          }
+          gridCount += width;
+        } else {
+          for (int x = 0; x < width; x++, at += 3) {
+            band[x] +=
+                114 * (bgr[at] & 0xff) + 587 * (bgr[at + 1] & 0xff) + 299 * (bgr[at + 2] & 0xff);
+          }
+        }
+        continue;
+      }
+      grey(image, y, row, rgb);
       if (gridRow && stepX == 1) {
         // One unit-stride pass (most images are under 512 pixels wide): band and grid sums.
         for (int x = 0; x < width; x++) {
@@ -100,17 +121,28 @@ record ImageSurvey(double contrast, double[][] grey) {
     }
   }
 
+  /** The raster bytes of a whole, unshifted 3-byte BGR image, else null. */
+  private static byte[] bgrPixels(BufferedImage image) {
+    return packed(image) && image.getType() == BufferedImage.TYPE_3BYTE_BGR
+        ? ((DataBufferByte) image.getRaster().getDataBuffer()).getData()
+        : null;
+  }
+
+  /** Whether the raster is a whole, unshifted buffer (what decoders make; sub-images are not). */
+  private static boolean packed(BufferedImage image) {
+    var raster = image.getRaster();
+    return raster.getParent() == null
+        && raster.getSampleModelTranslateX() == 0
+        && raster.getSampleModelTranslateY() == 0
+        && raster.getDataBuffer().getOffset() == 0
+        && raster.getDataBuffer().getNumBanks() == 1;
+  }
+
   /** Row {@code y}'s grey levels in thousandths; {@code rgb} is scratch of the image's width. */
   private static void grey(BufferedImage image, int y, int[] out, int[] rgb) {
     int width = image.getWidth();
     var raster = image.getRaster();
-    boolean packed =
-        raster.getParent() == null
-            && raster.getSampleModelTranslateX() == 0
-            && raster.getSampleModelTranslateY() == 0
-            && raster.getDataBuffer().getOffset() == 0
-            && raster.getDataBuffer().getNumBanks() == 1;
-    int type = packed ? image.getType() : BufferedImage.TYPE_CUSTOM;
+    int type = packed(image) ? image.getType() : BufferedImage.TYPE_CUSTOM;
     if (type == BufferedImage.TYPE_3BYTE_BGR) {
       byte[] data = ((DataBufferByte) raster.getDataBuffer()).getData();
       int at = y * width * 3;
