@@ -19,6 +19,9 @@ public final class PerceptualHash {
   public static final int BITS = LOW * LOW - 1;
   private static final double[][] COSINES = cosines();
 
+  /** {@link #COSINES} transposed: [position][frequency]. */
+  private static final double[][] BY_POSITION = transpose(COSINES);
+
   private PerceptualHash() {}
 
   /** The hash of {@code image}. */
@@ -28,28 +31,37 @@ public final class PerceptualHash {
 
   /** The hash from an image's 64×64 grey cells (see {@link ImageSurvey}). */
   static long[] of(double[][] grey) {
-    // Separable DCT-II, keeping only the lowest frequencies in each direction.
+    // Separable DCT-II, keeping only the lowest frequencies in each direction. The frequency is
+    // the innermost loop: 16 independent sums instead of one long dependent chain.
     double[][] rows = new double[SIZE][LOW];
     for (int y = 0; y < SIZE; y++) {
-      for (int u = 0; u < LOW; u++) {
-        double sum = 0;
-        for (int x = 0; x < SIZE; x++) {
-          sum += grey[y][x] * COSINES[u][x];
+      double[] row = rows[y];
+      for (int x = 0; x < SIZE; x++) {
+        double g = grey[y][x];
+        double[] cosines = BY_POSITION[x];
+        for (int u = 0; u < LOW; u++) {
+          row[u] += g * cosines[u];
         }
-        rows[y][u] = sum;
+      }
+    }
+    double[][] coefficients = new double[LOW][LOW];
+    for (int y = 0; y < SIZE; y++) {
+      double[] row = rows[y];
+      double[] cosines = BY_POSITION[y];
+      for (int v = 0; v < LOW; v++) {
+        double c = cosines[v];
+        double[] out = coefficients[v];
+        for (int u = 0; u < LOW; u++) {
+          out[u] += row[u] * c;
+        }
       }
     }
     double[] values = new double[BITS];
     for (int v = 0; v < LOW; v++) {
       for (int u = 0; u < LOW; u++) {
-        if (u == 0 && v == 0) {
-          continue;
+        if (u != 0 || v != 0) {
+          values[v * LOW + u - 1] = coefficients[v][u];
         }
-        double sum = 0;
-        for (int y = 0; y < SIZE; y++) {
-          sum += rows[y][u] * COSINES[v][y];
-        }
-        values[v * LOW + u - 1] = sum;
       }
     }
     double[] sorted = values.clone();
@@ -71,6 +83,16 @@ public final class PerceptualHash {
       bits += Long.bitCount(a[i] ^ b[i]);
     }
     return bits;
+  }
+
+  private static double[][] transpose(double[][] table) {
+    double[][] out = new double[table[0].length][table.length];
+    for (int i = 0; i < table.length; i++) {
+      for (int j = 0; j < table[0].length; j++) {
+        out[j][i] = table[i][j];
+      }
+    }
+    return out;
   }
 
   private static double[][] cosines() {
