@@ -1,20 +1,14 @@
 package dev.tessera.trainer.finetune;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.data.packed.PackedLoader;
 import dev.tessera.engine.Backend;
-import dev.tessera.model.config.Qwen2Config;
-import dev.tessera.model.config.SiglipVisionConfig;
-import dev.tessera.model.io.SafetensorsFile;
-import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipImageProcessor;
-import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.CaptionLayout;
 import dev.tessera.model.text.ChatTemplate;
 import dev.tessera.model.text.QwenTokenizer;
-import dev.tessera.model.vlm.AvgPoolProjector;
 import dev.tessera.model.vlm.ConversationBatch;
+import dev.tessera.model.vlm.VlmCheckpoint;
 import dev.tessera.trainer.pretrain.Checkpoints;
 import dev.tessera.trainer.pretrain.TinyPreset;
 import dev.tessera.trainer.pretrain.TrainingTask;
@@ -101,46 +95,22 @@ public final class FinetuneTask implements TrainingTask {
 
   @Override
   public TinyPreset.Model buildModel(Backend backend) throws IOException {
-    JsonNode config = JSON.readTree(checkpoint.resolve("config.json").toFile());
-    Qwen2Config llm =
-        Qwen2Config.parse(config.path("text_config").toString(), checkpoint + " text_config");
-    SiglipVisionConfig vision =
-        SiglipVisionConfig.parse(
-            config.path("vision_config").toString(), checkpoint + " vision_config");
     int pooled = TinyPreset.pooledSide(imageTokens);
-    if (pooled > vision.patchesPerSide()) {
+    VlmCheckpoint loaded;
+    try {
+      loaded = VlmCheckpoint.load(backend, checkpoint, pooled);
+    } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "--image-tokens "
-              + imageTokens
-              + " pools to "
-              + pooled
-              + "x"
-              + pooled
-              + " but the checkpoint's tower has a "
-              + vision.patchesPerSide()
-              + "x"
-              + vision.patchesPerSide()
-              + " patch grid");
+          "--image-tokens " + imageTokens + " pools to " + e.getMessage(), e);
     }
-    if (tokenizer.vocabularySize() > llm.vocabSize()) {
+    if (tokenizer.vocabularySize() > loaded.decoder().config().vocabSize()) {
       throw new IllegalArgumentException(
           "the tokenizer has "
               + tokenizer.vocabularySize()
               + " ids but the checkpoint's decoder embeds only "
-              + llm.vocabSize());
+              + loaded.decoder().config().vocabSize());
     }
-    TinyPreset.Model model =
-        new TinyPreset.Model(
-            new SiglipVisionTower(backend, vision),
-            new AvgPoolProjector(
-                backend, vision.hiddenSize(), llm.hiddenSize(), vision.patchesPerSide(), pooled),
-            new Qwen2Decoder(backend, llm, false));
-    try (SafetensorsFile weights = SafetensorsFile.open(checkpoint.resolve("model.safetensors"))) {
-      model.tower().parameters().load(weights);
-      model.projector().parameters().load(weights);
-      model.decoder().parameters().load(weights);
-    }
-    return model;
+    return new TinyPreset.Model(loaded.tower(), loaded.projector(), loaded.decoder());
   }
 
   /** One example, laid out and with its image decoded. */

@@ -264,6 +264,39 @@ public final class Qwen2Decoder {
     return logits;
   }
 
+  /**
+   * Forward only: the logits of each row's last position, {@code [rows, vocab]} — the next-token
+   * distribution a generator samples from. The batch's positions, mask and spliced embeddings apply
+   * as in training; nothing is kept for a backward pass.
+   */
+  public Tensor lastLogits(Qwen2Batch batch) {
+    int rows = batch.rows();
+    int t = batch.tokens();
+    int d = config.hiddenSize();
+    Tensor x = embed(batch);
+    for (Layer layer : layers) {
+      LayerActivations acts = new LayerActivations(rows, t, x);
+      Tensor next = backend.empty(rows * t, d);
+      layerForward(layer, batch, acts, next);
+      acts.release();
+      backend.release(x);
+      x = next;
+    }
+    Tensor last = backend.empty(rows, d);
+    for (int r = 0; r < rows; r++) {
+      backend.copy(x.get(r * t + t - 1), last.get(r));
+    }
+    backend.release(x);
+    Tensor normed = backend.empty(rows, d);
+    Tensor rstd = backend.empty(rows);
+    RmsNorm.forward(
+        normed, rstd, last, parameters.value("model.norm.weight"), (float) config.rmsNormEps());
+    Tensor logits = backend.empty(rows, config.vocabSize());
+    Matmul.forward(logits, normed, head(), null);
+    backend.release(last, normed, rstd);
+    return logits;
+  }
+
   private Tensor embed(Qwen2Batch batch) {
     int n = batch.rows() * batch.tokens();
     Tensor x = backend.zeros(n, config.hiddenSize());

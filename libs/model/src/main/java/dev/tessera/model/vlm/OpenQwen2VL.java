@@ -85,6 +85,40 @@ public final class OpenQwen2VL {
     return loss;
   }
 
+  /**
+   * Forward only: each row's next-token logits ({@code [rows, vocab]}) with the images' projected
+   * features in the rows' image positions (see {@link Qwen2Decoder#lastLogits}).
+   *
+   * @param batch rows whose {@code useEmbeds} marks the visual positions, as for training
+   * @param features [images, patches, Dv] the tower's features of the images, in row order
+   */
+  public Tensor lastLogits(Qwen2Batch batch, Tensor features) {
+    int images = features.dim(0);
+    int hidden = decoder.config().hiddenSize();
+    int visual = images * projector.tokensPerImage();
+    int[] positions = visualPositions(batch, visual);
+    Tensor tokens = backend.empty(visual, hidden);
+    projector.forward(features, tokens);
+    Tensor embeds = backend.zeros(batch.rows() * batch.tokens(), hidden);
+    for (int i = 0; i < visual; i++) {
+      backend.copy(tokens.get(i), embeds.get(positions[i]));
+    }
+    Tensor logits =
+        decoder.lastLogits(
+            new Qwen2Batch(
+                batch.rows(),
+                batch.tokens(),
+                batch.ids(),
+                batch.positions(),
+                batch.targets(),
+                batch.mask(),
+                batch.sampleStarts(),
+                embeds,
+                batch.useEmbeds()));
+    backend.release(tokens, embeds);
+    return logits;
+  }
+
   /** The flat positions of the visual tokens, checking there is one per projected token. */
   private static int[] visualPositions(Qwen2Batch batch, int expected) {
     if (batch.useEmbeds() == null) {

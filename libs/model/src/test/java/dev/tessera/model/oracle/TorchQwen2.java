@@ -162,6 +162,24 @@ public final class TorchQwen2 {
     return Torch.values(logits(decoder(1, t, ids, positions, allowed, null, null), 1, t));
   }
 
+  /**
+   * Logits [T, vocab] of one row (positions 0..T-1, causal) with {@code inputEmbeds} [T, hidden]
+   * replacing the token embeddings where {@code useEmbeds} is true.
+   */
+  public float[] logits(long[] ids, float[] inputEmbeds, boolean[] useEmbeds) {
+    int t = ids.length;
+    long[] positions = new long[t];
+    boolean[][][] allowed = new boolean[1][t][t];
+    for (int i = 0; i < t; i++) {
+      positions[i] = i;
+      for (int j = 0; j <= i; j++) {
+        allowed[0][i][j] = true;
+      }
+    }
+    Tensor embeds = Torch.tensor(inputEmbeds, 1, t, shape.hidden());
+    return Torch.values(logits(decoder(1, t, ids, positions, allowed, embeds, useEmbeds), 1, t));
+  }
+
   private Tensor decoder(
       int batch,
       int tokens,

@@ -1,0 +1,82 @@
+package dev.tessera.model.vlm;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.engine.Backend;
+import dev.tessera.model.config.Qwen2Config;
+import dev.tessera.model.config.SiglipVisionConfig;
+import dev.tessera.model.io.SafetensorsFile;
+import dev.tessera.model.qwen2.Qwen2Decoder;
+import dev.tessera.model.siglip.SiglipVisionTower;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A whole Open-Qwen2VL-style model read from a directory as the trainer writes it (a checkpoint
+ * step or an export): {@code config.json} with {@code text_config}, {@code vision_config} and
+ * {@code projector}, and {@code model.safetensors} with every part under Hugging Face names.
+ *
+ * @param tower the SigLIP vision tower
+ * @param projector the average-pool projector
+ * @param decoder the Qwen2 decoder
+ */
+public record VlmCheckpoint(
+    SiglipVisionTower tower, AvgPoolProjector projector, Qwen2Decoder decoder) {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * Loads the model in {@code dir}.
+   *
+   * @param pooledSide the projector's pooled grid side (k for k×k image tokens), or 0 for the
+   *     checkpoint's own
+   * @throws IllegalArgumentException when the configuration is missing parts or the pooled side
+   *     does not fit the tower's patch grid
+   */
+  public static VlmCheckpoint load(Backend backend, Path dir, int pooledSide) throws IOException {
+    Path configFile = dir.resolve("config.json");
+    if (!Files.isRegularFile(configFile)) {
+      throw new IllegalArgumentException(dir + " has no config.json: not a model directory");
+    }
+    JsonNode config = JSON.readTree(configFile.toFile());
+    for (String part : new String[] {"text_config", "vision_config"}) {
+      if (!config.has(part)) {
+        throw new IllegalArgumentException(configFile + " has no " + part);
+      }
+    }
+    Qwen2Config llm =
+        Qwen2Config.parse(config.path("text_config").toString(), dir + " text_config");
+    SiglipVisionConfig vision =
+        SiglipVisionConfig.parse(config.path("vision_config").toString(), dir + " vision_config");
+    int grid = vision.patchesPerSide();
+    int pooled =
+        pooledSide > 0 ? pooledSide : config.path("projector").path("pooled_side").asInt(grid);
+    if (pooled < 1 || pooled > grid) {
+      throw new IllegalArgumentException(
+          pooled
+              + "x"
+              + pooled
+              + " image tokens, but the checkpoint's tower has a "
+              + grid
+              + "x"
+              + grid
+              + " patch grid");
+    }
+    VlmCheckpoint model =
+        new VlmCheckpoint(
+            new SiglipVisionTower(backend, vision),
+            new AvgPoolProjector(backend, vision.hiddenSize(), llm.hiddenSize(), grid, pooled),
+            new Qwen2Decoder(backend, llm, false));
+    try (SafetensorsFile weights = SafetensorsFile.open(dir.resolve("model.safetensors"))) {
+      model.tower().parameters().load(weights);
+      model.projector().parameters().load(weights);
+      model.decoder().parameters().load(weights);
+    }
+    return model;
+  }
+
+  /** The projector and decoder as the trainable part (for training and next-token logits). */
+  public OpenQwen2VL vlm(Backend backend) {
+    return new OpenQwen2VL(backend, projector, decoder);
+  }
+}
