@@ -122,6 +122,15 @@ final class CurateCommand implements Callable<Integer> {
         throw new UserError("uid list '" + list.name() + "': no file at " + list.path());
       }
     }
+    if (curation.mlmFilter() != null) {
+      if (!Files.isRegularFile(curation.mlmFilter().model().resolve("config.json"))) {
+        throw new UserError(
+            "mlmFilter: no model directory (config.json) at " + curation.mlmFilter().model());
+      }
+      if (!Files.isRegularFile(curation.mlmFilter().tokenizer())) {
+        throw new UserError("mlmFilter: no tokenizer at " + curation.mlmFilter().tokenizer());
+      }
+    }
     List<Path> shards = UserError.resolveShards(source, allowMissing);
     ProgressReporter progress =
         progressFile == null

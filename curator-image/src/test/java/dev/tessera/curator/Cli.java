@@ -5,13 +5,13 @@ import java.io.StringWriter;
 import picocli.CommandLine;
 
 /** Runs {@code tessera-curator} in process and captures what it prints. */
-final class Cli {
+public final class Cli {
   private Cli() {}
 
   /** Exit code and the text printed to standard output and standard error. */
-  record Outcome(int exitCode, String out, String err) {}
+  public record Outcome(int exitCode, String out, String err) {}
 
-  static Outcome run(String... args) {
+  public static Outcome run(String... args) {
     CommandLine cli = CuratorMain.commandLine();
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();

@@ -28,6 +28,7 @@ import java.util.Map;
  *   dedup: {enabled: true, nearRadius: 24, captions: true}
  *   uidLists:
  *     - {name: dfn, path: dfn_uids.npy, mode: flag}             # include | exclude | flag
+ *   mlmFilter: {model: DIR, tokenizer: tokenizer.json, metric: su, templateFile: su.txt}
  * select:                                # which candidates stay (default: all of them)
  *   any:
  *     - {score: su, atLeast: 85}
@@ -40,6 +41,7 @@ import java.util.Map;
  * @param basic the basic filters, or null when they are switched off
  * @param dedup exact and near-duplicate removal settings, or null when switched off
  * @param uidLists uid-list filters in order
+ * @param mlmFilter the MLM-Filter scorer, or null for none
  * @param select the selection rule over the candidates, or null for all of them
  * @param samplesPerShard samples per output shard
  * @param resizeShorterSide images whose shorter side is larger are resized to it (keeping the
@@ -50,6 +52,7 @@ public record CurationSpec(
     BasicFilters basic,
     DedupSettings dedup,
     List<UidListFilter> uidLists,
+    MlmFilterSettings mlmFilter,
     Selection.Rule select,
     int samplesPerShard,
     int resizeShorterSide) {
@@ -80,6 +83,25 @@ public record CurationSpec(
     FLAG
   }
 
+  /**
+   * MLM-Filter scoring in the score phase: a vision-language model rates each sample that passes
+   * the basic filters; columns {@code score_<metric>} (greedy) and {@code score_<metric>_expected}.
+   *
+   * @param model a model directory as the trainer writes it
+   * @param tokenizer the model's tokenizer.json
+   * @param metric the score's column name (su, itm, odf, ctq)
+   * @param template the prompt template, with {@code {caption}}
+   * @param pooledSide image tokens per side, 0 for the checkpoint's
+   * @param maxNewTokens digits read greedily at most (3 reads "100" whole)
+   */
+  public record MlmFilterSettings(
+      Path model,
+      Path tokenizer,
+      String metric,
+      String template,
+      int pooledSide,
+      int maxNewTokens) {}
+
   /** A DataComp uid list ({@code .npy} of two uint64 per uid, sorted) used as a filter. */
   public record UidListFilter(String name, Path path, UidListMode mode) {}
 
@@ -100,6 +122,7 @@ public record CurationSpec(
         BasicFilters.defaults(),
         new DedupSettings(24, true),
         List.of(),
+        null,
         null,
         DEFAULT_SAMPLES_PER_SHARD,
         0);
@@ -138,7 +161,7 @@ public record CurationSpec(
     JsonNode filters = root.path("filters");
     if (!filters.isMissingNode()) {
       requireObject(filters, "filters");
-      allowOnly(filters, "filters", "basic", "dedup", "uidLists");
+      allowOnly(filters, "filters", "basic", "dedup", "uidLists", "mlmFilter");
     }
     BasicFilters basic = basic(filters.path("basic"), defaults.basic());
     DedupSettings dedup = dedup(filters.path("dedup"), defaults.dedup());
@@ -166,7 +189,9 @@ public record CurationSpec(
       resize = intField(output, "resizeShorterSide", "output", resize);
     }
     String input = root.hasNonNull("input") ? root.get("input").asText() : null;
-    return new CurationSpec(input, basic, dedup, lists, select, perShard, resize);
+    MlmFilterSettings mlm =
+        filters.has("mlmFilter") ? mlmFilter(filters.get("mlmFilter"), base) : null;
+    return new CurationSpec(input, basic, dedup, lists, mlm, select, perShard, resize);
   }
 
   private static BasicFilters basic(JsonNode node, BasicFilters defaults) {
@@ -238,6 +263,68 @@ public record CurationSpec(
       throw new IllegalArgumentException(at + ".name must be letters, digits and _, got " + name);
     }
     return new UidListFilter(name, path, parsed);
+  }
+
+  private static MlmFilterSettings mlmFilter(JsonNode node, Path base) {
+    String at = "filters.mlmFilter";
+    requireObject(node, at);
+    allowOnly(
+        node,
+        at,
+        "model",
+        "tokenizer",
+        "metric",
+        "template",
+        "templateFile",
+        "imageTokens",
+        "maxNewTokens");
+    for (String required : new String[] {"model", "tokenizer"}) {
+      if (!node.hasNonNull(required)) {
+        throw new IllegalArgumentException(at + "." + required + " is required");
+      }
+    }
+    String template;
+    if (node.hasNonNull("templateFile")) {
+      Path file = resolve(node.get("templateFile").asText(), base);
+      try {
+        template = Files.readString(file);
+      } catch (IOException e) {
+        throw new IllegalArgumentException(at + ".templateFile: cannot read " + file, e);
+      }
+    } else if (node.hasNonNull("template")) {
+      template = node.get("template").asText();
+    } else {
+      throw new IllegalArgumentException(
+          at + " needs template or templateFile (the filter model's prompt, with {caption})");
+    }
+    if (!template.contains("{caption}")) {
+      throw new IllegalArgumentException(at + ": the template has no {caption}");
+    }
+    String metric = node.path("metric").asText("su");
+    if (!metric.matches("[a-z][a-z0-9_]*")) {
+      throw new IllegalArgumentException(at + ".metric must be lower-case letters, got " + metric);
+    }
+    int imageTokens = intField(node, "imageTokens", at, 0);
+    int side = (int) Math.round(Math.sqrt(imageTokens));
+    if (imageTokens < 0 || side * side != imageTokens) {
+      throw new IllegalArgumentException(at + ".imageTokens must be a square (k×k) or 0");
+    }
+    int maxNewTokens = intField(node, "maxNewTokens", at, 3);
+    if (maxNewTokens < 1) {
+      throw new IllegalArgumentException(at + ".maxNewTokens must be >= 1");
+    }
+    return new MlmFilterSettings(
+        resolve(node.get("model").asText(), base),
+        resolve(node.get("tokenizer").asText(), base),
+        metric,
+        template,
+        side,
+        maxNewTokens);
+  }
+
+  private static Path resolve(String path, Path base) {
+    Path resolved = Path.of(path);
+    return resolved.isAbsolute() || base == null ? resolved : base.resolve(resolved);
   }
 
   /**
@@ -337,6 +424,11 @@ public record CurationSpec(
     map.put("basic", basic == null ? "off" : basic.toString());
     map.put("dedup", dedup == null ? "off" : dedup.toString());
     map.put("uidLists", uidLists.stream().map(UidListFilter::toString).toList());
+    map.put(
+        "mlmFilter",
+        mlmFilter == null
+            ? "off"
+            : mlmFilter.metric() + " from " + mlmFilter.model().getFileName());
     map.put("select", select == null ? "all candidates" : select.toString());
     map.put("samplesPerShard", samplesPerShard);
     map.put("resizeShorterSide", resizeShorterSide);

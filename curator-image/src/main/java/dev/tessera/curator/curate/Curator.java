@@ -9,6 +9,7 @@ import dev.tessera.curator.filter.BasicFilters;
 import dev.tessera.curator.filter.Deduplicator;
 import dev.tessera.curator.filter.SampleFacts;
 import dev.tessera.curator.filter.Selection;
+import dev.tessera.curator.image.BoundedDecoder;
 import dev.tessera.data.manifest.ShardManifest;
 import dev.tessera.data.progress.ProgressReporter;
 import dev.tessera.data.scores.ScoreRow;
@@ -20,7 +21,10 @@ import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.ShardWriter;
 import dev.tessera.data.webdataset.WebDatasetReader;
+import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.model.text.QwenTokenizer;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -160,6 +164,8 @@ public final class Curator {
         Sample sample = reader.next();
         SampleFacts facts = SampleFacts.of(sample, filters);
         List<String> reasons = spec.basic() == null ? List.of() : facts.reasons();
+        Map<String, Double> scores =
+            spec.mlmFilter() != null && reasons.isEmpty() ? mlmScores(sample, facts) : Map.of();
         rows.add(
             new ScoreRow(
                 shard.getFileName().toString(),
@@ -172,7 +178,7 @@ public final class Curator {
                 facts.perceptualHash(),
                 facts.caption(),
                 reasons,
-                Map.of()));
+                scores));
       }
       if (!reader.report().problems().isEmpty()) {
         log.printf(
@@ -186,6 +192,38 @@ public final class Curator {
     samples.addAndGet(rows.size());
     kept.addAndGet(rows.stream().filter(ScoreRow::passes).count());
     return true;
+  }
+
+  /** The MLM-Filter scorer, made on first use and shared (its calls run one at a time). */
+  private MlmFilterScorer scorer;
+
+  private Map<String, Double> mlmScores(Sample sample, SampleFacts facts) throws IOException {
+    BoundedDecoder.Decoded decoded;
+    try (InputStream source = sample.openImage().orElseThrow()) {
+      decoded = BoundedDecoder.decode(source, BasicFilters.defaults().maxPixels());
+    }
+    if (decoded.problem() != null) {
+      return Map.of();
+    }
+    String metric = spec.mlmFilter().metric();
+    synchronized (this) {
+      if (scorer == null) {
+        CurationSpec.MlmFilterSettings settings = spec.mlmFilter();
+        scorer =
+            new MlmFilterScorer(
+                CpuBackend.get(),
+                settings.model(),
+                QwenTokenizer.load(settings.tokenizer()),
+                settings.template(),
+                settings.pooledSide(),
+                settings.maxNewTokens());
+      }
+      MlmFilterScorer.Score score = scorer.score(decoded.image(), facts.caption());
+      Map<String, Double> scores = new HashMap<>();
+      scores.put(metric, score.greedy());
+      scores.put(metric + "_expected", score.expected());
+      return scores;
+    }
   }
 
   /** Checks that measure but never reject (basic filters switched off). */
