@@ -22,65 +22,96 @@ record ImageSurvey(double contrast, double[][] grey) {
   static ImageSurvey of(BufferedImage image) {
     int width = image.getWidth();
     int height = image.getHeight();
+    // Images of at least 128 pixels a side are read at every other pixel and row: a 64×64 cell
+    // then still averages at least four pixels, and the pass costs a quarter.
+    int sub = Math.min(width, height) >= 2 * CELLS ? 2 : 1;
     // Cell column c covers x in [start[c], start[c + 1]): x belongs to cell x * 64 / width.
     int[] start = new int[CELLS + 1];
     for (int c = 0; c <= CELLS; c++) {
       start[c] = (int) (((long) c * width + CELLS - 1) / CELLS);
     }
-    long[][] sums = new long[CELLS][CELLS];
+    int[] colsIn = new int[CELLS];
+    for (int c = 0; c < CELLS; c++) {
+      colsIn[c] = ceilDiv(start[c + 1], sub) - ceilDiv(start[c], sub);
+    }
+    Scratch scratch = SCRATCH.get().fit(width);
+    java.util.Arrays.fill(scratch.sums, 0);
     int[] rowsIn = new int[CELLS];
-    int stepX = Math.max(1, width / GRID);
-    int stepY = Math.max(1, height / GRID);
+    long[] grid; // sum, sum of squares, count of the contrast grid's grey levels
+    try {
+      grid = sumRows(image, sub, start, scratch, rowsIn);
+    } catch (RuntimeException e) {
+      java.util.Arrays.fill(scratch.band, 0); // the thread's next survey starts from a clean band
+      throw e;
+    }
+    double[] perColumn = new double[CELLS];
+    for (int x = 0; x < CELLS; x++) {
+      perColumn[x] = colsIn[x] > 0 ? 1.0 / colsIn[x] : 0;
+    }
+    double[][] grey = new double[CELLS][CELLS];
+    for (int y = 0; y < CELLS; y++) {
+      double perRow = rowsIn[y] > 0 ? 1.0 / (1000.0 * rowsIn[y]) : 0;
+      for (int x = 0; x < CELLS; x++) {
+        grey[y][x] =
+            rowsIn[y] > 0 && colsIn[x] > 0
+                ? scratch.sums[y * CELLS + x] * perRow * perColumn[x]
+                : x > 0 ? grey[y][x - 1] : y > 0 ? grey[y - 1][x] : 0;
+      }
+    }
+    double mean = (double) grid[0] / grid[2];
+    double variance = Math.max(0, (double) grid[1] / grid[2] - mean * mean);
+    return new ImageSurvey(Math.sqrt(variance) / 1000.0, grey);
+  }
+
+  /**
+   * Sums the read pixels' grey levels into the cells ({@code scratch.sums}, [cell row * 64 + cell
+   * column]) and counts rows per cell row; returns the contrast grid's sum, sum of squares and
+   * count.
+   */
+  private static long[] sumRows(
+      BufferedImage image, int sub, int[] start, Scratch scratch, int[] rowsIn) {
+    int width = image.getWidth();
+    int height = image.getHeight();
+    // The contrast grid: at most about 256×256 of the pixels read.
+    int stepX = ceilDiv(Math.max(1, width / GRID), sub) * sub;
+    int stepY = ceilDiv(Math.max(1, height / GRID), sub) * sub;
     long gridSum = 0;
     long gridSquares = 0;
     long gridCount = 0;
-    int[] row = new int[width];
-    int[] rgb = new int[width];
-    // Rows of one cell row are added column by column first (a vectorisable loop); the band is
-    // cut into its 64 cells once, when the next cell row begins.
-    long[] band = new long[width];
+    int[] row = scratch.row;
+    // Rows of one cell row are added column by column first; the band is cut into its 64 cells
+    // once, when the next cell row begins (every cut clears what it read).
+    long[] band = scratch.band;
+    long[] sums = scratch.sums;
     int bandRow = 0;
     byte[] bgr = bgrPixels(image);
-    for (int y = 0; y < height; y++) {
+    for (int y = 0; y < height; y += sub) {
       int cy = (int) ((long) y * CELLS / height);
       if (cy != bandRow) {
-        cutBand(band, start, sums[bandRow]);
+        cutBand(band, start, sums, bandRow * CELLS, sub);
         bandRow = cy;
       }
       rowsIn[cy]++;
-      boolean gridRow = y % stepY == 0;
-      if (bgr != null && (!gridRow || stepX == 1)) {
-        // 3-byte BGR (JPEG): grey levels computed and summed straight from the raster bytes.
+      if (bgr != null) {
+        // 3-byte BGR (JPEG): grey levels straight from the raster bytes.
         int at = y * width * 3;
-        if (gridRow) {
-          for (int x = 0; x < width; x++, at += 3) {
-            long value =
-                114 * (bgr[at] & 0xff) + 587 * (bgr[at + 1] & 0xff) + 299 * (bgr[at + 2] & 0xff);
-            band[x] += value;
-            gridSum += value;
-            gridSquares += value * value;
-          }
-          gridCount += width;
-        } else {
-          for (int x = 0; x < width; x++, at += 3) {
-            band[x] +=
-                114 * (bgr[at] & 0xff) + 587 * (bgr[at + 1] & 0xff) + 299 * (bgr[at + 2] & 0xff);
-          }
+        for (int x = 0; x < width; x += sub, at += 3 * sub) {
+          row[x] = 114 * (bgr[at] & 0xff) + 587 * (bgr[at + 1] & 0xff) + 299 * (bgr[at + 2] & 0xff);
         }
-        continue;
+      } else {
+        grey(image, y, row, scratch.rgb);
       }
-      grey(image, y, row, rgb);
-      if (gridRow && stepX == 1) {
-        // One unit-stride pass (most images are under 512 pixels wide): band and grid sums.
-        for (int x = 0; x < width; x++) {
+      boolean gridRow = y % stepY == 0;
+      if (gridRow && stepX == sub) {
+        for (int x = 0; x < width; x += sub) {
           long value = row[x];
           band[x] += value;
           gridSum += value;
           gridSquares += value * value;
         }
-        gridCount += width;
+        gridCount += ceilDiv(width, sub);
       } else {
-        for (int x = 0; x < width; x++) {
+        for (int x = 0; x < width; x += sub) {
           band[x] += row[x];
         }
         if (gridRow) {
@@ -93,33 +124,44 @@ record ImageSurvey(double contrast, double[][] grey) {
         }
       }
     }
-    cutBand(band, start, sums[bandRow]);
-    double[][] grey = new double[CELLS][CELLS];
-    for (int y = 0; y < CELLS; y++) {
-      for (int x = 0; x < CELLS; x++) {
-        long count = (long) rowsIn[y] * (start[x + 1] - start[x]);
-        grey[y][x] =
-            count > 0
-                ? sums[y][x] / (1000.0 * count)
-                : x > 0 ? grey[y][x - 1] : y > 0 ? grey[y - 1][x] : 0;
-      }
-    }
-    double mean = (double) gridSum / gridCount;
-    double variance = Math.max(0, (double) gridSquares / gridCount - mean * mean);
-    return new ImageSurvey(Math.sqrt(variance) / 1000.0, grey);
+    cutBand(band, start, sums, bandRow * CELLS, sub);
+    return new long[] {gridSum, gridSquares, gridCount};
   }
 
-  /** Adds the band's column sums into its cells' sums and clears the band. */
-  private static void cutBand(long[] band, int[] start, long[] cellSums) {
+  private static int ceilDiv(int a, int b) {
+    return (a + b - 1) / b;
+  }
+
+  /** Adds the band's column sums into its cells' sums and clears the band (read columns only). */
+  private static void cutBand(long[] band, int[] start, long[] sums, int at, int sub) {
     for (int c = 0; c < CELLS; c++) {
       long sum = 0;
-      for (int x = start[c]; x < start[c + 1]; x++) {
+      for (int x = ceilDiv(start[c], sub) * sub; x < start[c + 1]; x += sub) {
         sum += band[x];
         band[x] = 0;
       }
-      cellSums[c] += sum;
+      sums[at + c] += sum;
     }
   }
+
+  /** Per-thread buffers, grown to the widest image seen: a survey allocates only its result. */
+  private static final class Scratch {
+    final long[] sums = new long[CELLS * CELLS];
+    long[] band = new long[0];
+    int[] row = new int[0];
+    int[] rgb = new int[0];
+
+    Scratch fit(int width) {
+      if (band.length < width) {
+        band = new long[width];
+        row = new int[width];
+        rgb = new int[width];
+      }
+      return this;
+    }
+  }
+
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   /** The raster bytes of a whole, unshifted 3-byte BGR image, else null. */
   private static byte[] bgrPixels(BufferedImage image) {
