@@ -1,6 +1,5 @@
 package dev.tessera.curator.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.curator.curate.MlmFilterScorer;
 import dev.tessera.curator.filter.BasicFilters;
 import dev.tessera.curator.filter.SampleFacts;
@@ -11,26 +10,22 @@ import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.ShardList;
 import dev.tessera.data.webdataset.WebDatasetReader;
-import dev.tessera.engine.DType;
 import dev.tessera.engine.cpu.CpuBackend;
-import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
-import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.vlm.AvgPoolProjector;
+import dev.tessera.model.vlm.VlmCheckpoint;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import javax.imageio.ImageIO;
 
 /**
@@ -65,20 +60,8 @@ public final class ScorerBenchmark {
     tower.parameters().initialise(1, 0.05);
     projector.parameters().initialise(2, 0.05);
     decoder.parameters().initialise(3, 0.05);
-    Path model = Files.createDirectories(dir.resolve("model"));
-    SafetensorsWriter weights = new SafetensorsWriter();
-    for (Parameters group :
-        List.of(tower.parameters(), projector.parameters(), decoder.parameters())) {
-      for (String name : group.names()) {
-        weights.add(name, DType.F32, group.value(name));
-      }
-    }
-    weights.write(model.resolve("model.safetensors"));
-    Map<String, Object> config = new LinkedHashMap<>();
-    config.put("text_config", llm.toJson());
-    config.put("vision_config", vision.toJson());
-    config.put("projector", Map.of("pooled_side", 12));
-    new ObjectMapper().writeValue(model.resolve("config.json").toFile(), config);
+    Path model = dir.resolve("model");
+    new VlmCheckpoint(tower, projector, decoder).write(model);
     SynthGenerator.generate(
         new SynthOptions(dir.resolve("raw"), 1, samples, 9, 0.0, 2), SynthProgress.NONE);
     List<Sample> pool = new ArrayList<>();

@@ -12,23 +12,19 @@ import dev.tessera.data.synth.SynthProgress;
 import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.WebDatasetReader;
-import dev.tessera.engine.DType;
 import dev.tessera.engine.cpu.CpuBackend;
-import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
-import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.text.QwenTokenizerFiles;
 import dev.tessera.model.vlm.AvgPoolProjector;
+import dev.tessera.model.vlm.VlmCheckpoint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -59,20 +55,8 @@ class MlmFilterCurateTest {
     tower.parameters().initialise(1, 0.2);
     projector.parameters().initialise(2, 0.3);
     decoder.parameters().initialise(3, 0.5);
-    model = Files.createDirectories(dir.resolve("filter-model"));
-    SafetensorsWriter weights = new SafetensorsWriter();
-    for (Parameters group :
-        List.of(tower.parameters(), projector.parameters(), decoder.parameters())) {
-      for (String name : group.names()) {
-        weights.add(name, DType.F32, group.value(name));
-      }
-    }
-    weights.write(model.resolve("model.safetensors"));
-    Map<String, Object> config = new LinkedHashMap<>();
-    config.put("text_config", llm.toJson());
-    config.put("vision_config", vision.toJson());
-    config.put("projector", Map.of("pooled_side", 2));
-    new ObjectMapper().writeValue(model.resolve("config.json").toFile(), config);
+    model = dir.resolve("filter-model");
+    new VlmCheckpoint(tower, projector, decoder).write(model);
     raw = dir.resolve("raw");
     SynthGenerator.generate(new SynthOptions(raw, 1, 40, 5, 0.2, 2), SynthProgress.NONE);
   }

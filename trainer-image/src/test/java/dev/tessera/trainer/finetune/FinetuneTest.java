@@ -4,16 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tessera.engine.DType;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
-import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.QwenTokenizerFiles;
 import dev.tessera.model.vlm.AvgPoolProjector;
+import dev.tessera.model.vlm.VlmCheckpoint;
 import dev.tessera.trainer.TrainerMain;
 import java.awt.Color;
 import java.awt.Graphics2D;
@@ -24,7 +23,6 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import javax.imageio.ImageIO;
@@ -58,20 +56,12 @@ class FinetuneTest {
     SiglipVisionTower tower = new SiglipVisionTower(cpu, vision);
     AvgPoolProjector projector = new AvgPoolProjector(cpu, 16, 16, 4, 4);
     Path step = Files.createDirectories(dir.resolve("pretrain/checkpoints/step-00000010"));
-    SafetensorsWriter weights = new SafetensorsWriter();
     long seed = 1;
     for (Parameters part :
         List.of(decoder.parameters(), tower.parameters(), projector.parameters())) {
       part.initialise(seed++, 0.05);
-      for (String name : part.names()) {
-        weights.add(name, DType.F32, part.value(name));
-      }
     }
-    weights.write(step.resolve("model.safetensors"));
-    Map<String, Object> config = new LinkedHashMap<>();
-    config.put("text_config", llm.toJson());
-    config.put("vision_config", vision.toJson());
-    Files.write(step.resolve("config.json"), JSON.writeValueAsBytes(config));
+    new VlmCheckpoint(tower, projector, decoder).write(step);
     return step;
   }
 

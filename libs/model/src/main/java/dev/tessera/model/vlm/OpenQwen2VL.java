@@ -59,21 +59,7 @@ public final class OpenQwen2VL {
 
     Tensor tokens = backend.zeros(visual, hidden);
     AvgPoolProjector.Activations projected = projector.forward(features, tokens);
-    Tensor embeds = backend.zeros(batch.rows() * batch.tokens(), hidden);
-    for (int i = 0; i < visual; i++) {
-      backend.copy(tokens.get(i), embeds.get(positions[i]));
-    }
-    Qwen2Batch withImages =
-        new Qwen2Batch(
-            batch.rows(),
-            batch.tokens(),
-            batch.ids(),
-            batch.positions(),
-            batch.targets(),
-            batch.mask(),
-            batch.sampleStarts(),
-            embeds,
-            batch.useEmbeds());
+    Qwen2Batch withImages = spliced(batch, tokens, positions);
     Tensor dEmbeds = backend.zeros(batch.rows() * batch.tokens(), hidden);
     double loss = decoder.forwardBackwardSum(withImages, dEmbeds, gradientScale);
 
@@ -99,24 +85,28 @@ public final class OpenQwen2VL {
     int[] positions = visualPositions(batch, visual);
     Tensor tokens = backend.empty(visual, hidden);
     projector.forward(features, tokens);
-    Tensor embeds = backend.zeros(batch.rows() * batch.tokens(), hidden);
-    for (int i = 0; i < visual; i++) {
+    Qwen2Batch withImages = spliced(batch, tokens, positions);
+    Tensor logits = decoder.lastLogits(withImages);
+    backend.release(tokens, withImages.inputEmbeds());
+    return logits;
+  }
+
+  /** The batch with the projected visual tokens in its image positions. */
+  private Qwen2Batch spliced(Qwen2Batch batch, Tensor tokens, int[] positions) {
+    Tensor embeds = backend.zeros(batch.rows() * batch.tokens(), decoder.config().hiddenSize());
+    for (int i = 0; i < positions.length; i++) {
       backend.copy(tokens.get(i), embeds.get(positions[i]));
     }
-    Tensor logits =
-        decoder.lastLogits(
-            new Qwen2Batch(
-                batch.rows(),
-                batch.tokens(),
-                batch.ids(),
-                batch.positions(),
-                batch.targets(),
-                batch.mask(),
-                batch.sampleStarts(),
-                embeds,
-                batch.useEmbeds()));
-    backend.release(tokens, embeds);
-    return logits;
+    return new Qwen2Batch(
+        batch.rows(),
+        batch.tokens(),
+        batch.ids(),
+        batch.positions(),
+        batch.targets(),
+        batch.mask(),
+        batch.sampleStarts(),
+        embeds,
+        batch.useEmbeds());
   }
 
   /** The flat positions of the visual tokens, checking there is one per projected token. */

@@ -3,14 +3,20 @@ package dev.tessera.model.vlm;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.engine.Backend;
+import dev.tessera.engine.DType;
+import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.io.SafetensorsFile;
+import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * A whole Open-Qwen2VL-style model read from a directory as the trainer writes it (a checkpoint
@@ -73,6 +79,31 @@ public record VlmCheckpoint(
       model.decoder().parameters().load(weights);
     }
     return model;
+  }
+
+  /**
+   * Writes this model as {@link #load} reads it: {@code model.safetensors} with every part and
+   * {@code config.json} with the parts' configurations.
+   */
+  public void write(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    SafetensorsWriter weights = new SafetensorsWriter().metadata("format", "pt");
+    for (Parameters part :
+        List.of(tower.parameters(), projector.parameters(), decoder.parameters())) {
+      for (String name : part.names()) {
+        weights.add(name, DType.F32, part.value(name));
+      }
+    }
+    weights.write(dir.resolve("model.safetensors"));
+    Map<String, Object> projectorJson = new LinkedHashMap<>();
+    projectorJson.put("type", "avg_pool_mlp");
+    projectorJson.put("grid", projector.grid());
+    projectorJson.put("pooled_side", projector.pooled());
+    Map<String, Object> config = new LinkedHashMap<>();
+    config.put("text_config", decoder.config().toJson());
+    config.put("vision_config", tower.config().toJson());
+    config.put("projector", projectorJson);
+    Files.write(dir.resolve("config.json"), JSON.writeValueAsBytes(config));
   }
 
   /** The projector and decoder as the trainable part (for training and next-token logits). */

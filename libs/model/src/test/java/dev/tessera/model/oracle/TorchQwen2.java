@@ -150,21 +150,12 @@ public final class TorchQwen2 {
 
   /** Logits [T, vocab] of one row, positions 0..T-1, causal mask: {@code model(ids).logits}. */
   public float[] logits(long[] ids) {
-    int t = ids.length;
-    long[] positions = new long[t];
-    boolean[][][] allowed = new boolean[1][t][t];
-    for (int i = 0; i < t; i++) {
-      positions[i] = i;
-      for (int j = 0; j <= i; j++) {
-        allowed[0][i][j] = true;
-      }
-    }
-    return Torch.values(logits(decoder(1, t, ids, positions, allowed, null, null), 1, t));
+    return logits(ids, null, null);
   }
 
   /**
    * Logits [T, vocab] of one row (positions 0..T-1, causal) with {@code inputEmbeds} [T, hidden]
-   * replacing the token embeddings where {@code useEmbeds} is true.
+   * replacing the token embeddings where {@code useEmbeds} is true (both null: none).
    */
   public float[] logits(long[] ids, float[] inputEmbeds, boolean[] useEmbeds) {
     int t = ids.length;
@@ -176,7 +167,7 @@ public final class TorchQwen2 {
         allowed[0][i][j] = true;
       }
     }
-    Tensor embeds = Torch.tensor(inputEmbeds, 1, t, shape.hidden());
+    Tensor embeds = inputEmbeds == null ? null : Torch.tensor(inputEmbeds, 1, t, shape.hidden());
     return Torch.values(logits(decoder(1, t, ids, positions, allowed, embeds, useEmbeds), 1, t));
   }
 
