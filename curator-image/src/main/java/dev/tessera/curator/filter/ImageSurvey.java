@@ -49,13 +49,22 @@ record ImageSurvey(double contrast, double[][] grey) {
       perColumn[x] = colsIn[x] > 0 ? 1.0 / colsIn[x] : 0;
     }
     double[][] grey = new double[CELLS][CELLS];
+    boolean everyCellRead = width >= CELLS && height >= CELLS;
     for (int y = 0; y < CELLS; y++) {
       double perRow = rowsIn[y] > 0 ? 1.0 / (1000.0 * rowsIn[y]) : 0;
+      double[] greyRow = grey[y];
+      int at = y * CELLS;
+      if (everyCellRead) {
+        for (int x = 0; x < CELLS; x++) {
+          greyRow[x] = scratch.sums[at + x] * perRow * perColumn[x];
+        }
+        continue;
+      }
       for (int x = 0; x < CELLS; x++) {
-        grey[y][x] =
+        greyRow[x] =
             rowsIn[y] > 0 && colsIn[x] > 0
-                ? scratch.sums[y * CELLS + x] * perRow * perColumn[x]
-                : x > 0 ? grey[y][x - 1] : y > 0 ? grey[y - 1][x] : 0;
+                ? scratch.sums[at + x] * perRow * perColumn[x]
+                : x > 0 ? greyRow[x - 1] : y > 0 ? grey[y - 1][x] : 0;
       }
     }
     double mean = (double) grid[0] / grid[2];
