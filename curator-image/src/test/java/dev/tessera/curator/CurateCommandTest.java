@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.curator.Cli.Outcome;
 import dev.tessera.curator.curate.Curator;
 import dev.tessera.curator.filter.SyntheticDefects;
+import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.manifest.ShardManifest;
 import dev.tessera.data.scores.ScoreTable;
 import dev.tessera.data.synth.SynthGenerator;
@@ -223,7 +224,8 @@ class CurateCommandTest {
     Path table = resumed.resolve(Curator.SCORES).resolve("00000.parquet");
     byte[] bytes = Files.readAllBytes(table);
     Files.write(table, java.util.Arrays.copyOf(bytes, bytes.length / 3));
-    Files.writeString(resumed.resolve(Curator.SCORES).resolve("00001.parquet.partial"), "x");
+    Files.writeString(
+        AtomicFiles.inProgress(resumed.resolve(Curator.SCORES).resolve("00001.parquet")), "x");
     // Reshard stopped after its first shard.
     curate(resumed, "--config", smallShards().toString(), "--phase", "score");
     curate(resumed, "--config", smallShards().toString(), "--phase", "select");
@@ -249,7 +251,7 @@ class CurateCommandTest {
   private static List<Path> files(Path root) throws IOException {
     try (Stream<Path> walk = Files.walk(root)) {
       return walk.filter(Files::isRegularFile)
-          .filter(p -> !p.toString().endsWith(".partial"))
+          .filter(p -> !p.toString().endsWith(AtomicFiles.IN_PROGRESS_SUFFIX))
           .sorted()
           .toList();
     }

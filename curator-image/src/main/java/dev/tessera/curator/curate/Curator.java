@@ -10,6 +10,7 @@ import dev.tessera.curator.filter.Deduplicator;
 import dev.tessera.curator.filter.SampleFacts;
 import dev.tessera.curator.filter.Selection;
 import dev.tessera.curator.image.BoundedDecoder;
+import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.manifest.ShardManifest;
 import dev.tessera.data.progress.ProgressReporter;
 import dev.tessera.data.scores.ScoreRow;
@@ -29,7 +30,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -384,11 +384,9 @@ public final class Curator {
         }
       }
     }
-    writeAtomically(out.resolve(KEPT), kept.toString().getBytes(StandardCharsets.UTF_8));
+    AtomicFiles.write(out.resolve(KEPT), kept.toString().getBytes(StandardCharsets.UTF_8));
     uids.sort(null);
-    Path uidTemp = out.resolve(UIDS + ".partial");
-    UidListWriter.write(uidTemp, uids);
-    Files.move(uidTemp, out.resolve(UIDS), StandardCopyOption.REPLACE_EXISTING);
+    UidListWriter.write(out.resolve(UIDS), uids); // written in place atomically
     SelectStats stats = new SelectStats(n, keptCount, withoutUid, rejections);
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("samples", n);
@@ -397,7 +395,7 @@ public final class Curator {
     json.put("kept_without_uid", withoutUid);
     json.put("rejections", rejections);
     json.put("spec", spec.describe());
-    writeAtomically(out.resolve(STATS), JSON.writeValueAsBytes(json));
+    AtomicFiles.write(out.resolve(STATS), JSON.writeValueAsBytes(json));
     Map<String, Object> figures = new LinkedHashMap<>();
     figures.put("samples", n);
     figures.put("kept", keptCount);
@@ -495,7 +493,7 @@ public final class Curator {
     json.put("samples", record.samples());
     json.put("bytes", record.bytes());
     json.put("sha256", record.sha256());
-    writeAtomically(dir.resolve("." + record.name() + ".json"), JSON.writeValueAsBytes(json));
+    AtomicFiles.write(dir.resolve("." + record.name() + ".json"), JSON.writeValueAsBytes(json));
   }
 
   private void writeManifestWhenComplete(Path dir, int outputs) throws IOException {
@@ -526,12 +524,5 @@ public final class Curator {
     figures.put("samples", samples);
     figures.put("kept", kept);
     progress.progress(figures);
-  }
-
-  static void writeAtomically(Path target, byte[] bytes) throws IOException {
-    Path temporary = target.resolveSibling(target.getFileName() + ".partial");
-    Files.write(temporary, bytes);
-    Files.move(
-        temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 }

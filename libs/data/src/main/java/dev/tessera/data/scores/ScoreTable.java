@@ -1,10 +1,10 @@
 package dev.tessera.data.scores;
 
+import dev.tessera.data.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -87,7 +87,7 @@ public final class ScoreTable {
     rows.forEach(row -> names.addAll(row.scores().keySet()));
     List<String> scoreNames = List.copyOf(names);
     MessageType schema = schema(scoreNames);
-    Path temporary = target.resolveSibling(target.getFileName() + ".partial");
+    Path temporary = AtomicFiles.inProgress(target);
     Files.deleteIfExists(temporary);
     SimpleGroupFactory groups = new SimpleGroupFactory(schema);
     try (ParquetWriter<Group> writer =
@@ -132,8 +132,7 @@ public final class ScoreTable {
         writer.write(group);
       }
     }
-    Files.move(
-        temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    AtomicFiles.commit(temporary, target);
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.tessera.data.scores;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.tessera.data.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,7 +49,7 @@ class ScoreTableTest {
     Path table = dir.resolve("00001.parquet");
     List<ScoreRow> rows = rows();
     ScoreTable.write(table, rows);
-    assertThat(dir.resolve("00001.parquet.partial")).doesNotExist();
+    assertThat(AtomicFiles.inProgress(table)).doesNotExist();
     List<ScoreRow> back = ScoreTable.read(table);
     assertThat(back).hasSize(rows.size());
     for (int i = 0; i < rows.size(); i++) {
