@@ -1,11 +1,8 @@
 package dev.tessera.curator.curate;
 
 import dev.tessera.curator.image.BoundedDecoder;
-import dev.tessera.data.synth.ImageFormat;
+import dev.tessera.curator.image.JpegResize;
 import dev.tessera.data.webdataset.Sample;
-import dev.tessera.model.siglip.SiglipImageProcessor;
-import java.awt.image.BufferedImage;
-import java.awt.image.DataBufferInt;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.LinkedHashMap;
@@ -53,16 +50,9 @@ final class ShorterSideResizer {
     } else {
       outHeight = shorterSide;
     }
-    int[] rgb = SiglipImageProcessor.rgb(decoded.image());
-    int[] resized = SiglipImageProcessor.resizeBicubic(rgb, width, height, outWidth, outHeight);
-    BufferedImage out = new BufferedImage(outWidth, outHeight, BufferedImage.TYPE_INT_RGB);
-    int[] packed = ((DataBufferInt) out.getRaster().getDataBuffer()).getData();
-    for (int i = 0; i < packed.length; i++) {
-      packed[i] = resized[3 * i] << 16 | resized[3 * i + 1] << 8 | resized[3 * i + 2];
-    }
     Map<String, byte[]> members = new LinkedHashMap<>(sample.members());
     members.remove(extension);
-    members.put("jpg", ImageFormat.JPEG.encode(out, quality));
+    members.put("jpg", JpegResize.resize(decoded.image(), outWidth, outHeight, quality));
     return Sample.of(sample.key(), members);
   }
 }

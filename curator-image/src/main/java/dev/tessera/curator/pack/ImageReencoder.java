@@ -1,11 +1,8 @@
 package dev.tessera.curator.pack;
 
 import dev.tessera.curator.image.BoundedDecoder;
-import dev.tessera.data.synth.ImageFormat;
+import dev.tessera.curator.image.JpegResize;
 import dev.tessera.data.webdataset.Sample;
-import dev.tessera.model.siglip.SiglipImageProcessor;
-import java.awt.image.BufferedImage;
-import java.awt.image.DataBufferInt;
 import java.io.IOException;
 import java.io.InputStream;
 
@@ -56,13 +53,6 @@ public final class ImageReencoder {
       // Already what the tower reads (or asked to keep), and known to decode.
       return new Result(extension, sample.image().orElseThrow(), null);
     }
-    int[] rgb = SiglipImageProcessor.rgb(decoded.image());
-    int[] resized = SiglipImageProcessor.resizeBicubic(rgb, width, height, size, size);
-    BufferedImage out = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
-    int[] packed = ((DataBufferInt) out.getRaster().getDataBuffer()).getData();
-    for (int i = 0; i < packed.length; i++) {
-      packed[i] = resized[3 * i] << 16 | resized[3 * i + 1] << 8 | resized[3 * i + 2];
-    }
-    return new Result("jpg", ImageFormat.JPEG.encode(out, quality), null);
+    return new Result("jpg", JpegResize.resize(decoded.image(), size, size, quality), null);
   }
 }
