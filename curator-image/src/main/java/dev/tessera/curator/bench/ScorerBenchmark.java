@@ -17,7 +17,7 @@ import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.vlm.AvgPoolProjector;
-import dev.tessera.model.vlm.VlmCheckpoint;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -61,7 +61,7 @@ public final class ScorerBenchmark {
     projector.parameters().initialise(2, 0.05);
     decoder.parameters().initialise(3, 0.05);
     Path model = dir.resolve("model");
-    new VlmCheckpoint(tower, projector, decoder).write(model);
+    new VisionLanguageModel(tower, projector, decoder).write(model);
     SynthGenerator.generate(
         new SynthOptions(dir.resolve("raw"), 1, samples, 9, 0.0, 2), SynthProgress.NONE);
     List<Sample> pool = new ArrayList<>();

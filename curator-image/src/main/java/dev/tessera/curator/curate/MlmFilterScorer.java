@@ -7,7 +7,7 @@ import dev.tessera.model.qwen2.Qwen2Batch;
 import dev.tessera.model.siglip.SiglipImageProcessor;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.vlm.OpenQwen2VL;
-import dev.tessera.model.vlm.VlmCheckpoint;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -38,7 +38,7 @@ public final class MlmFilterScorer {
   private final QwenTokenizer tokenizer;
   private final String template;
   private final ScoreReadout readout;
-  private final VlmCheckpoint model;
+  private final VisionLanguageModel model;
   private final OpenQwen2VL vlm;
   private final SiglipImageProcessor images;
   private final Backend backend;
@@ -62,7 +62,7 @@ public final class MlmFilterScorer {
     this.backend = backend;
     this.tokenizer = tokenizer;
     this.template = template;
-    this.model = VlmCheckpoint.load(backend, modelDir, pooledSide);
+    this.model = VisionLanguageModel.load(backend, modelDir, pooledSide);
     this.vlm = model.vlm(backend);
     this.images = SiglipImageProcessor.forTower(model.tower().config());
     int[] digitIds = new int[10];

@@ -20,7 +20,7 @@ import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.text.QwenTokenizerFiles;
 import dev.tessera.model.vlm.AvgPoolProjector;
-import dev.tessera.model.vlm.VlmCheckpoint;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,7 +56,7 @@ class MlmFilterCurateTest {
     projector.parameters().initialise(2, 0.3);
     decoder.parameters().initialise(3, 0.5);
     model = dir.resolve("filter-model");
-    new VlmCheckpoint(tower, projector, decoder).write(model);
+    new VisionLanguageModel(tower, projector, decoder).write(model);
     raw = dir.resolve("raw");
     SynthGenerator.generate(new SynthOptions(raw, 1, 40, 5, 0.2, 2), SynthProgress.NONE);
   }

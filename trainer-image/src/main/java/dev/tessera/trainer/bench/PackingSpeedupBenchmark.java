@@ -12,6 +12,7 @@ import dev.tessera.engine.optim.AdamW;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.vlm.OpenQwen2VL;
 import dev.tessera.model.vlm.PackedBatch;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import dev.tessera.trainer.pretrain.TinyPreset;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -63,7 +64,7 @@ public final class PackingSpeedupBenchmark {
       parts.add(new PackedSequence.Part(null, "s" + i, ids, false, "jpg", ByteBuffer.allocate(0)));
     }
     PackedLayout layout = layout(SEQUENCE);
-    TinyPreset.Model model = TinyPreset.build(CPU, layout);
+    VisionLanguageModel model = TinyPreset.build(CPU, layout);
     model.tower().parameters().initialise(1, 0.2);
     int imageSize = model.tower().config().imageSize();
     float[] pixels = new float[3 * imageSize * imageSize];
@@ -163,7 +164,7 @@ public final class PackingSpeedupBenchmark {
   /** One pass over the batches, each a full training step; seconds taken. */
   private static double train(List<PackedBatch> batches, Tensor feature) {
     // A fresh decoder and optimizer each pass, so both sides start from the same weights.
-    TinyPreset.Model fresh = TinyPreset.build(CPU, layout(SEQUENCE));
+    VisionLanguageModel fresh = TinyPreset.build(CPU, layout(SEQUENCE));
     fresh.projector().parameters().initialise(2, 0.1);
     fresh.decoder().parameters().initialise(3, 0.05);
     OpenQwen2VL vlm = fresh.vlm(CPU);

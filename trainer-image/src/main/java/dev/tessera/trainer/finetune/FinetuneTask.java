@@ -8,7 +8,7 @@ import dev.tessera.model.text.CaptionLayout;
 import dev.tessera.model.text.ChatTemplate;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.vlm.ConversationBatch;
-import dev.tessera.model.vlm.VlmCheckpoint;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import dev.tessera.trainer.pretrain.Checkpoints;
 import dev.tessera.trainer.pretrain.TinyPreset;
 import dev.tessera.trainer.pretrain.TrainingTask;
@@ -94,11 +94,11 @@ public final class FinetuneTask implements TrainingTask {
   }
 
   @Override
-  public TinyPreset.Model buildModel(Backend backend) throws IOException {
+  public VisionLanguageModel buildModel(Backend backend) throws IOException {
     int pooled = TinyPreset.pooledSide(imageTokens);
-    VlmCheckpoint loaded;
+    VisionLanguageModel loaded;
     try {
-      loaded = VlmCheckpoint.load(backend, checkpoint, pooled);
+      loaded = VisionLanguageModel.load(backend, checkpoint, pooled);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
           "--image-tokens " + imageTokens + " pools to " + e.getMessage(), e);
@@ -110,7 +110,7 @@ public final class FinetuneTask implements TrainingTask {
               + " ids but the checkpoint's decoder embeds only "
               + loaded.decoder().config().vocabSize());
     }
-    return new TinyPreset.Model(loaded.tower(), loaded.projector(), loaded.decoder());
+    return new VisionLanguageModel(loaded.tower(), loaded.projector(), loaded.decoder());
   }
 
   /** One example, laid out and with its image decoded. */
@@ -122,7 +122,7 @@ public final class FinetuneTask implements TrainingTask {
    * on two background threads up to {@code 2 × globalBatch / R} examples ahead.
    */
   @Override
-  public RankData open(TinyPreset.Model model, int rank, int ranks, long position) {
+  public RankData open(VisionLanguageModel model, int rank, int ranks, long position) {
     SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
     int pad = tokenizer.specialId(QwenTokenizer.END_OF_TEXT);
     int count = conversations.size();

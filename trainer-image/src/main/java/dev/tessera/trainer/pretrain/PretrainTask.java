@@ -12,6 +12,7 @@ import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.io.SafetensorsDirectory;
 import dev.tessera.model.siglip.SiglipImageProcessor;
 import dev.tessera.model.vlm.PackedBatch;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -50,7 +51,7 @@ final class PretrainTask implements TrainingTask {
    * --init-vision} (the projector always starts at random, as in the reference's first stage).
    */
   @Override
-  public TinyPreset.Model buildModel(Backend backend) throws IOException {
+  public VisionLanguageModel buildModel(Backend backend) throws IOException {
     Qwen2Config llm = null;
     SiglipVisionConfig vision = null;
     if (options.modelConfig() != null) {
@@ -82,7 +83,7 @@ final class PretrainTask implements TrainingTask {
       }
       vision = SiglipVisionConfig.read(options.initVision().resolve(CONFIG));
     }
-    TinyPreset.Model model = TinyPreset.build(backend, layout, llm, vision);
+    VisionLanguageModel model = TinyPreset.build(backend, layout, llm, vision);
     model.tower().parameters().initialise(3 * options.seed() + 1, 0.2);
     model.projector().parameters().initialise(3 * options.seed() + 2, 0.1);
     model.decoder().parameters().initialise(3 * options.seed() + 3, 0.05);
@@ -100,7 +101,7 @@ final class PretrainTask implements TrainingTask {
   }
 
   @Override
-  public RankData open(TinyPreset.Model model, int rank, int ranks, long position) {
+  public RankData open(VisionLanguageModel model, int rank, int ranks, long position) {
     int perRank = options.globalBatch() / ranks;
     SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
     PackedLoader<float[]> loader =

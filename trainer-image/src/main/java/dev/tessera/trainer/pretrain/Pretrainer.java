@@ -21,6 +21,7 @@ import dev.tessera.model.io.SafetensorsFile;
 import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.qwen2.Qwen2Batch;
 import dev.tessera.model.vlm.OpenQwen2VL;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
@@ -255,7 +256,7 @@ public final class Pretrainer {
       Backend backend)
       throws IOException {
     boolean lead = collective.rank() == 0;
-    TinyPreset.Model model = task.buildModel(backend);
+    VisionLanguageModel model = task.buildModel(backend);
     OpenQwen2VL vlm = model.vlm(backend);
     List<Parameters> trained =
         List.of(model.projector().parameters(), model.decoder().parameters());
@@ -362,7 +363,7 @@ public final class Pretrainer {
       Backend backend,
       Collective collective,
       OpenQwen2VL vlm,
-      TinyPreset.Model model,
+      VisionLanguageModel model,
       List<TrainingTask.MicroBatch> micro) {
     model.projector().parameters().zeroGrads();
     model.decoder().parameters().zeroGrads();
@@ -418,7 +419,7 @@ public final class Pretrainer {
   private Path save(
       Checkpoints checkpoints,
       TrainerState state,
-      TinyPreset.Model model,
+      VisionLanguageModel model,
       Map<String, float[][]> moments,
       long optimizerSteps)
       throws IOException {
@@ -426,18 +427,7 @@ public final class Pretrainer {
         checkpoints.write(
             state.step(),
             dir -> {
-              SafetensorsWriter weights = new SafetensorsWriter().metadata("format", "pt");
-              for (Parameters group :
-                  List.of(
-                      model.tower().parameters(),
-                      model.projector().parameters(),
-                      model.decoder().parameters())) {
-                for (String name : group.names()) {
-                  weights.add(name, DType.F32, group.value(name));
-                }
-              }
-              weights.write(dir.resolve(WEIGHTS));
-              AtomicFiles.write(dir.resolve(CONFIG), JSON.writeValueAsBytes(model.configJson()));
+              model.write(dir); // weights and config.json
               // Moments per parameter, so a run can resume with another sharding of them.
               SafetensorsWriter optimizerState =
                   new SafetensorsWriter().metadata("step", Long.toString(optimizerSteps));
@@ -456,7 +446,7 @@ public final class Pretrainer {
   }
 
   private static void restore(
-      Path dir, TinyPreset.Model model, ShardedOptimizer optimizer, List<AdamW.Param> params)
+      Path dir, VisionLanguageModel model, ShardedOptimizer optimizer, List<AdamW.Param> params)
       throws IOException {
     try (SafetensorsFile weights = SafetensorsFile.open(dir.resolve(WEIGHTS))) {
       model.tower().parameters().load(weights);

@@ -7,10 +7,7 @@ import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.vlm.AvgPoolProjector;
-import dev.tessera.model.vlm.OpenQwen2VL;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
+import dev.tessera.model.vlm.VisionLanguageModel;
 
 /**
  * {@code --model-config tiny}: the Open-Qwen2VL architecture at a size that trains on two CPU cores
@@ -25,35 +22,6 @@ public final class TinyPreset {
   static final int HIDDEN = 64;
 
   private TinyPreset() {}
-
-  /** The model parts, before their weights are initialised. */
-  public record Model(SiglipVisionTower tower, AvgPoolProjector projector, Qwen2Decoder decoder) {
-    public OpenQwen2VL vlm(Backend backend) {
-      return new OpenQwen2VL(backend, projector, decoder);
-    }
-
-    /**
-     * The whole model's {@code config.json}: the decoder's and the tower's Hugging Face configs and
-     * the projector's shape.
-     */
-    public Map<String, Object> configJson() {
-      Map<String, Object> projectorJson = new LinkedHashMap<>();
-      projectorJson.put("type", "avg_pool_mlp");
-      projectorJson.put("grid", projector.grid());
-      projectorJson.put("pooled_side", projector.pooled());
-      projectorJson.put("vision_hidden_size", tower.config().hiddenSize());
-      projectorJson.put("hidden_size", decoder.config().hiddenSize());
-      Map<String, Object> json = new LinkedHashMap<>();
-      json.put("architectures", List.of("OpenQwen2VLForCausalLM"));
-      json.put("model_type", "open_qwen2vl");
-      json.put("image_token_index", PackedLayout.IMAGE_TOKEN_ID);
-      json.put("tokens_per_image", projector.tokensPerImage());
-      json.put("text_config", decoder.config().toJson());
-      json.put("vision_config", tower.config().toJson());
-      json.put("projector", projectorJson);
-      return json;
-    }
-  }
 
   /**
    * The side of the pooled grid for {@code imageTokens} visual tokens.
@@ -71,7 +39,7 @@ public final class TinyPreset {
     return side;
   }
 
-  public static Model build(Backend backend, PackedLayout layout) {
+  public static VisionLanguageModel build(Backend backend, PackedLayout layout) {
     return build(backend, layout, null, null);
   }
 
@@ -82,7 +50,7 @@ public final class TinyPreset {
    * @throws IllegalArgumentException when the data does not fit the model: a vocabulary larger than
    *     the decoder's embedding, or a pooled grid larger than the tower's patch grid
    */
-  public static Model build(
+  public static VisionLanguageModel build(
       Backend backend, PackedLayout layout, Qwen2Config llm, SiglipVisionConfig vision) {
     int pooled = pooledSide(layout.imageTokens());
     if (vision == null) {
@@ -141,7 +109,7 @@ public final class TinyPreset {
               + "x"
               + vision.patchesPerSide());
     }
-    return new Model(
+    return new VisionLanguageModel(
         new SiglipVisionTower(backend, vision),
         new AvgPoolProjector(
             backend, vision.hiddenSize(), llm.hiddenSize(), vision.patchesPerSide(), pooled),

@@ -2,6 +2,7 @@ package dev.tessera.trainer.pretrain;
 
 import dev.tessera.engine.Backend;
 import dev.tessera.model.qwen2.Qwen2Batch;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -16,14 +17,14 @@ public interface TrainingTask {
   Map<String, Object> identity();
 
   /** The model with its starting weights (before any checkpoint of the run is restored). */
-  TinyPreset.Model buildModel(Backend backend) throws IOException;
+  VisionLanguageModel buildModel(Backend backend) throws IOException;
 
   /**
    * Rank {@code rank}'s data from global position {@code position} (0 for a new run).
    *
    * @param model the model, for its image size
    */
-  RankData open(TinyPreset.Model model, int rank, int ranks, long position) throws IOException;
+  RankData open(VisionLanguageModel model, int rank, int ranks, long position) throws IOException;
 
   /** One rank's stream of micro-batches. */
   interface RankData extends AutoCloseable {

@@ -12,7 +12,7 @@ import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.QwenTokenizerFiles;
 import dev.tessera.model.vlm.AvgPoolProjector;
-import dev.tessera.model.vlm.VlmCheckpoint;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import dev.tessera.trainer.TrainerMain;
 import java.awt.Color;
 import java.awt.Graphics2D;
@@ -61,7 +61,7 @@ class FinetuneTest {
         List.of(decoder.parameters(), tower.parameters(), projector.parameters())) {
       part.initialise(seed++, 0.05);
     }
-    new VlmCheckpoint(tower, projector, decoder).write(step);
+    new VisionLanguageModel(tower, projector, decoder).write(step);
     return step;
   }
 

@@ -2,6 +2,8 @@ package dev.tessera.model.vlm;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.data.io.AtomicFiles;
+import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.DType;
 import dev.tessera.model.Parameters;
@@ -27,7 +29,7 @@ import java.util.Map;
  * @param projector the average-pool projector
  * @param decoder the Qwen2 decoder
  */
-public record VlmCheckpoint(
+public record VisionLanguageModel(
     SiglipVisionTower tower, AvgPoolProjector projector, Qwen2Decoder decoder) {
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -39,7 +41,8 @@ public record VlmCheckpoint(
    * @throws IllegalArgumentException when the configuration is missing parts or the pooled side
    *     does not fit the tower's patch grid
    */
-  public static VlmCheckpoint load(Backend backend, Path dir, int pooledSide) throws IOException {
+  public static VisionLanguageModel load(Backend backend, Path dir, int pooledSide)
+      throws IOException {
     Path configFile = dir.resolve("config.json");
     if (!Files.isRegularFile(configFile)) {
       throw new IllegalArgumentException(dir + " has no config.json: not a model directory");
@@ -68,8 +71,8 @@ public record VlmCheckpoint(
               + grid
               + " patch grid");
     }
-    VlmCheckpoint model =
-        new VlmCheckpoint(
+    VisionLanguageModel model =
+        new VisionLanguageModel(
             new SiglipVisionTower(backend, vision),
             new AvgPoolProjector(backend, vision.hiddenSize(), llm.hiddenSize(), grid, pooled),
             new Qwen2Decoder(backend, llm, false));
@@ -95,15 +98,29 @@ public record VlmCheckpoint(
       }
     }
     weights.write(dir.resolve("model.safetensors"));
+    AtomicFiles.write(dir.resolve("config.json"), JSON.writeValueAsBytes(configJson()));
+  }
+
+  /**
+   * The whole model's {@code config.json}: the decoder's and the tower's Hugging Face configs and
+   * the projector's shape.
+   */
+  public Map<String, Object> configJson() {
     Map<String, Object> projectorJson = new LinkedHashMap<>();
     projectorJson.put("type", "avg_pool_mlp");
     projectorJson.put("grid", projector.grid());
     projectorJson.put("pooled_side", projector.pooled());
-    Map<String, Object> config = new LinkedHashMap<>();
-    config.put("text_config", decoder.config().toJson());
-    config.put("vision_config", tower.config().toJson());
-    config.put("projector", projectorJson);
-    Files.write(dir.resolve("config.json"), JSON.writeValueAsBytes(config));
+    projectorJson.put("vision_hidden_size", tower.config().hiddenSize());
+    projectorJson.put("hidden_size", decoder.config().hiddenSize());
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("architectures", List.of("OpenQwen2VLForCausalLM"));
+    json.put("model_type", "open_qwen2vl");
+    json.put("image_token_index", PackedLayout.IMAGE_TOKEN_ID);
+    json.put("tokens_per_image", projector.tokensPerImage());
+    json.put("text_config", decoder.config().toJson());
+    json.put("vision_config", tower.config().toJson());
+    json.put("projector", projectorJson);
+    return json;
   }
 
   /** The projector and decoder as the trainable part (for training and next-token logits). */
