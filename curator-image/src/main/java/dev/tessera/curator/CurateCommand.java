@@ -2,7 +2,6 @@ package dev.tessera.curator;
 
 import dev.tessera.curator.curate.CurationSpec;
 import dev.tessera.curator.curate.Curator;
-import dev.tessera.data.progress.FileProgressReporter;
 import dev.tessera.data.progress.ProgressReporter;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -27,6 +27,8 @@ import picocli.CommandLine.Spec;
     })
 final class CurateCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Mixin WorkerOptions worker;
 
   @Option(
       names = "--input",
@@ -68,22 +70,6 @@ final class CurateCommand implements Callable<Integer> {
       paramLabel = "n",
       description = "Workers sharing score and reshard (default: ${DEFAULT-VALUE}).")
   int shardCount = 1;
-
-  @Option(
-      names = "--workers",
-      paramLabel = "N",
-      description = "Threads (default: one per processor); does not change the output.")
-  Integer workers;
-
-  @Option(
-      names = "--progress-file",
-      paramLabel = "FILE",
-      description =
-          "Write progress reports as JSON to FILE (default: $TESSERA_PROGRESS_FILE, else none).")
-  Path progressFile =
-      System.getenv(ProgressReporter.FILE_VARIABLE) == null
-          ? null
-          : Path.of(System.getenv(ProgressReporter.FILE_VARIABLE));
 
   private static int envInt(String name, int otherwise) {
     String value = System.getenv(name);
@@ -132,15 +118,12 @@ final class CurateCommand implements Callable<Integer> {
       }
     }
     List<Path> shards = UserError.resolveShards(source, allowMissing);
-    ProgressReporter progress =
-        progressFile == null
-            ? ProgressReporter.NONE
-            : new FileProgressReporter(progressFile, "CurationJob");
-    int threads = workers == null ? Runtime.getRuntime().availableProcessors() : workers;
+    ProgressReporter progress = worker.progress("CurationJob");
     try {
       Files.createDirectories(out);
       Curator curator =
-          new Curator(shards, out, curation, threads, spec.commandLine().getErr(), progress);
+          new Curator(
+              shards, out, curation, worker.threads(), spec.commandLine().getErr(), progress);
       if (chosen.equals("score") || chosen.equals("all")) {
         curator.score(shardIndex, shardCount);
       }

@@ -5,8 +5,6 @@ import dev.tessera.curator.pack.PackOptions;
 import dev.tessera.curator.pack.PackStats;
 import dev.tessera.curator.pack.Packer;
 import dev.tessera.data.packing.PackingAlgorithm;
-import dev.tessera.data.progress.FileProgressReporter;
-import dev.tessera.data.progress.ProgressReporter;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -14,6 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -30,6 +29,8 @@ import picocli.CommandLine.Spec;
     })
 final class PackCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Mixin WorkerOptions worker;
 
   @Option(
       names = "--input",
@@ -106,28 +107,11 @@ final class PackCommand implements Callable<Integer> {
       description = "Sequences in each output shard (default: ${DEFAULT-VALUE}).")
   int sequencesPerShard = PackOptions.DEFAULT_SEQUENCES_PER_SHARD;
 
-  @Option(
-      names = "--workers",
-      paramLabel = "N",
-      description = "Worker threads (default: one per processor); does not change the output.")
-  Integer workers;
-
   @Option(names = "--resume", description = "Continue an interrupted run in OUT.")
   boolean resume;
 
   @Option(names = "--keep-work", description = "Keep OUT/.work (scan files) after success.")
   boolean keepWork;
-
-  @Option(
-      names = "--progress-file",
-      paramLabel = "FILE",
-      description =
-          "Write progress reports (stage, samples, sequences, outcome) as JSON to FILE (default:"
-              + " $TESSERA_PROGRESS_FILE, else none).")
-  Path progressFile =
-      System.getenv(ProgressReporter.FILE_VARIABLE) == null
-          ? null
-          : Path.of(System.getenv(ProgressReporter.FILE_VARIABLE));
 
   @Override
   public Integer call() throws IOException {
@@ -147,7 +131,7 @@ final class PackCommand implements Callable<Integer> {
               PackingAlgorithm.parse(algorithm),
               parseOverlong(overlong),
               sequencesPerShard,
-              workers == null ? Runtime.getRuntime().availableProcessors() : workers,
+              worker.threads(),
               resume,
               keepWork);
     } catch (IllegalArgumentException e) {
@@ -158,11 +142,7 @@ final class PackCommand implements Callable<Integer> {
     }
     PackStats stats;
     try {
-      ProgressReporter progress =
-          progressFile == null
-              ? ProgressReporter.NONE
-              : new FileProgressReporter(progressFile, "PackJob");
-      stats = Packer.run(options, spec.commandLine().getErr(), progress);
+      stats = Packer.run(options, spec.commandLine().getErr(), worker.progress("PackJob"));
     } catch (PackException e) {
       throw new UserError(e.getMessage());
     }
