@@ -1,0 +1,51 @@
+package dev.tessera.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Required;
+
+/**
+ * The fields a training run shares between pre-training and fine-tuning: nodes and GPUs, the
+ * optimizer, checkpoints, where the run writes.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public abstract class DistributedSpec extends WorkloadSpec {
+  @JsonPropertyDescription("Run directory (checkpoints, metrics), relative to the volume.")
+  @Required
+  public String output;
+
+  @JsonPropertyDescription("Nodes (pods), one JVM each (default 1).")
+  @Min(1)
+  @Max(512)
+  public Integer nodes;
+
+  @JsonPropertyDescription("GPUs per node, one rank each; 0 trains on the CPU (default 8).")
+  @Min(0)
+  @Max(16)
+  public Integer gpusPerNode;
+
+  @JsonPropertyDescription("Optimizer, schedule and batch.")
+  @Required
+  public TrainingSpec training;
+
+  @JsonPropertyDescription("Checkpoint interval and retention.")
+  public CheckpointSpec checkpoints;
+
+  @JsonPropertyDescription("Shared memory for the data loader, e.g. 16Gi (default 8Gi).")
+  public String sharedMemory;
+
+  public int nodesOrDefault() {
+    return nodes == null ? 1 : nodes;
+  }
+
+  public int gpusPerNodeOrDefault() {
+    return gpusPerNode == null ? 8 : gpusPerNode;
+  }
+
+  /** Ranks over all nodes: one per GPU, or one per node on the CPU. */
+  public int worldSize() {
+    return nodesOrDefault() * Math.max(1, gpusPerNodeOrDefault());
+  }
+}

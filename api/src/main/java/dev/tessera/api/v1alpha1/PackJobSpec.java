@@ -1,0 +1,55 @@
+package dev.tessera.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
+
+/** {@code PackJob.spec}: the packer's options (docs/packing.md). */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(
+    value = "!has(self.input.packJob) && !has(self.input.pretrainRun)",
+    message = "a PackJob's input is a curationJob or a path")
+public class PackJobSpec extends WorkloadSpec {
+  @JsonPropertyDescription("The samples: a CurationJob's output, or shards on the volume.")
+  @Required
+  public InputRef input;
+
+  @JsonPropertyDescription("Output directory for the packed shards, relative to the volume.")
+  @Required
+  @ValidationRule(
+      value = "!self.startsWith('/') && !self.contains('..')",
+      message = "output must be a path inside the storage volume (relative, no '..')")
+  public String output;
+
+  @JsonPropertyDescription("The tokenizer.json (Qwen2.5), relative to the volume.")
+  @Required
+  public String tokenizer;
+
+  @JsonPropertyDescription("Tokens per packed sequence (default 4096).")
+  @Min(64)
+  @Max(131072)
+  public Integer seqLength;
+
+  @JsonPropertyDescription("Image tokens per image, a square k x k (default 144 = 12 x 12).")
+  @Min(1)
+  @Max(4096)
+  public Integer imageTokens;
+
+  @JsonPropertyDescription(
+      "ffd (first-fit decreasing, default), bfd (best-fit decreasing) or fill.")
+  @Pattern("^(ffd|bfd|fill)$")
+  public String algorithm;
+
+  @JsonPropertyDescription("Samples longer than a sequence: truncate or drop (default truncate).")
+  @Pattern("^(truncate|drop)$")
+  public String overlong;
+
+  @JsonPropertyDescription("Threads tokenizing and re-encoding images (default: the pod's CPUs).")
+  @Min(1)
+  @Max(256)
+  public Integer parallelism;
+}

@@ -1,0 +1,70 @@
+package dev.tessera.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.kubernetes.api.model.Condition;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The status every Tessera resource reports (DESIGN.md §4). The operator is its only writer; the
+ * workers report through the resource's progress ConfigMap.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class TesseraStatus {
+  @JsonPropertyDescription("Pending, Waiting, Running, Succeeded, Failed or Suspended.")
+  public Phase phase;
+
+  @JsonPropertyDescription("The metadata.generation this status describes.")
+  public Long observedGeneration;
+
+  @JsonPropertyDescription(
+      "InputReady, Running, Complete, Failed, Suspended and SpecApplied, with reasons.")
+  public List<Condition> conditions = new ArrayList<>();
+
+  @JsonPropertyDescription("When the first pod was asked for (RFC 3339).")
+  public String startTime;
+
+  @JsonPropertyDescription("When the stage succeeded or failed (RFC 3339).")
+  public String completionTime;
+
+  @JsonPropertyDescription("Failed attempts restarted; counted against spec.backoffLimit.")
+  public Integer restarts;
+
+  @JsonPropertyDescription(
+      "Attempts restarted after a pod disruption or preemption; not counted against"
+          + " spec.backoffLimit.")
+  public Integer disruptions;
+
+  @JsonPropertyDescription("The workers' latest figures.")
+  public Progress progress;
+
+  @JsonPropertyDescription("The last completed checkpoints, newest last (training kinds).")
+  public List<CheckpointRecord> checkpoints;
+
+  @JsonPropertyDescription("The newest checkpoint; a restarted run resumes from it.")
+  public CheckpointRecord latestCheckpoint;
+
+  @JsonPropertyDescription("Where the output is, once the stage succeeded.")
+  public OutputRecord output;
+
+  /** Attempts started before the current one: the child Jobs are named by it. */
+  public int attempt() {
+    return (restarts == null ? 0 : restarts) + (disruptions == null ? 0 : disruptions);
+  }
+
+  /** The condition of {@code type}, or null. */
+  public Condition condition(String type) {
+    for (Condition c : conditions) {
+      if (c.getType().equals(type)) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  public boolean isTrue(String type) {
+    Condition c = condition(type);
+    return c != null && "True".equals(c.getStatus());
+  }
+}
