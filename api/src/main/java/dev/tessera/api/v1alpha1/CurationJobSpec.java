@@ -21,8 +21,8 @@ public class CurationJobSpec extends WorkloadSpec {
   @Required
   @Pattern("^[^\\s]+$")
   @ValidationRule(
-      value = "!self.startsWith('/') && !self.contains('..')",
-      message = "input must be a path inside the storage volume (relative, no '..')")
+      value = "!self.startsWith('/') && !self.matches('(^|/)\\\\.\\\\.(/|$)')",
+      message = "input must be a path inside the storage volume (relative, no '..' segment)")
   public String input;
 
   @JsonPropertyDescription("The filters; what is left out takes the defaults of docs/curation.md.")
@@ -188,8 +188,9 @@ public class CurationJobSpec extends WorkloadSpec {
     @JsonPropertyDescription("Output directory, relative to the storage volume.")
     @Required
     @ValidationRule(
-        value = "!self.startsWith('/') && !self.contains('..')",
-        message = "output.path must be a path inside the storage volume (relative, no '..')")
+        value = "!self.startsWith('/') && !self.matches('(^|/)\\\\.\\\\.(/|$)')",
+        message =
+            "output.path must be a path inside the storage volume (relative, no '..' segment)")
     public String path;
 
     @JsonPropertyDescription("Samples per output shard (default 10000).")

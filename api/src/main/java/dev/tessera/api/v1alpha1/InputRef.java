@@ -15,8 +15,9 @@ import io.fabric8.generator.annotation.ValidationRule;
         "[has(self.curationJob), has(self.packJob), has(self.pretrainRun), has(self.path)].exists_one(x, x)",
     message = "an input names exactly one of curationJob, packJob, pretrainRun and path")
 @ValidationRule(
-    value = "!has(self.path) || (!self.path.startsWith('/') && !self.path.contains('..'))",
-    message = "input.path must be a path inside the storage volume (relative, no '..')")
+    value =
+        "!has(self.path) || (!self.path.startsWith('/') && !self.path.matches('(^|/)\\\\.\\\\.(/|$)'))",
+    message = "input.path must be a path inside the storage volume (relative, no '..' segment)")
 public class InputRef {
   private static final String NAME = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 

@@ -21,8 +21,8 @@ public class PackJobSpec extends WorkloadSpec {
   @JsonPropertyDescription("Output directory for the packed shards, relative to the volume.")
   @Required
   @ValidationRule(
-      value = "!self.startsWith('/') && !self.contains('..')",
-      message = "output must be a path inside the storage volume (relative, no '..')")
+      value = "!self.startsWith('/') && !self.matches('(^|/)\\\\.\\\\.(/|$)')",
+      message = "output must be a path inside the storage volume (relative, no '..' segment)")
   public String output;
 
   @JsonPropertyDescription("The tokenizer.json (Qwen2.5), relative to the volume.")

@@ -28,6 +28,9 @@ public class TesseraStatus {
   @JsonPropertyDescription("When the stage succeeded or failed (RFC 3339).")
   public String completionTime;
 
+  @JsonPropertyDescription("Stages whose Jobs completed, in order (CurationJob: score, select).")
+  public List<String> stagesDone;
+
   @JsonPropertyDescription("Failed attempts restarted; counted against spec.backoffLimit.")
   public Integer restarts;
 

@@ -1,0 +1,50 @@
+package dev.tessera.operator;
+
+import dev.tessera.api.v1alpha1.FinetuneRun;
+import dev.tessera.api.v1alpha1.FinetuneRunSpec;
+import dev.tessera.api.v1alpha1.InputRef;
+import dev.tessera.api.v1alpha1.SpecValidation;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import jakarta.inject.Singleton;
+import java.util.ArrayList;
+import java.util.List;
+
+/** FinetuneRun: {@code tessera-trainer finetune} from a PretrainRun's newest checkpoint. */
+@ControllerConfiguration(name = "finetunerun")
+@Singleton
+public class FinetuneRunReconciler extends TrainingReconciler<FinetuneRunSpec, FinetuneRun> {
+  public FinetuneRunReconciler(OperatorConfig config, TesseraMetrics metrics) {
+    super(FinetuneRun.class, config, metrics);
+  }
+
+  @Override
+  protected List<String> validate(FinetuneRun resource) {
+    List<String> problems = new ArrayList<>(SpecValidation.problems(resource));
+    Storage.require(resource.getSpec(), problems);
+    return problems;
+  }
+
+  @Override
+  protected InputRef input(FinetuneRun resource) {
+    return resource.getSpec().init;
+  }
+
+  @Override
+  protected List<String> command(FinetuneRun resource, String init) {
+    FinetuneRunSpec spec = resource.getSpec();
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "finetune",
+                "--data",
+                spec.conversations,
+                "--init",
+                init,
+                "--tokenizer",
+                spec.tokenizer));
+    PackJobReconciler.option(args, "--image-folder", spec.imageFolder);
+    PackJobReconciler.option(args, "--image-tokens", spec.imageTokens);
+    PackJobReconciler.option(args, "--max-length", spec.maxLength);
+    return args;
+  }
+}

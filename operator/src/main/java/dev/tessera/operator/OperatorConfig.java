@@ -1,0 +1,26 @@
+package dev.tessera.operator;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+
+/** The operator's settings ({@code tessera.*} in application.properties, or env). */
+@ConfigMapping(prefix = "tessera")
+public interface OperatorConfig {
+  /** Default worker images, when a resource does not name its own. */
+  Images images();
+
+  /** How often a resource waiting on its input looks again. */
+  @WithDefault("10s")
+  Duration waitingPoll();
+
+  /** How often the per-resource metrics are rebuilt from the informer caches. */
+  @WithDefault("15s")
+  Duration metricsRefresh();
+
+  interface Images {
+    String curator();
+
+    String trainer();
+  }
+}

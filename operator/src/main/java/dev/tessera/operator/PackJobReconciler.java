@@ -1,0 +1,91 @@
+package dev.tessera.operator;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tessera.api.v1alpha1.InputRef;
+import dev.tessera.api.v1alpha1.PackJob;
+import dev.tessera.api.v1alpha1.PackJobSpec;
+import dev.tessera.api.v1alpha1.SpecValidation;
+import dev.tessera.api.v1alpha1.TesseraStatus;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import jakarta.inject.Singleton;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * PackJob: one pod packs the whole input together (global first-fit decreasing needs every length),
+ * with {@code parallelism} threads; {@code --resume} makes a restarted attempt continue.
+ */
+@ControllerConfiguration(name = "packjob")
+@Singleton
+public class PackJobReconciler extends StageReconciler<PackJobSpec, PackJob> {
+  public PackJobReconciler(OperatorConfig config, TesseraMetrics metrics) {
+    super(PackJob.class, config, metrics);
+  }
+
+  @Override
+  protected List<String> validate(PackJob resource) {
+    List<String> problems = new ArrayList<>(SpecValidation.problems(resource));
+    Storage.require(resource.getSpec(), problems);
+    return problems;
+  }
+
+  @Override
+  protected InputRef input(PackJob resource) {
+    return resource.getSpec().input;
+  }
+
+  @Override
+  protected List<String> stages(PackJob resource) {
+    return List.of("pack");
+  }
+
+  @Override
+  protected Job job(PackJob resource, String stage, String jobName, String input, int attempt) {
+    PackJobSpec spec = resource.getSpec();
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "pack",
+                "--input",
+                input,
+                "--out",
+                spec.output,
+                "--tokenizer",
+                spec.tokenizer,
+                "--resume"));
+    option(args, "--seq-len", spec.seqLength);
+    option(args, "--image-tokens", spec.imageTokens);
+    option(args, "--algorithm", spec.algorithm);
+    option(args, "--overlong", spec.overlong);
+    option(args, "--workers", spec.parallelism);
+    WorkerPod pod =
+        new WorkerPod(resource, spec, config.images().curator(), args)
+            .labels(jobLabels(resource, stage, attempt));
+    return ChildJobs.indexed(
+        resource, spec, jobName, jobLabels(resource, stage, attempt), 1, false, pod.build());
+  }
+
+  static void option(List<String> args, String name, Object value) {
+    if (value != null) {
+      args.add(name);
+      args.add(String.valueOf(value));
+    }
+  }
+
+  @Override
+  protected String outputPath(PackJob resource) {
+    return resource.getSpec().output;
+  }
+
+  @Override
+  protected void foldProgress(
+      PackJob resource,
+      TesseraStatus status,
+      Map<String, JsonNode> reports,
+      String stage,
+      int stagesDone) {
+    ProgressFold.packing(status, reports);
+  }
+}

@@ -1,0 +1,43 @@
+package dev.tessera.operator;
+
+import dev.tessera.api.v1alpha1.InputRef;
+import dev.tessera.api.v1alpha1.PretrainRun;
+import dev.tessera.api.v1alpha1.PretrainRunSpec;
+import dev.tessera.api.v1alpha1.SpecValidation;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import jakarta.inject.Singleton;
+import java.util.ArrayList;
+import java.util.List;
+
+/** PretrainRun: {@code tessera-trainer pretrain} on a PackJob's sequences. */
+@ControllerConfiguration(name = "pretrainrun")
+@Singleton
+public class PretrainRunReconciler extends TrainingReconciler<PretrainRunSpec, PretrainRun> {
+  public PretrainRunReconciler(OperatorConfig config, TesseraMetrics metrics) {
+    super(PretrainRun.class, config, metrics);
+  }
+
+  @Override
+  protected List<String> validate(PretrainRun resource) {
+    List<String> problems = new ArrayList<>(SpecValidation.problems(resource));
+    Storage.require(resource.getSpec(), problems);
+    return problems;
+  }
+
+  @Override
+  protected InputRef input(PretrainRun resource) {
+    return resource.getSpec().input;
+  }
+
+  @Override
+  protected List<String> command(PretrainRun resource, String input) {
+    PretrainRunSpec spec = resource.getSpec();
+    List<String> args = new ArrayList<>(List.of("pretrain", "--data", input));
+    if (spec.model != null) {
+      PackJobReconciler.option(args, "--model-config", spec.model.config);
+      PackJobReconciler.option(args, "--init-llm", spec.model.llm);
+      PackJobReconciler.option(args, "--init-vision", spec.model.vision);
+    }
+    return args;
+  }
+}
