@@ -306,7 +306,9 @@ class PretrainRunLifecycleTest {
                       "tessera_disruptions\\{kind=\"PretrainRun\",name=\"ptr1\",namespace=\"[^\"]+\"} 1.0");
               assertThat(metrics)
                   .contains("tessera_training_mfu_target{kind=\"PretrainRun\",name=\"ptr1\"");
-              assertThat(metrics).containsPattern("tessera_checkpoint_interval_seconds\\{kind=\"PretrainRun\",name=\"ptr1\",namespace=\"[^\"]+\"} 40.0");
+              assertThat(metrics)
+                  .containsPattern(
+                      "tessera_checkpoint_interval_seconds\\{kind=\"PretrainRun\",name=\"ptr1\",namespace=\"[^\"]+\"} 40.0");
               assertThat(metrics)
                   .contains("tessera_progress_percent{kind=\"PackJob\",name=\"pack1\"");
               assertThat(metrics).contains("reconciliations_");

@@ -1,0 +1,292 @@
+package dev.tessera.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.tessera.api.v1alpha1.CurationJob;
+import dev.tessera.api.v1alpha1.CurationJobSpec;
+import dev.tessera.api.v1alpha1.FinetuneRun;
+import dev.tessera.api.v1alpha1.FinetuneRunSpec;
+import dev.tessera.api.v1alpha1.InputRef;
+import dev.tessera.api.v1alpha1.PackJob;
+import dev.tessera.api.v1alpha1.PackJobSpec;
+import dev.tessera.api.v1alpha1.PretrainRun;
+import dev.tessera.api.v1alpha1.PretrainRunSpec;
+import dev.tessera.api.v1alpha1.SelectLeaf;
+import dev.tessera.api.v1alpha1.SelectRule;
+import dev.tessera.api.v1alpha1.SelectTerm;
+import dev.tessera.api.v1alpha1.SpecValidation;
+import dev.tessera.api.v1alpha1.TrainingSpec;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every CEL rule of the CRDs has a twin in {@link SpecValidation} that gives the same message, so
+ * the operator (behind a server that did not check) and the local runner (no server at all) refuse
+ * what {@code kubectl apply} refuses, in the same words.
+ */
+class SpecValidationTest {
+
+  /** For each CEL message: a resource that breaks exactly that rule. */
+  static Map<String, Supplier<List<String>>> breakers() {
+    Map<String, Supplier<List<String>>> b = new LinkedHashMap<>();
+    b.put(
+        "input must be a path inside the storage volume (relative, no '..' segment)",
+        () -> {
+          CurationJob c = curation();
+          c.getSpec().input = "../raw/{0..3}.tar";
+          return SpecValidation.problems(c);
+        });
+    b.put(
+        "output.path must be a path inside the storage volume (relative, no '..' segment)",
+        () -> {
+          CurationJob c = curation();
+          c.getSpec().output.path = "/abs";
+          return SpecValidation.problems(c);
+        });
+    b.put(
+        "mlmFilter takes template or templateFile, not both",
+        () -> {
+          CurationJob c = curation();
+          c.getSpec().filters = new CurationJobSpec.Filters();
+          c.getSpec().filters.mlmFilter = new CurationJobSpec.MlmFilter();
+          c.getSpec().filters.mlmFilter.model = "m";
+          c.getSpec().filters.mlmFilter.tokenizer = "t";
+          c.getSpec().filters.mlmFilter.template = "{caption}";
+          c.getSpec().filters.mlmFilter.templateFile = "su.txt";
+          return SpecValidation.problems(c);
+        });
+    b.put(
+        "a selection rule needs exactly one of score, flag, all and any",
+        () -> {
+          CurationJob c = curation();
+          c.getSpec().select = new SelectRule();
+          c.getSpec().select.flag = "dfn";
+          c.getSpec().select.any = List.of(term("dfn"));
+          return SpecValidation.problems(c);
+        });
+    b.put(
+        "a selection test needs exactly one of score and flag",
+        () -> {
+          CurationJob c = curation();
+          SelectLeaf empty = new SelectLeaf();
+          SelectTerm group = new SelectTerm();
+          group.all = List.of(empty);
+          c.getSpec().select = new SelectRule();
+          c.getSpec().select.any = List.of(group);
+          return SpecValidation.problems(c);
+        });
+    b.put(
+        "a score test needs exactly one of atLeast, atMost and topFraction",
+        () -> {
+          CurationJob c = curation();
+          c.getSpec().select = new SelectRule();
+          c.getSpec().select.score = "su";
+          return SpecValidation.problems(c);
+        });
+    b.put(
+        "an input names exactly one of curationJob, packJob, pretrainRun and path",
+        () -> {
+          PackJob p = pack();
+          p.getSpec().input.curationJob = "c";
+          return SpecValidation.problems(p);
+        });
+    b.put(
+        "input.path must be a path inside the storage volume (relative, no '..' segment)",
+        () -> {
+          PackJob p = pack();
+          p.getSpec().input.path = "raw/../../etc";
+          return SpecValidation.problems(p);
+        });
+    b.put(
+        "output must be a path inside the storage volume (relative, no '..' segment)",
+        () -> {
+          PackJob p = pack();
+          p.getSpec().output = "/packed";
+          return SpecValidation.problems(p);
+        });
+    b.put(
+        "a PackJob's input is a curationJob or a path",
+        () -> {
+          PackJob p = pack();
+          p.getSpec().input = new InputRef();
+          p.getSpec().input.packJob = "other";
+          return SpecValidation.problems(p);
+        });
+    b.put(
+        "a PretrainRun's input is a packJob or a path",
+        () -> {
+          PretrainRun r = pretrain();
+          r.getSpec().input = new InputRef();
+          r.getSpec().input.curationJob = "c";
+          return SpecValidation.problems(r);
+        });
+    b.put(
+        "training needs exactly one of steps and tokens",
+        () -> {
+          PretrainRun r = pretrain();
+          r.getSpec().training.tokens = 5L;
+          return SpecValidation.problems(r);
+        });
+    b.put(
+        "training.epochs is for FinetuneRun; use steps or tokens",
+        () -> {
+          PretrainRun r = pretrain();
+          r.getSpec().training.epochs = 1.0;
+          return SpecValidation.problems(r);
+        });
+    b.put(
+        "a FinetuneRun starts from a pretrainRun or a checkpoint path",
+        () -> {
+          FinetuneRun f = finetune();
+          f.getSpec().init = new InputRef();
+          f.getSpec().init.packJob = "p";
+          return SpecValidation.problems(f);
+        });
+    b.put(
+        "training needs exactly one of steps and epochs",
+        () -> {
+          FinetuneRun f = finetune();
+          f.getSpec().training.epochs = null;
+          return SpecValidation.problems(f);
+        });
+    b.put(
+        "training.tokens is for PretrainRun; use steps or epochs",
+        () -> {
+          FinetuneRun f = finetune();
+          f.getSpec().training.tokens = 1L;
+          return SpecValidation.problems(f);
+        });
+    return b;
+  }
+
+  @Test
+  void everyCelRuleHasAJavaTwinWithItsMessage() throws IOException {
+    TreeSet<String> celMessages = new TreeSet<>();
+    try (Stream<Path> files = Files.list(Path.of("target/classes/META-INF/fabric8"))) {
+      for (Path file : files.toList()) {
+        collect(new YAMLMapper().readTree(file.toFile()), celMessages);
+      }
+    }
+    assertThat(celMessages).isNotEmpty();
+    Map<String, Supplier<List<String>>> breakers = breakers();
+    assertThat(breakers.keySet()).containsAll(celMessages);
+    breakers.forEach((message, breaker) -> assertThat(breaker.get()).as(message).contains(message));
+  }
+
+  @Test
+  void theValidBaselinesPass() {
+    assertThat(SpecValidation.problems(curation())).isEmpty();
+    assertThat(SpecValidation.problems(pack())).isEmpty();
+    assertThat(SpecValidation.problems(pretrain())).isEmpty();
+    assertThat(SpecValidation.problems(finetune())).isEmpty();
+  }
+
+  @Test
+  void braceRangesAreNotParentSegments() {
+    CurationJob c = curation();
+    c.getSpec().input = "raw/{00000..01302}.tar";
+    assertThat(SpecValidation.problems(c)).isEmpty();
+  }
+
+  @Test
+  void namesThatLeaveNoRoomForChildNamesAreRefused() {
+    PackJob p = pack();
+    p.getMetadata().setName("a".repeat(41));
+    assertThat(SpecValidation.problems(p))
+        .singleElement()
+        .asString()
+        .contains("at most 40 characters");
+  }
+
+  @Test
+  void severalMultiGpuNodesAreRefusedUntilTheTrainerRunsThem() {
+    PretrainRun r = pretrain();
+    r.getSpec().nodes = 2;
+    r.getSpec().gpusPerNode = 8;
+    assertThat(SpecValidation.problems(r))
+        .singleElement()
+        .asString()
+        .contains("nodes > 1 needs gpusPerNode <= 1");
+  }
+
+  @Test
+  void imageTokensMustBeASquare() {
+    PackJob p = pack();
+    p.getSpec().imageTokens = 150;
+    assertThat(SpecValidation.problems(p)).singleElement().asString().contains("square");
+  }
+
+  private static void collect(JsonNode node, TreeSet<String> messages) {
+    if (node.isObject()) {
+      for (JsonNode rule : node.path("x-kubernetes-validations")) {
+        messages.add(rule.path("message").asText());
+      }
+      node.elements().forEachRemaining(child -> collect(child, messages));
+    } else if (node.isArray()) {
+      node.elements().forEachRemaining(child -> collect(child, messages));
+    }
+  }
+
+  static CurationJob curation() {
+    CurationJob c = new CurationJob();
+    c.setMetadata(new ObjectMetaBuilder().withName("c").build());
+    c.setSpec(new CurationJobSpec());
+    c.getSpec().input = "raw/{00000..00003}.tar";
+    c.getSpec().output = new CurationJobSpec.Output();
+    c.getSpec().output.path = "curated";
+    return c;
+  }
+
+  static SelectTerm term(String flag) {
+    SelectTerm t = new SelectTerm();
+    t.flag = flag;
+    return t;
+  }
+
+  static PackJob pack() {
+    PackJob p = new PackJob();
+    p.setMetadata(new ObjectMetaBuilder().withName("p").build());
+    p.setSpec(new PackJobSpec());
+    p.getSpec().input = InputRef.path("curated/shards");
+    p.getSpec().output = "packed";
+    p.getSpec().tokenizer = "tokenizer.json";
+    return p;
+  }
+
+  static PretrainRun pretrain() {
+    PretrainRun r = new PretrainRun();
+    r.setMetadata(new ObjectMetaBuilder().withName("r").build());
+    r.setSpec(new PretrainRunSpec());
+    r.getSpec().input = new InputRef();
+    r.getSpec().input.packJob = "p";
+    r.getSpec().output = "runs/r";
+    r.getSpec().training = new TrainingSpec();
+    r.getSpec().training.steps = 10L;
+    return r;
+  }
+
+  static FinetuneRun finetune() {
+    FinetuneRun f = new FinetuneRun();
+    f.setMetadata(new ObjectMetaBuilder().withName("f").build());
+    f.setSpec(new FinetuneRunSpec());
+    f.getSpec().init = new InputRef();
+    f.getSpec().init.pretrainRun = "r";
+    f.getSpec().conversations = "sft.json";
+    f.getSpec().tokenizer = "tokenizer.json";
+    f.getSpec().output = "runs/f";
+    f.getSpec().training = new TrainingSpec();
+    f.getSpec().training.epochs = 1.0;
+    return f;
+  }
+}
