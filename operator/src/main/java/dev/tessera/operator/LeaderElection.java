@@ -1,10 +1,10 @@
 package dev.tessera.operator;
 
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import java.util.Optional;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Leader election on the Lease {@code tessera-operator} in the operator's namespace, so that
@@ -16,10 +16,10 @@ public class LeaderElection {
 
   @Produces
   @Singleton
-  LeaderElectionConfiguration leaderElection(
-      @ConfigProperty(name = "tessera.lease-namespace") Optional<String> namespace) {
-    return namespace.isPresent()
-        ? new LeaderElectionConfiguration(LEASE, namespace.get())
-        : new LeaderElectionConfiguration(LEASE);
+  LeaderElectionConfiguration leaderElection(OperatorConfig config) {
+    Optional<String> namespace = config.leaseNamespace();
+    var builder = LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(LEASE);
+    namespace.ifPresent(builder::withLeaseNamespace);
+    return builder.build();
   }
 }

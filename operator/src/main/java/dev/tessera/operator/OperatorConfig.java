@@ -3,6 +3,7 @@ package dev.tessera.operator;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
+import java.util.Optional;
 
 /** The operator's settings ({@code tessera.*} in application.properties, or env). */
 @ConfigMapping(prefix = "tessera")
@@ -17,6 +18,9 @@ public interface OperatorConfig {
   /** How often the per-resource metrics are rebuilt from the informer caches. */
   @WithDefault("15s")
   Duration metricsRefresh();
+
+  /** Namespace of the leader-election Lease; default: the client's (the pod's) namespace. */
+  Optional<String> leaseNamespace();
 
   interface Images {
     String curator();

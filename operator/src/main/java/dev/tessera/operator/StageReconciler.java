@@ -609,12 +609,25 @@ public abstract class StageReconciler<
     if (present) {
       return;
     }
-    for (HasMetadata extra : extras(resource)) {
-      create(context.getClient(), extra);
+    // Independent objects in parallel (a new resource's first Job waits on them); the ConfigMap
+    // last, so that its presence means everything before it exists.
+    List<HasMetadata> first = new ArrayList<>(extras(resource));
+    List<HasMetadata> channel = ProgressChannel.desired(resource);
+    first.addAll(channel.subList(0, channel.size() - 1));
+    var executor = context.getWorkflowExecutorService();
+    var creations =
+        first.stream()
+            .map(
+                o ->
+                    java.util.concurrent.CompletableFuture.runAsync(
+                        () -> create(context.getClient(), o), executor))
+            .toArray(java.util.concurrent.CompletableFuture[]::new);
+    try {
+      java.util.concurrent.CompletableFuture.allOf(creations).join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
     }
-    for (HasMetadata object : ProgressChannel.desired(resource)) {
-      create(context.getClient(), object);
-    }
+    create(context.getClient(), channel.get(channel.size() - 1));
   }
 
   private void deleteOtherAttempts(R resource, Context<R> context, String stage, String keep) {

@@ -1,0 +1,178 @@
+package dev.tessera.operator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tessera.api.v1alpha1.PackJob;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
+import jakarta.inject.Inject;
+import java.lang.management.ManagementFactory;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The operator's reconcile latency and heap at scale: 1,000 PackJobs created against the mock API
+ * server, timed from each create call's return to the watch event of its child Job. The baseline,
+ * in the same run, is the mock server itself: creating 1,000 Jobs directly and timing the same
+ * watch event. Run with {@code scripts/bench-operator.sh}; prints figures, asserts only that every
+ * Job appeared.
+ */
+@QuarkusTest
+@WithKubernetesTestServer
+@Tag("benchmark")
+class ReconcileBenchmark {
+  static final int RESOURCES = Integer.getInteger("bench.resources", 1000);
+
+  /** Arrival rate of the paced rows, resources per second. */
+  static final double RATE = Double.parseDouble(System.getProperty("bench.rate", "20"));
+
+  @Inject KubernetesClient client;
+
+  @Test
+  void thousandResources() throws Exception {
+    String ns = client.getNamespace();
+    StringBuilder report = new StringBuilder();
+    report.append(
+        String.format(
+            "%nreconcile benchmark: %d resources per row, Fabric8 mock API server, one JVM%n",
+            RESOURCES));
+    // Paced first (the store is smallest), then the same as one burst.
+    for (double rate : new double[] {RATE, 0}) {
+      String mode = rate > 0 ? String.format("%.0f/s", rate) : "burst";
+      double[] baseline =
+          timeJobs(
+              ns,
+              "direct-" + (int) rate + "-",
+              i -> directJob(ns, "direct-" + (int) rate + "-" + i),
+              "",
+              rate);
+      double[] operator =
+          timeJobs(
+              ns,
+              "bench-" + (int) rate + "-",
+              i -> {
+                String name = "bench-" + (int) rate + "-" + i;
+                PackJob pack = PretrainRunLifecycleTest.packJob(name);
+                client.resource(pack).create();
+              },
+              "-pack",
+              rate);
+      report.append(
+          String.format(
+              "  %-6s operator: create -> child Job p50 %6.1f ms  p99 %7.1f ms | mock server alone: create Job -> seen p50 %5.1f ms  p99 %6.1f ms | p99 ratio %.1fx%n",
+              mode,
+              pct(operator, 50),
+              pct(operator, 99),
+              pct(baseline, 50),
+              pct(baseline, 99),
+              pct(operator, 99) / pct(baseline, 99)));
+    }
+    System.gc();
+    Thread.sleep(500);
+    System.gc();
+    long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    report.append(
+        String.format(
+            "  heap after GC (operator + mock server + test, %d resources and their children held): %d MB%n",
+            2 * RESOURCES, heap >> 20));
+    System.out.println(report);
+  }
+
+  private void directJob(String ns, String name) {
+    client
+        .batch()
+        .v1()
+        .jobs()
+        .inNamespace(ns)
+        .resource(
+            new JobBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withLabels(Map.of("bench", "direct"))
+                .endMetadata()
+                .withNewSpec()
+                .withNewTemplate()
+                .endTemplate()
+                .endSpec()
+                .build())
+        .create();
+  }
+
+  interface Create {
+    void create(int i) throws Exception;
+  }
+
+  /**
+   * Creates RESOURCES objects one after another; milliseconds from each create to its Job's ADDED
+   * event.
+   */
+  private double[] timeJobs(String ns, String prefix, Create create, String jobSuffix, double rate)
+      throws Exception {
+    Map<String, Long> created = new ConcurrentHashMap<>();
+    Map<String, Long> seen = new ConcurrentHashMap<>();
+    CountDownLatch all = new CountDownLatch(RESOURCES);
+    Watch watch =
+        client
+            .batch()
+            .v1()
+            .jobs()
+            .inNamespace(ns)
+            .watch(
+                new Watcher<Job>() {
+                  @Override
+                  public void eventReceived(Action action, Job job) {
+                    String name = job.getMetadata().getName();
+                    if (action == Action.ADDED
+                        && name.startsWith(prefix)
+                        && seen.putIfAbsent(name, System.nanoTime()) == null) {
+                      all.countDown();
+                    }
+                  }
+
+                  @Override
+                  public void onClose(WatcherException cause) {}
+                });
+    try {
+      long start = System.nanoTime();
+      for (int i = 0; i < RESOURCES; i++) {
+        if (rate > 0) {
+          // A steady arrival rate: latency without a queue of a thousand at once.
+          long due = start + (long) (i * 1e9 / rate);
+          long wait = due - System.nanoTime();
+          if (wait > 0) {
+            Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+          }
+        }
+        long before = System.nanoTime();
+        create.create(i);
+        created.put(prefix + i + jobSuffix, before);
+      }
+      assertThat(all.await(5, TimeUnit.MINUTES)).as("every child Job appeared").isTrue();
+    } finally {
+      watch.close();
+    }
+    double[] latencies = new double[RESOURCES];
+    int k = 0;
+    for (var e : created.entrySet()) {
+      latencies[k++] = (seen.get(e.getKey()) - e.getValue()) / 1e6;
+    }
+    Arrays.sort(latencies);
+    return latencies;
+  }
+
+  private static double pct(double[] sorted, int p) {
+    int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
+    return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
+  }
+}
