@@ -41,7 +41,10 @@ final class CurateCommand implements Callable<Integer> {
   @Option(names = "--allow-missing", description = "Skip shards a brace pattern names but lacks.")
   boolean allowMissing;
 
-  @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory.")
+  @Option(
+      names = "--out",
+      paramLabel = "DIR",
+      description = "Output directory (default: the config's output.path).")
   Path out;
 
   @Option(
@@ -95,6 +98,10 @@ final class CurateCommand implements Callable<Integer> {
     if (source == null) {
       throw new UserError("no input: give --input or 'input' in the config");
     }
+    Path output = out != null ? out : curation.outputPath();
+    if (output == null) {
+      throw new UserError("no output directory: give --out or 'output.path' in the config");
+    }
     if (shardCount < 1 || shardIndex < 0 || shardIndex >= shardCount) {
       throw new UserError(
           "--shard-index must be in [0, --shard-count), got " + shardIndex + " of " + shardCount);
@@ -120,10 +127,10 @@ final class CurateCommand implements Callable<Integer> {
     List<Path> shards = UserError.resolveShards(source, allowMissing);
     ProgressReporter progress = worker.progress("CurationJob");
     try {
-      Files.createDirectories(out);
+      Files.createDirectories(output);
       Curator curator =
           new Curator(
-              shards, out, curation, worker.threads(), spec.commandLine().getErr(), progress);
+              shards, output, curation, worker.threads(), spec.commandLine().getErr(), progress);
       if (chosen.equals("score") || chosen.equals("all")) {
         curator.score(shardIndex, shardCount);
       }
@@ -140,7 +147,9 @@ final class CurateCommand implements Callable<Integer> {
     } finally {
       progress.close();
     }
-    spec.commandLine().getOut().printf("curate: %s done; %s%n", chosen, out.resolve(Curator.STATS));
+    spec.commandLine()
+        .getOut()
+        .printf("curate: %s done; %s%n", chosen, output.resolve(Curator.STATS));
     spec.commandLine().getOut().flush();
     return 0;
   }

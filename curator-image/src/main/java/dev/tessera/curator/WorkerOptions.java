@@ -7,7 +7,8 @@ import picocli.CommandLine.Option;
 
 /**
  * The options every job worker takes the same way: its thread count and where it writes progress
- * reports for the operator (the pod sets {@code $TESSERA_PROGRESS_FILE}).
+ * reports (in a pod the operator runs, its progress ConfigMap: {@link
+ * ProgressReporter#fromEnvironment}).
  */
 final class WorkerOptions {
   @Option(
@@ -20,21 +21,22 @@ final class WorkerOptions {
       names = "--progress-file",
       paramLabel = "FILE",
       description =
-          "Write progress reports (stage, counts, outcome) as JSON to FILE (default:"
+          "Write progress reports (stage, counts, outcome) as JSON to FILE (default: the"
+              + " operator's ConfigMap when $TESSERA_PROGRESS_CONFIGMAP is set, else"
               + " $TESSERA_PROGRESS_FILE, else none).")
-  Path progressFile =
-      System.getenv(ProgressReporter.FILE_VARIABLE) == null
-          ? null
-          : Path.of(System.getenv(ProgressReporter.FILE_VARIABLE));
+  Path progressFile;
 
   int threads() {
     return workers == null ? Runtime.getRuntime().availableProcessors() : workers;
   }
 
-  /** Progress reports for a job of {@code kind} ("PackJob", "CurationJob"). */
+  /**
+   * Progress reports for a job of {@code kind} ("PackJob", "CurationJob"): to --progress-file when
+   * it is given, else where the environment says.
+   */
   ProgressReporter progress(String kind) {
-    return progressFile == null
-        ? ProgressReporter.NONE
-        : new FileProgressReporter(progressFile, kind);
+    return progressFile != null
+        ? new FileProgressReporter(progressFile, kind)
+        : ProgressReporter.fromEnvironment(kind);
   }
 }

@@ -306,6 +306,42 @@ class CurateCommandTest {
     assertThat(resized).isGreaterThan(count / 2);
   }
 
+  /**
+   * The operator hands the worker CurationJob.spec's curation part as it is: output.path is the
+   * output directory unless --out says otherwise.
+   */
+  @Test
+  void theConfigsOutputPathIsTheOutputDirectoryWithoutOut() throws IOException {
+    Path fromConfig = dir.resolve("from-config");
+    Path config = dir.resolve("with-output.yaml");
+    Files.writeString(
+        config,
+        "input: '"
+            + raw
+            + "'\noutput: {path: '"
+            + fromConfig
+            + "', samplesPerShard: 100}\nparallelism: 2\n");
+    Outcome outcome = Cli.run("curate", "--config", config.toString(), "--phase", "score");
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    assertThat(outcome.out()).contains(fromConfig.resolve(Curator.STATS).toString());
+    try (Stream<Path> tables = Files.list(fromConfig.resolve(Curator.SCORES))) {
+      assertThat(tables.filter(table -> table.toString().endsWith(".parquet"))).hasSize(4);
+    }
+
+    Path fromCommandLine = dir.resolve("from-command-line");
+    Outcome overridden =
+        Cli.run(
+            "curate",
+            "--config",
+            config.toString(),
+            "--out",
+            fromCommandLine.toString(),
+            "--phase",
+            "score");
+    assertThat(overridden.exitCode()).as(overridden.err()).isZero();
+    assertThat(fromCommandLine.resolve(Curator.SCORES)).isDirectory();
+  }
+
   @Test
   void badConfigsAndMissingInputsAreOneLineErrors() throws IOException {
     Path config = dir.resolve("bad.yaml");
@@ -345,6 +381,11 @@ class CurateCommandTest {
             "--config",
             config.toString());
     assertThat(unknown.err()).contains("filters: unknown field 'colour'");
+
+    Outcome noOut = Cli.run("curate", "--input", raw.toString());
+    assertThat(noOut.exitCode()).isEqualTo(CuratorMain.USAGE_ERROR);
+    assertThat(noOut.err())
+        .contains("no output directory: give --out or 'output.path' in the config");
 
     Outcome select =
         Cli.run(

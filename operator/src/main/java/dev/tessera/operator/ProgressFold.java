@@ -61,6 +61,10 @@ final class ProgressFold {
     p.step = longOr(f, "step", p.step);
     p.steps = longOr(f, "steps", p.steps);
     p.loss = doubleOr(f, "loss", p.loss);
+    if (f.hasNonNull("loss")) {
+      // JSON has no NaN: the trainer writes a non-finite loss as the string "NaN" or "Infinity".
+      p.lossFinite = f.get("loss").isNumber() ? null : Boolean.FALSE;
+    }
     p.lr = doubleOr(f, "lr", p.lr);
     p.gradNorm = doubleOr(f, "gradNorm", p.gradNorm);
     p.tokensPerSecond = doubleOr(f, "tokensPerSecond", p.tokensPerSecond);

@@ -147,7 +147,11 @@ public class TesseraMetrics {
         add(rows, "tessera.progress.updated.timestamp.seconds", tags, updated.getEpochSecond());
       }
       addIf(rows, "tessera.training.step", tags, p.step);
-      addIf(rows, "tessera.training.loss", tags, p.loss);
+      addIf(
+          rows,
+          "tessera.training.loss",
+          tags,
+          Boolean.FALSE.equals(p.lossFinite) ? Double.valueOf(Double.NaN) : p.loss);
       addIf(rows, "tessera.training.tokens.per.second", tags, p.tokensPerSecond);
       addIf(rows, "tessera.training.mfu", tags, p.mfu);
       addIf(rows, "tessera.curation.unreadable", tags, p.unreadable);

@@ -314,6 +314,23 @@ class PretrainRunLifecycleTest {
               assertThat(metrics).contains("reconciliations_");
             });
 
+    // A non-finite loss: the status keeps the last finite one and says so; the gauge shows NaN.
+    cluster.report(
+        run,
+        0,
+        "{\"version\":9,\"phase\":\"Running\",\"progress\":{\"step\":41,\"steps\":100,\"loss\":\"NaN\"},\"updated\":\"2026-11-26T10:06:00Z\"}");
+    PretrainRun nan =
+        cluster.awaitStatus(
+            PretrainRun.class, "ptr1", s -> Boolean.FALSE.equals(s.progress.lossFinite));
+    assertThat(nan.getStatus().progress.loss).isEqualTo(2.5);
+    await()
+        .atMost(ClusterSimulation.TIMEOUT)
+        .untilAsserted(
+            () ->
+                assertThat(RestAssured.get("/q/metrics").asString())
+                    .containsPattern(
+                        "tessera_training_loss\\{kind=\"PretrainRun\",name=\"ptr1\",namespace=\"[^\"]+\"} NaN"));
+
     cluster.complete("ptr1-train-r2");
     PretrainRun done =
         cluster.awaitStatus(PretrainRun.class, "ptr1", s -> s.phase == Phase.Succeeded);

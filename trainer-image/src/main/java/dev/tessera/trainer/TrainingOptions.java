@@ -125,19 +125,15 @@ final class TrainingOptions {
       paramLabel = "FILE",
       description =
           "Write progress reports (step, loss, checkpoints, outcome) as JSON to FILE (default:"
+              + " the operator's ConfigMap when $TESSERA_PROGRESS_CONFIGMAP is set, else"
               + " $TESSERA_PROGRESS_FILE, else none).")
-  Path progressFile = envPath(ProgressReporter.FILE_VARIABLE);
+  Path progressFile;
 
-  /** The progress reporter these options ask for. */
+  /** The progress reporter these options ask for: --progress-file, else the environment's. */
   ProgressReporter reporter(String kind) {
-    return progressFile == null
-        ? ProgressReporter.NONE
-        : new FileProgressReporter(progressFile, kind);
-  }
-
-  private static Path envPath(String name) {
-    String value = System.getenv(name);
-    return value == null || value.isBlank() ? null : Path.of(value);
+    return progressFile != null
+        ? new FileProgressReporter(progressFile, kind)
+        : ProgressReporter.fromEnvironment(kind);
   }
 
   TrainingOptions(int globalBatch, double lr, double weightDecay) {

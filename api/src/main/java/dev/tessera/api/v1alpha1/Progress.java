@@ -67,6 +67,10 @@ public class Progress {
   @JsonPropertyDescription("Training loss of the latest step.")
   public Double loss;
 
+  @JsonPropertyDescription(
+      "false when the latest step's loss was NaN or infinite (loss then keeps the last finite one).")
+  public Boolean lossFinite;
+
   @JsonPropertyDescription("Learning rate of the latest step.")
   public Double lr;
 

@@ -33,7 +33,10 @@ import java.util.Map;
  *   any:
  *     - {score: su, atLeast: 85}
  *     - {flag: dfn}
- * output: {samplesPerShard: 10000, resizeShorterSide: 512}   # resize: 0 keeps images as they are
+ * output:
+ *   path: curated                      # used when the command line gives no --out
+ *   samplesPerShard: 10000
+ *   resizeShorterSide: 512             # 0 keeps images as they are
  * parallelism: 8                         # for the operator; the worker takes --shard-count
  * </pre>
  *
@@ -43,6 +46,8 @@ import java.util.Map;
  * @param uidLists uid-list filters in order
  * @param mlmFilter the MLM-Filter scorer, or null for none
  * @param select the selection rule over the candidates, or null for all of them
+ * @param outputPath the output directory ({@code output.path}; relative to the working directory,
+ *     as {@code --out} is), or null
  * @param samplesPerShard samples per output shard
  * @param resizeShorterSide images whose shorter side is larger are resized to it (keeping the
  *     aspect ratio) while resharding; 0 keeps them
@@ -54,6 +59,7 @@ public record CurationSpec(
     List<UidListFilter> uidLists,
     MlmFilterSettings mlmFilter,
     Selection.Rule select,
+    Path outputPath,
     int samplesPerShard,
     int resizeShorterSide) {
 
@@ -124,6 +130,7 @@ public record CurationSpec(
         List.of(),
         null,
         null,
+        null,
         DEFAULT_SAMPLES_PER_SHARD,
         0);
   }
@@ -182,16 +189,24 @@ public record CurationSpec(
     JsonNode output = root.path("output");
     int perShard = defaults.samplesPerShard();
     int resize = defaults.resizeShorterSide();
+    Path outputPath = null;
     if (!output.isMissingNode()) {
       requireObject(output, "output");
-      allowOnly(output, "output", "samplesPerShard", "resizeShorterSide");
+      allowOnly(output, "output", "path", "samplesPerShard", "resizeShorterSide");
+      if (output.hasNonNull("path")) {
+        if (!output.get("path").isTextual() || output.get("path").asText().isBlank()) {
+          throw new IllegalArgumentException(
+              "output.path must be a directory name, got " + output.get("path"));
+        }
+        outputPath = Path.of(output.get("path").asText());
+      }
       perShard = intField(output, "samplesPerShard", "output", perShard);
       resize = intField(output, "resizeShorterSide", "output", resize);
     }
     String input = root.hasNonNull("input") ? root.get("input").asText() : null;
     MlmFilterSettings mlm =
         filters.has("mlmFilter") ? mlmFilter(filters.get("mlmFilter"), base) : null;
-    return new CurationSpec(input, basic, dedup, lists, mlm, select, perShard, resize);
+    return new CurationSpec(input, basic, dedup, lists, mlm, select, outputPath, perShard, resize);
   }
 
   private static BasicFilters basic(JsonNode node, BasicFilters defaults) {

@@ -29,6 +29,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -336,6 +338,11 @@ public final class Pretrainer {
           figures.put("lr", lr);
           figures.put("gradNorm", norm);
           figures.put("tokensPerSecond", Math.round(result.tokens() / seconds));
+          Double mfu = mfu(flops, seconds);
+          if (mfu != null) {
+            figures.put("mfu", mfu);
+          }
+          figures.put("secondsPerStep", Math.round(seconds * 1e3) / 1e3);
           figures.put("eta", eta);
           progress.progress(figures);
           if (checkpoint) {
@@ -348,6 +355,7 @@ public final class Pretrainer {
             reported.put("path", lastCheckpoint.toString());
             reported.put("loss", result.loss());
             reported.put("verified", true);
+            reported.put("time", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
             progress.checkpoint(reported);
           }
         }
@@ -515,13 +523,7 @@ public final class Pretrainer {
     line.put("tokens", result.tokens());
     line.put("targets", result.targets());
     line.put("tokens_per_s", Math.round(result.tokens() / seconds));
-    // Model FLOPs utilisation against --peak-tflops per rank; null when no peak is given.
-    line.put(
-        "mfu",
-        options.peakTflops() > 0
-            ? Math.round(flops / seconds / (options.peakTflops() * 1e12 * options.ranks()) * 1e4)
-                / 1e4
-            : null);
+    line.put("mfu", mfu(flops, seconds));
     if (!applied) {
       line.put("skipped", true);
     }
@@ -531,6 +533,16 @@ public final class Pretrainer {
         StandardCharsets.UTF_8,
         java.nio.file.StandardOpenOption.CREATE,
         java.nio.file.StandardOpenOption.APPEND);
+  }
+
+  /**
+   * Model FLOPs utilisation, a ratio (0..1 on a real peak) to 4 decimals: {@code flops} of all
+   * ranks in {@code seconds} against --peak-tflops per rank; null when no peak is given.
+   */
+  private Double mfu(double flops, double seconds) {
+    return options.peakTflops() > 0
+        ? Math.round(flops / seconds / (options.peakTflops() * 1e12 * options.ranks()) * 1e4) / 1e4
+        : null;
   }
 
   /** Drops metric lines past {@code step}: a resumed run rewrites them. */

@@ -35,6 +35,8 @@ import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -472,12 +474,15 @@ class PretrainTest {
     JsonNode report = JSON.readTree(progress.toFile());
     assertThat(report.path("phase").asText()).isEqualTo("Failed");
     assertThat(report.path("message").asText()).contains("more than --max-bad-steps 2");
+    assertThat(report.path("progress").path("step").asInt()).isPositive();
+    assertThat(report.path("progress").has("mfu")).as("no --peak-tflops, no MFU").isFalse();
   }
 
   @Test
   void tokensSetTheStepsFromTheSequenceLength() throws IOException {
     Path out = tmp.resolve("run");
     Path progress = tmp.resolve("progress.json");
+    Instant started = Instant.now();
     List<String> args =
         args(out, 1, "--peak-tflops", "0.001", "--progress-file", progress.toString());
     int at = args.indexOf("--steps");
@@ -496,6 +501,16 @@ class PretrainTest {
     assertThat(report.path("phase").asText()).isEqualTo("Succeeded");
     assertThat(report.path("progress").path("step").asInt()).isEqualTo(3);
     assertThat(report.path("latestCheckpoint").path("step").asInt()).isEqualTo(3);
+    // The operator's status figures: MFU as a ratio, the same as metrics.jsonl's for the step.
+    JsonNode figures = report.path("progress");
+    assertThat(figures.path("mfu").isNumber()).as(figures.toString()).isTrue();
+    assertThat(figures.path("mfu").asDouble())
+        .isPositive()
+        .isEqualTo(JSON.readTree(lines.get(2)).path("mfu").asDouble());
+    assertThat(figures.path("secondsPerStep").asDouble()).isPositive();
+    // Each checkpoint with the time it was written (RFC 3339).
+    Instant written = Instant.parse(report.path("latestCheckpoint").path("time").asText());
+    assertThat(written).isBetween(started.truncatedTo(ChronoUnit.SECONDS), Instant.now());
     Outcome both = run(args(tmp.resolve("both"), 2, "--tokens", "5").toArray(String[]::new));
     assertThat(both.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
     assertThat(both.err()).contains("either --steps or --tokens");

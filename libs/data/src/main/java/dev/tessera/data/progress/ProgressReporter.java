@@ -1,6 +1,5 @@
 package dev.tessera.data.progress;
 
-import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -42,13 +41,15 @@ public interface ProgressReporter extends AutoCloseable {
   void close();
 
   /**
-   * The reporter the environment asks for: a {@link FileProgressReporter} on {@code
-   * $TESSERA_PROGRESS_FILE}, else {@link #NONE}.
+   * The reporter the environment asks for: in a pod the operator runs ({@code
+   * $TESSERA_PROGRESS_CONFIGMAP} set and the service account mounted), a {@link
+   * ConfigMapProgressReporter}; else a {@link FileProgressReporter} on {@code
+   * $TESSERA_PROGRESS_FILE}; else {@link #NONE}.
    *
    * @param kind the resource kind reported ({@code PackJob}, {@code PretrainRun}, …)
    */
   static ProgressReporter fromEnvironment(String kind) {
-    String file = System.getenv(FILE_VARIABLE);
-    return file == null || file.isBlank() ? NONE : new FileProgressReporter(Path.of(file), kind);
+    return JsonProgressReporter.fromEnvironment(
+        kind, System.getenv(), ConfigMapProgressReporter.SERVICE_ACCOUNT);
   }
 }

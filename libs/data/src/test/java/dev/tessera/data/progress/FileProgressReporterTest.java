@@ -6,10 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,31 +14,6 @@ import org.junit.jupiter.api.io.TempDir;
 class FileProgressReporterTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir Path dir;
-
-  /** A clock the test moves by hand. */
-  private static final class ManualClock extends Clock {
-    long millis;
-
-    @Override
-    public long millis() {
-      return millis;
-    }
-
-    @Override
-    public Instant instant() {
-      return Instant.ofEpochMilli(millis);
-    }
-
-    @Override
-    public java.time.ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-  }
 
   private JsonNode read() throws IOException {
     return JSON.readTree(dir.resolve("progress.json").toFile());
@@ -70,7 +42,7 @@ class FileProgressReporterTest {
     for (int step = 3; step <= 9; step++) {
       reporter.checkpoint(Map.of("step", step));
     }
-    assertThat(read().path("checkpoints")).hasSize(FileProgressReporter.CHECKPOINTS_KEPT);
+    assertThat(read().path("checkpoints")).hasSize(JsonProgressReporter.CHECKPOINTS_KEPT);
     assertThat(read().path("checkpoints").get(0).path("step").asInt()).isEqualTo(5);
 
     clock.millis += 100;
