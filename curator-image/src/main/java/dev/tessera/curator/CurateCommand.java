@@ -56,6 +56,14 @@ final class CurateCommand implements Callable<Integer> {
   Path config;
 
   @Option(
+      names = "--paths-relative-to",
+      paramLabel = "DIR",
+      description =
+          "Where the config's relative paths (uid lists, model, tokenizer, template file) are"
+              + " (default: the config file's folder; the operator passes the storage volume).")
+  Path pathsRelativeTo;
+
+  @Option(
       names = "--phase",
       paramLabel = "score|select|reshard|all",
       description = "Which phase to run (default: ${DEFAULT-VALUE}).")
@@ -90,7 +98,14 @@ final class CurateCommand implements Callable<Integer> {
     }
     CurationSpec curation;
     try {
-      curation = config == null ? CurationSpec.defaults() : CurationSpec.read(config);
+      curation =
+          config == null
+              ? CurationSpec.defaults()
+              : CurationSpec.read(
+                  config,
+                  pathsRelativeTo != null
+                      ? pathsRelativeTo.toAbsolutePath()
+                      : config.toAbsolutePath().getParent());
     } catch (IllegalArgumentException e) {
       throw new UserError(e.getMessage());
     }

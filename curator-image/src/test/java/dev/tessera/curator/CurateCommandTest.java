@@ -1,6 +1,7 @@
 package dev.tessera.curator;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -203,6 +204,41 @@ class CurateCommandTest {
     Set<String> out = new TreeSet<>(unfiltered);
     out.removeAll(in);
     assertThat(keptByMode.get("exclude")).isEqualTo(out);
+  }
+
+  @Test
+  void configPathsResolveAgainstTheVolumeWhenTold() throws IOException {
+    // As in a pod: the config is mounted from a ConfigMap, the uid list is on the volume.
+    List<Uid> listed = new ArrayList<>();
+    for (String key : new TreeSet<>(uids.keySet())) {
+      if (listed.size() < 40) {
+        listed.add(Uid.parse(uids.get(key)));
+      }
+    }
+    listed.sort(null);
+    Path volume = dir.resolve("volume");
+    Files.createDirectories(volume.resolve("lists"));
+    UidListWriter.write(volume.resolve("lists/list.npy"), listed);
+    Path etc = Files.createDirectories(dir.resolve("etc"));
+    Path config = etc.resolve("curation.yaml");
+    Files.writeString(
+        config,
+        "filters:\n  uidLists:\n    - {name: picked, path: lists/list.npy, mode: include}\n");
+    Path base = dir.resolve("volume-run");
+    curate(base, "--phase", "score");
+    assertThatThrownBy(() -> curate(base, "--config", config.toString(), "--phase", "select"))
+        .hasMessageContaining("list.npy");
+    curate(
+        base,
+        "--config",
+        config.toString(),
+        "--paths-relative-to",
+        volume.toString(),
+        "--phase",
+        "select");
+    Set<String> listedHex = new TreeSet<>(listed.stream().map(Uid::toString).toList());
+    List<String> kept = keptKeys(base);
+    assertThat(kept).isNotEmpty().allSatisfy(k -> assertThat(listedHex).contains(uids.get(k)));
   }
 
   private static void copyScores(Path from, Path to) throws IOException {

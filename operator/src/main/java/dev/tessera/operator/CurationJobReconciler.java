@@ -76,6 +76,9 @@ public class CurationJobReconciler extends StageReconciler<CurationJobSpec, Cura
                 "curate",
                 "--config",
                 SPEC_DIR + "/curation.yaml",
+                // Paths in the spec are on the volume, not next to the mounted ConfigMap.
+                "--paths-relative-to",
+                spec.storage.mountPathOrDefault(),
                 "--out",
                 spec.output.path,
                 "--phase",

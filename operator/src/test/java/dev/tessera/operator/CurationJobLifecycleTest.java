@@ -83,6 +83,7 @@ class CurationJobLifecycleTest {
         .anySatisfy(r -> assertThat(r.getAction()).isEqualTo("Ignore"));
     assertThat(score.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs())
         .containsSubsequence("curate", "--config", "/etc/tessera/curation.yaml")
+        .containsSubsequence("--paths-relative-to", "/data")
         .containsSubsequence("--phase", "score", "--shard-count", "2");
 
     // Two score pods report; their counters add up.

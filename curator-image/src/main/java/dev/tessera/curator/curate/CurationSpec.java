@@ -144,6 +144,14 @@ public record CurationSpec(
    * @throws IllegalArgumentException naming the file and the field that is wrong
    */
   public static CurationSpec read(Path file) throws IOException {
+    return read(file, file.toAbsolutePath().getParent());
+  }
+
+  /**
+   * Reads a spec file whose relative paths (uid lists, model, tokenizer, template file) resolve
+   * against {@code base}: in a pod, the storage volume, not the ConfigMap the file is mounted from.
+   */
+  public static CurationSpec read(Path file, Path base) throws IOException {
     JsonNode root;
     try {
       root = YAML.readTree(Files.readString(file));
@@ -151,7 +159,7 @@ public record CurationSpec(
       throw new IllegalArgumentException(file + ": not valid YAML: " + e.getMessage(), e);
     }
     try {
-      return parse(root, file.toAbsolutePath().getParent());
+      return parse(root, base);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
     }
