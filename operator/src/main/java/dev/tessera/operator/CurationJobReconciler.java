@@ -32,9 +32,7 @@ public class CurationJobReconciler extends StageReconciler<CurationJobSpec, Cura
 
   @Override
   protected List<String> validate(CurationJob resource) {
-    List<String> problems = new ArrayList<>(SpecValidation.problems(resource));
-    Storage.require(resource.getSpec(), problems);
-    return problems;
+    return SpecValidation.problems(resource);
   }
 
   @Override
@@ -55,12 +53,7 @@ public class CurationJobReconciler extends StageReconciler<CurationJobSpec, Cura
   protected List<HasMetadata> extras(CurationJob resource) {
     return List.of(
         new ConfigMapBuilder()
-            .withNewMetadata()
-            .withName(specConfigMap(resource))
-            .withNamespace(namespace(resource))
-            .withLabels(Labels.of(resource))
-            .withOwnerReferences(ProgressChannel.ownerReference(resource))
-            .endMetadata()
+            .withMetadata(ProgressChannel.childMetadata(resource, specConfigMap(resource)))
             // JSON is YAML: the worker reads it as its curation.yaml.
             .withData(Map.of("curation.yaml", json(resource.getSpec().workerSpec())))
             .build());

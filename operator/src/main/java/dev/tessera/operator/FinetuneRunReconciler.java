@@ -19,9 +19,7 @@ public class FinetuneRunReconciler extends TrainingReconciler<FinetuneRunSpec, F
 
   @Override
   protected List<String> validate(FinetuneRun resource) {
-    List<String> problems = new ArrayList<>(SpecValidation.problems(resource));
-    Storage.require(resource.getSpec(), problems);
-    return problems;
+    return SpecValidation.problems(resource);
   }
 
   @Override
@@ -42,9 +40,9 @@ public class FinetuneRunReconciler extends TrainingReconciler<FinetuneRunSpec, F
                 init,
                 "--tokenizer",
                 spec.tokenizer));
-    PackJobReconciler.option(args, "--image-folder", spec.imageFolder);
-    PackJobReconciler.option(args, "--image-tokens", spec.imageTokens);
-    PackJobReconciler.option(args, "--max-length", spec.maxLength);
+    ChildJobs.option(args, "--image-folder", spec.imageFolder);
+    ChildJobs.option(args, "--image-tokens", spec.imageTokens);
+    ChildJobs.option(args, "--max-length", spec.maxLength);
     return args;
   }
 }

@@ -26,9 +26,7 @@ public class PackJobReconciler extends StageReconciler<PackJobSpec, PackJob> {
 
   @Override
   protected List<String> validate(PackJob resource) {
-    List<String> problems = new ArrayList<>(SpecValidation.problems(resource));
-    Storage.require(resource.getSpec(), problems);
-    return problems;
+    return SpecValidation.problems(resource);
   }
 
   @Override
@@ -55,23 +53,16 @@ public class PackJobReconciler extends StageReconciler<PackJobSpec, PackJob> {
                 "--tokenizer",
                 spec.tokenizer,
                 "--resume"));
-    option(args, "--seq-len", spec.seqLength);
-    option(args, "--image-tokens", spec.imageTokens);
-    option(args, "--algorithm", spec.algorithm);
-    option(args, "--overlong", spec.overlong);
-    option(args, "--workers", spec.parallelism);
+    ChildJobs.option(args, "--seq-len", spec.seqLength);
+    ChildJobs.option(args, "--image-tokens", spec.imageTokens);
+    ChildJobs.option(args, "--algorithm", spec.algorithm);
+    ChildJobs.option(args, "--overlong", spec.overlong);
+    ChildJobs.option(args, "--workers", spec.parallelism);
     WorkerPod pod =
         new WorkerPod(resource, spec, config.images().curator(), args)
             .labels(jobLabels(resource, stage, attempt));
     return ChildJobs.indexed(
         resource, spec, jobName, jobLabels(resource, stage, attempt), 1, false, pod.build());
-  }
-
-  static void option(List<String> args, String name, Object value) {
-    if (value != null) {
-      args.add(name);
-      args.add(String.valueOf(value));
-    }
   }
 
   @Override

@@ -19,9 +19,7 @@ public class PretrainRunReconciler extends TrainingReconciler<PretrainRunSpec, P
 
   @Override
   protected List<String> validate(PretrainRun resource) {
-    List<String> problems = new ArrayList<>(SpecValidation.problems(resource));
-    Storage.require(resource.getSpec(), problems);
-    return problems;
+    return SpecValidation.problems(resource);
   }
 
   @Override
@@ -34,9 +32,9 @@ public class PretrainRunReconciler extends TrainingReconciler<PretrainRunSpec, P
     PretrainRunSpec spec = resource.getSpec();
     List<String> args = new ArrayList<>(List.of("pretrain", "--data", input));
     if (spec.model != null) {
-      PackJobReconciler.option(args, "--model-config", spec.model.config);
-      PackJobReconciler.option(args, "--init-llm", spec.model.llm);
-      PackJobReconciler.option(args, "--init-vision", spec.model.vision);
+      ChildJobs.option(args, "--model-config", spec.model.config);
+      ChildJobs.option(args, "--init-llm", spec.model.llm);
+      ChildJobs.option(args, "--init-vision", spec.model.vision);
     }
     return args;
   }

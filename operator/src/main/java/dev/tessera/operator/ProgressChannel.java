@@ -2,6 +2,8 @@ package dev.tessera.operator;
 
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.ServiceAccountBuilder;
@@ -31,24 +33,11 @@ final class ProgressChannel {
     String namespace = owner.getMetadata().getNamespace();
     String configMap = configMapName(owner);
     String account = serviceAccountName(owner);
-    OwnerReference ref = ownerReference(owner);
     var serviceAccount =
-        new ServiceAccountBuilder()
-            .withNewMetadata()
-            .withName(account)
-            .withNamespace(namespace)
-            .withLabels(Labels.of(owner))
-            .withOwnerReferences(ref)
-            .endMetadata()
-            .build();
+        new ServiceAccountBuilder().withMetadata(childMetadata(owner, account)).build();
     var role =
         new RoleBuilder()
-            .withNewMetadata()
-            .withName(configMap)
-            .withNamespace(namespace)
-            .withLabels(Labels.of(owner))
-            .withOwnerReferences(ref)
-            .endMetadata()
+            .withMetadata(childMetadata(owner, configMap))
             .withRules(
                 new PolicyRuleBuilder()
                     .withApiGroups("")
@@ -59,12 +48,7 @@ final class ProgressChannel {
             .build();
     var binding =
         new RoleBindingBuilder()
-            .withNewMetadata()
-            .withName(configMap)
-            .withNamespace(namespace)
-            .withLabels(Labels.of(owner))
-            .withOwnerReferences(ref)
-            .endMetadata()
+            .withMetadata(childMetadata(owner, configMap))
             .withNewRoleRef()
             .withApiGroup("rbac.authorization.k8s.io")
             .withKind("Role")
@@ -76,16 +60,18 @@ final class ProgressChannel {
             .withNamespace(namespace)
             .endSubject()
             .build();
-    var progress =
-        new ConfigMapBuilder()
-            .withNewMetadata()
-            .withName(configMap)
-            .withNamespace(namespace)
-            .withLabels(Labels.of(owner))
-            .withOwnerReferences(ref)
-            .endMetadata()
-            .build();
+    var progress = new ConfigMapBuilder().withMetadata(childMetadata(owner, configMap)).build();
     return List.of(serviceAccount, role, binding, progress);
+  }
+
+  /** Metadata of a child of {@code owner}: its namespace, labels and controller reference. */
+  static ObjectMeta childMetadata(HasMetadata owner, String name) {
+    return new ObjectMetaBuilder()
+        .withName(name)
+        .withNamespace(owner.getMetadata().getNamespace())
+        .withLabels(Labels.of(owner))
+        .withOwnerReferences(ownerReference(owner))
+        .build();
   }
 
   static OwnerReference ownerReference(HasMetadata owner) {

@@ -67,7 +67,7 @@ public abstract class StageReconciler<
 
   // ---- what a kind says about itself ---------------------------------------------------------
 
-  /** Problems with the spec; empty when it is valid. */
+  /** Problems with the spec ({@code SpecValidation}); empty when it is valid. */
   protected abstract List<String> validate(R resource);
 
   /** The input resource, or null when the input is a path (or there is none). */
@@ -176,7 +176,8 @@ public abstract class StageReconciler<
   private Duration step(R resource, TesseraStatus status, Context<R> context, Instant now) {
     long generation = generation(resource);
     StatusConditions.remove(status, "Reconciled");
-    List<String> problems = validate(resource);
+    List<String> problems = new ArrayList<>(validate(resource));
+    Storage.require(resource.getSpec(), problems);
     if (!problems.isEmpty()) {
       fail(
           resource,

@@ -52,12 +52,7 @@ abstract class TrainingReconciler<
     Map<String, String> selector = Labels.of(resource);
     return List.of(
         new ServiceBuilder()
-            .withNewMetadata()
-            .withName(serviceName(resource))
-            .withNamespace(namespace(resource))
-            .withLabels(Labels.of(resource))
-            .withOwnerReferences(ProgressChannel.ownerReference(resource))
-            .endMetadata()
+            .withMetadata(ProgressChannel.childMetadata(resource, serviceName(resource)))
             .withNewSpec()
             .withClusterIP("None")
             // Ranks meet before any of them is ready.
@@ -80,8 +75,8 @@ abstract class TrainingReconciler<
     args.addAll(List.of("--out", spec.output));
     training(args, spec.training);
     if (spec.checkpoints != null) {
-      PackJobReconciler.option(args, "--checkpoint-every", spec.checkpoints.every);
-      PackJobReconciler.option(args, "--keep-last", spec.checkpoints.keepLast);
+      ChildJobs.option(args, "--checkpoint-every", spec.checkpoints.every);
+      ChildJobs.option(args, "--keep-last", spec.checkpoints.keepLast);
     }
     // One node: its GPUs are threads of one JVM. Several nodes: one rank per node, meeting at
     // pod 0 (SpecValidation refuses several multi-GPU nodes).
@@ -150,19 +145,19 @@ abstract class TrainingReconciler<
     if (t == null) {
       return;
     }
-    PackJobReconciler.option(args, "--steps", t.steps);
-    PackJobReconciler.option(args, "--tokens", t.tokens);
-    PackJobReconciler.option(args, "--epochs", t.epochs);
-    PackJobReconciler.option(args, "--global-batch", t.globalBatch);
-    PackJobReconciler.option(args, "--micro-batch", t.microBatch);
-    PackJobReconciler.option(args, "--lr", t.lr);
-    PackJobReconciler.option(args, "--warmup", t.warmup);
-    PackJobReconciler.option(args, "--weight-decay", t.weightDecay);
-    PackJobReconciler.option(args, "--clip", t.clip);
-    PackJobReconciler.option(args, "--seed", t.seed);
-    PackJobReconciler.option(args, "--attention", t.attention);
-    PackJobReconciler.option(args, "--zero", t.zero);
-    PackJobReconciler.option(args, "--peak-tflops", t.peakTflops);
+    ChildJobs.option(args, "--steps", t.steps);
+    ChildJobs.option(args, "--tokens", t.tokens);
+    ChildJobs.option(args, "--epochs", t.epochs);
+    ChildJobs.option(args, "--global-batch", t.globalBatch);
+    ChildJobs.option(args, "--micro-batch", t.microBatch);
+    ChildJobs.option(args, "--lr", t.lr);
+    ChildJobs.option(args, "--warmup", t.warmup);
+    ChildJobs.option(args, "--weight-decay", t.weightDecay);
+    ChildJobs.option(args, "--clip", t.clip);
+    ChildJobs.option(args, "--seed", t.seed);
+    ChildJobs.option(args, "--attention", t.attention);
+    ChildJobs.option(args, "--zero", t.zero);
+    ChildJobs.option(args, "--peak-tflops", t.peakTflops);
   }
 
   @Override
