@@ -1,6 +1,7 @@
 package dev.tessera.operator;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tessera.api.progress.ProgressFold;
 import dev.tessera.api.v1alpha1.CurationJob;
 import dev.tessera.api.v1alpha1.CurationJobSpec;
 import dev.tessera.api.v1alpha1.InputRef;

@@ -1,6 +1,7 @@
 package dev.tessera.operator;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tessera.api.progress.ProgressFold;
 import dev.tessera.api.v1alpha1.InputRef;
 import dev.tessera.api.v1alpha1.PackJob;
 import dev.tessera.api.v1alpha1.PackJobSpec;
@@ -55,6 +56,7 @@ public class PackJobReconciler extends StageReconciler<PackJobSpec, PackJob> {
                 "--resume"));
     ChildJobs.option(args, "--seq-len", spec.seqLength);
     ChildJobs.option(args, "--image-tokens", spec.imageTokens);
+    ChildJobs.option(args, "--image-size", spec.imageSize);
     ChildJobs.option(args, "--algorithm", spec.algorithm);
     ChildJobs.option(args, "--overlong", spec.overlong);
     ChildJobs.option(args, "--workers", spec.parallelism);

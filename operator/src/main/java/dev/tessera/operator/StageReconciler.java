@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.tessera.api.progress.ProgressFold;
 import dev.tessera.api.v1alpha1.Conditions;
 import dev.tessera.api.v1alpha1.CurationJob;
 import dev.tessera.api.v1alpha1.InputRef;
@@ -279,6 +280,7 @@ public abstract class StageReconciler<
                 .filter(
                     c -> c.getMetadata().getName().equals(ProgressChannel.configMapName(resource)))
                 .findFirst()
+                .map(ConfigMap::getData)
                 .orElse(null));
     for (String stage : stages) {
       if (status.stagesDone.contains(stage)) {

@@ -1,6 +1,7 @@
 package dev.tessera.operator;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tessera.api.progress.ProgressFold;
 import dev.tessera.api.v1alpha1.DistributedSpec;
 import dev.tessera.api.v1alpha1.TesseraStatus;
 import dev.tessera.api.v1alpha1.TrainingSpec;

@@ -40,6 +40,12 @@ public class PackJobSpec extends WorkloadSpec {
   public Integer imageTokens;
 
   @JsonPropertyDescription(
+      "Side of the square images stored for the vision tower (default 384, SigLIP-SO400M's).")
+  @Min(16)
+  @Max(4096)
+  public Integer imageSize;
+
+  @JsonPropertyDescription(
       "ffd (first-fit decreasing, default), bfd (best-fit decreasing) or fill.")
   @Pattern("^(ffd|bfd|fill)$")
   public String algorithm;

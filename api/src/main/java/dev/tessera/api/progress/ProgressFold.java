@@ -1,57 +1,58 @@
-package dev.tessera.operator;
+package dev.tessera.api.progress;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.api.v1alpha1.CheckpointRecord;
 import dev.tessera.api.v1alpha1.Progress;
 import dev.tessera.api.v1alpha1.TesseraStatus;
-import io.fabric8.kubernetes.api.model.ConfigMap;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Folds the worker reports in a progress ConfigMap into {@code status.progress} and, for training,
- * {@code status.checkpoints} and {@code status.latestCheckpoint}. Each pod writes its own key
- * ({@code progress-<completion index>.json}) in the format of {@code FileProgressReporter}; a key
- * that does not parse is skipped, so one broken worker cannot blank the others' figures.
+ * Folds worker progress reports (a run's ConfigMap on a cluster, report files locally) into {@code
+ * status.progress} and, for training, {@code status.checkpoints} and {@code
+ * status.latestCheckpoint}. Each pod writes its own key ({@code progress-<completion index>.json})
+ * in the format of {@code FileProgressReporter}; a key that does not parse is skipped, so one
+ * broken worker cannot blank the others' figures.
  */
-final class ProgressFold {
+public final class ProgressFold {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Checkpoints listed in the status, newest last. */
-  static final int CHECKPOINTS_KEPT = 5;
+  public static final int CHECKPOINTS_KEPT = 5;
 
   private ProgressFold() {}
 
-  /** The parsed reports by key, in key order; unparseable ones left out. */
-  static Map<String, JsonNode> reports(ConfigMap configMap) {
+  /**
+   * The parsed reports by key ({@code progress-<index>.json}), in key order; values that do not
+   * parse as a JSON object are left out.
+   */
+  public static Map<String, JsonNode> reports(Map<String, String> data) {
     Map<String, JsonNode> reports = new TreeMap<>();
-    if (configMap == null || configMap.getData() == null) {
+    if (data == null) {
       return reports;
     }
-    configMap
-        .getData()
-        .forEach(
-            (key, value) -> {
-              if (!key.endsWith(".json") || value == null || value.isBlank()) {
-                return;
-              }
-              try {
-                JsonNode node = JSON.readTree(value);
-                if (node != null && node.isObject()) {
-                  reports.put(key, node);
-                }
-              } catch (Exception e) {
-                // A half-written or foreign value: the other reports still count.
-              }
-            });
+    data.forEach(
+        (key, value) -> {
+          if (!key.endsWith(".json") || value == null || value.isBlank()) {
+            return;
+          }
+          try {
+            JsonNode node = JSON.readTree(value);
+            if (node != null && node.isObject()) {
+              reports.put(key, node);
+            }
+          } catch (Exception e) {
+            // A half-written or foreign value: the other reports still count.
+          }
+        });
     return reports;
   }
 
   /** Training: rank 0 speaks for the run. */
-  static void training(TesseraStatus status, Map<String, JsonNode> reports) {
+  public static void training(TesseraStatus status, Map<String, JsonNode> reports) {
     JsonNode report = reports.getOrDefault("progress-0.json", reports.get("progress.json"));
     if (report == null) {
       return;
@@ -107,7 +108,7 @@ final class ProgressFold {
   }
 
   /** Packing: one worker, stages scan then write. */
-  static void packing(TesseraStatus status, Map<String, JsonNode> reports) {
+  public static void packing(TesseraStatus status, Map<String, JsonNode> reports) {
     for (JsonNode report : reports.values()) {
       Progress p = base(status, report);
       JsonNode f = report.path("progress");
@@ -132,7 +133,7 @@ final class ProgressFold {
    * Curation: the pods of the current stage each report their shards; their counters add up. {@code
    * stagesDone} of {@code stages} finished before it.
    */
-  static void curation(
+  public static void curation(
       TesseraStatus status,
       Map<String, JsonNode> reports,
       String stage,

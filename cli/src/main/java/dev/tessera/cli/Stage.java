@@ -1,0 +1,105 @@
+package dev.tessera.cli;
+
+import dev.tessera.api.v1alpha1.CurationJob;
+import dev.tessera.api.v1alpha1.FinetuneRun;
+import dev.tessera.api.v1alpha1.InputRef;
+import dev.tessera.api.v1alpha1.PackJob;
+import dev.tessera.api.v1alpha1.PretrainRun;
+import dev.tessera.api.v1alpha1.SpecValidation;
+import dev.tessera.api.v1alpha1.TesseraStatus;
+import io.fabric8.kubernetes.client.CustomResource;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * One resource of a pipeline and the file it came from.
+ *
+ * @param file where it was read
+ * @param resource the typed resource
+ */
+public record Stage(Path file, CustomResource<?, TesseraStatus> resource) {
+
+  public String kind() {
+    return resource.getKind();
+  }
+
+  public String name() {
+    return resource.getMetadata().getName();
+  }
+
+  /** {@code Kind/name}, the stage's key in the state file. */
+  public String id() {
+    return kind() + "/" + name();
+  }
+
+  /** What the stage names as its input, and the field that names it; null when nothing. */
+  public InputRef input() {
+    if (resource instanceof PackJob p) {
+      return p.getSpec().input;
+    }
+    if (resource instanceof PretrainRun p) {
+      return p.getSpec().input;
+    }
+    if (resource instanceof FinetuneRun f) {
+      return f.getSpec().init;
+    }
+    return InputRef.path(((CurationJob) resource).getSpec().input);
+  }
+
+  /** The field of {@link #input()}, for messages. */
+  public String inputField() {
+    String field = resource instanceof FinetuneRun ? "spec.init" : "spec.input";
+    InputRef ref = input();
+    if (resource instanceof CurationJob) {
+      return field;
+    }
+    if (ref.curationJob != null) {
+      return field + ".curationJob";
+    }
+    if (ref.packJob != null) {
+      return field + ".packJob";
+    }
+    if (ref.pretrainRun != null) {
+      return field + ".pretrainRun";
+    }
+    return field + ".path";
+  }
+
+  /** Where the stage writes, relative to the volume. */
+  public String outputDir() {
+    if (resource instanceof CurationJob c) {
+      return c.getSpec().output.path;
+    }
+    if (resource instanceof PackJob p) {
+      return p.getSpec().output;
+    }
+    if (resource instanceof PretrainRun p) {
+      return p.getSpec().output;
+    }
+    return ((FinetuneRun) resource).getSpec().output;
+  }
+
+  /** What the next stage reads: a curation's kept shards, otherwise the output directory. */
+  public String outputForNext() {
+    return resource instanceof CurationJob ? outputDir() + "/shards" : outputDir();
+  }
+
+  /** The CRDs' rules, checked as the API server would. */
+  public List<String> problems() {
+    if (resource instanceof CurationJob c) {
+      return SpecValidation.problems(c);
+    }
+    if (resource instanceof PackJob p) {
+      return SpecValidation.problems(p);
+    }
+    if (resource instanceof PretrainRun p) {
+      return SpecValidation.problems(p);
+    }
+    return SpecValidation.problems((FinetuneRun) resource);
+  }
+
+  /** {@code FILE: Kind name:} to start a message with. */
+  public String where() {
+    return file + ": " + kind() + " " + name();
+  }
+}

@@ -1,0 +1,203 @@
+package dev.tessera.cli;
+
+import dev.tessera.engine.cpu.VectorApiLauncher;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code tessera}: the same resources as on a cluster, run on this machine. */
+@Command(
+    name = "tessera",
+    mixinStandardHelpOptions = true,
+    version = "tessera 0.1.0",
+    description =
+        "Runs Tessera resources (CurationJob, PackJob, PretrainRun, FinetuneRun) locally.",
+    subcommands = {TesseraMain.Run.class, TesseraMain.Status.class, TesseraMain.Report.class})
+public final class TesseraMain {
+  /** Exit code of a pipeline that could not start: bad YAML, unknown kind, missing input. */
+  public static final int PIPELINE_ERROR = 2;
+
+  public static void main(String[] args) {
+    // The trainer needs the Vector API; java -jar cannot add the module from the manifest.
+    if (!VectorApiLauncher.relaunchIfNeeded(TesseraMain.class, args)) {
+      System.exit(VectorApiLauncher.childExitCode());
+    }
+    System.exit(commandLine(System.out).execute(args));
+  }
+
+  /** The command line, printing to {@code out}; shared by {@link #main} and tests. */
+  public static CommandLine commandLine(PrintStream out) {
+    CommandLine cli = new CommandLine(new TesseraMain(), new Factory(out));
+    cli.setExecutionExceptionHandler(
+        (e, commandLine, parseResult) -> {
+          if (e instanceof PipelineError) {
+            commandLine.getErr().println("error: " + e.getMessage());
+            return PIPELINE_ERROR;
+          }
+          throw e;
+        });
+    return cli;
+  }
+
+  /** Hands the output stream to the subcommands. */
+  private record Factory(PrintStream out) implements CommandLine.IFactory {
+    @Override
+    public <K> K create(Class<K> type) throws Exception {
+      if (type == Run.class) {
+        return type.cast(new Run(out));
+      }
+      if (type == Status.class) {
+        return type.cast(new Status(out));
+      }
+      if (type == Report.class) {
+        return type.cast(new Report(out));
+      }
+      return CommandLine.defaultFactory().create(type);
+    }
+  }
+
+  /** Where a pipeline's volume goes by default: {@code work/<directory or file name>}. */
+  static Path defaultVolume(Path pipeline) {
+    Path name = pipeline.toAbsolutePath().normalize().getFileName();
+    String base = name == null ? "pipeline" : name.toString().replaceAll("\\.ya?ml$", "");
+    return Path.of("work", base);
+  }
+
+  @Command(
+      name = "run",
+      description = "Run the resources of a directory or file, in the order of their inputs.")
+  static final class Run implements Callable<Integer> {
+    private final PrintStream out;
+
+    @Parameters(paramLabel = "PATH", description = "A directory or YAML file of Tessera resources.")
+    Path pipeline;
+
+    @Option(
+        names = "--volume",
+        paramLabel = "DIR",
+        description =
+            "The directory standing in for the storage volume (default: work/<PATH's name>).")
+    Path volume;
+
+    @Option(
+        names = "--copy",
+        paramLabel = "NAME=FILE",
+        description =
+            "Put FILE on the volume as NAME first, when NAME is not there (as kubectl cp would to the claim).")
+    List<String> copies = new ArrayList<>();
+
+    @Option(
+        names = "--fresh",
+        description =
+            "Forget what ran on the volume before (the workers still skip finished work).")
+    boolean fresh;
+
+    @Option(names = "--no-report", description = "Do not write report.html at the end.")
+    boolean noReport;
+
+    Run(PrintStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      Pipeline loaded = Pipeline.load(pipeline, out);
+      Path dir = volume != null ? volume : defaultVolume(pipeline);
+      Files.createDirectories(dir);
+      for (String copy : copies) {
+        String[] kv = copy.split("=", 2);
+        if (kv.length != 2) {
+          throw new PipelineError("--copy " + copy + ": expected NAME=FILE");
+        }
+        Path target = dir.resolve(kv[0]);
+        if (!Files.exists(target)) {
+          if (!Files.isRegularFile(Path.of(kv[1]))) {
+            throw new PipelineError("--copy " + copy + ": no file " + kv[1]);
+          }
+          Files.createDirectories(target.toAbsolutePath().getParent());
+          Files.copy(Path.of(kv[1]), target);
+        }
+      }
+      LocalRunner runner = new LocalRunner(dir, out, fresh);
+      int code = runner.run(loaded);
+      if (!noReport) {
+        Path report = HtmlReport.write(dir, loaded, runner.state());
+        out.println("report: " + report);
+      }
+      return code;
+    }
+  }
+
+  @Command(name = "status", description = "What ran, as kubectl get shows it.")
+  static final class Status implements Callable<Integer> {
+    private final PrintStream out;
+
+    @Parameters(
+        arity = "0..1",
+        paramLabel = "NAME",
+        description = "Only this resource (and its conditions).")
+    String name;
+
+    @Option(
+        names = "--volume",
+        paramLabel = "DIR",
+        description = "A volume (default: every one under work/).")
+    Path volume;
+
+    Status(PrintStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      List<Path> volumes = new ArrayList<>();
+      if (volume != null) {
+        volumes.add(volume);
+      } else if (Files.isDirectory(Path.of("work"))) {
+        try (Stream<Path> dirs = Files.list(Path.of("work"))) {
+          dirs.filter(d -> Files.exists(LocalState.fileOf(d))).sorted().forEach(volumes::add);
+        }
+      }
+      return StatusTable.print(out, volumes, name);
+    }
+  }
+
+  @Command(name = "report", description = "Rebuild VOLUME/report.html from what ran there.")
+  static final class Report implements Callable<Integer> {
+    private final PrintStream out;
+
+    @Parameters(
+        paramLabel = "VOLUME",
+        description = "The volume a pipeline ran on (e.g. work/quickstart).")
+    Path volume;
+
+    @Option(
+        names = "--pipeline",
+        paramLabel = "PATH",
+        description = "The resources, for their order and specs (default: the state's).")
+    Path pipeline;
+
+    Report(PrintStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      if (!Files.exists(LocalState.fileOf(volume))) {
+        throw new PipelineError(
+            volume + ": nothing ran here (no " + LocalState.fileOf(volume) + ")");
+      }
+      Pipeline loaded = pipeline == null ? null : Pipeline.load(pipeline, out);
+      out.println("report: " + HtmlReport.write(volume, loaded, LocalState.open(volume)));
+      return 0;
+    }
+  }
+}

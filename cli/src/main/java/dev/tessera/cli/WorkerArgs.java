@@ -1,0 +1,148 @@
+package dev.tessera.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.tessera.api.v1alpha1.CurationJob;
+import dev.tessera.api.v1alpha1.CurationJobSpec;
+import dev.tessera.api.v1alpha1.DistributedSpec;
+import dev.tessera.api.v1alpha1.FinetuneRun;
+import dev.tessera.api.v1alpha1.FinetuneRunSpec;
+import dev.tessera.api.v1alpha1.PackJob;
+import dev.tessera.api.v1alpha1.PackJobSpec;
+import dev.tessera.api.v1alpha1.PretrainRun;
+import dev.tessera.api.v1alpha1.PretrainRunSpec;
+import dev.tessera.api.v1alpha1.TrainingSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The worker command line of a stage on a local volume: what the operator's Jobs run, with every
+ * path made absolute under the volume (in-process workers share this process's working directory).
+ */
+final class WorkerArgs {
+  private static final ObjectMapper JSON = JsonMapper.builder().build();
+
+  private WorkerArgs() {}
+
+  /**
+   * @param input the resolved input, relative to the volume
+   * @param progress the progress report file
+   */
+  static List<String> of(Stage stage, Path volume, String input, Path progress) throws IOException {
+    List<String> args = new ArrayList<>();
+    if (stage.resource() instanceof CurationJob c) {
+      CurationJobSpec spec = c.getSpec();
+      Path config =
+          volume.resolve(".tessera").resolve("specs").resolve(stage.name() + ".curation.yaml");
+      Files.createDirectories(config.getParent());
+      Files.write(config, JSON.writeValueAsBytes(spec.workerSpec()));
+      args.addAll(
+          List.of(
+              "curate",
+              "--config",
+              config.toString(),
+              "--paths-relative-to",
+              volume.toString(),
+              "--input",
+              abs(volume, input),
+              "--out",
+              abs(volume, spec.output.path),
+              "--phase",
+              "all"));
+    } else if (stage.resource() instanceof PackJob p) {
+      PackJobSpec spec = p.getSpec();
+      args.addAll(
+          List.of(
+              "pack",
+              "--input",
+              abs(volume, input),
+              "--out",
+              abs(volume, spec.output),
+              "--tokenizer",
+              abs(volume, spec.tokenizer),
+              "--resume"));
+      option(args, "--seq-len", spec.seqLength);
+      option(args, "--image-tokens", spec.imageTokens);
+      option(args, "--image-size", spec.imageSize);
+      option(args, "--algorithm", spec.algorithm);
+      option(args, "--overlong", spec.overlong);
+      option(args, "--workers", spec.parallelism);
+    } else if (stage.resource() instanceof PretrainRun r) {
+      PretrainRunSpec spec = r.getSpec();
+      args.addAll(List.of("pretrain", "--data", abs(volume, input)));
+      if (spec.model != null) {
+        option(
+            args,
+            "--model-config",
+            spec.model.config == null || spec.model.config.equals("tiny")
+                ? spec.model.config
+                : abs(volume, spec.model.config));
+        option(args, "--init-llm", spec.model.llm == null ? null : abs(volume, spec.model.llm));
+        option(
+            args,
+            "--init-vision",
+            spec.model.vision == null ? null : abs(volume, spec.model.vision));
+      }
+      training(args, volume, spec);
+    } else {
+      FinetuneRunSpec spec = ((FinetuneRun) stage.resource()).getSpec();
+      args.addAll(
+          List.of(
+              "finetune",
+              "--data",
+              abs(volume, spec.conversations),
+              "--init",
+              abs(volume, input),
+              "--tokenizer",
+              abs(volume, spec.tokenizer)));
+      option(
+          args, "--image-folder", spec.imageFolder == null ? null : abs(volume, spec.imageFolder));
+      option(args, "--image-tokens", spec.imageTokens);
+      option(args, "--max-length", spec.maxLength);
+      training(args, volume, spec);
+    }
+    args.addAll(List.of("--progress-file", progress.toString()));
+    return args;
+  }
+
+  private static void training(List<String> args, Path volume, DistributedSpec spec) {
+    args.addAll(List.of("--out", abs(volume, spec.output)));
+    TrainingSpec t = spec.training;
+    option(args, "--steps", t.steps);
+    option(args, "--tokens", t.tokens);
+    option(args, "--epochs", t.epochs);
+    option(args, "--global-batch", t.globalBatch);
+    option(args, "--micro-batch", t.microBatch);
+    option(args, "--lr", t.lr);
+    option(args, "--warmup", t.warmup);
+    option(args, "--weight-decay", t.weightDecay);
+    option(args, "--clip", t.clip);
+    option(args, "--seed", t.seed);
+    option(args, "--attention", t.attention);
+    option(args, "--zero", t.zero);
+    option(args, "--peak-tflops", t.peakTflops);
+    if (spec.checkpoints != null) {
+      option(args, "--checkpoint-every", spec.checkpoints.every);
+      option(args, "--keep-last", spec.checkpoints.keepLast);
+    }
+    int gpus = spec.gpusPerNodeOrDefault();
+    // One machine: its GPUs as threads of this process, or one rank on the CPU.
+    args.addAll(
+        List.of(
+            "--ranks", String.valueOf(Math.max(1, gpus)), "--backend", gpus > 0 ? "cuda" : "cpu"));
+  }
+
+  static String abs(Path volume, String path) {
+    return volume.resolve(path).toAbsolutePath().normalize().toString();
+  }
+
+  private static void option(List<String> args, String name, Object value) {
+    if (value != null) {
+      args.add(name);
+      args.add(String.valueOf(value));
+    }
+  }
+}
