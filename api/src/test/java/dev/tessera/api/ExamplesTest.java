@@ -102,6 +102,17 @@ class ExamplesTest {
   }
 
   @Test
+  void theQuickstartIsValidAndChained() throws IOException {
+    List<CustomResource<?, ?>> resources = load(Path.of("../examples/quickstart"));
+    assertThat(resources)
+        .extracting(r -> r.getKind())
+        .containsExactly("CurationJob", "PackJob", "PretrainRun");
+    assertValidAndChained(resources);
+    assertThat(resources.get(0).getMetadata().getAnnotations())
+        .containsKey("tessera.dev/synthetic-data");
+  }
+
+  @Test
   void aTypoInAnExampleFieldIsRefused() {
     String yaml =
         "apiVersion: tessera.dev/v1alpha1\nkind: PackJob\nmetadata: {name: p}\nspec: {seqLenght: 4096}\n";

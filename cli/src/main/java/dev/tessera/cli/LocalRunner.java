@@ -59,7 +59,10 @@ public final class LocalRunner {
   public int run(Pipeline pipeline) throws IOException {
     out.printf("volume %s: %d stages%n", volume, pipeline.stages().size());
     for (Stage stage : pipeline.stages()) {
-      JsonNode spec = LocalState.JSON.valueToTree(stage.resource().getSpec());
+      // Through text, as the state file holds it: a tree made from objects keeps Long where one
+      // read back has Integer, and the two would never be equal.
+      JsonNode spec =
+          LocalState.JSON.readTree(LocalState.JSON.writeValueAsBytes(stage.resource().getSpec()));
       LocalState.Entry entry = state.get(stage.id());
       if (entry != null && entry.status().phase == Phase.Succeeded) {
         if (entry.spec().equals(spec)) {
@@ -131,6 +134,9 @@ public final class LocalRunner {
       }
     }
     fold(stage, status, progress);
+    if (code == 0 && stage.resource() instanceof CurationJob c) {
+      curationTotals(status, volume.resolve(c.getSpec().output.path).resolve("stats.json"));
+    }
     Duration took = Duration.between(started, Instant.now());
     if (code == 0) {
       status.phase = Phase.Succeeded;
@@ -287,6 +293,27 @@ public final class LocalRunner {
       case "PackJob" -> ProgressFold.packing(status, reports);
       default -> ProgressFold.training(status, reports);
     }
+  }
+
+  /**
+   * The pool's totals from the select phase's stats.json: the worker's last report is the reshard
+   * phase's, which counts only what it wrote.
+   */
+  private static void curationTotals(TesseraStatus status, Path stats) throws IOException {
+    if (!Files.exists(stats)) {
+      return;
+    }
+    JsonNode s = LocalState.JSON.readTree(stats.toFile());
+    if (status.progress == null) {
+      status.progress = new dev.tessera.api.v1alpha1.Progress();
+    }
+    status.progress.samples = s.path("samples").asLong();
+    status.progress.kept = s.path("kept").asLong();
+    status.progress.rejections = new java.util.TreeMap<>();
+    s.path("rejections")
+        .properties()
+        .forEach(r -> status.progress.rejections.put(r.getKey(), r.getValue().asLong()));
+    status.progress.percent = 100.0;
   }
 
   private static String summary(TesseraStatus status) {

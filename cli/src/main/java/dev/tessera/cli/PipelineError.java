@@ -5,6 +5,7 @@ public final class PipelineError extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
   public PipelineError(String message) {
-    super(message);
+    // Parsers' messages span lines; one line reads better in a terminal and a CI log.
+    super(message.replaceAll("\\s*\\R\\s*", " ").strip());
   }
 }

@@ -1,0 +1,213 @@
+package dev.tessera.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tessera.api.v1alpha1.Phase;
+import dev.tessera.model.text.QwenTokenizerFiles;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The quickstart's pipeline at a smaller scale, end to end through {@code tessera run}: synthetic
+ * data, curation, packing and pre-training of the tiny model; then again (nothing reruns), and once
+ * more killed with SIGKILL mid-training and run again (it finishes without redoing the finished
+ * stages, with the same final model).
+ */
+class LocalRunTest {
+  @TempDir static Path dir;
+  static Path pipeline;
+  static Path volume;
+  static String firstRun;
+
+  static final String PIPELINE =
+      """
+      apiVersion: tessera.dev/v1alpha1
+      kind: CurationJob
+      metadata:
+        name: mini-curate
+        annotations:
+          tessera.dev/synthetic-data: "shards=2 samplesPerShard=60 seed=7 defects=0.1"
+      spec:
+        input: 'raw/{00000..00001}.tar'
+        output: {path: curated, samplesPerShard: 50}
+      ---
+      apiVersion: tessera.dev/v1alpha1
+      kind: PackJob
+      metadata: {name: mini-pack}
+      spec:
+        input: {curationJob: mini-curate}
+        output: packed
+        tokenizer: tokenizer.json
+        seqLength: 256
+        imageTokens: 16
+        imageSize: 64
+        algorithm: fill
+      ---
+      apiVersion: tessera.dev/v1alpha1
+      kind: PretrainRun
+      metadata: {name: mini-pretrain}
+      spec:
+        input: {packJob: mini-pack}
+        output: runs/mini
+        model: {config: tiny}
+        gpusPerNode: 0
+        training: {steps: 8, globalBatch: 4, microBatch: 2, lr: 2.0e-3, warmup: 0.1}
+        checkpoints: {every: 2, keepLast: 8}
+      """;
+
+  @BeforeAll
+  static void runOnce() throws IOException {
+    pipeline = dir.resolve("pipeline");
+    Files.createDirectories(pipeline);
+    Files.writeString(pipeline.resolve("pipeline.yaml"), PIPELINE);
+    volume = dir.resolve("volume");
+    firstRun = run(volume);
+  }
+
+  static String run(Path volume) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int code =
+        TesseraMain.commandLine(new PrintStream(out, true, StandardCharsets.UTF_8))
+            .execute(args(volume));
+    String text = out.toString(StandardCharsets.UTF_8);
+    assertThat(code).as(text).isZero();
+    return text;
+  }
+
+  static String[] args(Path volume) {
+    return new String[] {
+      "run",
+      pipeline.toString(),
+      "--volume",
+      volume.toString(),
+      "--copy",
+      "tokenizer.json=" + QwenTokenizerFiles.tokenizerJson()
+    };
+  }
+
+  @Test
+  void everyStageSucceedsWithSaneOutputs() throws IOException {
+    LocalState state = LocalState.open(volume);
+    assertThat(state.entries().keySet())
+        .containsExactly(
+            "CurationJob/mini-curate", "PackJob/mini-pack", "PretrainRun/mini-pretrain");
+    state.entries().values().forEach(e -> assertThat(e.status().phase).isEqualTo(Phase.Succeeded));
+
+    JsonNode curated = LocalState.JSON.readTree(volume.resolve("curated/stats.json").toFile());
+    assertThat(curated.path("samples").asLong()).isEqualTo(120);
+    assertThat(curated.path("kept").asLong()).isBetween(90L, 119L);
+    assertThat(curated.path("rejections").size()).isPositive();
+    var curation = state.get("CurationJob/mini-curate").status();
+    assertThat(curation.progress.kept).isEqualTo(curated.path("kept").asLong());
+    assertThat(curation.output.path).isEqualTo("curated/shards");
+
+    JsonNode packed = LocalState.JSON.readTree(volume.resolve("packed/stats.json").toFile());
+    assertThat(packed.path("samples").asLong()).isEqualTo(curated.path("kept").asLong());
+    assertThat(packed.path("fill_ratio").asDouble()).isGreaterThan(0.9);
+    assertThat(packed.path("sequences").asLong())
+        .isGreaterThanOrEqualTo(packed.path("lower_bound_sequences").asLong());
+    assertThat(state.get("PackJob/mini-pack").status().progress.fillRatio)
+        .isEqualTo(packed.path("fill_ratio").asDouble());
+
+    List<String> metrics = Files.readAllLines(volume.resolve("runs/mini/metrics.jsonl"));
+    assertThat(metrics).hasSize(8);
+    double first = LocalState.JSON.readTree(metrics.get(0)).path("loss").asDouble();
+    double last = LocalState.JSON.readTree(metrics.get(7)).path("loss").asDouble();
+    assertThat(last).as("the loss fell").isLessThan(first - 0.5);
+    var training = state.get("PretrainRun/mini-pretrain").status();
+    assertThat(training.progress.step).isEqualTo(8);
+    assertThat(training.latestCheckpoint.step).isEqualTo(8);
+    assertThat(training.checkpoints).hasSizeGreaterThanOrEqualTo(2);
+
+    String report = Files.readString(volume.resolve("report.html"));
+    assertThat(report)
+        .contains("CurationJob mini-curate", "PackJob mini-pack", "PretrainRun mini-pretrain")
+        .contains("Rejected by filter", "fill ratio", "training loss", "<svg")
+        .contains(
+            "Captions for held-out synthetic images", "<b>model:</b>", "data:image/jpeg;base64,");
+  }
+
+  @Test
+  void aSecondRunRedoesNothing() throws IOException {
+    Path log = volume.resolve(".tessera/logs/PretrainRun-mini-pretrain.log");
+    long before = Files.size(log);
+    String again = run(volume);
+    assertThat(again.lines().filter(l -> l.contains("already succeeded")).count()).isEqualTo(3);
+    assertThat(Files.size(log)).as("the trainer did not run again").isEqualTo(before);
+  }
+
+  @Test
+  void statusShowsWhatRan() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int code =
+        TesseraMain.commandLine(new PrintStream(out, true, StandardCharsets.UTF_8))
+            .execute("status", "--volume", volume.toString(), "mini-pretrain");
+    String text = out.toString(StandardCharsets.UTF_8);
+    assertThat(code).isZero();
+    assertThat(text)
+        .contains(
+            "PretrainRun",
+            "mini-pretrain",
+            "Succeeded",
+            "100%",
+            "Complete",
+            "latest checkpoint: step 8");
+  }
+
+  @Test
+  void killedMidTrainingItFinishesWithTheSameModel() throws Exception {
+    Path killed = dir.resolve("killed");
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules",
+                "jdk.incubator.vector",
+                "-cp",
+                System.getProperty("java.class.path"),
+                TesseraMain.class.getName()));
+    command.addAll(List.of(args(killed)));
+    Process child =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("killed.out").toFile())
+            .start();
+    Path checkpoint = killed.resolve("runs/mini/checkpoints/step-00000004/manifest.json");
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
+    while (!Files.exists(checkpoint) && child.isAlive() && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+    }
+    assertThat(Files.exists(checkpoint)).as(Files.readString(dir.resolve("killed.out"))).isTrue();
+    child.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook runs
+    assertThat(LocalState.open(killed).get("PretrainRun/mini-pretrain").status().phase)
+        .isEqualTo(Phase.Running);
+
+    String resumed = run(killed);
+    assertThat(resumed).contains("CurationJob  mini-curate          already succeeded");
+    assertThat(resumed).contains("PackJob      mini-pack            already succeeded");
+    assertThat(resumed).contains("was interrupted: continuing");
+    assertThat(Files.readString(killed.resolve(".tessera/logs/PretrainRun-mini-pretrain.log")))
+        .contains("resuming from step-0000000");
+    assertThat(sha256(killed.resolve("runs/mini/checkpoints/step-00000008/model.safetensors")))
+        .as("the same final model as the uninterrupted run")
+        .isEqualTo(sha256(volume.resolve("runs/mini/checkpoints/step-00000008/model.safetensors")));
+  }
+
+  static String sha256(Path file) throws Exception {
+    return HexFormat.of()
+        .formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+  }
+}
