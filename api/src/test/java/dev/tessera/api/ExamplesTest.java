@@ -62,16 +62,7 @@ class ExamplesTest {
   }
 
   static List<String> problems(CustomResource<?, ?> resource) {
-    if (resource instanceof CurationJob c) {
-      return SpecValidation.problems(c);
-    }
-    if (resource instanceof PackJob p) {
-      return SpecValidation.problems(p);
-    }
-    if (resource instanceof PretrainRun p) {
-      return SpecValidation.problems(p);
-    }
-    return SpecValidation.problems((FinetuneRun) resource);
+    return SpecValidation.problemsOf(resource);
   }
 
   @Test

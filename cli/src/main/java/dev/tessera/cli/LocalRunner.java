@@ -11,8 +11,6 @@ import dev.tessera.api.v1alpha1.TesseraStatus;
 import dev.tessera.curator.CuratorMain;
 import dev.tessera.data.webdataset.ShardList;
 import dev.tessera.trainer.TrainerMain;
-import io.fabric8.kubernetes.api.model.Condition;
-import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -364,25 +362,7 @@ public final class LocalRunner {
   }
 
   static void set(TesseraStatus status, String type, boolean value, String reason, String message) {
-    String flag = value ? "True" : "False";
-    Condition existing = status.condition(type);
-    Condition updated =
-        new ConditionBuilder()
-            .withType(type)
-            .withStatus(flag)
-            .withReason(reason)
-            .withMessage(message)
-            .withObservedGeneration(1L)
-            .withLastTransitionTime(
-                existing != null && flag.equals(existing.getStatus())
-                    ? existing.getLastTransitionTime()
-                    : Instant.now().toString())
-            .build();
-    if (existing != null) {
-      status.conditions.set(status.conditions.indexOf(existing), updated);
-    } else {
-      status.conditions.add(updated);
-    }
+    status.setCondition(type, value, reason, message, 1, Instant.now());
   }
 
   static String human(Duration d) {

@@ -86,16 +86,7 @@ public record Stage(Path file, CustomResource<?, TesseraStatus> resource) {
 
   /** The CRDs' rules, checked as the API server would. */
   public List<String> problems() {
-    if (resource instanceof CurationJob c) {
-      return SpecValidation.problems(c);
-    }
-    if (resource instanceof PackJob p) {
-      return SpecValidation.problems(p);
-    }
-    if (resource instanceof PretrainRun p) {
-      return SpecValidation.problems(p);
-    }
-    return SpecValidation.problems((FinetuneRun) resource);
+    return SpecValidation.problemsOf(resource);
   }
 
   /** {@code FILE: Kind name:} to start a message with. */

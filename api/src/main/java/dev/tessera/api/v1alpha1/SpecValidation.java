@@ -19,6 +19,23 @@ public final class SpecValidation {
   private static final java.util.regex.Pattern PARENT_SEGMENT =
       java.util.regex.Pattern.compile("(^|/)\\.\\.(/|$)");
 
+  /** The problems of any Tessera resource. */
+  public static List<String> problemsOf(io.fabric8.kubernetes.api.model.HasMetadata resource) {
+    if (resource instanceof CurationJob c) {
+      return problems(c);
+    }
+    if (resource instanceof PackJob p) {
+      return problems(p);
+    }
+    if (resource instanceof PretrainRun r) {
+      return problems(r);
+    }
+    if (resource instanceof FinetuneRun f) {
+      return problems(f);
+    }
+    throw new IllegalArgumentException("not a Tessera resource: " + resource.getKind());
+  }
+
   public static List<String> problems(CurationJob job) {
     List<String> problems = common(job.getMetadata().getName(), job.getSpec());
     CurationJobSpec spec = job.getSpec();

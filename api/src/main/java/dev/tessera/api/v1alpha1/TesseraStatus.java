@@ -3,6 +3,8 @@ package dev.tessera.api.v1alpha1;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -64,6 +66,34 @@ public class TesseraStatus {
       }
     }
     return null;
+  }
+
+  /**
+   * Sets a condition, moving its lastTransitionTime only when its status flips (as {@code
+   * metav1.Condition} wants).
+   */
+  public void setCondition(
+      String type, boolean value, String reason, String message, long generation, Instant now) {
+    String flag = value ? "True" : "False";
+    Condition existing = condition(type);
+    String since =
+        existing != null && flag.equals(existing.getStatus())
+            ? existing.getLastTransitionTime()
+            : now.toString();
+    Condition updated =
+        new ConditionBuilder()
+            .withType(type)
+            .withStatus(flag)
+            .withReason(reason)
+            .withMessage(message == null ? "" : message)
+            .withObservedGeneration(generation)
+            .withLastTransitionTime(since)
+            .build();
+    if (existing != null) {
+      conditions.set(conditions.indexOf(existing), updated);
+    } else {
+      conditions.add(updated);
+    }
   }
 
   public boolean isTrue(String type) {
