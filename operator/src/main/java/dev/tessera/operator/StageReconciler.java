@@ -38,6 +38,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * The life every Tessera resource shares: validate the spec, wait for the input resource, create
@@ -141,7 +143,14 @@ public abstract class StageReconciler<
         resource.getStatus() == null ? new TesseraStatus() : resource.getStatus();
     TesseraStatus status = copy(before);
     Instant now = Instant.now();
-    Duration pollAfter = step(resource, status, context, now);
+    List<CompletableFuture<Void>> background = new ArrayList<>();
+    Duration pollAfter = step(resource, status, context, now, background);
+    try {
+      // A failed creation fails the reconcile, so that JOSDK retries it.
+      CompletableFuture.allOf(background.toArray(CompletableFuture[]::new)).join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    }
     status.observedGeneration = resource.getMetadata().getGeneration();
     UpdateControl<R> control;
     if (json(status).equals(json(before))) {
@@ -174,7 +183,12 @@ public abstract class StageReconciler<
   }
 
   /** One pass over the resource's life; returns when to look again without an event, or null. */
-  private Duration step(R resource, TesseraStatus status, Context<R> context, Instant now) {
+  private Duration step(
+      R resource,
+      TesseraStatus status,
+      Context<R> context,
+      Instant now,
+      List<CompletableFuture<Void>> background) {
     long generation = generation(resource);
     StatusConditions.remove(status, "Reconciled");
     List<String> problems = new ArrayList<>(validate(resource));
@@ -268,7 +282,7 @@ public abstract class StageReconciler<
           status, Conditions.INPUT_READY, true, "Path", "input on the volume", generation, now);
     }
 
-    ensureChannel(resource, context);
+    ensureChannel(resource, context, background);
 
     List<String> stages = stages(resource);
     if (status.stagesDone == null) {
@@ -604,7 +618,14 @@ public abstract class StageReconciler<
     job.getMetadata().setAnnotations(annotations);
   }
 
-  private void ensureChannel(R resource, Context<R> context) {
+  /**
+   * Creates the progress channel and the extras of a new resource. Only the ServiceAccount comes
+   * first (the Job controller cannot make pods without it); the rest is created while the Job is,
+   * and {@code background} collects those creations for the caller to wait on. The ConfigMap comes
+   * last, so that its presence means everything before it exists.
+   */
+  private void ensureChannel(
+      R resource, Context<R> context, List<CompletableFuture<Void>> background) {
     String name = ProgressChannel.configMapName(resource);
     boolean present =
         context.getSecondaryResources(ConfigMap.class).stream()
@@ -612,25 +633,19 @@ public abstract class StageReconciler<
     if (present) {
       return;
     }
-    // Independent objects in parallel (a new resource's first Job waits on them); the ConfigMap
-    // last, so that its presence means everything before it exists.
-    List<HasMetadata> first = new ArrayList<>(extras(resource));
     List<HasMetadata> channel = ProgressChannel.desired(resource);
-    first.addAll(channel.subList(0, channel.size() - 1));
+    create(context.getClient(), channel.get(0));
+    List<HasMetadata> rest = new ArrayList<>(extras(resource));
+    rest.addAll(channel.subList(1, channel.size() - 1));
     var executor = context.getWorkflowExecutorService();
-    var creations =
-        first.stream()
-            .map(
-                o ->
-                    java.util.concurrent.CompletableFuture.runAsync(
-                        () -> create(context.getClient(), o), executor))
-            .toArray(java.util.concurrent.CompletableFuture[]::new);
-    try {
-      java.util.concurrent.CompletableFuture.allOf(creations).join();
-    } catch (java.util.concurrent.CompletionException e) {
-      throw e.getCause() instanceof RuntimeException r ? r : e;
-    }
-    create(context.getClient(), channel.get(channel.size() - 1));
+    CompletableFuture<?>[] creations =
+        rest.stream()
+            .map(o -> CompletableFuture.runAsync(() -> create(context.getClient(), o), executor))
+            .toArray(CompletableFuture[]::new);
+    background.add(
+        CompletableFuture.allOf(creations)
+            .thenRunAsync(
+                () -> create(context.getClient(), channel.get(channel.size() - 1)), executor));
   }
 
   private void deleteOtherAttempts(R resource, Context<R> context, String stage, String keep) {
