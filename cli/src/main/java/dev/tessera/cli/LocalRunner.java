@@ -53,6 +53,14 @@ public final class LocalRunner {
     return state;
   }
 
+  /** The Running condition's reason after Ctrl-C. */
+  static final String INTERRUPTED = "Interrupted";
+
+  private static boolean interrupted(TesseraStatus status) {
+    var running = status.condition(Conditions.RUNNING);
+    return running != null && INTERRUPTED.equals(running.getReason());
+  }
+
   /** Runs every stage in order; returns 0, or the exit code of the stage that failed. */
   public int run(Pipeline pipeline) throws IOException {
     out.printf("volume %s: %d stages%n", volume, pipeline.stages().size());
@@ -90,7 +98,7 @@ public final class LocalRunner {
     TesseraStatus status = previous == null ? new TesseraStatus() : previous;
     Instant started = Instant.now();
     String input = resolveInput(stage);
-    if (previous != null && previous.phase == Phase.Running) {
+    if (previous != null && (previous.phase == Phase.Running || interrupted(previous))) {
       out.printf("↻ %-12s %-20s was interrupted: continuing%n", stage.kind(), stage.name());
     }
     status.phase = Phase.Running;
@@ -125,10 +133,31 @@ public final class LocalRunner {
       worker.setOut(logWriter);
       worker.setErr(logWriter);
       ProgressBar bar = new ProgressBar(out, stage, progress, status);
+      // Ctrl-C: say so in the state before the JVM goes (a SIGKILL leaves it Running, which the
+      // next run treats the same way).
+      Thread onInterrupt =
+          new Thread(
+              () -> {
+                status.phase = Phase.Pending;
+                set(
+                    status,
+                    Conditions.RUNNING,
+                    false,
+                    INTERRUPTED,
+                    "interrupted at " + Instant.now() + "; run again to continue");
+                try {
+                  state.put(stage.id(), spec, status);
+                } catch (IOException e) {
+                  // The state stays Running, which the next run also continues from.
+                }
+              },
+              "tessera-interrupted");
+      Runtime.getRuntime().addShutdownHook(onInterrupt);
       try {
         code = worker.execute(args.toArray(String[]::new));
       } finally {
         bar.close();
+        Runtime.getRuntime().removeShutdownHook(onInterrupt);
       }
     }
     fold(stage, status, progress);

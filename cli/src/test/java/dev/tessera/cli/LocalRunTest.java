@@ -168,8 +168,38 @@ class LocalRunTest {
   }
 
   @Test
-  void killedMidTrainingItFinishesWithTheSameModel() throws Exception {
-    Path killed = dir.resolve("killed");
+  void interruptedThenKilledMidTrainingItFinishesWithTheSameModel() throws Exception {
+    Path volume2 = dir.resolve("interrupted");
+    // Ctrl-C (SIGINT) after the second checkpoint: the state says so.
+    Process first = child(volume2, "first.out");
+    awaitCheckpoint(first, volume2, 2, "first.out");
+    new ProcessBuilder("kill", "-INT", String.valueOf(first.pid())).start().waitFor();
+    assertThat(first.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    var afterInterrupt = LocalState.open(volume2).get("PretrainRun/mini-pretrain").status();
+    assertThat(afterInterrupt.phase).isEqualTo(Phase.Pending);
+    assertThat(afterInterrupt.condition("Running").getReason()).isEqualTo(LocalRunner.INTERRUPTED);
+
+    // Run again, then SIGKILL after the sixth: no shutdown hook runs, the state stays Running.
+    Process second = child(volume2, "second.out");
+    awaitCheckpoint(second, volume2, 6, "second.out");
+    second.destroyForcibly().waitFor();
+    assertThat(Files.readString(dir.resolve("second.out"))).contains("was interrupted: continuing");
+    assertThat(LocalState.open(volume2).get("PretrainRun/mini-pretrain").status().phase)
+        .isEqualTo(Phase.Running);
+
+    String resumed = run(volume2);
+    assertThat(resumed).contains("CurationJob  mini-curate          already succeeded");
+    assertThat(resumed).contains("PackJob      mini-pack            already succeeded");
+    assertThat(resumed).contains("was interrupted: continuing");
+    String log = Files.readString(volume2.resolve(".tessera/logs/PretrainRun-mini-pretrain.log"));
+    assertThat(log.split("resuming from step-", -1)).as("resumed twice").hasSize(3);
+    assertThat(log).contains("resuming from step-00000006");
+    assertThat(sha256(volume2.resolve("runs/mini/checkpoints/step-00000008/model.safetensors")))
+        .as("the same final model as the uninterrupted run")
+        .isEqualTo(sha256(volume.resolve("runs/mini/checkpoints/step-00000008/model.safetensors")));
+  }
+
+  private static Process child(Path volume, String output) throws IOException {
     List<String> command =
         new ArrayList<>(
             List.of(
@@ -179,31 +209,22 @@ class LocalRunTest {
                 "-cp",
                 System.getProperty("java.class.path"),
                 TesseraMain.class.getName()));
-    command.addAll(List.of(args(killed)));
-    Process child =
-        new ProcessBuilder(command)
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("killed.out").toFile())
-            .start();
-    Path checkpoint = killed.resolve("runs/mini/checkpoints/step-00000004/manifest.json");
+    command.addAll(List.of(args(volume)));
+    return new ProcessBuilder(command)
+        .redirectErrorStream(true)
+        .redirectOutput(dir.resolve(output).toFile())
+        .start();
+  }
+
+  private static void awaitCheckpoint(Process child, Path volume, int step, String output)
+      throws Exception {
+    Path checkpoint =
+        volume.resolve(String.format("runs/mini/checkpoints/step-%08d/manifest.json", step));
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
     while (!Files.exists(checkpoint) && child.isAlive() && System.nanoTime() < deadline) {
-      Thread.sleep(100);
+      Thread.sleep(50);
     }
-    assertThat(Files.exists(checkpoint)).as(Files.readString(dir.resolve("killed.out"))).isTrue();
-    child.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook runs
-    assertThat(LocalState.open(killed).get("PretrainRun/mini-pretrain").status().phase)
-        .isEqualTo(Phase.Running);
-
-    String resumed = run(killed);
-    assertThat(resumed).contains("CurationJob  mini-curate          already succeeded");
-    assertThat(resumed).contains("PackJob      mini-pack            already succeeded");
-    assertThat(resumed).contains("was interrupted: continuing");
-    assertThat(Files.readString(killed.resolve(".tessera/logs/PretrainRun-mini-pretrain.log")))
-        .contains("resuming from step-0000000");
-    assertThat(sha256(killed.resolve("runs/mini/checkpoints/step-00000008/model.safetensors")))
-        .as("the same final model as the uninterrupted run")
-        .isEqualTo(sha256(volume.resolve("runs/mini/checkpoints/step-00000008/model.safetensors")));
+    assertThat(Files.exists(checkpoint)).as(Files.readString(dir.resolve(output))).isTrue();
   }
 
   static String sha256(Path file) throws Exception {
