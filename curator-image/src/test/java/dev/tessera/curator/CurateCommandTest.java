@@ -155,6 +155,28 @@ class CurateCommandTest {
   }
 
   @Test
+  void theScoreReportCountsUnreadableSamples() throws IOException {
+    // The operator's curation error-rate alert reads this count from the worker's report.
+    Path out = dir.resolve("reported");
+    Path report = dir.resolve("reported-progress.json");
+    curate(out, "--phase", "score", "--progress-file", report.toString());
+    JsonNode progress = JSON.readTree(report.toFile()).path("progress");
+    long badImages = 0;
+    try (Stream<Path> tables = Files.list(out.resolve(Curator.SCORES))) {
+      for (Path table : tables.toList()) {
+        badImages +=
+            dev.tessera.data.scores.ScoreTable.read(table).stream()
+                .filter(r -> r.reasons().contains("bad_image"))
+                .count();
+      }
+    }
+    assertThat(badImages).as("the synthetic defects include corrupt images").isPositive();
+    assertThat(progress.path("phase").asText()).isEqualTo("score");
+    assertThat(progress.path("unreadable").asLong()).isEqualTo(badImages);
+    assertThat(progress.path("samples").asLong()).isEqualTo(defects.size());
+  }
+
+  @Test
   void uidListsIncludeExcludeAndFlagExactly() throws IOException {
     // A list of every third clean sample's uid (sorted, DataComp's .npy).
     List<Uid> listed = new ArrayList<>();

@@ -91,11 +91,11 @@ class CurationJobLifecycleTest {
     cluster.report(
         cj,
         0,
-        "{\"version\":2,\"progress\":{\"phase\":\"score\",\"done\":300,\"total\":652,\"samples\":3000000,\"kept\":2500000},\"updated\":\"2026-11-26T10:00:00Z\"}");
+        "{\"version\":2,\"progress\":{\"phase\":\"score\",\"done\":300,\"total\":652,\"samples\":3000000,\"kept\":2500000,\"unreadable\":1200},\"updated\":\"2026-11-26T10:00:00Z\"}");
     cluster.report(
         cj,
         1,
-        "{\"version\":2,\"progress\":{\"phase\":\"score\",\"done\":351,\"total\":651,\"samples\":3510000,\"kept\":2900000},\"updated\":\"2026-11-26T10:00:01Z\"}");
+        "{\"version\":2,\"progress\":{\"phase\":\"score\",\"done\":351,\"total\":651,\"samples\":3510000,\"kept\":2900000,\"unreadable\":300},\"updated\":\"2026-11-26T10:00:01Z\"}");
     CurationJob scoring =
         cluster.awaitStatus(
             CurationJob.class,
@@ -103,6 +103,7 @@ class CurationJobLifecycleTest {
             s -> s.progress != null && s.progress.done != null && s.progress.done == 651);
     assertThat(scoring.getStatus().progress.total).isEqualTo(1303);
     assertThat(scoring.getStatus().progress.samples).isEqualTo(6_510_000);
+    assertThat(scoring.getStatus().progress.unreadable).isEqualTo(1500);
     assertThat(scoring.getStatus().progress.stage).isEqualTo("score");
     assertThat(scoring.getStatus().progress.percent).isEqualTo(16.7);
     assertThat(scoring.getStatus().phase).isEqualTo(Phase.Running);
@@ -136,7 +137,11 @@ class CurationJobLifecycleTest {
                         "tessera_curation_rejected{kind=\"CurationJob\",name=\"cj1\",namespace=\""
                             + client.getNamespace()
                             + "\",reason=\"near_duplicate\"} 410000.0")
-                    .contains("tessera_curation_kept{kind=\"CurationJob\",name=\"cj1\""));
+                    .contains("tessera_curation_kept{kind=\"CurationJob\",name=\"cj1\"")
+                    .contains(
+                        "tessera_curation_unreadable{kind=\"CurationJob\",name=\"cj1\",namespace=\""
+                            + client.getNamespace()
+                            + "\"} 1500.0"));
 
     cluster.complete("cj1-reshard");
     CurationJob done =

@@ -143,6 +143,7 @@ public final class ProgressFold {
     long total = 0;
     long samples = 0;
     long kept = 0;
+    long unreadable = 0;
     boolean any = false;
     Map<String, Long> rejections = null;
     Progress p = status.progress == null ? new Progress() : status.progress;
@@ -169,6 +170,7 @@ public final class ProgressFold {
       total += f.path("total").asLong();
       samples += f.path("samples").asLong();
       kept += f.path("kept").asLong();
+      unreadable += f.path("unreadable").asLong();
     }
     status.progress = p;
     p.stage = stage;
@@ -178,6 +180,7 @@ public final class ProgressFold {
     if (any) {
       p.done = done;
       p.total = total;
+      p.unreadable = unreadable;
       if (rejections == null || "score".equals(stage)) {
         p.samples = samples;
         p.kept = kept;

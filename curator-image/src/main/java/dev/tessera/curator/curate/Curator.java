@@ -145,11 +145,23 @@ public final class Curator {
     return written;
   }
 
+  /**
+   * Samples of this worker's shards that could not be read: damaged tar members the reader
+   * reported, and images that do not decode ({@code bad_image}). Reported for the operator's
+   * curation error-rate alert.
+   */
+  private final AtomicLong unreadable = new AtomicLong();
+
+  private static long badImages(List<ScoreRow> rows) {
+    return rows.stream().filter(r -> r.reasons().contains("bad_image")).count();
+  }
+
   private boolean scoreShard(Path shard, Path table, AtomicLong samples, AtomicLong kept)
       throws IOException {
     if (Files.exists(table)) {
       try {
         List<ScoreRow> rows = ScoreTable.read(table);
+        unreadable.addAndGet(badImages(rows));
         samples.addAndGet(rows.size());
         kept.addAndGet(rows.stream().filter(ScoreRow::passes).count());
         return false; // complete: tables are renamed into place whole
@@ -180,6 +192,7 @@ public final class Curator {
                 reasons,
                 scores));
       }
+      unreadable.addAndGet(reader.report().problems().size());
       if (!reader.report().problems().isEmpty()) {
         log.printf(
             "score: %s: %d problems reading it (%s)%n",
@@ -189,6 +202,7 @@ public final class Curator {
       }
     }
     ScoreTable.write(table, rows);
+    unreadable.addAndGet(badImages(rows));
     samples.addAndGet(rows.size());
     kept.addAndGet(rows.stream().filter(ScoreRow::passes).count());
     return true;
@@ -523,6 +537,9 @@ public final class Curator {
     figures.put("total", total);
     figures.put("samples", samples);
     figures.put("kept", kept);
+    if ("score".equals(phase)) {
+      figures.put("unreadable", unreadable.get());
+    }
     progress.progress(figures);
   }
 }
