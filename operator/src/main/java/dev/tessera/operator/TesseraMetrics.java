@@ -10,8 +10,9 @@ import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.javaoperatorsdk.operator.processing.event.source.IndexerResourceCache;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -42,7 +43,7 @@ public class TesseraMetrics {
   private final MeterRegistry registry;
   private final OperatorConfig config;
   private final List<IndexerResourceCache<?>> caches = new CopyOnWriteArrayList<>();
-  private final Map<String, MultiGauge> gauges = new HashMap<>();
+  private final Map<Meter.Id, Value> series = new HashMap<>();
   private ScheduledExecutorService timer;
 
   public TesseraMetrics(MeterRegistry registry, OperatorConfig config) {
@@ -83,41 +84,62 @@ public class TesseraMetrics {
 
   /** Rebuilds every series from the caches. */
   synchronized void refresh() {
-    Map<String, List<MultiGauge.Row<?>>> rows = new HashMap<>();
+    Map<String, List<Row>> rows = new HashMap<>();
     Instant now = Instant.now();
     for (IndexerResourceCache<?> cache : caches) {
       cache.list().forEach(resource -> rows(resource, now, rows));
     }
-    for (String name : METRICS) {
-      MultiGauge gauge =
-          gauges.computeIfAbsent(name, n -> MultiGauge.builder(n).register(registry));
-      gauge.register(rows.getOrDefault(name, List.of()), true);
+    // A gauge is registered once per series and then only its value changes: re-registering
+    // thousands of meters on every refresh would cost more than the reconciles themselves.
+    Map<Meter.Id, Value> seen = new HashMap<>();
+    for (var entry : rows.entrySet()) {
+      for (Row row : entry.getValue()) {
+        Meter.Id id = new Meter.Id(entry.getKey(), row.tags(), null, null, Meter.Type.GAUGE);
+        Value value =
+            series.computeIfAbsent(
+                id,
+                k -> {
+                  Value v = new Value();
+                  Gauge.builder(k.getName(), v, Value::get)
+                      .tags(k.getTagsAsIterable())
+                      .register(registry);
+                  return v;
+                });
+        value.set(row.value().doubleValue());
+        seen.put(id, value);
+      }
+    }
+    for (var it = series.entrySet().iterator(); it.hasNext(); ) {
+      var e = it.next();
+      if (!seen.containsKey(e.getKey())) {
+        registry
+            .find(e.getKey().getName())
+            .tags(e.getKey().getTagsAsIterable())
+            .gauges()
+            .forEach(registry::remove);
+        it.remove();
+      }
     }
   }
 
-  private static final List<String> METRICS =
-      List.of(
-          "tessera.resource.phase",
-          "tessera.progress.percent",
-          "tessera.progress.updated.timestamp.seconds",
-          "tessera.restarts",
-          "tessera.disruptions",
-          "tessera.waiting.seconds",
-          "tessera.training.step",
-          "tessera.training.loss",
-          "tessera.training.tokens.per.second",
-          "tessera.training.mfu",
-          "tessera.training.mfu.target",
-          "tessera.checkpoint.timestamp.seconds",
-          "tessera.checkpoint.interval.seconds",
-          "tessera.curation.samples",
-          "tessera.curation.kept",
-          "tessera.curation.unreadable",
-          "tessera.curation.rejected");
+  /** One series' latest value. */
+  private static final class Value {
+    private volatile double value;
+
+    double get() {
+      return value;
+    }
+
+    void set(double value) {
+      this.value = value;
+    }
+  }
+
+  /** One series of a refresh. */
+  private record Row(Tags tags, Number value) {}
 
   @SuppressWarnings("unchecked")
-  private static void rows(
-      HasMetadata resource, Instant now, Map<String, List<MultiGauge.Row<?>>> rows) {
+  private static void rows(HasMetadata resource, Instant now, Map<String, List<Row>> rows) {
     TesseraStatus status = ((CustomResource<?, TesseraStatus>) resource).getStatus();
     Object spec = ((CustomResource<?, TesseraStatus>) resource).getSpec();
     Tags tags =
@@ -187,16 +209,14 @@ public class TesseraMetrics {
     }
   }
 
-  private static void addIf(
-      Map<String, List<MultiGauge.Row<?>>> rows, String name, Tags tags, Number value) {
+  private static void addIf(Map<String, List<Row>> rows, String name, Tags tags, Number value) {
     if (value != null) {
       add(rows, name, tags, value);
     }
   }
 
-  private static void add(
-      Map<String, List<MultiGauge.Row<?>>> rows, String name, Tags tags, Number value) {
-    rows.computeIfAbsent(name, n -> new ArrayList<>()).add(MultiGauge.Row.of(tags, value));
+  private static void add(Map<String, List<Row>> rows, String name, Tags tags, Number value) {
+    rows.computeIfAbsent(name, n -> new ArrayList<>()).add(new Row(tags, value));
   }
 
   private static Instant instant(String text) {
