@@ -11,7 +11,7 @@ import dev.tessera.api.v1alpha1.PackJob;
 import dev.tessera.api.v1alpha1.PackJobSpec;
 import dev.tessera.api.v1alpha1.PretrainRun;
 import dev.tessera.api.v1alpha1.PretrainRunSpec;
-import dev.tessera.api.v1alpha1.TrainingSpec;
+import dev.tessera.api.v1alpha1.WorkerFlags;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,24 +64,20 @@ final class WorkerArgs {
               "--tokenizer",
               abs(volume, spec.tokenizer),
               "--resume"));
-      option(args, "--seq-len", spec.seqLength);
-      option(args, "--image-tokens", spec.imageTokens);
-      option(args, "--image-size", spec.imageSize);
-      option(args, "--algorithm", spec.algorithm);
-      option(args, "--overlong", spec.overlong);
-      option(args, "--workers", spec.parallelism);
+      args.addAll(spec.packerOptions());
     } else if (stage.resource() instanceof PretrainRun r) {
       PretrainRunSpec spec = r.getSpec();
       args.addAll(List.of("pretrain", "--data", abs(volume, input)));
       if (spec.model != null) {
-        option(
+        WorkerFlags.option(
             args,
             "--model-config",
             spec.model.config == null || spec.model.config.equals("tiny")
                 ? spec.model.config
                 : abs(volume, spec.model.config));
-        option(args, "--init-llm", spec.model.llm == null ? null : abs(volume, spec.model.llm));
-        option(
+        WorkerFlags.option(
+            args, "--init-llm", spec.model.llm == null ? null : abs(volume, spec.model.llm));
+        WorkerFlags.option(
             args,
             "--init-vision",
             spec.model.vision == null ? null : abs(volume, spec.model.vision));
@@ -98,10 +94,10 @@ final class WorkerArgs {
               abs(volume, input),
               "--tokenizer",
               abs(volume, spec.tokenizer)));
-      option(
+      WorkerFlags.option(
           args, "--image-folder", spec.imageFolder == null ? null : abs(volume, spec.imageFolder));
-      option(args, "--image-tokens", spec.imageTokens);
-      option(args, "--max-length", spec.maxLength);
+      WorkerFlags.option(args, "--image-tokens", spec.imageTokens);
+      WorkerFlags.option(args, "--max-length", spec.maxLength);
       training(args, volume, spec);
     }
     args.addAll(List.of("--progress-file", progress.toString()));
@@ -110,24 +106,7 @@ final class WorkerArgs {
 
   private static void training(List<String> args, Path volume, DistributedSpec spec) {
     args.addAll(List.of("--out", abs(volume, spec.output)));
-    TrainingSpec t = spec.training;
-    option(args, "--steps", t.steps);
-    option(args, "--tokens", t.tokens);
-    option(args, "--epochs", t.epochs);
-    option(args, "--global-batch", t.globalBatch);
-    option(args, "--micro-batch", t.microBatch);
-    option(args, "--lr", t.lr);
-    option(args, "--warmup", t.warmup);
-    option(args, "--weight-decay", t.weightDecay);
-    option(args, "--clip", t.clip);
-    option(args, "--seed", t.seed);
-    option(args, "--attention", t.attention);
-    option(args, "--zero", t.zero);
-    option(args, "--peak-tflops", t.peakTflops);
-    if (spec.checkpoints != null) {
-      option(args, "--checkpoint-every", spec.checkpoints.every);
-      option(args, "--keep-last", spec.checkpoints.keepLast);
-    }
+    args.addAll(spec.trainerOptions());
     int gpus = spec.gpusPerNodeOrDefault();
     // One machine: its GPUs as threads of this process, or one rank on the CPU.
     args.addAll(
@@ -137,12 +116,5 @@ final class WorkerArgs {
 
   static String abs(Path volume, String path) {
     return volume.resolve(path).toAbsolutePath().normalize().toString();
-  }
-
-  private static void option(List<String> args, String name, Object value) {
-    if (value != null) {
-      args.add(name);
-      args.add(String.valueOf(value));
-    }
   }
 }

@@ -78,12 +78,4 @@ final class ChildJobs {
         .endSpec()
         .build();
   }
-
-  /** Appends {@code name value} to a worker's arguments when the spec sets the value. */
-  static void option(List<String> args, String name, Object value) {
-    if (value != null) {
-      args.add(name);
-      args.add(String.valueOf(value));
-    }
-  }
 }

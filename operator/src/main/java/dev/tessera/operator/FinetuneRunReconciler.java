@@ -4,6 +4,7 @@ import dev.tessera.api.v1alpha1.FinetuneRun;
 import dev.tessera.api.v1alpha1.FinetuneRunSpec;
 import dev.tessera.api.v1alpha1.InputRef;
 import dev.tessera.api.v1alpha1.SpecValidation;
+import dev.tessera.api.v1alpha1.WorkerFlags;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import jakarta.inject.Singleton;
 import java.util.ArrayList;
@@ -40,9 +41,9 @@ public class FinetuneRunReconciler extends TrainingReconciler<FinetuneRunSpec, F
                 init,
                 "--tokenizer",
                 spec.tokenizer));
-    ChildJobs.option(args, "--image-folder", spec.imageFolder);
-    ChildJobs.option(args, "--image-tokens", spec.imageTokens);
-    ChildJobs.option(args, "--max-length", spec.maxLength);
+    WorkerFlags.option(args, "--image-folder", spec.imageFolder);
+    WorkerFlags.option(args, "--image-tokens", spec.imageTokens);
+    WorkerFlags.option(args, "--max-length", spec.maxLength);
     return args;
   }
 }

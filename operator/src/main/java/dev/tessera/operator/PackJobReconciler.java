@@ -54,12 +54,7 @@ public class PackJobReconciler extends StageReconciler<PackJobSpec, PackJob> {
                 "--tokenizer",
                 spec.tokenizer,
                 "--resume"));
-    ChildJobs.option(args, "--seq-len", spec.seqLength);
-    ChildJobs.option(args, "--image-tokens", spec.imageTokens);
-    ChildJobs.option(args, "--image-size", spec.imageSize);
-    ChildJobs.option(args, "--algorithm", spec.algorithm);
-    ChildJobs.option(args, "--overlong", spec.overlong);
-    ChildJobs.option(args, "--workers", spec.parallelism);
+    args.addAll(spec.packerOptions());
     WorkerPod pod =
         new WorkerPod(resource, spec, config.images().curator(), args)
             .labels(jobLabels(resource, stage, attempt));

@@ -4,6 +4,7 @@ import dev.tessera.api.v1alpha1.InputRef;
 import dev.tessera.api.v1alpha1.PretrainRun;
 import dev.tessera.api.v1alpha1.PretrainRunSpec;
 import dev.tessera.api.v1alpha1.SpecValidation;
+import dev.tessera.api.v1alpha1.WorkerFlags;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import jakarta.inject.Singleton;
 import java.util.ArrayList;
@@ -32,9 +33,9 @@ public class PretrainRunReconciler extends TrainingReconciler<PretrainRunSpec, P
     PretrainRunSpec spec = resource.getSpec();
     List<String> args = new ArrayList<>(List.of("pretrain", "--data", input));
     if (spec.model != null) {
-      ChildJobs.option(args, "--model-config", spec.model.config);
-      ChildJobs.option(args, "--init-llm", spec.model.llm);
-      ChildJobs.option(args, "--init-vision", spec.model.vision);
+      WorkerFlags.option(args, "--model-config", spec.model.config);
+      WorkerFlags.option(args, "--init-llm", spec.model.llm);
+      WorkerFlags.option(args, "--init-vision", spec.model.vision);
     }
     return args;
   }

@@ -170,8 +170,7 @@ public abstract class StageReconciler<
       R resource, Context<R> context, Exception e) {
     TesseraStatus status =
         resource.getStatus() == null ? new TesseraStatus() : resource.getStatus();
-    StatusConditions.set(
-        status,
+    status.setCondition(
         "Reconciled",
         false,
         "ReconcileError",
@@ -190,7 +189,7 @@ public abstract class StageReconciler<
       Instant now,
       List<CompletableFuture<Void>> background) {
     long generation = generation(resource);
-    StatusConditions.remove(status, "Reconciled");
+    status.conditions.removeIf(c -> c.getType().equals("Reconciled"));
     List<String> problems = new ArrayList<>(validate(resource));
     Storage.require(resource.getSpec(), problems);
     if (!problems.isEmpty()) {
@@ -205,8 +204,7 @@ public abstract class StageReconciler<
     }
     if (status.phase != null && status.phase.finished()) {
       if (!Objects.equals(status.observedGeneration, generation)) {
-        StatusConditions.set(
-            status,
+        status.setCondition(
             Conditions.SPEC_APPLIED,
             false,
             Conditions.REASON_SPEC_CHANGE_REFUSED,
@@ -232,8 +230,7 @@ public abstract class StageReconciler<
             upstreamStatus.condition(Conditions.FAILED) == null
                 ? ""
                 : ": " + upstreamStatus.condition(Conditions.FAILED).getMessage();
-        StatusConditions.set(
-            status,
+        status.setCondition(
             Conditions.INPUT_READY,
             false,
             Conditions.REASON_INPUT_FAILED,
@@ -251,8 +248,7 @@ public abstract class StageReconciler<
       }
       if (upstreamPhase != Phase.Succeeded) {
         status.phase = Phase.Waiting;
-        StatusConditions.set(
-            status,
+        status.setCondition(
             Conditions.INPUT_READY,
             false,
             Conditions.REASON_WAITING,
@@ -268,8 +264,7 @@ public abstract class StageReconciler<
         return config.waitingPoll();
       }
       inputPath = upstreamStatus.output == null ? null : upstreamStatus.output.path;
-      StatusConditions.set(
-          status,
+      status.setCondition(
           Conditions.INPUT_READY,
           true,
           "InputSucceeded",
@@ -278,8 +273,8 @@ public abstract class StageReconciler<
           now);
     } else {
       inputPath = ref == null ? null : ref.path;
-      StatusConditions.set(
-          status, Conditions.INPUT_READY, true, "Path", "input on the volume", generation, now);
+      status.setCondition(
+          Conditions.INPUT_READY, true, "Path", "input on the volume", generation, now);
     }
 
     ensureChannel(resource, context, background);
@@ -319,18 +314,11 @@ public abstract class StageReconciler<
         status.phase = resource.getSpec().suspended() ? Phase.Suspended : Phase.Pending;
         var previous = status.condition(Conditions.RUNNING);
         if (attempt == 0 || previous == null || "True".equals(previous.getStatus())) {
-          StatusConditions.set(
-              status,
-              Conditions.RUNNING,
-              false,
-              "JobCreated",
-              "created Job " + jobName,
-              generation,
-              now);
+          status.setCondition(
+              Conditions.RUNNING, false, "JobCreated", "created Job " + jobName, generation, now);
         } else {
           // A restart: the reason of the failed attempt stays until the new one runs.
-          StatusConditions.set(
-              status,
+          status.setCondition(
               Conditions.RUNNING,
               false,
               previous.getReason(),
@@ -339,7 +327,7 @@ public abstract class StageReconciler<
               now);
         }
         suspended(resource, status, resource.getSpec().suspended(), generation, now);
-        StatusConditions.set(status, Conditions.SPEC_APPLIED, true, "Applied", "", generation, now);
+        status.setCondition(Conditions.SPEC_APPLIED, true, "Applied", "", generation, now);
         return null;
       }
       refuseWorkChanges(resource, status, job, generation, now);
@@ -398,8 +386,7 @@ public abstract class StageReconciler<
       suspended(resource, status, suspended, generation, now);
       if (suspended) {
         status.phase = Phase.Suspended;
-        StatusConditions.set(
-            status,
+        status.setCondition(
             Conditions.RUNNING,
             false,
             "Suspended",
@@ -410,8 +397,7 @@ public abstract class StageReconciler<
           && job.getStatus().getActive() != null
           && job.getStatus().getActive() > 0) {
         status.phase = Phase.Running;
-        StatusConditions.set(
-            status,
+        status.setCondition(
             Conditions.RUNNING,
             true,
             "JobRunning",
@@ -433,8 +419,7 @@ public abstract class StageReconciler<
                 && previous.getMessage().contains("; created Job " + jobName);
         if (!restarting) {
           // Until the restarted attempt runs, its condition keeps the failed attempt's reason.
-          StatusConditions.set(
-              status,
+          status.setCondition(
               Conditions.RUNNING,
               false,
               "PodsPending",
@@ -451,9 +436,8 @@ public abstract class StageReconciler<
     status.completionTime = now.toString();
     status.output = new OutputRecord();
     status.output.path = outputPath(resource);
-    StatusConditions.set(status, Conditions.RUNNING, false, "Completed", "", generation, now);
-    StatusConditions.set(
-        status,
+    status.setCondition(Conditions.RUNNING, false, "Completed", "", generation, now);
+    status.setCondition(
         Conditions.COMPLETE,
         true,
         "Succeeded",
@@ -475,8 +459,7 @@ public abstract class StageReconciler<
       long generation,
       Instant now) {
     status.phase = Phase.Pending;
-    StatusConditions.set(
-        status,
+    status.setCondition(
         Conditions.RUNNING,
         false,
         failure.reason(),
@@ -514,8 +497,8 @@ public abstract class StageReconciler<
     if (status.completionTime == null) {
       status.completionTime = now.toString();
     }
-    StatusConditions.set(status, Conditions.RUNNING, false, reason, message, generation, now);
-    StatusConditions.set(status, Conditions.FAILED, true, reason, message, generation, now);
+    status.setCondition(Conditions.RUNNING, false, reason, message, generation, now);
+    status.setCondition(Conditions.FAILED, true, reason, message, generation, now);
     if (!already) {
       Events.record(context.getClient(), resource, "Warning", reason, message);
     }
@@ -524,14 +507,12 @@ public abstract class StageReconciler<
   private void suspended(
       R resource, TesseraStatus status, boolean suspended, long generation, Instant now) {
     if (!suspended) {
-      StatusConditions.set(
-          status, Conditions.SUSPENDED, false, "NotSuspended", "", generation, now);
+      status.setCondition(Conditions.SUSPENDED, false, "NotSuspended", "", generation, now);
     } else if (resource.getSpec().suspended()) {
-      StatusConditions.set(
-          status, Conditions.SUSPENDED, true, "Suspended", "spec.suspend is true", generation, now);
+      status.setCondition(
+          Conditions.SUSPENDED, true, "Suspended", "spec.suspend is true", generation, now);
     } else {
-      StatusConditions.set(
-          status,
+      status.setCondition(
           Conditions.SUSPENDED,
           true,
           "Queued",
@@ -572,12 +553,11 @@ public abstract class StageReconciler<
             : job.getMetadata().getAnnotations().get(Labels.WORK_SPEC);
     String current = json(workSpec(resource));
     if (recorded == null || recorded.equals(current)) {
-      StatusConditions.set(status, Conditions.SPEC_APPLIED, true, "Applied", "", generation, now);
+      status.setCondition(Conditions.SPEC_APPLIED, true, "Applied", "", generation, now);
       return;
     }
     Set<String> changed = changedFields(recorded, current);
-    StatusConditions.set(
-        status,
+    status.setCondition(
         Conditions.SPEC_APPLIED,
         false,
         Conditions.REASON_SPEC_CHANGE_REFUSED,

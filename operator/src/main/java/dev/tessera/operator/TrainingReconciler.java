@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.api.progress.ProgressFold;
 import dev.tessera.api.v1alpha1.DistributedSpec;
 import dev.tessera.api.v1alpha1.TesseraStatus;
-import dev.tessera.api.v1alpha1.TrainingSpec;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Quantity;
@@ -74,11 +73,7 @@ abstract class TrainingReconciler<
     int gpus = spec.gpusPerNodeOrDefault();
     List<String> args = new ArrayList<>(command(resource, input));
     args.addAll(List.of("--out", spec.output));
-    training(args, spec.training);
-    if (spec.checkpoints != null) {
-      ChildJobs.option(args, "--checkpoint-every", spec.checkpoints.every);
-      ChildJobs.option(args, "--keep-last", spec.checkpoints.keepLast);
-    }
+    args.addAll(spec.trainerOptions());
     // One node: its GPUs are threads of one JVM. Several nodes: one rank per node, meeting at
     // pod 0 (SpecValidation refuses several multi-GPU nodes).
     args.addAll(List.of("--ranks", String.valueOf(nodes > 1 ? nodes : Math.max(1, gpus))));
@@ -140,25 +135,6 @@ abstract class TrainingReconciler<
     limits.putIfAbsent(GPU, new Quantity(String.valueOf(gpus)));
     resources.setLimits(limits);
     return resources;
-  }
-
-  private static void training(List<String> args, TrainingSpec t) {
-    if (t == null) {
-      return;
-    }
-    ChildJobs.option(args, "--steps", t.steps);
-    ChildJobs.option(args, "--tokens", t.tokens);
-    ChildJobs.option(args, "--epochs", t.epochs);
-    ChildJobs.option(args, "--global-batch", t.globalBatch);
-    ChildJobs.option(args, "--micro-batch", t.microBatch);
-    ChildJobs.option(args, "--lr", t.lr);
-    ChildJobs.option(args, "--warmup", t.warmup);
-    ChildJobs.option(args, "--weight-decay", t.weightDecay);
-    ChildJobs.option(args, "--clip", t.clip);
-    ChildJobs.option(args, "--seed", t.seed);
-    ChildJobs.option(args, "--attention", t.attention);
-    ChildJobs.option(args, "--zero", t.zero);
-    ChildJobs.option(args, "--peak-tflops", t.peakTflops);
   }
 
   @Override

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Required;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The fields a training run shares between pre-training and fine-tuning: nodes and GPUs, the
@@ -42,6 +44,35 @@ public abstract class DistributedSpec extends WorkloadSpec {
 
   public int gpusPerNodeOrDefault() {
     return gpusPerNode == null ? 8 : gpusPerNode;
+  }
+
+  /**
+   * The trainer's flags for {@link #training} and {@link #checkpoints}: what the operator's Jobs
+   * and the local runner pass alike.
+   */
+  public List<String> trainerOptions() {
+    List<String> args = new ArrayList<>();
+    TrainingSpec t = training;
+    if (t != null) {
+      WorkerFlags.option(args, "--steps", t.steps);
+      WorkerFlags.option(args, "--tokens", t.tokens);
+      WorkerFlags.option(args, "--epochs", t.epochs);
+      WorkerFlags.option(args, "--global-batch", t.globalBatch);
+      WorkerFlags.option(args, "--micro-batch", t.microBatch);
+      WorkerFlags.option(args, "--lr", t.lr);
+      WorkerFlags.option(args, "--warmup", t.warmup);
+      WorkerFlags.option(args, "--weight-decay", t.weightDecay);
+      WorkerFlags.option(args, "--clip", t.clip);
+      WorkerFlags.option(args, "--seed", t.seed);
+      WorkerFlags.option(args, "--attention", t.attention);
+      WorkerFlags.option(args, "--zero", t.zero);
+      WorkerFlags.option(args, "--peak-tflops", t.peakTflops);
+    }
+    if (checkpoints != null) {
+      WorkerFlags.option(args, "--checkpoint-every", checkpoints.every);
+      WorkerFlags.option(args, "--keep-last", checkpoints.keepLast);
+    }
+    return args;
   }
 
   /** Ranks over all nodes: one per GPU, or one per node on the CPU. */

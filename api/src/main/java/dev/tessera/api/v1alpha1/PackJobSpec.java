@@ -7,6 +7,8 @@ import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.ValidationRule;
+import java.util.ArrayList;
+import java.util.List;
 
 /** {@code PackJob.spec}: the packer's options (docs/packing.md). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -58,4 +60,16 @@ public class PackJobSpec extends WorkloadSpec {
   @Min(1)
   @Max(256)
   public Integer parallelism;
+
+  /** The packer's flags for the sizes and modes this spec sets. */
+  public List<String> packerOptions() {
+    List<String> args = new ArrayList<>();
+    WorkerFlags.option(args, "--seq-len", seqLength);
+    WorkerFlags.option(args, "--image-tokens", imageTokens);
+    WorkerFlags.option(args, "--image-size", imageSize);
+    WorkerFlags.option(args, "--algorithm", algorithm);
+    WorkerFlags.option(args, "--overlong", overlong);
+    WorkerFlags.option(args, "--workers", parallelism);
+    return args;
+  }
 }
