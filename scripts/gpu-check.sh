@@ -7,8 +7,10 @@
 #                                 on the GPU machine (no Java, no network needed): unpacks the
 #                                 runtime, finds the CUDA 13 libraries (system or pip wheels),
 #                                 and runs `tessera-trainer gpu-check ARGS`: every kernel against
-#                                 the CPU backend, the NVRTC fallback, GEMM rates, and timed
-#                                 training steps of the Qwen2.5-1.5B decoder at 4096 tokens.
+#                                 the CPU backend, the NVRTC fallback, GEMM rates, timed
+#                                 training steps of the Qwen2.5-1.5B decoder at 4096 tokens (and
+#                                 again with the fp32 attention kernels, the baseline; SKIP_BASELINE=1
+#                                 leaves it out), and the trainer on both backends.
 #
 # Output: the check's log on stdout and, when $OUT is set, $OUT/gpu-check.log.
 set -euo pipefail
@@ -73,6 +75,13 @@ run)
     fi
     echo "== fatbin: kernels built by nvcc =="
     timeout "${CHECK_TIMEOUT:-400}" "${trainer[@]}" gpu-check "$@" || echo "gpu-check exited with status $?"
+    if [[ "${SKIP_BASELINE:-0}" != 1 ]]; then
+      # The same training steps with the exact fp32 attention kernels: the tensor-core kernels'
+      # gain, measured on the same card in the same script.
+      echo "== baseline: training steps with TESSERA_CUDA_ATTENTION=fp32 =="
+      TESSERA_CUDA_ATTENTION=fp32 timeout "${BASELINE_TIMEOUT:-200}" "${trainer[@]}" gpu-check --skip-kernels "$@" \
+        | grep -E "device:|training steps|step [0-9]|tokens/s|MFU|attention" || echo "baseline run failed (status $?)"
+    fi
     echo "== the trainer with --backend cuda against the same run on the CPU =="
     ref="$bundle/trainer"
     timeout "${TRAIN_TIMEOUT:-200}" "${trainer[@]}" pretrain "${TRAIN_ARGS[@]}" --data "$ref/packed" \

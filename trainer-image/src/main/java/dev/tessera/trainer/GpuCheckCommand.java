@@ -130,14 +130,16 @@ final class GpuCheckCommand implements Callable<Integer> {
       try (CudaBackend cuda = CudaBackend.open(device, CudaBackend.GemmPrecision.BF16)) {
         out.println("device: " + cuda.describe());
         // The training precision's GEMMs against the CPU, within bf16 rounding.
-        List<KernelCheck.Result> gemms = new KernelCheck(cuda, seed + 1).matmul(BF16_TOLERANCE);
+        KernelCheck bf16 = new KernelCheck(cuda, seed + 1);
+        bf16.matmul(BF16_TOLERANCE);
+        List<KernelCheck.Result> gemms = bf16.attention(BF16_TOLERANCE);
         gemms.forEach(out::println);
         long passedGemms = gemms.stream().filter(KernelCheck.Result::passed).count();
         failed |= passedGemms < gemms.size();
         summary.add(
             String.format(
                 Locale.ROOT,
-                "bf16 GEMM checks: %d of %d outputs within %.0e",
+                "bf16 checks (GEMMs, tensor-core attention): %d of %d outputs within %.0e",
                 passedGemms,
                 gemms.size(),
                 BF16_TOLERANCE));

@@ -3,13 +3,15 @@ package dev.tessera.engine.cuda;
 import dev.tessera.engine.Tensor;
 
 /**
- * Launches the attention kernels of {@code attention.cu} with the grid that file's header
- * prescribes: tiles of 32 queries (or keys) per block of 128 threads (256 for the dk/dv kernel),
- * one grid column per (row, head). The kernels assume exactly these block sizes.
+ * Launches the attention kernels with the grids their files' headers prescribe: tiles of 32 queries
+ * (or keys), one grid column per (row, head). {@code attention.cu} (fp32) uses blocks of 128
+ * threads (256 for the dk/dv kernel); {@code attention_mma.cu} (bf16 tensor cores, chosen by {@link
+ * CudaBackend#tensorCoreAttention}) blocks of 64. The kernels assume exactly these sizes.
  */
 final class AttentionLaunch {
   private static final int TILE = 32;
   private static final int THREADS = 128;
+  private static final int MMA_THREADS = 64;
 
   private AttentionLaunch() {}
 
@@ -30,9 +32,10 @@ final class AttentionLaunch {
     requireHeadDim(d);
     boolean causal = keyStart != null;
     DeviceAllocator.Block starts = causal ? cuda.deviceInts(keyStart, 0, b * t) : null;
+    boolean mma = causal && cuda.tensorCoreAttention(d);
     cuda.launch(
-        "attention_forward",
-        new KernelLaunch.Shape(b * hq, tiles(t), 1, THREADS),
+        mma ? tensorCoreKernel("forward", d) : "attention_forward",
+        new KernelLaunch.Shape(b * hq, tiles(t), 1, mma ? MMA_THREADS : THREADS),
         cuda.address(q),
         cuda.address(k),
         cuda.address(v),
@@ -90,9 +93,10 @@ final class AttentionLaunch {
     DeviceAllocator.Block partials = splits > 1 ? cuda.scratch(2 * 4L * splits * kvElements) : null;
     long dkPart = partials == null ? 0L : partials.address();
     long dvPart = partials == null ? 0L : partials.address() + 4L * splits * kvElements;
+    boolean mma = cuda.tensorCoreAttention(d);
     cuda.launch(
-        "attention_backward_dkdv",
-        new KernelLaunch.Shape(b * hkv, tiles(t), splits, 2 * THREADS),
+        mma ? tensorCoreKernel("dkdv", d) : "attention_backward_dkdv",
+        new KernelLaunch.Shape(b * hkv, tiles(t), splits, mma ? MMA_THREADS : 2 * THREADS),
         cuda.address(q),
         cuda.address(k),
         cuda.address(v),
@@ -123,8 +127,8 @@ final class AttentionLaunch {
       cuda.release(partials);
     }
     cuda.launch(
-        "attention_backward_dq",
-        new KernelLaunch.Shape(b * hq, tiles(t), 1, THREADS),
+        mma ? tensorCoreKernel("dq", d) : "attention_backward_dq",
+        new KernelLaunch.Shape(b * hq, tiles(t), 1, mma ? MMA_THREADS : THREADS),
         cuda.address(q),
         cuda.address(k),
         cuda.address(v),
@@ -140,6 +144,16 @@ final class AttentionLaunch {
         d,
         scale);
     cuda.release(delta);
+  }
+
+  /**
+   * Head dimensions with tensor-core kernels (instantiated by AMMA_KERNELS in attention_mma.cu).
+   */
+  static final int[] TENSOR_CORE_HEAD_DIMS = {64, 128};
+
+  /** The tensor-core kernel for {@code pass} (forward, dkdv, dq) and head dimension {@code d}. */
+  static String tensorCoreKernel(String pass, int d) {
+    return "attention_mma_" + pass + "_d" + d;
   }
 
   private static int tiles(int t) {

@@ -57,6 +57,7 @@ public final class CudaBackend implements Backend {
   private final KernelLaunch launch = new KernelLaunch();
   private final CublasLt cublasLt;
   private final CublasLt.Precision gemmPrecision;
+  private final boolean tensorCoreAttention;
   private final CudaKernels kernels;
   private final FloatPointer staging = new FloatPointer(STAGING_FLOATS);
   private boolean closed;
@@ -103,6 +104,10 @@ public final class CudaBackend implements Backend {
     this.module = KernelModule.load(major, minor);
     this.cublasLt = new CublasLt(allocator);
     this.gemmPrecision = CublasLt.Precision.valueOf(precision.name());
+    this.tensorCoreAttention =
+        precision == GemmPrecision.BF16
+            && major >= 8
+            && !"fp32".equalsIgnoreCase(System.getenv("TESSERA_CUDA_ATTENTION"));
     this.kernels = new CudaKernels(this);
   }
 
@@ -168,14 +173,27 @@ public final class CudaBackend implements Backend {
   public String describe() {
     return String.format(
         java.util.Locale.ROOT,
-        "%s (sm_%d%d, %d SMs, %.1f GiB), kernels: %s, GEMMs: %s",
+        "%s (sm_%d%d, %d SMs, %.1f GiB), kernels: %s, GEMMs: %s, attention: %s",
         name,
         major,
         minor,
         multiprocessors,
         totalMemory / (double) (1L << 30),
         module.origin(),
-        gemmPrecision);
+        gemmPrecision,
+        tensorCoreAttention ? "bf16 tensor cores (head dims 64, 128)" : "fp32");
+  }
+
+  /**
+   * Whether causal attention with head dimension {@code headDim} runs on the tensor-core kernels
+   * ({@code attention_mma.cu}): with the bf16 training precision on sm_80 or newer, for head
+   * dimensions 64 and 128; otherwise, and always with {@code TESSERA_CUDA_ATTENTION=fp32}, on the
+   * exact fp32 kernels.
+   */
+  boolean tensorCoreAttention(int headDim) {
+    return tensorCoreAttention
+        && java.util.Arrays.stream(AttentionLaunch.TENSOR_CORE_HEAD_DIMS)
+            .anyMatch(d -> d == headDim);
   }
 
   public DeviceAllocator allocator() {

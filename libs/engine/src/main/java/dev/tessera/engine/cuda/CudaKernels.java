@@ -67,13 +67,27 @@ final class CudaKernels implements DeviceKernels {
     int oc = weight.dim(0);
     int c = weight.dim(1);
     int n = Math.toIntExact(inp.size() / c);
-    if (dinp != null) {
-      // dinp[N, C] += dout[N, OC] @ weight[OC, C]
-      gemm(RowMajorGemm.packed(false, false, n, c, oc), ptr(dout), ptr(weight), 1f, ptr(dinp));
-    }
-    if (dweight != null) {
-      // dweight[OC, C] += dout[N, OC]^T @ inp[N, C]
-      gemm(RowMajorGemm.packed(true, false, oc, c, n), ptr(dout), ptr(inp), 1f, ptr(dweight));
+    RowMajorGemm dinpShape = RowMajorGemm.packed(false, false, n, c, oc);
+    RowMajorGemm dweightShape = RowMajorGemm.packed(true, false, oc, c, n);
+    if (cuda.gemmPrecision() == CublasLt.Precision.BF16 && dinp != null && dweight != null) {
+      // Both products read dout: one bf16 copy serves them.
+      DeviceAllocator.Block dout16 = toBf16(ptr(dout), (long) n * oc);
+      DeviceAllocator.Block weight16 = toBf16(ptr(weight), (long) oc * c);
+      gemmBf16(dinpShape, dout16.address(), weight16.address(), 1f, ptr(dinp));
+      cuda.release(weight16);
+      DeviceAllocator.Block inp16 = toBf16(ptr(inp), (long) n * c);
+      gemmBf16(dweightShape, dout16.address(), inp16.address(), 1f, ptr(dweight));
+      cuda.release(inp16);
+      cuda.release(dout16);
+    } else {
+      if (dinp != null) {
+        // dinp[N, C] += dout[N, OC] @ weight[OC, C]
+        gemm(dinpShape, ptr(dout), ptr(weight), 1f, ptr(dinp));
+      }
+      if (dweight != null) {
+        // dweight[OC, C] += dout[N, OC]^T @ inp[N, C]
+        gemm(dweightShape, ptr(dout), ptr(inp), 1f, ptr(dweight));
+      }
     }
     if (dbias != null) {
       cuda.launch("column_sum_accumulate", columnChunks(n, oc), ptr(dout), ptr(dbias), n, oc);
@@ -95,21 +109,18 @@ final class CudaKernels implements DeviceKernels {
     }
     DeviceAllocator.Block a16 = toBf16(a, shape.extentA());
     DeviceAllocator.Block b16 = toBf16(b, shape.extentB());
-    cuda.timed(
-        name,
-        () ->
-            cuda.cublasLt()
-                .gemm(
-                    shape,
-                    CublasLt.Precision.FP32,
-                    true,
-                    1f,
-                    a16.address(),
-                    b16.address(),
-                    beta,
-                    c));
+    gemmBf16(shape, a16.address(), b16.address(), beta, c);
     cuda.release(a16);
     cuda.release(b16);
+  }
+
+  /**
+   * {@code C = op(A) op(B) + beta C} with A and B already bf16 copies (fp32 accumulation, C fp32).
+   */
+  private void gemmBf16(RowMajorGemm shape, long a16, long b16, float beta, long c) {
+    cuda.timed(
+        "gemm " + shape.label(),
+        () -> cuda.cublasLt().gemm(shape, CublasLt.Precision.FP32, true, 1f, a16, b16, beta, c));
   }
 
   /** A bf16 copy (rounded to nearest even) of {@code count} floats at {@code address}. */

@@ -24,6 +24,19 @@ class KernelCheckTest {
   }
 
   @Test
+  void theTrainingPrecisionChecksCoverBothHeadDimensionsAndALongPackedRow() {
+    KernelCheck check = new KernelCheck(CpuBackend.get(), 12);
+    check.matmul(1e-2);
+    List<KernelCheck.Result> results = check.attention(1e-2);
+    assertThat(results).allSatisfy(result -> assertThat(result.relativeError()).isZero());
+    assertThat(results.stream().map(KernelCheck.Result::op))
+        .anyMatch(op -> op.startsWith("matmul"))
+        .anyMatch(op -> op.contains("D=64"))
+        .anyMatch(op -> op.contains("document T=4096 Hq=12 Hkv=2 D=128"));
+    assertThat(results).allSatisfy(result -> assertThat(result.tolerance()).isEqualTo(1e-2));
+  }
+
+  @Test
   void nanNeverPasses() {
     assertThat(new KernelCheck.Result("op", "out", Double.NaN, 1e-5).passed()).isFalse();
     assertThat(new KernelCheck.Result("op", "out", 2e-5, 1e-5).passed()).isFalse();

@@ -60,6 +60,32 @@ class KernelSourcesTest {
   }
 
   @Test
+  void everyTensorCoreAttentionKernelIsInstantiated() throws IOException {
+    String source = resource(KernelModule.SOURCE);
+    // The kernels are stamped out per head dimension by a macro: expand its instantiations.
+    Set<String> templates =
+        matches(
+            Pattern.compile(
+                "extern \"C\" __global__ void (?:__launch_bounds__\\([^)]*\\)\\s*)?(\\w+)_d##HD\\("),
+            source);
+    assertThat(templates)
+        .containsExactlyInAnyOrder(
+            "attention_mma_forward", "attention_mma_dkdv", "attention_mma_dq");
+    Set<String> headDims = matches(Pattern.compile("\nAMMA_KERNELS\\((\\d+)\\)"), source);
+    Set<String> defined = new TreeSet<>();
+    for (String template : templates) {
+      for (String d : headDims) {
+        defined.add(template + "_d" + d);
+      }
+    }
+    for (int d : AttentionLaunch.TENSOR_CORE_HEAD_DIMS) {
+      for (String pass : new String[] {"forward", "dkdv", "dq"}) {
+        assertThat(defined).contains(AttentionLaunch.tensorCoreKernel(pass, d));
+      }
+    }
+  }
+
+  @Test
   void theFatbinIsBuiltWhereNvccExists() throws IOException {
     boolean nvcc =
         Stream.of(System.getenv("PATH").split(":"))
