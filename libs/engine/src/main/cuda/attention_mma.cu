@@ -1,27 +1,32 @@
 // Attention on the tensor cores: the causal grouped-query attention of attention.cu (same layouts,
 // same masking, same outputs and accumulation rules) with every product of the forward and the
-// backward on bf16 mma.sync tiles (m16n8k16, fp32 accumulation). Inputs stay fp32 in global
-// memory; each tile is rounded to bf16 when it is staged in shared memory, as are the
-// probabilities (P, dS) before they enter a product. Softmax statistics, lse, delta and every
+// backward on bf16 mma.sync tiles (m16n8k16, fp32 accumulation). The host hands the kernels bf16
+// copies of q, k, v and dout; tiles move into shared memory with cp.async, the next tile's copy
+// in flight while the current one is used; the probabilities (P, dS) are rounded to bf16 before
+// they enter a product. Softmax statistics, lse, delta and every
 // accumulator stay fp32. The backend uses these kernels for the bf16 training precision; the fp32
 // kernels of attention.cu remain the exact path.
 //
 // Head dimension HD = 64 or 128 (kernels suffixed _d64 / _d128); sm_80 or newer.
 //
 // ------------------------------------------------------------------------------------------------
-// LAUNCH CONFIGURATION (64 threads = 2 warps per block; static shared memory under 48 KB). Each
-// kernel takes the arguments of its fp32 twin in attention.cu, in the same order (D must equal HD;
-// the forward requires causal != 0 and a keyStart):
+// LAUNCH CONFIGURATION (64 threads = 2 warps per block). Each kernel takes the arguments of its
+// fp32 twin in attention.cu, in the same order, except that q, k, v and dout are bf16 copies
+// (unsigned short, same layouts) of the fp32 tensors; D must equal HD, and the forward requires
+// causal != 0 and a keyStart:
 //
 //   attention_mma_forward_dHD   gridDim = (B * Hq, ceil(T / 32), 1)   as attention_forward
 //   attention_mma_dkdv_dHD      gridDim = (B * Hkv, ceil(T / 32), S)  as attention_backward_dkdv
 //                               (S splits of the group's query heads; partial slots when S > 1,
-//                               added by attention_reduce_partials)
+//                               added by attention_reduce_partials); dynamic shared memory
+//                               12 * 32 * (HD + 8) + 768 bytes (52,992 for HD = 128: the host
+//                               raises the kernel's dynamic shared memory limit first)
 //   attention_mma_dq_dHD        gridDim = (B * Hq, ceil(T / 32), 1)   as attention_backward_dq
 //
-// Backward order and host guarantees as in attention.cu (attention_backward_delta first), plus:
-// every q/k/v/dout/out row and every tensor base address 16-byte aligned (HD is a multiple of 4
-// floats and the allocator aligns blocks to 256 bytes).
+// Static shared memory of the other two is under 48 KB. Backward order and host guarantees as in
+// attention.cu (attention_backward_delta, on the fp32 dout and out, first), plus: every bf16 row
+// and tensor base address 16-byte aligned (HD is a multiple of 8 and the allocator aligns blocks
+// to 256 bytes).
 // ------------------------------------------------------------------------------------------------
 //
 // Fragment layouts of mma.m16n8k16 (lane = 4 * g + c, g = lane / 4, c = lane % 4):
@@ -80,27 +85,33 @@ struct AmmaTile {
   static constexpr int ELEMENTS = amma_TILE * STRIDE;
 };
 
-// Stages 32 token rows of HD floats (row r at src + r * tokStride) as bf16; rows >= nValid are
-// zero. All threads of the block.
+// Asynchronous 16-byte copy global -> shared (cp.async, L2 only); with valid false the 16 bytes
+// are zero-filled and nothing is read.
+static __device__ __forceinline__ void amma_copy16(unsigned short* dst, const unsigned short* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
+               :
+               : "r"(amma_smem_address(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+
+static __device__ __forceinline__ void amma_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+
+// Waits until at most N of this thread's committed copy groups are still in flight.
+template <int N>
+static __device__ __forceinline__ void amma_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// Starts copying 32 token rows of HD bf16 (row r at src + r * tokStride) into a tile; rows >= nValid
+// become zeros. All threads of the block; the data is there after amma_wait and __syncthreads.
 template <int HD>
 static __device__ __forceinline__ void amma_stage(
-    unsigned short* __restrict__ dst, const float* __restrict__ src, long long tokStride, int nValid) {
-  constexpr int PER_ROW = HD / 4;
-  for (int i = threadIdx.x; i < amma_TILE * PER_ROW; i += blockDim.x) {
-    const int r = i / PER_ROW;
-    const int col = (i - r * PER_ROW) * 4;
-    float4 x;
-    x.x = 0.f;
-    x.y = 0.f;
-    x.z = 0.f;
-    x.w = 0.f;
-    if (r < nValid) {
-      x = *reinterpret_cast<const float4*>(src + (long long)r * tokStride + col);
-    }
-    uint2 packed;
-    packed.x = amma_pack(x.x, x.y);
-    packed.y = amma_pack(x.z, x.w);
-    *reinterpret_cast<uint2*>(dst + r * AmmaTile<HD>::STRIDE + col) = packed;
+    unsigned short* __restrict__ dst, const unsigned short* __restrict__ src, long long tokStride, int nValid) {
+  constexpr int CHUNKS = HD / 8;  // 16-byte chunks per row
+  for (int i = threadIdx.x; i < amma_TILE * CHUNKS; i += blockDim.x) {
+    const int r = i / CHUNKS;
+    const int col = (i - r * CHUNKS) * 8;
+    const bool ok = r < nValid;
+    amma_copy16(dst + r * AmmaTile<HD>::STRIDE + col, src + (ok ? (long long)r * tokStride + col : 0LL), ok);
   }
 }
 
@@ -159,6 +170,29 @@ static __device__ __forceinline__ void amma_scores(
       amma_load_b_rows_n<HD>(b, tileB, np * 16, kk * 16);
       amma_mma(acc[2 * np], a, b[0], b[1]);
       amma_mma(acc[2 * np + 1], a, b[2], b[3]);
+    }
+  }
+}
+
+// As amma_scores, with the A fragments already in registers.
+template <int HD>
+static __device__ __forceinline__ void amma_scores_regs(
+    float (&acc)[4][4], const unsigned (&a)[HD / 16][4], const unsigned short* tileB) {
+#pragma unroll
+  for (int n = 0; n < 4; ++n) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      acc[n][e] = 0.f;
+    }
+  }
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+#pragma unroll
+    for (int np = 0; np < 2; ++np) {
+      unsigned b[4];
+      amma_load_b_rows_n<HD>(b, tileB, np * 16, kk * 16);
+      amma_mma(acc[2 * np], a[kk], b[0], b[1]);
+      amma_mma(acc[2 * np + 1], a[kk], b[2], b[3]);
     }
   }
 }
@@ -228,19 +262,24 @@ static __device__ __forceinline__ void amma_write_rows(
   }
 }
 
+// Dynamic shared memory of the dK/dV kernel (over the 48 KB a static array may take).
+extern __shared__ __align__(16) unsigned short amma_dynamic[];
+
 // Forward. Block: 32 queries [t0, t0 + 32) of one (row b, query head h), tiles scheduled longest
 // first as in attention_forward; warp w owns queries t0 + 16w .. + 15 and keeps their Q fragments
-// in registers. Key tiles of 32 keys (K and V, bf16) stream through shared memory; per tile
-// S = Q K^T on the tensor cores, masked, an online softmax in the log2 domain (running max and sum
-// per query row, reduced over the 4 lanes that share a row), then O += P V.
+// in registers. Key tiles of 32 keys (K and V) stream through two shared buffers, the next tile's
+// copy in flight while the current one is used: S = Q K^T on the tensor cores, masked, an online
+// softmax in the log2 domain (running max and sum per query row, reduced over the 4 lanes that
+// share a row), then O += P V.
 template <int HD>
 static __device__ __forceinline__ void amma_forward(
-    const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
-    const int* __restrict__ keyStart, float* __restrict__ out, float* __restrict__ lse, int T,
-    int Hq, int Hkv, float scale) {
-  __shared__ __align__(16) unsigned short sQ[AmmaTile<HD>::ELEMENTS];
-  __shared__ __align__(16) unsigned short sK[AmmaTile<HD>::ELEMENTS];
-  __shared__ __align__(16) unsigned short sV[AmmaTile<HD>::ELEMENTS];
+    const unsigned short* __restrict__ q, const unsigned short* __restrict__ k,
+    const unsigned short* __restrict__ v, const int* __restrict__ keyStart, float* __restrict__ out,
+    float* __restrict__ lse, int T, int Hq, int Hkv, float scale) {
+  constexpr int E = AmmaTile<HD>::ELEMENTS;
+  __shared__ __align__(16) unsigned short sQ[E];
+  __shared__ __align__(16) unsigned short sK[2 * E];
+  __shared__ __align__(16) unsigned short sV[2 * E];
   const float negInf = -__int_as_float(0x7f800000);
 
   const int b = blockIdx.x / Hq;
@@ -255,11 +294,18 @@ static __device__ __forceinline__ void amma_forward(
 
   const long long qTok = (long long)Hq * HD;
   const long long kvTok = (long long)Hkv * HD;
-  const float* kBase = k + ((long long)b * T * Hkv + kvHead) * HD;
-  const float* vBase = v + ((long long)b * T * Hkv + kvHead) * HD;
+  const unsigned short* kBase = k + ((long long)b * T * Hkv + kvHead) * HD;
+  const unsigned short* vBase = v + ((long long)b * T * Hkv + kvHead) * HD;
   const int* ksRow = keyStart + (long long)b * T;
+  const int kBegin = ksRow[t0];
+  const int kEnd = t0 + nq;
 
   amma_stage<HD>(sQ, q + (((long long)b * T + t0) * Hq + h) * HD, qTok, nq);
+  amma_commit();
+  amma_stage<HD>(sK, kBase + (long long)kBegin * kvTok, kvTok, min(amma_TILE, kEnd - kBegin));
+  amma_stage<HD>(sV, vBase + (long long)kBegin * kvTok, kvTok, min(amma_TILE, kEnd - kBegin));
+  amma_commit();
+  amma_wait<1>();  // the Q tile
   __syncthreads();
   unsigned qf[HD / 16][4];
 #pragma unroll
@@ -282,34 +328,21 @@ static __device__ __forceinline__ void amma_forward(
   float o[HD / 8][4];
   amma_zero<HD>(o);
 
-  const int kBegin = ksRow[t0];
-  const int kEnd = t0 + nq;
-  for (int j0 = kBegin; j0 < kEnd; j0 += amma_TILE) {
-    const int nk = min(amma_TILE, kEnd - j0);
-    __syncthreads();  // both warps are done with the previous K and V tiles
-    amma_stage<HD>(sK, kBase + (long long)j0 * kvTok, kvTok, nk);
-    amma_stage<HD>(sV, vBase + (long long)j0 * kvTok, kvTok, nk);
+  int buf = 0;
+  for (int j0 = kBegin; j0 < kEnd; j0 += amma_TILE, buf ^= 1) {
+    const int jn = j0 + amma_TILE;
+    if (jn < kEnd) {  // the next tile into the other buffer, freed at the end of the last pass
+      amma_stage<HD>(sK + (buf ^ 1) * E, kBase + (long long)jn * kvTok, kvTok, min(amma_TILE, kEnd - jn));
+      amma_stage<HD>(sV + (buf ^ 1) * E, vBase + (long long)jn * kvTok, kvTok, min(amma_TILE, kEnd - jn));
+    }
+    amma_commit();
+    amma_wait<1>();  // this tile's copies
     __syncthreads();
+    const unsigned short* tileK = sK + buf * E;
+    const unsigned short* tileV = sV + buf * E;
 
     float s[4][4];
-#pragma unroll
-    for (int n = 0; n < 4; ++n) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        s[n][e] = 0.f;
-      }
-    }
-#pragma unroll
-    for (int kk = 0; kk < HD / 16; ++kk) {
-#pragma unroll
-      for (int np = 0; np < 2; ++np) {
-        unsigned bf[4];
-        amma_load_b_rows_n<HD>(bf, sK, np * 16, kk * 16);
-        amma_mma(s[2 * np], qf[kk], bf[0], bf[1]);
-        amma_mma(s[2 * np + 1], qf[kk], bf[2], bf[3]);
-      }
-    }
-
+    amma_scores_regs<HD>(s, qf, tileK);
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       float mt = negInf;
@@ -348,7 +381,8 @@ static __device__ __forceinline__ void amma_forward(
         o[n][2 * half + 1] *= alpha;
       }
     }
-    amma_accumulate<HD>(o, s, sV);
+    amma_accumulate<HD>(o, s, tileV);
+    __syncthreads();  // both warps are done with this buffer before it is refilled
   }
 
   const int row0 = t0 + 16 * warp;
@@ -369,23 +403,27 @@ static __device__ __forceinline__ void amma_forward(
 }
 
 // dk, dv. Block: 32 keys [k0, k0 + 32) of one (row b, k/v head), warp w owns keys k0 + 16w .. + 15
-// and accumulates their dK and dV in registers. For each query head of the block's split and each
-// query tile from k0 on (stopping where keyStart passes the last key), Q and dO tiles are staged
-// in shared memory, then per warp S^T = K Q^T and dP^T = V dO^T, P^T = exp(scale S^T - lse),
-// dS^T = P^T (dP^T - delta), dV += P^T dO, dK += dS^T Q. Finally dK is scaled by `scale`.
+// and accumulates their dK and dV in registers. The block walks (query head of its split, query
+// tile from k0 on, up to where keyStart passes the last key); Q and dO tiles and their lse, delta
+// and keyStart stream through two buffers in dynamic shared memory, the next pair's copy in flight
+// while the current one is used. Per tile and warp: S^T = K Q^T, dP^T = V dO^T,
+// P^T = exp(scale S^T - lse), dS^T = P^T (dP^T - delta), dV += P^T dO, dK += dS^T Q. Finally dK is
+// scaled by `scale`.
 template <int HD>
 static __device__ __forceinline__ void amma_dkdv(
-    const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
-    const float* __restrict__ dout, const float* __restrict__ lse, const float* __restrict__ delta,
-    const int* __restrict__ keyStart, float* __restrict__ dk, float* __restrict__ dv,
-    float* __restrict__ dkPart, float* __restrict__ dvPart, int B, int T, int Hq, int Hkv, float scale) {
-  __shared__ __align__(16) unsigned short sK[AmmaTile<HD>::ELEMENTS];
-  __shared__ __align__(16) unsigned short sV[AmmaTile<HD>::ELEMENTS];
-  __shared__ __align__(16) unsigned short sQ[AmmaTile<HD>::ELEMENTS];
-  __shared__ __align__(16) unsigned short sDO[AmmaTile<HD>::ELEMENTS];
-  __shared__ float sLse[amma_TILE];
-  __shared__ float sDelta[amma_TILE];
-  __shared__ int sKs[amma_TILE];
+    const unsigned short* __restrict__ q, const unsigned short* __restrict__ k,
+    const unsigned short* __restrict__ v, const unsigned short* __restrict__ dout,
+    const float* __restrict__ lse, const float* __restrict__ delta, const int* __restrict__ keyStart,
+    float* __restrict__ dk, float* __restrict__ dv, float* __restrict__ dkPart,
+    float* __restrict__ dvPart, int B, int T, int Hq, int Hkv, float scale) {
+  constexpr int E = AmmaTile<HD>::ELEMENTS;
+  unsigned short* sK = amma_dynamic;
+  unsigned short* sV = sK + E;
+  unsigned short* sQ = sV + E;      // two buffers
+  unsigned short* sDO = sQ + 2 * E;  // two buffers
+  float* sLse = reinterpret_cast<float*>(sDO + 2 * E);  // two buffers of 32 (log2 domain)
+  float* sDelta = sLse + 2 * amma_TILE;
+  int* sKs = reinterpret_cast<int*>(sDelta + 2 * amma_TILE);
 
   const int b = blockIdx.x / Hkv;
   const int kvHead = blockIdx.x - b * Hkv;
@@ -404,8 +442,36 @@ static __device__ __forceinline__ void amma_dkdv(
   const int* ksRow = keyStart + (long long)b * T;
   const float scaleLog2 = scale * amma_LOG2E;
 
+  // Query tiles that see these keys: from k0 until keyStart (non-decreasing) passes the last key.
+  int qTiles = 0;
+  while (k0 + qTiles * amma_TILE < T && ksRow[k0 + qTiles * amma_TILE] <= kLast) {
+    ++qTiles;
+  }
+  const int headsPerSplit = group / (int)gridDim.z;
+  const int hFirst = kvHead * group + (int)blockIdx.z * headsPerSplit;
+  const int steps = headsPerSplit * qTiles;
+
   amma_stage<HD>(sK, k + kvOff, kvTok, nk);
   amma_stage<HD>(sV, v + kvOff, kvTok, nk);
+
+  // Starts loading step i's Q and dO tiles and statistics into buffer slot.
+  auto prefetch = [&](int i, int slot) {
+    const int h = hFirst + i / qTiles;
+    const int q0 = k0 + (i % qTiles) * amma_TILE;
+    const int nq = min(amma_TILE, T - q0);
+    const long long qOff = (((long long)b * T + q0) * Hq + h) * HD;
+    amma_stage<HD>(sQ + slot * E, q + qOff, qTok, nq);
+    amma_stage<HD>(sDO + slot * E, dout + qOff, qTok, nq);
+    if (threadIdx.x < amma_TILE) {
+      const int t = threadIdx.x;
+      const bool ok = t < nq;
+      sLse[slot * amma_TILE + t] = ok ? lse[((long long)b * Hq + h) * T + q0 + t] * amma_LOG2E : 0.f;
+      sDelta[slot * amma_TILE + t] = ok ? delta[((long long)b * Hq + h) * T + q0 + t] : 0.f;
+      sKs[slot * amma_TILE + t] = ok ? ksRow[q0 + t] : T;
+    }
+  };
+  prefetch(0, 0);
+  amma_commit();
 
   // This thread's two keys (rows g and g + 8 of the warp's 16).
   const int key0 = k0 + 16 * warp + g;
@@ -416,49 +482,41 @@ static __device__ __forceinline__ void amma_dkdv(
   amma_zero<HD>(dkAcc);
   amma_zero<HD>(dvAcc);
 
-  const int headsPerSplit = group / (int)gridDim.z;
-  const int hFirst = kvHead * group + (int)blockIdx.z * headsPerSplit;
-  for (int h = hFirst; h < hFirst + headsPerSplit; ++h) {
-    const float* lseRow = lse + ((long long)b * Hq + h) * T;
-    const float* deltaRow = delta + ((long long)b * Hq + h) * T;
-    for (int q0 = k0; q0 < T; q0 += amma_TILE) {
-      if (ksRow[q0] > kLast) {
-        break;  // keyStart is non-decreasing: no later query sees these keys
-      }
-      const int nq = min(amma_TILE, T - q0);
-      __syncthreads();  // both warps are done with the previous Q, dO tiles and statistics
-      const long long qOff = (((long long)b * T + q0) * Hq + h) * HD;
-      amma_stage<HD>(sQ, q + qOff, qTok, nq);
-      amma_stage<HD>(sDO, dout + qOff, qTok, nq);
-      if (threadIdx.x < amma_TILE) {
-        const bool ok = (int)threadIdx.x < nq;
-        sLse[threadIdx.x] = ok ? lseRow[q0 + threadIdx.x] * amma_LOG2E : 0.f;
-        sDelta[threadIdx.x] = ok ? deltaRow[q0 + threadIdx.x] : 0.f;
-        sKs[threadIdx.x] = ok ? ksRow[q0 + threadIdx.x] : T;
-      }
-      __syncthreads();
-
-      float p[4][4];
-      float dp[4][4];
-      amma_scores<HD>(p, sK, 16 * warp, sQ);
-      amma_scores<HD>(dp, sV, 16 * warp, sDO);
-      // Element (key row g + 8 * (e / 2), query column n * 8 + 2c + e % 2).
-#pragma unroll
-      for (int n = 0; n < 4; ++n) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int col = n * 8 + 2 * c + (e & 1);
-          const int key = (e < 2) ? key0 : key1;
-          const int tq = q0 + col;
-          const bool visible = col < nq && key >= sKs[col] && key <= tq;
-          const float pr = visible ? exp2f(p[n][e] * scaleLog2 - sLse[col]) : 0.f;
-          p[n][e] = pr;
-          dp[n][e] = pr * (dp[n][e] - sDelta[col]);
-        }
-      }
-      amma_accumulate<HD>(dvAcc, p, sDO);
-      amma_accumulate<HD>(dkAcc, dp, sQ);
+  for (int i = 0; i < steps; ++i) {
+    const int slot = i & 1;
+    if (i + 1 < steps) {
+      prefetch(i + 1, slot ^ 1);
     }
+    amma_commit();
+    amma_wait<1>();  // K, V and this step's tiles
+    __syncthreads();
+    const unsigned short* tileQ = sQ + slot * E;
+    const unsigned short* tileDO = sDO + slot * E;
+    const float* stLse = sLse + slot * amma_TILE;
+    const float* stDelta = sDelta + slot * amma_TILE;
+    const int* stKs = sKs + slot * amma_TILE;
+    const int q0 = k0 + (i % qTiles) * amma_TILE;
+
+    float p[4][4];
+    float dp[4][4];
+    amma_scores<HD>(p, sK, 16 * warp, tileQ);
+    amma_scores<HD>(dp, sV, 16 * warp, tileDO);
+    // Element (key row g + 8 * (e / 2), query column n * 8 + 2c + e % 2).
+#pragma unroll
+    for (int n = 0; n < 4; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int col = n * 8 + 2 * c + (e & 1);
+        const int key = (e < 2) ? key0 : key1;
+        const bool visible = key >= stKs[col] && key <= q0 + col;
+        const float pr = visible ? exp2f(p[n][e] * scaleLog2 - stLse[col]) : 0.f;
+        p[n][e] = pr;
+        dp[n][e] = pr * (dp[n][e] - stDelta[col]);
+      }
+    }
+    amma_accumulate<HD>(dvAcc, p, tileDO);
+    amma_accumulate<HD>(dkAcc, dp, tileQ);
+    __syncthreads();  // both warps are done with this slot before it is refilled
   }
 
   const int rows = min(16, nk - 16 * warp);
@@ -468,26 +526,27 @@ static __device__ __forceinline__ void amma_dkdv(
       amma_write_rows<HD>(dk + warpOff, kvTok, dkAcc, scale, scale, rows, true);
       amma_write_rows<HD>(dv + warpOff, kvTok, dvAcc, 1.f, 1.f, rows, true);
     } else {
-      const long long slot = (long long)blockIdx.z * B * T * Hkv * HD;
-      amma_write_rows<HD>(dkPart + slot + warpOff, kvTok, dkAcc, scale, scale, rows, false);
-      amma_write_rows<HD>(dvPart + slot + warpOff, kvTok, dvAcc, 1.f, 1.f, rows, false);
+      const long long slotOff = (long long)blockIdx.z * B * T * Hkv * HD;
+      amma_write_rows<HD>(dkPart + slotOff + warpOff, kvTok, dkAcc, scale, scale, rows, false);
+      amma_write_rows<HD>(dvPart + slotOff + warpOff, kvTok, dvAcc, 1.f, 1.f, rows, false);
     }
   }
 }
 
 // dq. Block: 32 queries [t0, t0 + 32) of one (row b, query head h), warp w owns queries
-// t0 + 16w .. + 15. Q and dO tiles are staged once; key tiles (K and V) stream through shared
-// memory; per tile S = Q K^T, dP = dO V^T, P = exp(scale S - lse), dS = P (dP - delta),
-// dQ += dS K. Finally dq += scale * dQ.
+// t0 + 16w .. + 15 and keeps their Q and dO fragments in registers. Key tiles (K and V) stream
+// through two shared buffers, the next tile's copy in flight while the current one is used; per
+// tile S = Q K^T, dP = dO V^T, P = exp(scale S - lse), dS = P (dP - delta), dQ += dS K. Finally
+// dq += scale * dQ.
 template <int HD>
 static __device__ __forceinline__ void amma_dq(
-    const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
-    const float* __restrict__ dout, const float* __restrict__ lse, const float* __restrict__ delta,
-    const int* __restrict__ keyStart, float* __restrict__ dq, int T, int Hq, int Hkv, float scale) {
-  __shared__ __align__(16) unsigned short sQ[AmmaTile<HD>::ELEMENTS];
-  __shared__ __align__(16) unsigned short sDO[AmmaTile<HD>::ELEMENTS];
-  __shared__ __align__(16) unsigned short sK[AmmaTile<HD>::ELEMENTS];
-  __shared__ __align__(16) unsigned short sV[AmmaTile<HD>::ELEMENTS];
+    const unsigned short* __restrict__ q, const unsigned short* __restrict__ k,
+    const unsigned short* __restrict__ v, const unsigned short* __restrict__ dout,
+    const float* __restrict__ lse, const float* __restrict__ delta, const int* __restrict__ keyStart,
+    float* __restrict__ dq, int T, int Hq, int Hkv, float scale) {
+  constexpr int E = AmmaTile<HD>::ELEMENTS;
+  __shared__ __align__(16) unsigned short sK[2 * E];
+  __shared__ __align__(16) unsigned short sV[2 * E];
 
   const int b = blockIdx.x / Hq;
   const int h = blockIdx.x - b * Hq;
@@ -502,13 +561,30 @@ static __device__ __forceinline__ void amma_dq(
   const long long qTok = (long long)Hq * HD;
   const long long kvTok = (long long)Hkv * HD;
   const long long qOff = (((long long)b * T + t0) * Hq + h) * HD;
-  const float* kBase = k + ((long long)b * T * Hkv + kvHead) * HD;
-  const float* vBase = v + ((long long)b * T * Hkv + kvHead) * HD;
+  const unsigned short* kBase = k + ((long long)b * T * Hkv + kvHead) * HD;
+  const unsigned short* vBase = v + ((long long)b * T * Hkv + kvHead) * HD;
   const int* ksRow = keyStart + (long long)b * T;
   const float scaleLog2 = scale * amma_LOG2E;
+  const int kBegin = ksRow[t0];
+  const int kEnd = t0 + nq;
 
-  amma_stage<HD>(sQ, q + qOff, qTok, nq);
-  amma_stage<HD>(sDO, dout + qOff, qTok, nq);
+  // Q and dO pass through the second buffers on their way to registers.
+  amma_stage<HD>(sK + E, q + qOff, qTok, nq);
+  amma_stage<HD>(sV + E, dout + qOff, qTok, nq);
+  amma_commit();
+  amma_stage<HD>(sK, kBase + (long long)kBegin * kvTok, kvTok, min(amma_TILE, kEnd - kBegin));
+  amma_stage<HD>(sV, vBase + (long long)kBegin * kvTok, kvTok, min(amma_TILE, kEnd - kBegin));
+  amma_commit();
+  amma_wait<1>();
+  __syncthreads();
+  unsigned qf[HD / 16][4];
+  unsigned df[HD / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+    amma_load_a<HD>(qf[kk], sK + E, 16 * warp, kk * 16);
+    amma_load_a<HD>(df[kk], sV + E, 16 * warp, kk * 16);
+  }
+  __syncthreads();  // every fragment is read before the second buffers are refilled
 
   // This thread's two query rows: lse (log2 domain), delta, visible keys [lo, hi].
   float rowLse[2];
@@ -527,19 +603,23 @@ static __device__ __forceinline__ void amma_dq(
 
   float dqAcc[HD / 8][4];
   amma_zero<HD>(dqAcc);
-  const int kBegin = ksRow[t0];
-  const int kEnd = t0 + nq;
-  for (int j0 = kBegin; j0 < kEnd; j0 += amma_TILE) {
-    const int nk = min(amma_TILE, kEnd - j0);
-    __syncthreads();  // both warps are done with the previous K and V tiles
-    amma_stage<HD>(sK, kBase + (long long)j0 * kvTok, kvTok, nk);
-    amma_stage<HD>(sV, vBase + (long long)j0 * kvTok, kvTok, nk);
+  int buf = 0;
+  for (int j0 = kBegin; j0 < kEnd; j0 += amma_TILE, buf ^= 1) {
+    const int jn = j0 + amma_TILE;
+    if (jn < kEnd) {
+      amma_stage<HD>(sK + (buf ^ 1) * E, kBase + (long long)jn * kvTok, kvTok, min(amma_TILE, kEnd - jn));
+      amma_stage<HD>(sV + (buf ^ 1) * E, vBase + (long long)jn * kvTok, kvTok, min(amma_TILE, kEnd - jn));
+    }
+    amma_commit();
+    amma_wait<1>();
     __syncthreads();
+    const unsigned short* tileK = sK + buf * E;
+    const unsigned short* tileV = sV + buf * E;
 
     float p[4][4];
     float dp[4][4];
-    amma_scores<HD>(p, sQ, 16 * warp, sK);
-    amma_scores<HD>(dp, sDO, 16 * warp, sV);
+    amma_scores_regs<HD>(p, qf, tileK);
+    amma_scores_regs<HD>(dp, df, tileV);
 #pragma unroll
     for (int n = 0; n < 4; ++n) {
 #pragma unroll
@@ -551,7 +631,8 @@ static __device__ __forceinline__ void amma_dq(
         dp[n][e] = pr * (dp[n][e] - rowDelta[half]);
       }
     }
-    amma_accumulate<HD>(dqAcc, dp, sK);
+    amma_accumulate<HD>(dqAcc, dp, tileK);
+    __syncthreads();  // both warps are done with this buffer before it is refilled
   }
 
   const int row0 = t0 + 16 * warp;
@@ -563,8 +644,8 @@ static __device__ __forceinline__ void amma_dq(
 
 #define AMMA_KERNELS(HD)                                                                            \
   extern "C" __global__ void __launch_bounds__(64) attention_mma_forward_d##HD(                     \
-      const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,        \
-      const int* __restrict__ keyStart, float* __restrict__ out, float* __restrict__ lse, int B,    \
+      const unsigned short* __restrict__ q, const unsigned short* __restrict__ k,                   \
+      const unsigned short* __restrict__ v, const int* __restrict__ keyStart, float* __restrict__ out, float* __restrict__ lse, int B,    \
       int T, int Hq, int Hkv, int D, float scale, int causal) {                                     \
     (void)B;                                                                                        \
     (void)D;                                                                                        \
@@ -572,9 +653,10 @@ static __device__ __forceinline__ void amma_dq(
     amma_forward<HD>(q, k, v, keyStart, out, lse, T, Hq, Hkv, scale);                               \
   }                                                                                                 \
   extern "C" __global__ void __launch_bounds__(64) attention_mma_dkdv_d##HD(                        \
-      const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,        \
-      const float* __restrict__ dout, const float* __restrict__ lse,                                \
-      const float* __restrict__ delta, const int* __restrict__ keyStart, float* __restrict__ dk,    \
+      const unsigned short* __restrict__ q, const unsigned short* __restrict__ k,                   \
+      const unsigned short* __restrict__ v, const unsigned short* __restrict__ dout,                \
+      const float* __restrict__ lse, const float* __restrict__ delta,                               \
+      const int* __restrict__ keyStart, float* __restrict__ dk,    \
       float* __restrict__ dv, float* __restrict__ dkPart, float* __restrict__ dvPart, int B, int T, \
       int Hq, int Hkv, int D, float scale) {                                                        \
     (void)D;                                                                                        \
@@ -582,9 +664,10 @@ static __device__ __forceinline__ void amma_dq(
                   scale);                                                                           \
   }                                                                                                 \
   extern "C" __global__ void __launch_bounds__(64) attention_mma_dq_d##HD(                          \
-      const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,        \
-      const float* __restrict__ dout, const float* __restrict__ lse,                                \
-      const float* __restrict__ delta, const int* __restrict__ keyStart, float* __restrict__ dq,    \
+      const unsigned short* __restrict__ q, const unsigned short* __restrict__ k,                   \
+      const unsigned short* __restrict__ v, const unsigned short* __restrict__ dout,                \
+      const float* __restrict__ lse, const float* __restrict__ delta,                               \
+      const int* __restrict__ keyStart, float* __restrict__ dq,    \
       int B, int T, int Hq, int Hkv, int D, float scale) {                                          \
     (void)B;                                                                                        \
     (void)D;                                                                                        \

@@ -78,6 +78,49 @@ extern "C" __global__ void swiglu_backward(float* dgate, float* dup, const float
   }
 }
 
+// The same as swiglu_forward and swiglu_backward, four elements per thread: n4 = n / 4 float4
+// vectors, every pointer 16-byte aligned (the host checks both).
+static __device__ __forceinline__ float ts_swiglu(float g, float u) {
+  return g / (1.f + expf(-g)) * u;
+}
+
+extern "C" __global__ void swiglu_forward_vec4(const float4* gate, const float4* up, float4* out, int n4) {
+  TS_FOR_EACH(i, n4) {
+    const float4 g = gate[i];
+    const float4 u = up[i];
+    float4 r;
+    r.x = ts_swiglu(g.x, u.x);
+    r.y = ts_swiglu(g.y, u.y);
+    r.z = ts_swiglu(g.z, u.z);
+    r.w = ts_swiglu(g.w, u.w);
+    out[i] = r;
+  }
+}
+
+// One element of swiglu_backward: dgate += dy u sig (1 + g (1 - sig)), dup += dy silu.
+static __device__ __forceinline__ void ts_swiglu_backward(float& dgate, float& dup, float dy, float g, float u) {
+  const float sig = 1.f / (1.f + expf(-g));
+  dgate += dy * u * sig * (1.f + g * (1.f - sig));
+  dup += dy * g * sig;
+}
+
+extern "C" __global__ void swiglu_backward_vec4(float4* dgate, float4* dup, const float4* dout,
+                                                const float4* gate, const float4* up, int n4) {
+  TS_FOR_EACH(i, n4) {
+    const float4 dy = dout[i];
+    const float4 g = gate[i];
+    const float4 u = up[i];
+    float4 dg = dgate[i];
+    float4 du = dup[i];
+    ts_swiglu_backward(dg.x, du.x, dy.x, g.x, u.x);
+    ts_swiglu_backward(dg.y, du.y, dy.y, g.y, u.y);
+    ts_swiglu_backward(dg.z, du.z, dy.z, g.z, u.z);
+    ts_swiglu_backward(dg.w, du.w, dy.w, g.w, u.w);
+    dgate[i] = dg;
+    dup[i] = du;
+  }
+}
+
 // AdamW for one parameter (see the Java AdamW for the formula): p *= keep, then the Adam update.
 extern "C" __global__ void adamw_update(float* p, const float* g, float* m, float* v, int n,
                                         float beta1, float oneMinusBeta1, float beta2,
@@ -91,6 +134,38 @@ extern "C" __global__ void adamw_update(float* p, const float* g, float* m, floa
     v[i] = vj;
     float denom = sqrtf(vj) * rsqrtBias2 + eps;
     p[i] = p[i] * keep - stepSize * mj / denom;
+  }
+}
+
+// adamw_update four elements per thread (n4 = n / 4 float4 vectors, every pointer 16-byte aligned;
+// the host checks both). The same arithmetic, element by element.
+static __device__ __forceinline__ void ts_adamw(float& p, float grad, float& m, float& v, float beta1,
+                                                float oneMinusBeta1, float beta2, float oneMinusBeta2,
+                                                float keep, float stepSize, float rsqrtBias2, float eps) {
+  const float mj = beta1 * m + oneMinusBeta1 * grad;
+  const float vj = beta2 * v + oneMinusBeta2 * grad * grad;
+  m = mj;
+  v = vj;
+  const float denom = sqrtf(vj) * rsqrtBias2 + eps;
+  p = p * keep - stepSize * mj / denom;
+}
+
+extern "C" __global__ void adamw_update_vec4(float4* p, const float4* g, float4* m, float4* v, int n4,
+                                             float beta1, float oneMinusBeta1, float beta2,
+                                             float oneMinusBeta2, float keep, float stepSize,
+                                             float rsqrtBias2, float eps) {
+  TS_FOR_EACH(i, n4) {
+    float4 pp = p[i];
+    const float4 gg = g[i];
+    float4 mm = m[i];
+    float4 vv = v[i];
+    ts_adamw(pp.x, gg.x, mm.x, vv.x, beta1, oneMinusBeta1, beta2, oneMinusBeta2, keep, stepSize, rsqrtBias2, eps);
+    ts_adamw(pp.y, gg.y, mm.y, vv.y, beta1, oneMinusBeta1, beta2, oneMinusBeta2, keep, stepSize, rsqrtBias2, eps);
+    ts_adamw(pp.z, gg.z, mm.z, vv.z, beta1, oneMinusBeta1, beta2, oneMinusBeta2, keep, stepSize, rsqrtBias2, eps);
+    ts_adamw(pp.w, gg.w, mm.w, vv.w, beta1, oneMinusBeta1, beta2, oneMinusBeta2, keep, stepSize, rsqrtBias2, eps);
+    p[i] = pp;
+    m[i] = mm;
+    v[i] = vv;
   }
 }
 

@@ -6,14 +6,51 @@ import dev.tessera.engine.Tensor;
  * Launches the attention kernels with the grids their files' headers prescribe: tiles of 32 queries
  * (or keys), one grid column per (row, head). {@code attention.cu} (fp32) uses blocks of 128
  * threads (256 for the dk/dv kernel); {@code attention_mma.cu} (bf16 tensor cores, chosen by {@link
- * CudaBackend#tensorCoreAttention}) blocks of 64. The kernels assume exactly these sizes.
+ * CudaBackend#tensorCoreAttention}) blocks of 64, and reads bf16 copies of its inputs made here.
+ * The kernels assume exactly these sizes.
  */
 final class AttentionLaunch {
   private static final int TILE = 32;
   private static final int THREADS = 128;
   private static final int MMA_THREADS = 64;
 
+  /** Head dimensions with tensor-core kernels (instantiated by AMMA_KERNELS). */
+  static final int[] TENSOR_CORE_HEAD_DIMS = {64, 128};
+
   private AttentionLaunch() {}
+
+  /**
+   * The device addresses a kernel reads its inputs from: the fp32 tensors themselves, or bf16
+   * copies for the tensor-core kernels (released by {@link #close}).
+   */
+  private static final class Inputs implements AutoCloseable {
+    private final CudaBackend cuda;
+    private final DeviceAllocator.Block[] copies;
+    final long[] addresses;
+
+    Inputs(CudaBackend cuda, boolean bf16, Tensor... tensors) {
+      this.cuda = cuda;
+      this.copies = new DeviceAllocator.Block[tensors.length];
+      this.addresses = new long[tensors.length];
+      for (int i = 0; i < tensors.length; i++) {
+        if (bf16) {
+          copies[i] = cuda.bf16Copy(cuda.address(tensors[i]), tensors[i].size());
+          addresses[i] = copies[i].address();
+        } else {
+          addresses[i] = cuda.address(tensors[i]);
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      for (DeviceAllocator.Block copy : copies) {
+        if (copy != null) {
+          cuda.release(copy);
+        }
+      }
+    }
+  }
 
   /**
    * Forward; {@code lse} and {@code keyStart} null mean bidirectional attention (every query sees
@@ -33,22 +70,24 @@ final class AttentionLaunch {
     boolean causal = keyStart != null;
     DeviceAllocator.Block starts = causal ? cuda.deviceInts(keyStart, 0, b * t) : null;
     boolean mma = causal && cuda.tensorCoreAttention(d);
-    cuda.launch(
-        mma ? tensorCoreKernel("forward", d) : "attention_forward",
-        new KernelLaunch.Shape(b * hq, tiles(t), 1, mma ? MMA_THREADS : THREADS),
-        cuda.address(q),
-        cuda.address(k),
-        cuda.address(v),
-        causal ? starts.address() : 0L,
-        cuda.address(out),
-        lse == null ? 0L : cuda.address(lse),
-        b,
-        t,
-        hq,
-        hkv,
-        d,
-        (float) (1.0 / Math.sqrt(d)),
-        causal ? 1 : 0);
+    try (Inputs in = new Inputs(cuda, mma, q, k, v)) {
+      cuda.launch(
+          mma ? tensorCoreKernel("forward", d) : "attention_forward",
+          new KernelLaunch.Shape(b * hq, tiles(t), 1, mma ? MMA_THREADS : THREADS),
+          in.addresses[0],
+          in.addresses[1],
+          in.addresses[2],
+          causal ? starts.address() : 0L,
+          cuda.address(out),
+          lse == null ? 0L : cuda.address(lse),
+          b,
+          t,
+          hq,
+          hkv,
+          d,
+          (float) (1.0 / Math.sqrt(d)),
+          causal ? 1 : 0);
+    }
   }
 
   static void backward(
@@ -94,66 +133,74 @@ final class AttentionLaunch {
     long dkPart = partials == null ? 0L : partials.address();
     long dvPart = partials == null ? 0L : partials.address() + 4L * splits * kvElements;
     boolean mma = cuda.tensorCoreAttention(d);
-    cuda.launch(
-        mma ? tensorCoreKernel("dkdv", d) : "attention_backward_dkdv",
-        new KernelLaunch.Shape(b * hkv, tiles(t), splits, mma ? MMA_THREADS : 2 * THREADS),
-        cuda.address(q),
-        cuda.address(k),
-        cuda.address(v),
-        cuda.address(dout),
-        cuda.address(lse),
-        delta.address(),
-        starts.address(),
-        cuda.address(dk),
-        cuda.address(dv),
-        dkPart,
-        dvPart,
-        b,
-        t,
-        hq,
-        hkv,
-        d,
-        scale);
-    if (partials != null) {
+    try (Inputs in = new Inputs(cuda, mma, q, k, v, dout)) {
       cuda.launch(
-          "attention_reduce_partials",
-          KernelLaunch.Shape.linear((kvElements + 255) / 256, 256),
+          mma ? tensorCoreKernel("dkdv", d) : "attention_backward_dkdv",
+          mma
+              ? new KernelLaunch.Shape(b * hkv, tiles(t), splits, MMA_THREADS, dkdvSharedBytes(d))
+              : new KernelLaunch.Shape(b * hkv, tiles(t), splits, 2 * THREADS),
+          in.addresses[0],
+          in.addresses[1],
+          in.addresses[2],
+          in.addresses[3],
+          cuda.address(lse),
+          delta.address(),
+          starts.address(),
           cuda.address(dk),
           cuda.address(dv),
           dkPart,
           dvPart,
-          kvElements,
-          splits);
-      cuda.release(partials);
+          b,
+          t,
+          hq,
+          hkv,
+          d,
+          scale);
+      if (partials != null) {
+        cuda.launch(
+            "attention_reduce_partials",
+            KernelLaunch.Shape.linear((kvElements + 255) / 256, 256),
+            cuda.address(dk),
+            cuda.address(dv),
+            dkPart,
+            dvPart,
+            kvElements,
+            splits);
+        cuda.release(partials);
+      }
+      cuda.launch(
+          mma ? tensorCoreKernel("dq", d) : "attention_backward_dq",
+          new KernelLaunch.Shape(b * hq, tiles(t), 1, mma ? MMA_THREADS : THREADS),
+          in.addresses[0],
+          in.addresses[1],
+          in.addresses[2],
+          in.addresses[3],
+          cuda.address(lse),
+          delta.address(),
+          starts.address(),
+          cuda.address(dq),
+          b,
+          t,
+          hq,
+          hkv,
+          d,
+          scale);
     }
-    cuda.launch(
-        mma ? tensorCoreKernel("dq", d) : "attention_backward_dq",
-        new KernelLaunch.Shape(b * hq, tiles(t), 1, mma ? MMA_THREADS : THREADS),
-        cuda.address(q),
-        cuda.address(k),
-        cuda.address(v),
-        cuda.address(dout),
-        cuda.address(lse),
-        delta.address(),
-        starts.address(),
-        cuda.address(dq),
-        b,
-        t,
-        hq,
-        hkv,
-        d,
-        scale);
     cuda.release(delta);
   }
-
-  /**
-   * Head dimensions with tensor-core kernels (instantiated by AMMA_KERNELS in attention_mma.cu).
-   */
-  static final int[] TENSOR_CORE_HEAD_DIMS = {64, 128};
 
   /** The tensor-core kernel for {@code pass} (forward, dkdv, dq) and head dimension {@code d}. */
   static String tensorCoreKernel(String pass, int d) {
     return "attention_mma_" + pass + "_d" + d;
+  }
+
+  /**
+   * Dynamic shared memory of the tensor-core dK/dV kernel (attention_mma.cu's header): K, V and two
+   * buffers each of Q and dO, 32 rows of d + 8 bf16 apiece, and two buffers of 32 lse, delta and
+   * keyStart values.
+   */
+  static int dkdvSharedBytes(int d) {
+    return 6 * TILE * (d + 8) * 2 + 2 * 3 * TILE * 4;
   }
 
   private static int tiles(int t) {

@@ -10,11 +10,13 @@ import java.lang.ref.Reference;
 import java.lang.ref.ReferenceQueue;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.cuda.cudart.CUctx_st;
+import org.bytedeco.cuda.cudart.CUfunc_st;
 import org.bytedeco.cuda.cudart.cudaDeviceProp;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.FloatPointer;
@@ -192,8 +194,7 @@ public final class CudaBackend implements Backend {
    */
   boolean tensorCoreAttention(int headDim) {
     return tensorCoreAttention
-        && java.util.Arrays.stream(AttentionLaunch.TENSOR_CORE_HEAD_DIMS)
-            .anyMatch(d -> d == headDim);
+        && Arrays.stream(AttentionLaunch.TENSOR_CORE_HEAD_DIMS).anyMatch(d -> d == headDim);
   }
 
   public DeviceAllocator allocator() {
@@ -216,7 +217,54 @@ public final class CudaBackend implements Backend {
   /** Launches kernel {@code name} from this thread (making the device current here first). */
   void launch(String kernel, KernelLaunch.Shape shape, Object... args) {
     ensureContext();
-    timed(kernel, () -> launch.launch(module.function(kernel), kernel, shape, args));
+    CUfunc_st function = module.function(kernel);
+    if (shape.sharedBytes() > KernelLaunch.DEFAULT_SHARED_LIMIT) {
+      raiseSharedLimit(kernel, function, shape.sharedBytes());
+    }
+    timed(kernel, () -> launch.launch(function, kernel, shape, args));
+  }
+
+  /** Dynamic shared memory limits raised so far, by kernel. */
+  private final Map<String, Integer> sharedLimits = new HashMap<>();
+
+  /** Lets {@code kernel} take {@code bytes} of dynamic shared memory (more than the default). */
+  private synchronized void raiseSharedLimit(String kernel, CUfunc_st function, int bytes) {
+    if (sharedLimits.getOrDefault(kernel, 0) >= bytes) {
+      return;
+    }
+    Cuda.checkDriver(
+        cudart.cuFuncSetAttribute(
+            function, cudart.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+        "letting kernel " + kernel + " use " + bytes + " bytes of dynamic shared memory");
+    sharedLimits.put(kernel, bytes);
+  }
+
+  /**
+   * A bf16 copy (rounded to nearest even) of {@code count} floats at {@code address}, in a scratch
+   * block the caller releases.
+   */
+  DeviceAllocator.Block bf16Copy(long address, long count) {
+    DeviceAllocator.Block copy = scratch(2 * Math.max(1, count));
+    // Aligned sources go four floats at a time (the copy is block-aligned); the rest one by one.
+    long vectors = address % 16 == 0 ? count / 4 : 0;
+    if (vectors > 0) {
+      launch(
+          "convert_f32_to_bf16_vec4",
+          KernelLaunch.Shape.elementwise(vectors, 256),
+          address,
+          copy.address(),
+          Math.toIntExact(vectors));
+    }
+    long done = 4 * vectors;
+    if (done < count) {
+      launch(
+          "convert_f32_to_bf16",
+          KernelLaunch.Shape.elementwise(count - done, 256),
+          address + 4 * done,
+          copy.address() + 2 * done,
+          Math.toIntExact(count - done));
+    }
+    return copy;
   }
 
   /**

@@ -123,29 +123,25 @@ final class CudaKernels implements DeviceKernels {
         () -> cuda.cublasLt().gemm(shape, CublasLt.Precision.FP32, true, 1f, a16, b16, beta, c));
   }
 
+  /**
+   * Whether an element-wise kernel may take these tensors four floats at a time: {@code n} a
+   * multiple of 4 and every tensor 16-byte aligned (views into flat buffers need not be).
+   */
+  private boolean vectorizable(int n, Tensor... tensors) {
+    if (n % 4 != 0) {
+      return false;
+    }
+    for (Tensor tensor : tensors) {
+      if (ptr(tensor) % 16 != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** A bf16 copy (rounded to nearest even) of {@code count} floats at {@code address}. */
   private DeviceAllocator.Block toBf16(long address, long count) {
-    DeviceAllocator.Block copy = cuda.scratch(2 * Math.max(1, count));
-    // Aligned sources go four floats at a time (the copy is block-aligned); the rest one by one.
-    long vectors = address % 16 == 0 ? count / 4 : 0;
-    if (vectors > 0) {
-      cuda.launch(
-          "convert_f32_to_bf16_vec4",
-          elementwise(vectors),
-          address,
-          copy.address(),
-          Math.toIntExact(vectors));
-    }
-    long done = 4 * vectors;
-    if (done < count) {
-      cuda.launch(
-          "convert_f32_to_bf16",
-          elementwise(count - done),
-          address + 4 * done,
-          copy.address() + 2 * done,
-          Math.toIntExact(count - done));
-    }
-    return copy;
+    return cuda.bf16Copy(address, count);
   }
 
   @Override
@@ -337,14 +333,26 @@ final class CudaKernels implements DeviceKernels {
   @Override
   public void swiGluForward(Tensor out, Tensor gate, Tensor up) {
     int n = gate.intSize();
+    if (vectorizable(n, gate, up, out)) {
+      cuda.launch("swiglu_forward_vec4", elementwise(n / 4), ptr(gate), ptr(up), ptr(out), n / 4);
+      return;
+    }
     cuda.launch("swiglu_forward", elementwise(n), ptr(gate), ptr(up), ptr(out), n);
   }
 
   @Override
   public void swiGluBackward(Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up) {
     int n = gate.intSize();
+    boolean vec4 = vectorizable(n, dgate, dup, dout, gate, up);
     cuda.launch(
-        "swiglu_backward", elementwise(n), ptr(dgate), ptr(dup), ptr(dout), ptr(gate), ptr(up), n);
+        vec4 ? "swiglu_backward_vec4" : "swiglu_backward",
+        elementwise(vec4 ? n / 4 : n),
+        ptr(dgate),
+        ptr(dup),
+        ptr(dout),
+        ptr(gate),
+        ptr(up),
+        vec4 ? n / 4 : n);
   }
 
   @Override
@@ -501,14 +509,15 @@ final class CudaKernels implements DeviceKernels {
       float rsqrtBias2,
       float eps) {
     int n = p.intSize();
+    boolean vec4 = vectorizable(n, p, g, m, v);
     cuda.launch(
-        "adamw_update",
-        elementwise(n),
+        vec4 ? "adamw_update_vec4" : "adamw_update",
+        elementwise(vec4 ? n / 4 : n),
         ptr(p),
         ptr(g),
         ptr(m),
         ptr(v),
-        n,
+        vec4 ? n / 4 : n,
         beta1,
         oneMinusBeta1,
         beta2,

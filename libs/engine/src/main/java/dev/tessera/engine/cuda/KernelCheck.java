@@ -226,27 +226,28 @@ public final class KernelCheck {
     }
     elementwise("gelu (tanh)", Gelu::forward, Gelu::backward);
     elementwise("gelu (erf)", GeluErf::forward, GeluErf::backward);
-    {
-      int n = 100_003;
+    // An odd count takes the one-element kernels; a multiple of 4 the four-element ones.
+    for (int n : new int[] {100_003, 100_000}) {
+      String suffix = n % 4 == 0 ? " (vec4)" : "";
       Pair p = new Pair();
       int gate = p.random(4, n);
       int up = p.random(2, n);
       int out = p.random(1, n);
       p.run(t -> SwiGlu.forward(t.get(out), t.get(gate), t.get(up)));
-      p.compare("swiglu forward", tol, out, "out");
+      p.compare("swiglu forward" + suffix, tol, out, "out");
       int dout = p.random(1, n);
       int dgate = p.random(1, n);
       int dup = p.random(1, n);
       p.run(t -> SwiGlu.backward(t.get(dgate), t.get(dup), t.get(dout), t.get(gate), t.get(up)));
-      p.compare("swiglu backward", tol, dgate, "dgate");
-      p.compare("swiglu backward", tol, dup, "dup");
+      p.compare("swiglu backward" + suffix, tol, dgate, "dgate");
+      p.compare("swiglu backward" + suffix, tol, dup, "dup");
       int sum = p.random(1, n);
       p.run(t -> Add.forward(t.get(sum), t.get(gate), t.get(up)));
-      p.compare("add", tol, sum, "out");
+      p.compare("add" + suffix, tol, sum, "out");
       p.run(t -> Add.accumulate(t.get(sum), t.get(gate), 0.37f));
-      p.compare("accumulate", tol, sum, "acc");
+      p.compare("accumulate" + suffix, tol, sum, "acc");
       p.run(t -> Scale.forward(t.get(out), t.get(gate), -1.7f));
-      p.compare("scale", tol, out, "out");
+      p.compare("scale" + suffix, tol, out, "out");
     }
     {
       int n = 33;
@@ -333,9 +334,10 @@ public final class KernelCheck {
     {
       Pair p = new Pair();
       int w = p.random(1, 300, 40);
-      int bias = p.random(1, 300);
+      // 301 elements: the one-element kernel; 12,000 (a multiple of 4): the four-element one.
+      int bias = p.random(1, 301);
       int gw = p.random(1, 300, 40);
-      int gb = p.random(1, 300);
+      int gb = p.random(1, 301);
       AdamW hostOpt =
           new AdamW(
               List.of(

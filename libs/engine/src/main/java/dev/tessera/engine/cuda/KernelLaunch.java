@@ -26,8 +26,11 @@ final class KernelLaunch implements AutoCloseable {
     }
   }
 
-  /** Grid and block dimensions of one launch. */
-  record Shape(int gridX, int gridY, int gridZ, int blockX) {
+  /** Static shared memory a kernel may use without raising its limit, and dynamic likewise. */
+  static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
+
+  /** Grid and block dimensions of one launch, and its dynamic shared memory in bytes. */
+  record Shape(int gridX, int gridY, int gridZ, int blockX, int sharedBytes) {
     Shape {
       if (gridX < 1 || gridY < 1 || gridZ < 1 || gridY > 65535 || gridZ > 65535) {
         throw new IllegalArgumentException(
@@ -36,6 +39,15 @@ final class KernelLaunch implements AutoCloseable {
       if (blockX < 1 || blockX > 1024) {
         throw new IllegalArgumentException("block of " + blockX + " threads");
       }
+      // 227 KB: the most an sm_90 block may take (sm_80: 163 KB; the driver refuses beyond).
+      if (sharedBytes < 0 || sharedBytes > 227 * 1024) {
+        throw new IllegalArgumentException(sharedBytes + " bytes of dynamic shared memory");
+      }
+    }
+
+    /** No dynamic shared memory. */
+    Shape(int gridX, int gridY, int gridZ, int blockX) {
+      this(gridX, gridY, gridZ, blockX, 0);
     }
 
     /** A 1-D grid of {@code blocks} blocks of {@code threads} threads. */
@@ -77,7 +89,7 @@ final class KernelLaunch implements AutoCloseable {
             shape.blockX(),
             1,
             1,
-            0,
+            shape.sharedBytes(),
             (CUstream_st) null,
             pointers,
             null),
