@@ -241,7 +241,13 @@ final class GpuCheckCommand implements Callable<Integer> {
     for (int step = 0; step <= steps; step++) {
       long start = System.nanoTime();
       parameters.zeroGrads();
-      double loss = decoder.forwardBackward(batch, null);
+      double loss;
+      Backend.WeightScope weightsFixed = backend.stableWeights();
+      try {
+        loss = decoder.forwardBackward(batch, null);
+      } finally {
+        weightsFixed.close();
+      }
       backend.synchronize();
       long backwardDone = System.nanoTime();
       // One flat gradient buffer: a single norm reduction and a single scaling.
@@ -273,7 +279,12 @@ final class GpuCheckCommand implements Callable<Integer> {
       KernelProfile profile = new KernelProfile();
       cuda.profile(profile);
       parameters.zeroGrads();
-      decoder.forwardBackward(batch, null);
+      Backend.WeightScope profiledScope = backend.stableWeights();
+      try {
+        decoder.forwardBackward(batch, null);
+      } finally {
+        profiledScope.close();
+      }
       GradClip.clip(List.of(parameters.flatGrads()), 1.0);
       optimizer.step(learningRate);
       cuda.profile(null);

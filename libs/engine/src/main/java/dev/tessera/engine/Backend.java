@@ -55,6 +55,24 @@ public interface Backend extends AutoCloseable {
    */
   default void release(Tensor... tensors) {}
 
+  /**
+   * Declares that no weight changes until the returned scope closes — the forward and backward
+   * passes of one optimizer step, where only the optimizer writes weights and only after the scope.
+   * A backend may keep what it derives from the weights across the scope's calls (the CUDA backend
+   * keeps the bf16 copies its GEMMs read, instead of rounding each weight again for every product
+   * that uses it); closing drops them. A scope opened inside another changes nothing. A no-op on
+   * the CPU.
+   */
+  default WeightScope stableWeights() {
+    return () -> {};
+  }
+
+  /** See {@link #stableWeights}. */
+  interface WeightScope extends AutoCloseable {
+    @Override
+    void close();
+  }
+
   /** Waits until all queued work has finished (a no-op on the CPU). */
   default void synchronize() {}
 

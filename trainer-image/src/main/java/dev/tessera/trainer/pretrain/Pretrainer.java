@@ -287,7 +287,13 @@ public final class Pretrainer {
       for (long step = state.step(); step < options.steps(); step++) {
         long started = System.nanoTime();
         List<TrainingTask.MicroBatch> micro = data.nextStep(perRank, options.microBatch());
-        StepResult result = step(backend, collective, vlm, model, micro);
+        StepResult result;
+        Backend.WeightScope weightsFixed = backend.stableWeights();
+        try {
+          result = step(backend, collective, vlm, model, micro);
+        } finally {
+          weightsFixed.close();
+        }
         double norm = optimizer.reduceAndClip(grads, options.clip());
         double lr = schedule.lr(step);
         boolean finite = Double.isFinite(result.loss()) && Double.isFinite(norm);

@@ -239,6 +239,50 @@ public final class CudaBackend implements Backend {
     sharedLimits.put(kernel, bytes);
   }
 
+  /** bf16 copies of weights kept for the open {@link #stableWeights} scope; null outside one. */
+  private IdentityHashMap<Tensor, DeviceAllocator.Block> weightCopies;
+
+  @Override
+  public synchronized WeightScope stableWeights() {
+    if (weightCopies != null) {
+      return () -> {}; // the outer scope governs
+    }
+    weightCopies = new IdentityHashMap<>();
+    return () -> {
+      synchronized (this) {
+        weightCopies.values().forEach(this::release);
+        weightCopies = null;
+      }
+    };
+  }
+
+  /** A GEMM operand's device address and the scratch block to release after use (or null). */
+  record Operand(long address, DeviceAllocator.Block owned) {}
+
+  /**
+   * A bf16 copy of {@code weight}: inside a {@link #stableWeights} scope the scope's copy (made on
+   * first use, dropped when the scope closes), outside one a fresh copy the caller releases.
+   */
+  synchronized Operand bf16Weight(Tensor weight) {
+    if (weightCopies == null) {
+      DeviceAllocator.Block copy = bf16Copy(address(weight), weight.size());
+      return new Operand(copy.address(), copy);
+    }
+    DeviceAllocator.Block copy = weightCopies.get(weight);
+    if (copy == null) {
+      copy = bf16Copy(address(weight), weight.size());
+      weightCopies.put(weight, copy);
+    }
+    return new Operand(copy.address(), null);
+  }
+
+  /** Hands back an operand's scratch block, when it owns one. */
+  void release(Operand operand) {
+    if (operand.owned() != null) {
+      release(operand.owned());
+    }
+  }
+
   /**
    * A bf16 copy (rounded to nearest even) of {@code count} floats at {@code address}, in a scratch
    * block the caller releases.
@@ -335,6 +379,7 @@ public final class CudaBackend implements Backend {
   @Override
   public void release(Tensor... tensors) {
     for (Tensor tensor : tensors) {
+      dropWeightCopy(tensor);
       if (tensor == null
           || tensor.offset() != 0
           || !(tensor.storage() instanceof DeviceBuffer buffer)
@@ -349,6 +394,16 @@ public final class CudaBackend implements Backend {
         BufferReference reference = (BufferReference) buffer.owner();
         reference.clear();
         free(reference);
+      }
+    }
+  }
+
+  /** A released tensor's scope copy goes with it (its memory may hold something else next). */
+  private synchronized void dropWeightCopy(Tensor tensor) {
+    if (weightCopies != null && tensor != null) {
+      DeviceAllocator.Block copy = weightCopies.remove(tensor);
+      if (copy != null) {
+        release(copy);
       }
     }
   }

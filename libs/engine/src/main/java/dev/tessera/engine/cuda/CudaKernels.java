@@ -58,7 +58,16 @@ final class CudaKernels implements DeviceKernels {
       beta = 1f;
     }
     // out[N, OC] = inp[N, C] @ weight[OC, C]^T
-    gemm(RowMajorGemm.packed(false, true, n, oc, c), ptr(inp), ptr(weight), beta, ptr(out));
+    RowMajorGemm shape = RowMajorGemm.packed(false, true, n, oc, c);
+    if (cuda.gemmPrecision() == CublasLt.Precision.BF16) {
+      DeviceAllocator.Block inp16 = toBf16(ptr(inp), (long) n * c);
+      CudaBackend.Operand weight16 = cuda.bf16Weight(weight);
+      gemmBf16(shape, inp16.address(), weight16.address(), beta, ptr(out));
+      cuda.release(inp16);
+      cuda.release(weight16);
+      return;
+    }
+    gemm(shape, ptr(inp), ptr(weight), beta, ptr(out));
   }
 
   @Override
@@ -72,7 +81,7 @@ final class CudaKernels implements DeviceKernels {
     if (cuda.gemmPrecision() == CublasLt.Precision.BF16 && dinp != null && dweight != null) {
       // Both products read dout: one bf16 copy serves them.
       DeviceAllocator.Block dout16 = toBf16(ptr(dout), (long) n * oc);
-      DeviceAllocator.Block weight16 = toBf16(ptr(weight), (long) oc * c);
+      CudaBackend.Operand weight16 = cuda.bf16Weight(weight);
       gemmBf16(dinpShape, dout16.address(), weight16.address(), 1f, ptr(dinp));
       cuda.release(weight16);
       DeviceAllocator.Block inp16 = toBf16(ptr(inp), (long) n * c);

@@ -363,30 +363,37 @@ public final class KernelCheck {
    * {@code tolerance} 1e-2 for a backend whose GEMMs round operands to bf16.
    */
   public List<Result> matmul(double tol) {
-    {
-      int n = 203;
-      int c = 333;
-      int oc = 517;
-      Pair p = new Pair();
-      int out = p.random(1, n, oc);
-      int inp = p.random(1, n, c);
-      int w = p.random(0.1f, oc, c);
-      int b = p.random(1, oc);
-      p.run(t -> Matmul.forward(t.get(out), t.get(inp), t.get(w), t.get(b)));
-      p.compare("matmul forward", tol, out, "out");
-      int dout = p.random(1, n, oc);
-      int dinp = p.random(1, n, c);
-      int dw = p.random(1, oc, c);
-      int db = p.random(1, oc);
-      p.run(
-          t ->
-              Matmul.backward(
-                  t.get(dinp), t.get(dw), t.get(db), t.get(dout), t.get(inp), t.get(w)));
-      p.compare("matmul backward", tol, dinp, "dinp");
-      p.compare("matmul backward", tol, dw, "dweight");
-      p.compare("matmul backward", tol, db, "dbias");
+    matmul(tol, "");
+    // Inside a stable-weights scope the backward reads the weight copy the forward made.
+    Backend.WeightScope scope = cuda.stableWeights();
+    try {
+      matmul(tol, " (stable weights)");
+    } finally {
+      scope.close();
     }
     return results;
+  }
+
+  private void matmul(double tol, String suffix) {
+    int n = 203;
+    int c = 333;
+    int oc = 517;
+    Pair p = new Pair();
+    int out = p.random(1, n, oc);
+    int inp = p.random(1, n, c);
+    int w = p.random(0.1f, oc, c);
+    int b = p.random(1, oc);
+    p.run(t -> Matmul.forward(t.get(out), t.get(inp), t.get(w), t.get(b)));
+    p.compare("matmul forward" + suffix, tol, out, "out");
+    int dout = p.random(1, n, oc);
+    int dinp = p.random(1, n, c);
+    int dw = p.random(1, oc, c);
+    int db = p.random(1, oc);
+    p.run(
+        t -> Matmul.backward(t.get(dinp), t.get(dw), t.get(db), t.get(dout), t.get(inp), t.get(w)));
+    p.compare("matmul backward" + suffix, tol, dinp, "dinp");
+    p.compare("matmul backward" + suffix, tol, dw, "dweight");
+    p.compare("matmul backward" + suffix, tol, db, "dbias");
   }
 
   private interface Unary {
