@@ -121,13 +121,14 @@ extern "C" __global__ void swiglu_backward_vec4(float4* dgate, float4* dup, cons
   }
 }
 
-// AdamW for one parameter (see the Java AdamW for the formula): p *= keep, then the Adam update.
+// AdamW for one parameter (see the Java AdamW for the formula): p *= keep, then the Adam update
+// with the gradient times gradScale (the clipping coefficient, 1 without clipping).
 extern "C" __global__ void adamw_update(float* p, const float* g, float* m, float* v, int n,
                                         float beta1, float oneMinusBeta1, float beta2,
                                         float oneMinusBeta2, float keep, float stepSize,
-                                        float rsqrtBias2, float eps) {
+                                        float rsqrtBias2, float eps, float gradScale) {
   TS_FOR_EACH(i, n) {
-    float grad = g[i];
+    float grad = g[i] * gradScale;
     float mj = beta1 * m[i] + oneMinusBeta1 * grad;
     float vj = beta2 * v[i] + oneMinusBeta2 * grad * grad;
     m[i] = mj;
@@ -153,10 +154,14 @@ static __device__ __forceinline__ void ts_adamw(float& p, float grad, float& m, 
 extern "C" __global__ void adamw_update_vec4(float4* p, const float4* g, float4* m, float4* v, int n4,
                                              float beta1, float oneMinusBeta1, float beta2,
                                              float oneMinusBeta2, float keep, float stepSize,
-                                             float rsqrtBias2, float eps) {
+                                             float rsqrtBias2, float eps, float gradScale) {
   TS_FOR_EACH(i, n4) {
     float4 pp = p[i];
-    const float4 gg = g[i];
+    float4 gg = g[i];
+    gg.x *= gradScale;
+    gg.y *= gradScale;
+    gg.z *= gradScale;
+    gg.w *= gradScale;
     float4 mm = m[i];
     float4 vv = v[i];
     ts_adamw(pp.x, gg.x, mm.x, vv.x, beta1, oneMinusBeta1, beta2, oneMinusBeta2, keep, stepSize, rsqrtBias2, eps);

@@ -250,11 +250,11 @@ final class GpuCheckCommand implements Callable<Integer> {
       }
       backend.synchronize();
       long backwardDone = System.nanoTime();
-      // One flat gradient buffer: a single norm reduction and a single scaling.
-      double norm = GradClip.clip(List.of(parameters.flatGrads()), 1.0);
+      // One flat gradient buffer: a single norm reduction; AdamW applies the clipping factor.
+      double norm = GradClip.globalNorm(List.of(parameters.flatGrads()));
       backend.synchronize();
       long clipDone = System.nanoTime();
-      optimizer.step(learningRate);
+      optimizer.step(learningRate, GradClip.coefficient(norm, 1.0));
       backend.synchronize();
       long end = System.nanoTime();
       seconds[step] = (end - start) / 1e9;
@@ -285,8 +285,8 @@ final class GpuCheckCommand implements Callable<Integer> {
       } finally {
         profiledScope.close();
       }
-      GradClip.clip(List.of(parameters.flatGrads()), 1.0);
-      optimizer.step(learningRate);
+      double profiledNorm = GradClip.globalNorm(List.of(parameters.flatGrads()));
+      optimizer.step(learningRate, GradClip.coefficient(profiledNorm, 1.0));
       cuda.profile(null);
       String report = profile.report(30);
       out.println("profile of one step (each operation synchronised; the shares are what count):");

@@ -27,6 +27,9 @@ final class ShardedOptimizer {
   private final List<AdamW.Param> owned = new ArrayList<>();
   private long updates;
 
+  /** The clipping coefficient of the last {@link #reduceAndClip}, applied by {@link #step}. */
+  private float gradScale = 1f;
+
   ShardedOptimizer(
       List<AdamW.Param> params, int zeroStage, Collective collective, double weightDecay) {
     this.params = List.copyOf(params);
@@ -70,17 +73,21 @@ final class ShardedOptimizer {
 
   /**
    * Sums the ranks' gradients — all of them everywhere, or (stage 2) each parameter's on its owner
-   * — and clips them to {@code maxNorm} by their global norm.
+   * — and clips them to {@code maxNorm} by their global norm. The clipping factor is applied by the
+   * next {@link #step}, inside the update (one pass over the gradients fewer); the gradient buffers
+   * keep their unclipped sums.
    *
    * @param flatGrads the gradient buffers behind the parameters' gradients
-   * @return the global norm before clipping (not finite: nothing was scaled)
+   * @return the global norm before clipping
    */
   double reduceAndClip(List<Tensor> flatGrads, double maxNorm) {
     if (stage < 2) {
       for (Tensor grad : flatGrads) {
         collective.allReduceSum(grad);
       }
-      return GradClip.clip(flatGrads, maxNorm);
+      double norm = GradClip.globalNorm(flatGrads);
+      gradScale = GradClip.coefficient(norm, maxNorm);
+      return norm;
     }
     for (int i = 0; i < params.size(); i++) {
       collective.reduceSum(params.get(i).grad(), owner[i]);
@@ -88,20 +95,16 @@ final class ShardedOptimizer {
     List<Tensor> ownedGrads = owned.stream().map(AdamW.Param::grad).toList();
     double local = ownedGrads.isEmpty() ? 0 : GradClip.globalNorm(ownedGrads);
     double norm = Math.sqrt(collective.allReduceSum(local * local));
-    if (Double.isFinite(norm)) {
-      double coefficient = maxNorm / (norm + GradClip.EPS);
-      if (coefficient < 1 && !ownedGrads.isEmpty()) {
-        GradClip.scale(ownedGrads, (float) coefficient);
-      }
-    }
+    gradScale = GradClip.coefficient(norm, maxNorm);
     return norm;
   }
 
   /** Applies one update: each owner updates its parameters, then shares their new values. */
   void step(double lr) {
     if (local != null) {
-      local.step(lr);
+      local.step(lr, gradScale);
     }
+    gradScale = 1f;
     updates++;
     if (owner != null) {
       for (int i = 0; i < params.size(); i++) {

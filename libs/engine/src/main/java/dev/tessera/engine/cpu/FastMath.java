@@ -192,7 +192,8 @@ public final class FastMath {
       float keep,
       float stepSize,
       float rsqrtBias2,
-      float eps) {
+      float eps,
+      float gradScale) {
     if (Vec.SIMD) {
       SimdMath.adamw(
           p,
@@ -210,11 +211,12 @@ public final class FastMath {
           keep,
           stepSize,
           rsqrtBias2,
-          eps);
+          eps,
+          gradScale);
       return;
     }
     for (int i = 0; i < n; i++) {
-      float grad = g[gOffset + i];
+      float grad = g[gOffset + i] * gradScale;
       float mj = b1 * m[sOffset + i] + oneMinusB1 * grad;
       float vj = b2 * v[sOffset + i] + oneMinusB2 * grad * grad;
       m[sOffset + i] = mj;

@@ -289,17 +289,17 @@ public final class CudaBackend implements Backend {
    */
   DeviceAllocator.Block bf16Copy(long address, long count) {
     DeviceAllocator.Block copy = scratch(2 * Math.max(1, count));
-    // Aligned sources go four floats at a time (the copy is block-aligned); the rest one by one.
-    long vectors = address % 16 == 0 ? count / 4 : 0;
+    // Aligned sources go eight floats at a time (the copy is block-aligned); the rest one by one.
+    long vectors = address % 16 == 0 ? count / 8 : 0;
     if (vectors > 0) {
       launch(
-          "convert_f32_to_bf16_vec4",
+          "convert_f32_to_bf16_vec8",
           KernelLaunch.Shape.elementwise(vectors, 256),
           address,
           copy.address(),
           Math.toIntExact(vectors));
     }
-    long done = 4 * vectors;
+    long done = 8 * vectors;
     if (done < count) {
       launch(
           "convert_f32_to_bf16",

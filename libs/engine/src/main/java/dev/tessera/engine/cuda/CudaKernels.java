@@ -516,7 +516,8 @@ final class CudaKernels implements DeviceKernels {
       float keep,
       float stepSize,
       float rsqrtBias2,
-      float eps) {
+      float eps,
+      float gradScale) {
     int n = p.intSize();
     boolean vec4 = vectorizable(n, p, g, m, v);
     cuda.launch(
@@ -534,6 +535,7 @@ final class CudaKernels implements DeviceKernels {
         keep,
         stepSize,
         rsqrtBias2,
-        eps);
+        eps,
+        gradScale);
   }
 }

@@ -149,5 +149,6 @@ public interface DeviceKernels {
       float keep,
       float stepSize,
       float rsqrtBias2,
-      float eps);
+      float eps,
+      float gradScale);
 }

@@ -169,8 +169,21 @@ public final class AdamW {
    * @param lr learning rate for this step (e.g. from {@link LrSchedule#lr})
    */
   public void step(double lr) {
+    step(lr, 1f);
+  }
+
+  /**
+   * One update of every parameter from its current gradient times {@code gradScale}: the clipping
+   * coefficient of {@link GradClip#coefficient}, applied inside the update instead of by a pass of
+   * its own over the gradients (the same products, so the same bits as scaling first; the gradients
+   * are left as they are).
+   */
+  public void step(double lr, float gradScale) {
     if (!(lr >= 0) || Double.isInfinite(lr)) {
       throw new IllegalArgumentException("lr must be finite and >= 0, got " + lr);
+    }
+    if (!(gradScale > 0) || Float.isInfinite(gradScale)) {
+      throw new IllegalArgumentException("gradScale must be finite and > 0, got " + gradScale);
     }
     step++;
     double bias1 = 1 - Math.pow(beta1, step);
@@ -199,7 +212,8 @@ public final class AdamW {
             decay[i] ? (float) (1 - lr * weightDecay) : 1f,
             stepSize,
             rsqrtBias2,
-            epsF);
+            epsF,
+            gradScale);
       }
       return;
     }
@@ -233,7 +247,8 @@ public final class AdamW {
                   keep,
                   stepSize,
                   rsqrtBias2,
-                  epsF));
+                  epsF,
+                  gradScale));
     }
   }
 

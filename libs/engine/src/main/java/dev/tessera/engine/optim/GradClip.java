@@ -70,17 +70,30 @@ public final class GradClip {
    * @param maxNorm the largest allowed global norm, > 0
    * @return the global norm before clipping
    */
+  /**
+   * The factor that clips gradients of global norm {@code norm} to {@code maxNorm}: {@code maxNorm
+   * / (norm + EPS)} when that is below 1, else 1 (also for a norm that is not finite, whose step is
+   * skipped anyway). {@link #clip} multiplies by exactly this float.
+   */
+  public static float coefficient(double norm, double maxNorm) {
+    if (!(maxNorm > 0)) {
+      throw new IllegalArgumentException("maxNorm must be > 0, got " + maxNorm);
+    }
+    if (!Double.isFinite(norm)) {
+      return 1f;
+    }
+    double coefficient = maxNorm / (norm + EPS);
+    return coefficient < 1 ? (float) coefficient : 1f;
+  }
+
   public static double clip(List<Tensor> grads, double maxNorm) {
     if (!(maxNorm > 0)) {
       throw new IllegalArgumentException("maxNorm must be > 0, got " + maxNorm);
     }
     double norm = globalNorm(grads);
-    if (!Double.isFinite(norm)) {
-      return norm;
-    }
-    double coefficient = maxNorm / (norm + EPS);
+    float coefficient = coefficient(norm, maxNorm);
     if (coefficient < 1) {
-      scale(grads, (float) coefficient);
+      scale(grads, coefficient);
     }
     return norm;
   }

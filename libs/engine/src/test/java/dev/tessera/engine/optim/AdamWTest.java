@@ -228,6 +228,42 @@ class AdamWTest {
   }
 
   @Test
+  void aGradScaleInsideTheUpdateEqualsClippingTheGradientsFirst() {
+    Random random = new Random(13);
+    float[][] initial = randomValues(random);
+    float[][] grads = new float[SHAPES.length][];
+    for (int i = 0; i < SHAPES.length; i++) {
+      grads[i] = randn(random, size(SHAPES[i]), 3.0);
+    }
+    List<AdamW.Param> clipped = params(initial);
+    AdamW a = new AdamW(clipped, BETA1, BETA2, EPS, WD);
+    List<AdamW.Param> scaled = params(initial);
+    AdamW b = new AdamW(scaled, BETA1, BETA2, EPS, WD);
+    for (int step = 0; step < 3; step++) {
+      for (int i = 0; i < SHAPES.length; i++) {
+        cpu.copyFromHost(grads[i], clipped.get(i).grad());
+        cpu.copyFromHost(grads[i], scaled.get(i).grad());
+      }
+      List<Tensor> clippedGrads = clipped.stream().map(AdamW.Param::grad).toList();
+      double norm = GradClip.clip(clippedGrads, 1.0);
+      a.step(lr(step));
+      float coefficient =
+          GradClip.coefficient(
+              GradClip.globalNorm(scaled.stream().map(AdamW.Param::grad).toList()), 1.0);
+      assertThat(coefficient).isLessThan(1f).isEqualTo((float) (1.0 / (norm + GradClip.EPS)));
+      b.step(lr(step), coefficient);
+    }
+    for (int i = 0; i < SHAPES.length; i++) {
+      assertThat(cpu.toHost(scaled.get(i).value()))
+          .as("p" + i)
+          .containsExactly(cpu.toHost(clipped.get(i).value()));
+      // The folded form leaves the gradients unclipped.
+      assertThat(cpu.toHost(scaled.get(i).grad())).containsExactly(grads[i]);
+    }
+    assertThat(b.exportState().v()).containsExactly(a.exportState().v());
+  }
+
+  @Test
   void badArgumentsAreNamed() {
     List<AdamW.Param> params = params(randomValues(new Random(1)));
     assertThatThrownBy(() -> new AdamW(params, 1.0, 0.9, 1e-8, 0))
@@ -251,5 +287,8 @@ class AdamWTest {
     assertThatThrownBy(() -> adamw.step(Double.NaN))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("lr");
+    assertThatThrownBy(() -> adamw.step(1e-3, 0f))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("gradScale");
   }
 }

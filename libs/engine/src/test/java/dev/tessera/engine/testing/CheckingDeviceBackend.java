@@ -368,7 +368,8 @@ public final class CheckingDeviceBackend implements Backend {
             float keep,
             float stepSize,
             float rsqrtBias2,
-            float eps) {
+            float eps,
+            float gradScale) {
           Tensor hp = host(p);
           Tensor hg = host(g);
           Tensor hm = host(m);
@@ -392,7 +393,8 @@ public final class CheckingDeviceBackend implements Backend {
               keep,
               stepSize,
               rsqrtBias2,
-              eps);
+              eps,
+              gradScale);
         }
       };
 

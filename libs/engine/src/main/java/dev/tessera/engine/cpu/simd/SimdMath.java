@@ -274,10 +274,11 @@ public final class SimdMath {
       float keep,
       float stepSize,
       float rsqrtBias2,
-      float eps) {
+      float eps,
+      float gradScale) {
     int i = 0;
     for (; i <= n - LANES; i += LANES) {
-      FloatVector grad = FloatVector.fromArray(SPECIES, g, gOffset + i);
+      FloatVector grad = FloatVector.fromArray(SPECIES, g, gOffset + i).mul(gradScale);
       FloatVector mj =
           FloatVector.fromArray(SPECIES, m, sOffset + i).mul(b1).add(grad.mul(oneMinusB1));
       FloatVector vj =
@@ -293,7 +294,7 @@ public final class SimdMath {
           .intoArray(p, pOffset + i);
     }
     for (; i < n; i++) {
-      float grad = g[gOffset + i];
+      float grad = g[gOffset + i] * gradScale;
       float mj = b1 * m[sOffset + i] + oneMinusB1 * grad;
       float vj = b2 * v[sOffset + i] + oneMinusB2 * grad * grad;
       m[sOffset + i] = mj;
