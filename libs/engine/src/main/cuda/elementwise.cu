@@ -66,15 +66,18 @@ extern "C" __global__ void swiglu_forward(const float* gate, const float* up, fl
   }
 }
 
+// accumulate != 0: dgate += ..., dup += ...; accumulate == 0: both overwritten (whatever they held).
 extern "C" __global__ void swiglu_backward(float* dgate, float* dup, const float* dout,
-                                           const float* gate, const float* up, int n) {
+                                           const float* gate, const float* up, int n, int accumulate) {
   TS_FOR_EACH(i, n) {
     float g = gate[i];
     float sig = 1.f / (1.f + expf(-g));
     float silu = g * sig;
     float dy = dout[i];
-    dgate[i] += dy * up[i] * sig * (1.f + g * (1.f - sig));
-    dup[i] += dy * silu;
+    const float dg = dy * up[i] * sig * (1.f + g * (1.f - sig));
+    const float du = dy * silu;
+    dgate[i] = accumulate ? dgate[i] + dg : dg;
+    dup[i] = accumulate ? dup[i] + du : du;
   }
 }
 
@@ -104,14 +107,23 @@ static __device__ __forceinline__ void ts_swiglu_backward(float& dgate, float& d
   dup += dy * g * sig;
 }
 
+// accumulate as in swiglu_backward (when 0, dgate and dup are not read).
 extern "C" __global__ void swiglu_backward_vec4(float4* dgate, float4* dup, const float4* dout,
-                                                const float4* gate, const float4* up, int n4) {
+                                                const float4* gate, const float4* up, int n4,
+                                                int accumulate) {
   TS_FOR_EACH(i, n4) {
     const float4 dy = dout[i];
     const float4 g = gate[i];
     const float4 u = up[i];
-    float4 dg = dgate[i];
-    float4 du = dup[i];
+    float4 dg;
+    float4 du;
+    if (accumulate) {
+      dg = dgate[i];
+      du = dup[i];
+    } else {
+      dg.x = dg.y = dg.z = dg.w = 0.f;
+      du.x = du.y = du.z = du.w = 0.f;
+    }
     ts_swiglu_backward(dg.x, du.x, dy.x, g.x, u.x);
     ts_swiglu_backward(dg.y, du.y, dy.y, g.y, u.y);
     ts_swiglu_backward(dg.z, du.z, dy.z, g.z, u.z);

@@ -72,7 +72,14 @@ final class CudaKernels implements DeviceKernels {
 
   @Override
   public void matmulBackward(
-      Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight) {
+      Tensor dinp,
+      Tensor dweight,
+      Tensor dbias,
+      Tensor dout,
+      Tensor inp,
+      Tensor weight,
+      boolean accumulateDinp) {
+    float dinpBeta = accumulateDinp ? 1f : 0f;
     int oc = weight.dim(0);
     int c = weight.dim(1);
     int n = Math.toIntExact(inp.size() / c);
@@ -82,7 +89,7 @@ final class CudaKernels implements DeviceKernels {
       // Both products read dout: one bf16 copy serves them.
       DeviceAllocator.Block dout16 = toBf16(ptr(dout), (long) n * oc);
       CudaBackend.Operand weight16 = cuda.bf16Weight(weight);
-      gemmBf16(dinpShape, dout16.address(), weight16.address(), 1f, ptr(dinp));
+      gemmBf16(dinpShape, dout16.address(), weight16.address(), dinpBeta, ptr(dinp));
       cuda.release(weight16);
       DeviceAllocator.Block inp16 = toBf16(ptr(inp), (long) n * c);
       gemmBf16(dweightShape, dout16.address(), inp16.address(), 1f, ptr(dweight));
@@ -91,7 +98,7 @@ final class CudaKernels implements DeviceKernels {
     } else {
       if (dinp != null) {
         // dinp[N, C] += dout[N, OC] @ weight[OC, C]
-        gemm(dinpShape, ptr(dout), ptr(weight), 1f, ptr(dinp));
+        gemm(dinpShape, ptr(dout), ptr(weight), dinpBeta, ptr(dinp));
       }
       if (dweight != null) {
         // dweight[OC, C] += dout[N, OC]^T @ inp[N, C]
@@ -350,7 +357,8 @@ final class CudaKernels implements DeviceKernels {
   }
 
   @Override
-  public void swiGluBackward(Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up) {
+  public void swiGluBackward(
+      Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up, boolean accumulate) {
     int n = gate.intSize();
     boolean vec4 = vectorizable(n, dgate, dup, dout, gate, up);
     cuda.launch(
@@ -361,7 +369,8 @@ final class CudaKernels implements DeviceKernels {
         ptr(dout),
         ptr(gate),
         ptr(up),
-        vec4 ? n / 4 : n);
+        vec4 ? n / 4 : n,
+        accumulate ? 1 : 0);
   }
 
   @Override

@@ -241,6 +241,14 @@ public final class KernelCheck {
       p.run(t -> SwiGlu.backward(t.get(dgate), t.get(dup), t.get(dout), t.get(gate), t.get(up)));
       p.compare("swiglu backward" + suffix, tol, dgate, "dgate");
       p.compare("swiglu backward" + suffix, tol, dup, "dup");
+      int freshGate = p.random(1, n);
+      int freshUp = p.random(1, n);
+      p.run(
+          t ->
+              SwiGlu.backward(
+                  t.get(freshGate), t.get(freshUp), t.get(dout), t.get(gate), t.get(up), false));
+      p.compare("swiglu backward, overwritten" + suffix, tol, freshGate, "dgate");
+      p.compare("swiglu backward, overwritten" + suffix, tol, freshUp, "dup");
       int sum = p.random(1, n);
       p.run(t -> Add.forward(t.get(sum), t.get(gate), t.get(up)));
       p.compare("add" + suffix, tol, sum, "out");
@@ -396,6 +404,10 @@ public final class KernelCheck {
     p.compare("matmul backward" + suffix, tol, dinp, "dinp");
     p.compare("matmul backward" + suffix, tol, dw, "dweight");
     p.compare("matmul backward" + suffix, tol, db, "dbias");
+    // Overwriting dinp: its random contents must not leak into the result.
+    int fresh = p.random(1, n, c);
+    p.run(t -> Matmul.backward(t.get(fresh), null, null, t.get(dout), t.get(inp), t.get(w), false));
+    p.compare("matmul backward, dinp overwritten" + suffix, tol, fresh, "dinp");
   }
 
   private interface Unary {

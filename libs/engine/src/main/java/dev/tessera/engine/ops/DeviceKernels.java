@@ -19,8 +19,15 @@ public interface DeviceKernels {
   void matmulForward(Tensor out, Tensor inp, Tensor weight, Tensor bias);
 
   /** {@link Matmul#backward}; null gradients are skipped. */
+  /** {@link Matmul#backward}; {@code accumulateDinp} false overwrites {@code dinp}. */
   void matmulBackward(
-      Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight);
+      Tensor dinp,
+      Tensor dweight,
+      Tensor dbias,
+      Tensor dout,
+      Tensor inp,
+      Tensor weight,
+      boolean accumulateDinp);
 
   /** {@link Embedding#forward}; ids already checked against the table. */
   void embeddingForward(Tensor out, Tensor table, int[] ids, int idsOffset);
@@ -78,7 +85,9 @@ public interface DeviceKernels {
   void swiGluForward(Tensor out, Tensor gate, Tensor up);
 
   /** {@link SwiGlu#backward}. */
-  void swiGluBackward(Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up);
+  /** {@link SwiGlu#backward}; {@code accumulate} false overwrites {@code dgate} and {@code dup}. */
+  void swiGluBackward(
+      Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up, boolean accumulate);
 
   /** {@link Add#forward}: {@code out = a + b}. */
   void add(Tensor out, Tensor a, Tensor b);

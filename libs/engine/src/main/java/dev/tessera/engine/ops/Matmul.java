@@ -81,6 +81,22 @@ public final class Matmul {
    */
   public static void backward(
       Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight) {
+    backward(dinp, dweight, dbias, dout, inp, weight, true);
+  }
+
+  /**
+   * As {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)}, with {@code
+   * accumulateDinp} false writing {@code dinp = dout @ weight} over whatever {@code dinp} held (NaN
+   * included): the first gradient into a fresh buffer needs no zero fill first.
+   */
+  public static void backward(
+      Tensor dinp,
+      Tensor dweight,
+      Tensor dbias,
+      Tensor dout,
+      Tensor inp,
+      Tensor weight,
+      boolean accumulateDinp) {
     int oc = weight.dim(0);
     int c = requireWeight(weight);
     int n = rows("inp", inp, c);
@@ -96,7 +112,7 @@ public final class Matmul {
     }
     DeviceKernels device = Ops.deviceKernels(dout, inp, weight, dinp, dweight, dbias);
     if (device != null) {
-      device.matmulBackward(dinp, dweight, dbias, dout, inp, weight);
+      device.matmulBackward(dinp, dweight, dbias, dout, inp, weight, accumulateDinp);
       return;
     }
     float[] dy = CpuBackend.data(dout);
@@ -115,7 +131,7 @@ public final class Matmul {
           CpuBackend.data(weight),
           CpuBackend.offset(weight),
           c,
-          1f,
+          accumulateDinp ? 1f : 0f,
           CpuBackend.data(dinp),
           CpuBackend.offset(dinp),
           c);

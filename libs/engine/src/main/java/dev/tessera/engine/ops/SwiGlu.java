@@ -4,6 +4,7 @@ import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Parallel;
+import java.util.Arrays;
 
 /**
  * SwiGLU (the Qwen2 MLP's gating): {@code out = silu(gate) * up} with {@code silu(g) = g *
@@ -53,6 +54,15 @@ public final class SwiGlu {
    * @param up [N, F] the forward up
    */
   public static void backward(Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up) {
+    backward(dgate, dup, dout, gate, up, true);
+  }
+
+  /**
+   * As {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor)}, with {@code accumulate} false
+   * writing {@code dgate} and {@code dup} over whatever they held (NaN included).
+   */
+  public static void backward(
+      Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up, boolean accumulate) {
     int n = gate.intSize();
     up.requireSize("up", n);
     dout.requireSize("dout", n);
@@ -60,7 +70,7 @@ public final class SwiGlu {
     dup.requireSize("dup", n);
     DeviceKernels device = Ops.deviceKernels(dgate, dup, dout, gate, up);
     if (device != null) {
-      device.swiGluBackward(dgate, dup, dout, gate, up);
+      device.swiGluBackward(dgate, dup, dout, gate, up, accumulate);
       return;
     }
     float[] dg = CpuBackend.data(dgate);
@@ -76,18 +86,23 @@ public final class SwiGlu {
     Parallel.forRange(
         n,
         GRAIN,
-        (from, to) ->
-            FastMath.siluMulBackward(
-                dg,
-                dgOff + from,
-                du,
-                duOff + from,
-                dy,
-                dyOff + from,
-                g,
-                gOff + from,
-                u,
-                uOff + from,
-                to - from));
+        (from, to) -> {
+          if (!accumulate) {
+            Arrays.fill(dg, dgOff + from, dgOff + to, 0f);
+            Arrays.fill(du, duOff + from, duOff + to, 0f);
+          }
+          FastMath.siluMulBackward(
+              dg,
+              dgOff + from,
+              du,
+              duOff + from,
+              dy,
+              dyOff + from,
+              g,
+              gOff + from,
+              u,
+              uOff + from,
+              to - from);
+        });
   }
 }

@@ -58,6 +58,24 @@ class MatmulTest {
   }
 
   @Test
+  void overwritingDinpIgnoresWhatItHeld() {
+    int n = 9;
+    int c = 37;
+    int oc = 23;
+    Random random = new Random(23);
+    Tensor inp = cpu.fromHost(randn(random, n * c, 1.0), n, c);
+    Tensor weight = cpu.fromHost(randn(random, oc * c, 0.2), oc, c);
+    Tensor dout = cpu.fromHost(randn(random, n * oc, 1.0), n, oc);
+    Tensor accumulated = cpu.zeros(n, c);
+    Matmul.backward(accumulated, null, null, dout, inp, weight);
+    float[] poison = new float[n * c];
+    java.util.Arrays.fill(poison, Float.NaN);
+    Tensor overwritten = cpu.fromHost(poison, n, c);
+    Matmul.backward(overwritten, null, null, dout, inp, weight, false);
+    assertThat(cpu.toHost(overwritten)).containsExactly(cpu.toHost(accumulated));
+  }
+
+  @Test
   void nullGradientsAreSkippedAndThreadCountDoesNotMatter() {
     int n = 70;
     int c = 48;

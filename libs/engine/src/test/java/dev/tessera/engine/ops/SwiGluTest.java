@@ -44,6 +44,26 @@ class SwiGluTest {
   }
 
   @Test
+  void overwritingIgnoresWhatTheGradientsHeld() {
+    int n = 7;
+    int f = 301;
+    Random random = new Random(17);
+    Tensor gate = cpu.fromHost(randn(random, n * f, 2.0), n, f);
+    Tensor up = cpu.fromHost(randn(random, n * f, 1.0), n, f);
+    Tensor dout = cpu.fromHost(randn(random, n * f, 1.0), n, f);
+    Tensor dgate = cpu.zeros(n, f);
+    Tensor dup = cpu.zeros(n, f);
+    SwiGlu.backward(dgate, dup, dout, gate, up);
+    float[] poison = new float[n * f];
+    java.util.Arrays.fill(poison, Float.NaN);
+    Tensor freshGate = cpu.fromHost(poison, n, f);
+    Tensor freshUp = cpu.fromHost(poison, n, f);
+    SwiGlu.backward(freshGate, freshUp, dout, gate, up, false);
+    assertThat(cpu.toHost(freshGate)).containsExactly(cpu.toHost(dgate));
+    assertThat(cpu.toHost(freshUp)).containsExactly(cpu.toHost(dup));
+  }
+
+  @Test
   void isIndependentOfThreadCount() {
     int n = 41;
     int f = 1001;

@@ -155,9 +155,21 @@ public final class CheckingDeviceBackend implements Backend {
 
         @Override
         public void matmulBackward(
-            Tensor dinp, Tensor dweight, Tensor dbias, Tensor dout, Tensor inp, Tensor weight) {
+            Tensor dinp,
+            Tensor dweight,
+            Tensor dbias,
+            Tensor dout,
+            Tensor inp,
+            Tensor weight,
+            boolean accumulateDinp) {
           Matmul.backward(
-              host(dinp), host(dweight), host(dbias), host(dout), host(inp), host(weight));
+              host(dinp),
+              host(dweight),
+              host(dbias),
+              host(dout),
+              host(inp),
+              host(weight),
+              accumulateDinp);
         }
 
         @Override
@@ -257,8 +269,9 @@ public final class CheckingDeviceBackend implements Backend {
         }
 
         @Override
-        public void swiGluBackward(Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up) {
-          SwiGlu.backward(host(dgate), host(dup), host(dout), host(gate), host(up));
+        public void swiGluBackward(
+            Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up, boolean accumulate) {
+          SwiGlu.backward(host(dgate), host(dup), host(dout), host(gate), host(up), accumulate);
         }
 
         @Override

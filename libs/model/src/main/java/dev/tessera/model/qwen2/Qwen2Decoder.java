@@ -388,15 +388,28 @@ public final class Qwen2Decoder {
     // output = middle + down(silu(gate(norm2)) * up(norm2))
     Tensor dMiddle = backend.empty(n, d);
     backend.copy(dOutput, dMiddle);
-    Tensor dAct = backend.zeros(n, f);
+    // The first gradient into each fresh buffer overwrites it (no zero fill); the rest add.
+    Tensor dAct = backend.empty(n, f);
     Matmul.backward(
-        dAct, parameters.grad(p + "mlp.down_proj.weight"), null, dOutput, a.act, layer.down());
-    Tensor dGate = backend.zeros(n, f);
-    Tensor dUp = backend.zeros(n, f);
-    SwiGlu.backward(dGate, dUp, dAct, a.gate, a.up);
-    Tensor dNorm2 = backend.zeros(n, d);
+        dAct,
+        parameters.grad(p + "mlp.down_proj.weight"),
+        null,
+        dOutput,
+        a.act,
+        layer.down(),
+        false);
+    Tensor dGate = backend.empty(n, f);
+    Tensor dUp = backend.empty(n, f);
+    SwiGlu.backward(dGate, dUp, dAct, a.gate, a.up, false);
+    Tensor dNorm2 = backend.empty(n, d);
     Matmul.backward(
-        dNorm2, parameters.grad(p + "mlp.gate_proj.weight"), null, dGate, a.norm2, layer.gate());
+        dNorm2,
+        parameters.grad(p + "mlp.gate_proj.weight"),
+        null,
+        dGate,
+        a.norm2,
+        layer.gate(),
+        false);
     Matmul.backward(
         dNorm2, parameters.grad(p + "mlp.up_proj.weight"), null, dUp, a.norm2, layer.up());
     RmsNorm.backward(
@@ -410,14 +423,15 @@ public final class Qwen2Decoder {
     // middle = input + o(attention(rope(q(norm1)), rope(k(norm1)), v(norm1)))
     Tensor dInput = backend.empty(n, d);
     backend.copy(dMiddle, dInput);
-    Tensor dAttention = backend.zeros(n, config.numAttentionHeads() * hd);
+    Tensor dAttention = backend.empty(n, config.numAttentionHeads() * hd);
     Matmul.backward(
         dAttention,
         parameters.grad(p + "self_attn.o_proj.weight"),
         null,
         dMiddle,
         a.attention,
-        layer.o());
+        layer.o(),
+        false);
     Tensor dq = backend.zeros(n, config.numAttentionHeads() * hd);
     Tensor dk = backend.zeros(n, config.kvDim());
     Tensor dv = backend.zeros(n, config.kvDim());
@@ -447,14 +461,15 @@ public final class Qwen2Decoder {
         batch.positions(),
         0,
         rope);
-    Tensor dNorm1 = backend.zeros(n, d);
+    Tensor dNorm1 = backend.empty(n, d);
     Matmul.backward(
         dNorm1,
         parameters.grad(p + "self_attn.q_proj.weight"),
         parameters.grad(p + "self_attn.q_proj.bias"),
         dqPre,
         a.norm1,
-        layer.q());
+        layer.q(),
+        false);
     Matmul.backward(
         dNorm1,
         parameters.grad(p + "self_attn.k_proj.weight"),
