@@ -67,6 +67,14 @@ public interface Backend extends AutoCloseable {
     return () -> {};
   }
 
+  /**
+   * Promises that {@code tensors} are not written again until they are released or the open {@link
+   * #stableWeights} scope closes — saved activations, written once by the forward and read by the
+   * backward — so a backend may keep what it derives from them for that long, as it does for the
+   * weights. Without an open scope, and on the CPU, nothing happens.
+   */
+  default void markImmutable(Tensor... tensors) {}
+
   /** See {@link #stableWeights}. */
   interface WeightScope extends AutoCloseable {
     @Override

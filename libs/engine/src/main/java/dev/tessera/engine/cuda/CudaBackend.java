@@ -239,39 +239,56 @@ public final class CudaBackend implements Backend {
     sharedLimits.put(kernel, bytes);
   }
 
-  /** bf16 copies of weights kept for the open {@link #stableWeights} scope; null outside one. */
-  private IdentityHashMap<Tensor, DeviceAllocator.Block> weightCopies;
+  /**
+   * bf16 copies kept for the open {@link #stableWeights} scope, of weights and of tensors marked
+   * immutable; null outside a scope.
+   */
+  private IdentityHashMap<Tensor, DeviceAllocator.Block> scopeCopies;
+
+  /** Tensors marked immutable in the open scope (their copies may be kept like the weights'). */
+  private Set<Tensor> immutables;
 
   @Override
   public synchronized WeightScope stableWeights() {
-    if (weightCopies != null) {
+    if (scopeCopies != null) {
       return () -> {}; // the outer scope governs
     }
-    weightCopies = new IdentityHashMap<>();
+    scopeCopies = new IdentityHashMap<>();
+    immutables = Collections.newSetFromMap(new IdentityHashMap<>());
     return () -> {
       synchronized (this) {
-        weightCopies.values().forEach(this::release);
-        weightCopies = null;
+        scopeCopies.values().forEach(this::release);
+        scopeCopies = null;
+        immutables = null;
       }
     };
+  }
+
+  @Override
+  public synchronized void markImmutable(Tensor... tensors) {
+    if (immutables != null) {
+      immutables.addAll(Arrays.asList(tensors));
+    }
   }
 
   /** A GEMM operand's device address and the scratch block to release after use (or null). */
   record Operand(long address, DeviceAllocator.Block owned) {}
 
   /**
-   * A bf16 copy of {@code weight}: inside a {@link #stableWeights} scope the scope's copy (made on
-   * first use, dropped when the scope closes), outside one a fresh copy the caller releases.
+   * A bf16 copy of a GEMM operand: inside a {@link #stableWeights} scope, for a weight ({@code
+   * weight} true) or a tensor marked immutable, the scope's copy (made on first use, dropped when
+   * the tensor is released or the scope closes); otherwise a fresh copy the caller releases.
    */
-  synchronized Operand bf16Weight(Tensor weight) {
-    if (weightCopies == null) {
-      DeviceAllocator.Block copy = bf16Copy(address(weight), weight.size());
+  synchronized Operand bf16Operand(Tensor tensor, boolean weight) {
+    boolean keep = scopeCopies != null && (weight || immutables.contains(tensor));
+    if (!keep) {
+      DeviceAllocator.Block copy = bf16Copy(address(tensor), tensor.size());
       return new Operand(copy.address(), copy);
     }
-    DeviceAllocator.Block copy = weightCopies.get(weight);
+    DeviceAllocator.Block copy = scopeCopies.get(tensor);
     if (copy == null) {
-      copy = bf16Copy(address(weight), weight.size());
-      weightCopies.put(weight, copy);
+      copy = bf16Copy(address(tensor), tensor.size());
+      scopeCopies.put(tensor, copy);
     }
     return new Operand(copy.address(), null);
   }
@@ -379,7 +396,7 @@ public final class CudaBackend implements Backend {
   @Override
   public void release(Tensor... tensors) {
     for (Tensor tensor : tensors) {
-      dropWeightCopy(tensor);
+      dropScopeCopy(tensor);
       if (tensor == null
           || tensor.offset() != 0
           || !(tensor.storage() instanceof DeviceBuffer buffer)
@@ -399,9 +416,10 @@ public final class CudaBackend implements Backend {
   }
 
   /** A released tensor's scope copy goes with it (its memory may hold something else next). */
-  private synchronized void dropWeightCopy(Tensor tensor) {
-    if (weightCopies != null && tensor != null) {
-      DeviceAllocator.Block copy = weightCopies.remove(tensor);
+  private synchronized void dropScopeCopy(Tensor tensor) {
+    if (scopeCopies != null && tensor != null) {
+      immutables.remove(tensor);
+      DeviceAllocator.Block copy = scopeCopies.remove(tensor);
       if (copy != null) {
         release(copy);
       }

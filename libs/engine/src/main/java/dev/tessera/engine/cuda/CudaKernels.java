@@ -60,8 +60,8 @@ final class CudaKernels implements DeviceKernels {
     // out[N, OC] = inp[N, C] @ weight[OC, C]^T
     RowMajorGemm shape = RowMajorGemm.packed(false, true, n, oc, c);
     if (cuda.gemmPrecision() == CublasLt.Precision.BF16) {
-      DeviceAllocator.Block inp16 = toBf16(ptr(inp), (long) n * c);
-      CudaBackend.Operand weight16 = cuda.bf16Weight(weight);
+      CudaBackend.Operand inp16 = cuda.bf16Operand(inp, false);
+      CudaBackend.Operand weight16 = cuda.bf16Operand(weight, true);
       gemmBf16(shape, inp16.address(), weight16.address(), beta, ptr(out));
       cuda.release(inp16);
       cuda.release(weight16);
@@ -88,10 +88,10 @@ final class CudaKernels implements DeviceKernels {
     if (cuda.gemmPrecision() == CublasLt.Precision.BF16 && dinp != null && dweight != null) {
       // Both products read dout: one bf16 copy serves them.
       DeviceAllocator.Block dout16 = toBf16(ptr(dout), (long) n * oc);
-      CudaBackend.Operand weight16 = cuda.bf16Weight(weight);
+      CudaBackend.Operand weight16 = cuda.bf16Operand(weight, true);
       gemmBf16(dinpShape, dout16.address(), weight16.address(), dinpBeta, ptr(dinp));
       cuda.release(weight16);
-      DeviceAllocator.Block inp16 = toBf16(ptr(inp), (long) n * c);
+      CudaBackend.Operand inp16 = cuda.bf16Operand(inp, false);
       gemmBf16(dweightShape, dout16.address(), inp16.address(), 1f, ptr(dweight));
       cuda.release(inp16);
       cuda.release(dout16);

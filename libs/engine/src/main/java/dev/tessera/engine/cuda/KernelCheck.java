@@ -393,6 +393,8 @@ public final class KernelCheck {
     int inp = p.random(1, n, c);
     int w = p.random(0.1f, oc, c);
     int b = p.random(1, oc);
+    // Inside a stable-weights scope the input's copy is kept from the forward to the backward.
+    cuda.markImmutable(p.device.get(inp));
     p.run(t -> Matmul.forward(t.get(out), t.get(inp), t.get(w), t.get(b)));
     p.compare("matmul forward" + suffix, tol, out, "out");
     int dout = p.random(1, n, oc);

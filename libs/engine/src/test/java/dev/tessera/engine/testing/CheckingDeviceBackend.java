@@ -24,7 +24,9 @@ import dev.tessera.engine.ops.Softmax;
 import dev.tessera.engine.ops.SwiGlu;
 import dev.tessera.engine.optim.GradClip;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A stand-in for a GPU backend in tests: it reports itself as a device, so every op takes the
@@ -109,9 +111,25 @@ public final class CheckingDeviceBackend implements Backend {
     cpu.zero(host(tensor));
   }
 
+  /** Values of the tensors marked immutable, as marked; checked when they are released. */
+  private final Map<Tensor, float[]> immutables = new IdentityHashMap<>();
+
+  /** Remembers the values: a write before the tensor's release breaks the promise and fails. */
+  @Override
+  public void markImmutable(Tensor... tensors) {
+    for (Tensor tensor : tensors) {
+      immutables.put(tensor, cpu.toHost(host(tensor)));
+    }
+  }
+
   @Override
   public void release(Tensor... tensors) {
     for (Tensor tensor : tensors) {
+      float[] marked = tensor == null ? null : immutables.remove(tensor);
+      if (marked != null && !Arrays.equals(marked, cpu.toHost(host(tensor)))) {
+        throw new IllegalStateException(
+            tensor + " was marked immutable and written before release");
+      }
       if (tensor == null || tensor.offset() != 0) {
         continue;
       }

@@ -347,6 +347,9 @@ public final class Qwen2Decoder {
     int hd = config.headDim();
     float eps = (float) config.rmsNormEps();
     RmsNorm.forward(a.norm1, a.rstd1, a.input, layer.inputNorm(), eps);
+    // The inputs of the linear layers are written once here and read again by the backward: a
+    // device backend may keep one low-precision copy of each for all the products that read it.
+    backend.markImmutable(a.norm1);
     Matmul.forward(a.q, a.norm1, layer.q(), layer.qBias());
     Matmul.forward(a.k, a.norm1, layer.k(), layer.kBias());
     Matmul.forward(a.v, a.norm1, layer.v(), layer.vBias());
@@ -362,13 +365,16 @@ public final class Qwen2Decoder {
         a.v.view(rows, t, config.numKeyValueHeads(), hd),
         batch.mask(),
         batch.sampleStarts());
+    backend.markImmutable(a.attention);
     Tensor projected = backend.empty(n, config.hiddenSize());
     Matmul.forward(projected, a.attention, layer.o(), null);
     Add.forward(a.middle, a.input, projected);
     RmsNorm.forward(a.norm2, a.rstd2, a.middle, layer.postNorm(), eps);
+    backend.markImmutable(a.norm2);
     Matmul.forward(a.gate, a.norm2, layer.gate(), null);
     Matmul.forward(a.up, a.norm2, layer.up(), null);
     SwiGlu.forward(a.act, a.gate, a.up);
+    backend.markImmutable(a.act);
     Tensor mlp = backend.empty(n, config.hiddenSize());
     Matmul.forward(mlp, a.act, layer.down(), null);
     Add.forward(output, a.middle, mlp);
