@@ -13,7 +13,8 @@
 // LAUNCH CONFIGURATION (64 threads = 2 warps per block). Each kernel takes the arguments of its
 // fp32 twin in attention.cu, in the same order, except that q, k, v and dout are bf16 copies
 // (unsigned short, same layouts) of the fp32 tensors; D must equal HD, and the forward requires
-// causal != 0 and a keyStart:
+// causal != 0 and a keyStart, and takes one more argument, out16: null, or where a bf16 copy of
+// out goes:
 //
 //   attention_mma_forward_dHD   gridDim = (B * Hq, ceil(T / 32), 1)   as attention_forward
 //   attention_mma_dkdv_dHD      gridDim = (B * Hkv, ceil(T / 32), S)  as attention_backward_dkdv
@@ -265,6 +266,30 @@ static __device__ __forceinline__ void amma_write_rows(
 // Dynamic shared memory of the dK/dV kernel (over the 48 KB a static array may take).
 extern __shared__ __align__(16) unsigned short amma_dynamic[];
 
+// The bf16 twin of amma_write_rows (overwriting): a bf16 copy of what it wrote, for the GEMM that
+// reads the attention output next.
+template <int HD>
+static __device__ __forceinline__ void amma_write_rows16(
+    unsigned short* __restrict__ dst, long long tokStride, const float (&acc)[HD / 8][4], float f0,
+    float f1, int nValid) {
+  const int lane = threadIdx.x & 31;
+  const int g = lane >> 2;
+  const int c = lane & 3;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int r = g + 8 * half;
+    if (r < nValid) {
+      unsigned short* rowp = dst + (long long)r * tokStride;
+      const float f = half == 0 ? f0 : f1;
+#pragma unroll
+      for (int n = 0; n < HD / 8; ++n) {
+        *reinterpret_cast<unsigned*>(rowp + n * 8 + 2 * c) =
+            amma_pack(acc[n][2 * half] * f, acc[n][2 * half + 1] * f);
+      }
+    }
+  }
+}
+
 // Forward. Block: 32 queries [t0, t0 + 32) of one (row b, query head h), tiles scheduled longest
 // first as in attention_forward; warp w owns queries t0 + 16w .. + 15 and keeps their Q fragments
 // in registers. Key tiles of 32 keys (K and V) stream through two shared buffers, the next tile's
@@ -275,7 +300,7 @@ template <int HD>
 static __device__ __forceinline__ void amma_forward(
     const unsigned short* __restrict__ q, const unsigned short* __restrict__ k,
     const unsigned short* __restrict__ v, const int* __restrict__ keyStart, float* __restrict__ out,
-    float* __restrict__ lse, int T, int Hq, int Hkv, float scale) {
+    float* __restrict__ lse, int T, int Hq, int Hkv, float scale, unsigned short* __restrict__ out16) {
   constexpr int E = AmmaTile<HD>::ELEMENTS;
   __shared__ __align__(16) unsigned short sQ[E];
   __shared__ __align__(16) unsigned short sK[2 * E];
@@ -391,6 +416,9 @@ static __device__ __forceinline__ void amma_forward(
     const float inv0 = lRun[0] > 0.f ? 1.f / lRun[0] : 0.f;
     const float inv1 = lRun[1] > 0.f ? 1.f / lRun[1] : 0.f;
     amma_write_rows<HD>(out + (((long long)b * T + row0) * Hq + h) * HD, qTok, o, inv0, inv1, valid, false);
+    if (out16 != nullptr) {
+      amma_write_rows16<HD>(out16 + (((long long)b * T + row0) * Hq + h) * HD, qTok, o, inv0, inv1, valid);
+    }
     if (lse != nullptr && c == 0) {
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
@@ -646,11 +674,11 @@ static __device__ __forceinline__ void amma_dq(
   extern "C" __global__ void __launch_bounds__(64) attention_mma_forward_d##HD(                     \
       const unsigned short* __restrict__ q, const unsigned short* __restrict__ k,                   \
       const unsigned short* __restrict__ v, const int* __restrict__ keyStart, float* __restrict__ out, float* __restrict__ lse, int B,    \
-      int T, int Hq, int Hkv, int D, float scale, int causal) {                                     \
+      int T, int Hq, int Hkv, int D, float scale, int causal, unsigned short* __restrict__ out16) {  \
     (void)B;                                                                                        \
     (void)D;                                                                                        \
     (void)causal;                                                                                   \
-    amma_forward<HD>(q, k, v, keyStart, out, lse, T, Hq, Hkv, scale);                               \
+    amma_forward<HD>(q, k, v, keyStart, out, lse, T, Hq, Hkv, scale, out16);                        \
   }                                                                                                 \
   extern "C" __global__ void __launch_bounds__(64) attention_mma_dkdv_d##HD(                        \
       const unsigned short* __restrict__ q, const unsigned short* __restrict__ k,                   \

@@ -58,17 +58,21 @@ extern "C" __global__ void gelu_erf_backward(float* dinp, const float* dout, con
 }
 
 // SwiGLU: out = silu(gate) * up, silu(g) = g * sigmoid(g).
-extern "C" __global__ void swiglu_forward(const float* gate, const float* up, float* out, int n) {
+// out16 (here and in the other swiglu kernels), when not null, receives a bf16 copy of out.
+extern "C" __global__ void swiglu_forward(const float* gate, const float* up, float* out, int n,
+                                          unsigned short* out16) {
   TS_FOR_EACH(i, n) {
     float g = gate[i];
     float sig = 1.f / (1.f + expf(-g));
     out[i] = g * sig * up[i];
+    if (out16 != nullptr) out16[i] = ts_float_to_bf16(out[i]);
   }
 }
 
 // accumulate != 0: dgate += ..., dup += ...; accumulate == 0: both overwritten (whatever they held).
 extern "C" __global__ void swiglu_backward(float* dgate, float* dup, const float* dout,
-                                           const float* gate, const float* up, int n, int accumulate) {
+                                           const float* gate, const float* up, int n, int accumulate,
+                                           unsigned short* dgate16, unsigned short* dup16) {
   TS_FOR_EACH(i, n) {
     float g = gate[i];
     float sig = 1.f / (1.f + expf(-g));
@@ -76,8 +80,14 @@ extern "C" __global__ void swiglu_backward(float* dgate, float* dup, const float
     float dy = dout[i];
     const float dg = dy * up[i] * sig * (1.f + g * (1.f - sig));
     const float du = dy * silu;
-    dgate[i] = accumulate ? dgate[i] + dg : dg;
-    dup[i] = accumulate ? dup[i] + du : du;
+    const float dgNew = accumulate ? dgate[i] + dg : dg;
+    const float duNew = accumulate ? dup[i] + du : du;
+    dgate[i] = dgNew;
+    dup[i] = duNew;
+    if (dgate16 != nullptr) {
+      dgate16[i] = ts_float_to_bf16(dgNew);
+      dup16[i] = ts_float_to_bf16(duNew);
+    }
   }
 }
 
@@ -87,7 +97,16 @@ static __device__ __forceinline__ float ts_swiglu(float g, float u) {
   return g / (1.f + expf(-g)) * u;
 }
 
-extern "C" __global__ void swiglu_forward_vec4(const float4* gate, const float4* up, float4* out, int n4) {
+// Four bf16 values as one 8-byte store.
+static __device__ __forceinline__ uint2 ts_pack_bf16x4(float4 v) {
+  uint2 packed;
+  packed.x = (unsigned int)ts_float_to_bf16(v.x) | ((unsigned int)ts_float_to_bf16(v.y) << 16);
+  packed.y = (unsigned int)ts_float_to_bf16(v.z) | ((unsigned int)ts_float_to_bf16(v.w) << 16);
+  return packed;
+}
+
+extern "C" __global__ void swiglu_forward_vec4(const float4* gate, const float4* up, float4* out, int n4,
+                                               uint2* out16) {
   TS_FOR_EACH(i, n4) {
     const float4 g = gate[i];
     const float4 u = up[i];
@@ -97,6 +116,7 @@ extern "C" __global__ void swiglu_forward_vec4(const float4* gate, const float4*
     r.z = ts_swiglu(g.z, u.z);
     r.w = ts_swiglu(g.w, u.w);
     out[i] = r;
+    if (out16 != nullptr) out16[i] = ts_pack_bf16x4(r);
   }
 }
 
@@ -110,7 +130,7 @@ static __device__ __forceinline__ void ts_swiglu_backward(float& dgate, float& d
 // accumulate as in swiglu_backward (when 0, dgate and dup are not read).
 extern "C" __global__ void swiglu_backward_vec4(float4* dgate, float4* dup, const float4* dout,
                                                 const float4* gate, const float4* up, int n4,
-                                                int accumulate) {
+                                                int accumulate, uint2* dgate16, uint2* dup16) {
   TS_FOR_EACH(i, n4) {
     const float4 dy = dout[i];
     const float4 g = gate[i];
@@ -130,6 +150,10 @@ extern "C" __global__ void swiglu_backward_vec4(float4* dgate, float4* dup, cons
     ts_swiglu_backward(dg.w, du.w, dy.w, g.w, u.w);
     dgate[i] = dg;
     dup[i] = du;
+    if (dgate16 != nullptr) {
+      dgate16[i] = ts_pack_bf16x4(dg);
+      dup16[i] = ts_pack_bf16x4(du);
+    }
   }
 }
 

@@ -2,8 +2,9 @@
 // (gridDim.x = rows, blockDim.x a multiple of 32); weight gradients are column sums over rows,
 // done by separate kernels over (column, chunk of 64 rows) with one atomic add per chunk.
 
+// out16, when not null, receives a bf16 copy of out (the shadow a GEMM reading out can use).
 extern "C" __global__ void rmsnorm_forward(const float* in, const float* weight, float* out,
-                                           float* rstd, int cols, float eps) {
+                                           float* rstd, int cols, float eps, unsigned short* out16) {
   const float* x = in + (long)blockIdx.x * cols;
   float* y = out + (long)blockIdx.x * cols;
   float sum = 0.f;
@@ -11,7 +12,11 @@ extern "C" __global__ void rmsnorm_forward(const float* in, const float* weight,
   sum = ts_block_sum(sum);
   float s = rsqrtf(sum / cols + eps);
   if (threadIdx.x == 0) rstd[blockIdx.x] = s;
-  for (int i = threadIdx.x; i < cols; i += blockDim.x) y[i] = x[i] * s * weight[i];
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+    const float value = x[i] * s * weight[i];
+    y[i] = value;
+    if (out16 != nullptr) out16[(long)blockIdx.x * cols + i] = ts_float_to_bf16(value);
+  }
 }
 
 // dx += s * w * dy - x * s^3 * mean(x * w * dy)

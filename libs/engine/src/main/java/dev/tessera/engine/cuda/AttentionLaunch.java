@@ -71,9 +71,34 @@ final class AttentionLaunch {
     DeviceAllocator.Block starts = causal ? cuda.deviceInts(keyStart, 0, b * t) : null;
     boolean mma = causal && cuda.tensorCoreAttention(d);
     try (Inputs in = new Inputs(cuda, mma, q, k, v)) {
+      KernelLaunch.Shape shape =
+          new KernelLaunch.Shape(b * hq, tiles(t), 1, mma ? MMA_THREADS : THREADS);
+      float scale = (float) (1.0 / Math.sqrt(d));
+      if (mma) {
+        // Last before the launch: the output's bf16 shadow, for the GEMM that reads it next.
+        long out16 = cuda.shadow(out);
+        cuda.launch(
+            tensorCoreKernel("forward", d),
+            shape,
+            in.addresses[0],
+            in.addresses[1],
+            in.addresses[2],
+            starts.address(),
+            cuda.address(out),
+            lse == null ? 0L : cuda.address(lse),
+            b,
+            t,
+            hq,
+            hkv,
+            d,
+            scale,
+            1,
+            out16);
+        return;
+      }
       cuda.launch(
-          mma ? tensorCoreKernel("forward", d) : "attention_forward",
-          new KernelLaunch.Shape(b * hq, tiles(t), 1, mma ? MMA_THREADS : THREADS),
+          "attention_forward",
+          shape,
           in.addresses[0],
           in.addresses[1],
           in.addresses[2],
@@ -85,7 +110,7 @@ final class AttentionLaunch {
           hq,
           hkv,
           d,
-          (float) (1.0 / Math.sqrt(d)),
+          scale,
           causal ? 1 : 0);
     }
   }

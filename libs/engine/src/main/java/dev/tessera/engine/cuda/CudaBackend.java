@@ -8,11 +8,13 @@ import dev.tessera.engine.ops.DeviceKernels;
 import java.lang.ref.PhantomReference;
 import java.lang.ref.Reference;
 import java.lang.ref.ReferenceQueue;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.cuda.cudart.CUctx_st;
@@ -217,6 +219,7 @@ public final class CudaBackend implements Backend {
   /** Launches kernel {@code name} from this thread (making the device current here first). */
   void launch(String kernel, KernelLaunch.Shape shape, Object... args) {
     ensureContext();
+    noteIssued();
     CUfunc_st function = module.function(kernel);
     if (shape.sharedBytes() > KernelLaunch.DEFAULT_SHARED_LIMIT) {
       raiseSharedLimit(kernel, function, shape.sharedBytes());
@@ -260,15 +263,83 @@ public final class CudaBackend implements Backend {
         scopeCopies.values().forEach(this::release);
         scopeCopies = null;
         immutables = null;
+        noteIssuedShadowsStale();
       }
     };
   }
 
   @Override
   public synchronized void markImmutable(Tensor... tensors) {
-    if (immutables != null) {
-      immutables.addAll(Arrays.asList(tensors));
+    if (immutables == null) {
+      return;
     }
+    for (Tensor tensor : tensors) {
+      immutables.add(tensor);
+      if (shadowsIssuedAt != issued) {
+        continue; // work was issued after the shadows' kernel: they may be stale
+      }
+      for (int i = 0; i < shadows.size(); i++) {
+        Shadow shadow = shadows.get(i);
+        if (shadow.storage() == tensor.storage()
+            && shadow.offset() == tensor.offset()
+            && shadow.size() == tensor.size()
+            && !scopeCopies.containsKey(tensor)) {
+          scopeCopies.put(tensor, shadow.block());
+          shadows.remove(i);
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Device work issued so far: kernel launches, library calls, copies to and fills of device
+   * memory, collectives. A shadow (below) is only trusted when nothing was issued after the kernel
+   * that wrote it.
+   */
+  private long issued;
+
+  /** bf16 shadows written by the last launch, not yet adopted by {@link #markImmutable}. */
+  private record Shadow(Object storage, long offset, long size, DeviceAllocator.Block block) {}
+
+  private final List<Shadow> shadows = new ArrayList<>();
+  private long shadowsIssuedAt = -1;
+
+  /**
+   * Called before every piece of work that may write device memory. Shadows of an earlier launch
+   * that nobody adopted can no longer be trusted (this work may change their tensors) and go.
+   */
+  synchronized void noteIssued() {
+    if (!shadows.isEmpty() && shadowsIssuedAt <= issued) {
+      shadows.forEach(shadow -> release(shadow.block()));
+      shadows.clear();
+    }
+    issued++;
+  }
+
+  /**
+   * Where the launch that follows may write a bf16 copy of {@code tensor}, its output, or 0 when no
+   * {@link #stableWeights} scope is open or the GEMMs do not run in bf16. The copy becomes the
+   * tensor's scope copy if the tensor is marked immutable before any other work is issued (so the
+   * kernel that wrote both is the last writer), saving a conversion pass over it.
+   */
+  synchronized long shadow(Tensor tensor) {
+    if (scopeCopies == null || gemmPrecision != CublasLt.Precision.BF16) {
+      return 0L;
+    }
+    DeviceAllocator.Block block = scratch(2 * Math.max(1, tensor.size()));
+    if (shadowsIssuedAt != issued + 1) {
+      noteIssuedShadowsStale();
+    }
+    shadows.add(new Shadow(tensor.storage(), tensor.offset(), tensor.size(), block));
+    shadowsIssuedAt = issued + 1;
+    return block.address();
+  }
+
+  /** Drops shadows left from an earlier launch before new ones are made for the next. */
+  private void noteIssuedShadowsStale() {
+    shadows.forEach(shadow -> release(shadow.block()));
+    shadows.clear();
   }
 
   /** A GEMM operand's device address and the scratch block to release after use (or null). */
@@ -471,6 +542,7 @@ public final class CudaBackend implements Backend {
     target.requireSize("copy target", values.length);
     ensureContext();
     long destination = address(target);
+    noteIssued();
     synchronized (staging) {
       for (int from = 0; from < values.length; from += (int) STAGING_FLOATS) {
         int count = (int) Math.min(STAGING_FLOATS, values.length - from);
@@ -589,6 +661,7 @@ public final class CudaBackend implements Backend {
 
   void memset(long address, long bytes) {
     ensureContext();
+    noteIssued();
     timed(
         "zero fill",
         () ->
@@ -605,6 +678,7 @@ public final class CudaBackend implements Backend {
     ensureContext();
     long to = address(target);
     long from = address(source);
+    noteIssued();
     timed(
         "device copy",
         () ->

@@ -87,7 +87,7 @@ final class CudaKernels implements DeviceKernels {
     RowMajorGemm dweightShape = RowMajorGemm.packed(true, false, oc, c, n);
     if (cuda.gemmPrecision() == CublasLt.Precision.BF16 && dinp != null && dweight != null) {
       // Both products read dout: one bf16 copy serves them.
-      DeviceAllocator.Block dout16 = toBf16(ptr(dout), (long) n * oc);
+      CudaBackend.Operand dout16 = cuda.bf16Operand(dout, false);
       CudaBackend.Operand weight16 = cuda.bf16Operand(weight, true);
       gemmBf16(dinpShape, dout16.address(), weight16.address(), dinpBeta, ptr(dinp));
       cuda.release(weight16);
@@ -120,6 +120,7 @@ final class CudaKernels implements DeviceKernels {
     String name = "gemm " + shape.label();
     CublasLt.Precision precision = cuda.gemmPrecision();
     if (precision != CublasLt.Precision.BF16) {
+      cuda.noteIssued();
       cuda.timed(name, () -> cuda.cublasLt().gemm(shape, precision, 1f, a, b, beta, c));
       return;
     }
@@ -134,6 +135,7 @@ final class CudaKernels implements DeviceKernels {
    * {@code C = op(A) op(B) + beta C} with A and B already bf16 copies (fp32 accumulation, C fp32).
    */
   private void gemmBf16(RowMajorGemm shape, long a16, long b16, float beta, long c) {
+    cuda.noteIssued();
     cuda.timed(
         "gemm " + shape.label(),
         () -> cuda.cublasLt().gemm(shape, CublasLt.Precision.FP32, true, 1f, a16, b16, beta, c));
@@ -194,7 +196,9 @@ final class CudaKernels implements DeviceKernels {
   public void rmsNormForward(Tensor out, Tensor rstd, Tensor inp, Tensor weight, float eps) {
     int c = weight.intSize();
     int n = inp.intSize() / c;
-    cuda.launch("rmsnorm_forward", rows(n, c), ptr(inp), ptr(weight), ptr(out), ptr(rstd), c, eps);
+    long out16 = cuda.shadow(out);
+    cuda.launch(
+        "rmsnorm_forward", rows(n, c), ptr(inp), ptr(weight), ptr(out), ptr(rstd), c, eps, out16);
   }
 
   @Override
@@ -349,11 +353,16 @@ final class CudaKernels implements DeviceKernels {
   @Override
   public void swiGluForward(Tensor out, Tensor gate, Tensor up) {
     int n = gate.intSize();
-    if (vectorizable(n, gate, up, out)) {
-      cuda.launch("swiglu_forward_vec4", elementwise(n / 4), ptr(gate), ptr(up), ptr(out), n / 4);
-      return;
-    }
-    cuda.launch("swiglu_forward", elementwise(n), ptr(gate), ptr(up), ptr(out), n);
+    boolean vec4 = vectorizable(n, gate, up, out);
+    long out16 = cuda.shadow(out);
+    cuda.launch(
+        vec4 ? "swiglu_forward_vec4" : "swiglu_forward",
+        elementwise(vec4 ? n / 4 : n),
+        ptr(gate),
+        ptr(up),
+        ptr(out),
+        vec4 ? n / 4 : n,
+        out16);
   }
 
   @Override
@@ -361,6 +370,8 @@ final class CudaKernels implements DeviceKernels {
       Tensor dgate, Tensor dup, Tensor dout, Tensor gate, Tensor up, boolean accumulate) {
     int n = gate.intSize();
     boolean vec4 = vectorizable(n, dgate, dup, dout, gate, up);
+    long dgate16 = cuda.shadow(dgate);
+    long dup16 = dgate16 == 0 ? 0L : cuda.shadow(dup);
     cuda.launch(
         vec4 ? "swiglu_backward_vec4" : "swiglu_backward",
         elementwise(vec4 ? n / 4 : n),
@@ -370,7 +381,9 @@ final class CudaKernels implements DeviceKernels {
         ptr(gate),
         ptr(up),
         vec4 ? n / 4 : n,
-        accumulate ? 1 : 0);
+        accumulate ? 1 : 0,
+        dgate16,
+        dup16);
   }
 
   @Override
@@ -451,6 +464,7 @@ final class CudaKernels implements DeviceKernels {
     }
     DeviceAllocator.Block targetBlock = cuda.deviceInts(targets, targetOffset, n);
     DeviceAllocator.Block lossBlock = cuda.scratch(4L * n);
+    long dlogits16 = cuda.shadow(dlogits);
     cuda.launch(
         "cross_entropy_forward_backward",
         KernelLaunch.Shape.linear(n, 1024),
@@ -460,7 +474,8 @@ final class CudaKernels implements DeviceKernels {
         lossBlock.address(),
         v,
         lossScale,
-        CrossEntropy.IGNORE_INDEX);
+        CrossEntropy.IGNORE_INDEX,
+        dlogits16);
     float[] rowLoss = cuda.download(lossBlock.address(), n);
     cuda.release(lossBlock);
     double loss = 0;

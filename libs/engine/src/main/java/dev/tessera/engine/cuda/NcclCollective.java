@@ -117,6 +117,7 @@ public final class NcclCollective implements Collective {
   @Override
   public void allReduceSum(Tensor tensor) {
     cuda.ensureContext();
+    cuda.noteIssued();
     check(
         nccl.ncclAllReduce(
             at(tensor),
@@ -132,6 +133,7 @@ public final class NcclCollective implements Collective {
   @Override
   public void reduceSum(Tensor tensor, int root) {
     cuda.ensureContext();
+    cuda.noteIssued();
     check(
         nccl.ncclReduce(
             at(tensor),
@@ -148,6 +150,7 @@ public final class NcclCollective implements Collective {
   @Override
   public void broadcast(Tensor tensor, int root) {
     cuda.ensureContext();
+    cuda.noteIssued();
     check(
         nccl.ncclBroadcast(
             at(tensor),
@@ -164,6 +167,7 @@ public final class NcclCollective implements Collective {
   public void reduceScatterSum(Tensor in, Tensor out) {
     requireChunks(in, out);
     cuda.ensureContext();
+    cuda.noteIssued();
     check(
         nccl.ncclReduceScatter(
             at(in), at(out), out.size(), nccl.ncclFloat32, nccl.ncclSum, comm, (CUstream_st) null),
@@ -174,6 +178,7 @@ public final class NcclCollective implements Collective {
   public void allGather(Tensor in, Tensor out) {
     requireChunks(out, in);
     cuda.ensureContext();
+    cuda.noteIssued();
     check(
         nccl.ncclAllGather(at(in), at(out), in.size(), nccl.ncclFloat32, comm, (CUstream_st) null),
         "ncclAllGather of " + in);

@@ -407,6 +407,7 @@ public final class Qwen2Decoder {
     Tensor dGate = backend.empty(n, f);
     Tensor dUp = backend.empty(n, f);
     SwiGlu.backward(dGate, dUp, dAct, a.gate, a.up, false);
+    backend.markImmutable(dGate, dUp);
     Tensor dNorm2 = backend.empty(n, d);
     Matmul.backward(
         dNorm2,
@@ -522,6 +523,7 @@ public final class Qwen2Decoder {
       Tensor dLogits = backend.empty(rows, vocab);
       loss +=
           CrossEntropy.forwardBackward(dLogits, logits, batch.targets(), from, (float) lossScale);
+      backend.markImmutable(dLogits);
       Tensor dh = dHidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
       Matmul.backward(dh, dHead, null, dLogits, h, head);
       backend.release(logits, dLogits);
