@@ -58,14 +58,17 @@ extern "C" __global__ void gelu_erf_backward(float* dinp, const float* dout, con
 }
 
 // SwiGLU: out = silu(gate) * up, silu(g) = g * sigmoid(g).
-// out16 (here and in the other swiglu kernels), when not null, receives a bf16 copy of out.
+// out16 (here and in the other swiglu kernels), when not null, receives a bf16 copy of out, and
+// out may then be null (only the bf16 values are wanted; likewise dgate and dup with dgate16 and
+// dup16, in overwrite mode only).
 extern "C" __global__ void swiglu_forward(const float* gate, const float* up, float* out, int n,
                                           unsigned short* out16) {
   TS_FOR_EACH(i, n) {
     float g = gate[i];
     float sig = 1.f / (1.f + expf(-g));
-    out[i] = g * sig * up[i];
-    if (out16 != nullptr) out16[i] = ts_float_to_bf16(out[i]);
+    const float value = g * sig * up[i];
+    if (out != nullptr) out[i] = value;
+    if (out16 != nullptr) out16[i] = ts_float_to_bf16(value);
   }
 }
 
@@ -82,8 +85,10 @@ extern "C" __global__ void swiglu_backward(float* dgate, float* dup, const float
     const float du = dy * silu;
     const float dgNew = accumulate ? dgate[i] + dg : dg;
     const float duNew = accumulate ? dup[i] + du : du;
-    dgate[i] = dgNew;
-    dup[i] = duNew;
+    if (dgate != nullptr) {
+      dgate[i] = dgNew;
+      dup[i] = duNew;
+    }
     if (dgate16 != nullptr) {
       dgate16[i] = ts_float_to_bf16(dgNew);
       dup16[i] = ts_float_to_bf16(duNew);
@@ -115,7 +120,7 @@ extern "C" __global__ void swiglu_forward_vec4(const float4* gate, const float4*
     r.y = ts_swiglu(g.y, u.y);
     r.z = ts_swiglu(g.z, u.z);
     r.w = ts_swiglu(g.w, u.w);
-    out[i] = r;
+    if (out != nullptr) out[i] = r;
     if (out16 != nullptr) out16[i] = ts_pack_bf16x4(r);
   }
 }
@@ -148,8 +153,10 @@ extern "C" __global__ void swiglu_backward_vec4(float4* dgate, float4* dup, cons
     ts_swiglu_backward(dg.y, du.y, dy.y, g.y, u.y);
     ts_swiglu_backward(dg.z, du.z, dy.z, g.z, u.z);
     ts_swiglu_backward(dg.w, du.w, dy.w, g.w, u.w);
-    dgate[i] = dg;
-    dup[i] = du;
+    if (dgate != nullptr) {
+      dgate[i] = dg;
+      dup[i] = du;
+    }
     if (dgate16 != nullptr) {
       dgate16[i] = ts_pack_bf16x4(dg);
       dup16[i] = ts_pack_bf16x4(du);

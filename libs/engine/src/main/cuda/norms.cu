@@ -2,11 +2,12 @@
 // (gridDim.x = rows, blockDim.x a multiple of 32); weight gradients are column sums over rows,
 // done by separate kernels over (column, chunk of 64 rows) with one atomic add per chunk.
 
-// out16, when not null, receives a bf16 copy of out (the shadow a GEMM reading out can use).
+// out16, when not null, receives a bf16 copy of out (the shadow a GEMM reading out can use); out
+// may then be null (only the bf16 values are wanted).
 extern "C" __global__ void rmsnorm_forward(const float* in, const float* weight, float* out,
                                            float* rstd, int cols, float eps, unsigned short* out16) {
   const float* x = in + (long)blockIdx.x * cols;
-  float* y = out + (long)blockIdx.x * cols;
+  float* y = out == nullptr ? nullptr : out + (long)blockIdx.x * cols;
   float sum = 0.f;
   for (int i = threadIdx.x; i < cols; i += blockDim.x) sum += x[i] * x[i];
   sum = ts_block_sum(sum);
@@ -14,7 +15,7 @@ extern "C" __global__ void rmsnorm_forward(const float* in, const float* weight,
   if (threadIdx.x == 0) rstd[blockIdx.x] = s;
   for (int i = threadIdx.x; i < cols; i += blockDim.x) {
     const float value = x[i] * s * weight[i];
-    y[i] = value;
+    if (y != nullptr) y[i] = value;
     if (out16 != nullptr) out16[(long)blockIdx.x * cols + i] = ts_float_to_bf16(value);
   }
 }
@@ -48,7 +49,7 @@ extern "C" __global__ void layernorm_forward(const float* in, const float* weigh
                                              float* out, float* mean, float* rstd, int cols,
                                              float eps) {
   const float* x = in + (long)blockIdx.x * cols;
-  float* y = out + (long)blockIdx.x * cols;
+  float* y = out == nullptr ? nullptr : out + (long)blockIdx.x * cols;
   float sum = 0.f;
   for (int i = threadIdx.x; i < cols; i += blockDim.x) sum += x[i];
   float mu = ts_block_sum(sum) / cols;
@@ -111,7 +112,7 @@ extern "C" __global__ void layernorm_backward_params(float* dweight, float* dbia
 // out may alias in: each element is read before it is written by the same thread.
 extern "C" __global__ void softmax_forward(const float* in, float* out, int cols) {
   const float* x = in + (long)blockIdx.x * cols;
-  float* y = out + (long)blockIdx.x * cols;
+  float* y = out == nullptr ? nullptr : out + (long)blockIdx.x * cols;
   float mx = TS_NEG_INF;
   for (int i = threadIdx.x; i < cols; i += blockDim.x) mx = fmaxf(mx, x[i]);
   mx = ts_block_max(mx);

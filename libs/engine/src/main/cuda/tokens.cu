@@ -102,7 +102,7 @@ extern "C" __global__ void avgpool_backward(float* dinp, const float* dout, int 
 // Cross-entropy fused with its gradient, one block per row of logits [N, V]:
 // rowLoss[row] = logsumexp(x) - x[target]; dlogits = (softmax(x) - onehot(target)) * lossScale.
 // Rows whose target is ignoreIndex get zero gradient and zero loss. dlogits may alias logits.
-// dlogits16, when not null, receives a bf16 copy of dlogits.
+// dlogits16, when not null, receives a bf16 copy of dlogits; dlogits may then be null.
 extern "C" __global__ void cross_entropy_forward_backward(const float* logits, float* dlogits,
                                                           const int* targets, float* rowLoss, int vocab,
                                                           float lossScale, int ignoreIndex,
@@ -111,7 +111,7 @@ extern "C" __global__ void cross_entropy_forward_backward(const float* logits, f
   int target = targets[blockIdx.x];
   if (target == ignoreIndex) {
     for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-      dlogits[base + i] = 0.f;
+      if (dlogits != nullptr) dlogits[base + i] = 0.f;
       if (dlogits16 != nullptr) dlogits16[base + i] = 0;
     }
     if (threadIdx.x == 0) rowLoss[blockIdx.x] = 0.f;
@@ -131,7 +131,7 @@ extern "C" __global__ void cross_entropy_forward_backward(const float* logits, f
   for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
     float g = expf(logits[base + i] - mx) * scale;
     if (i == target) g -= lossScale;
-    dlogits[base + i] = g;
+    if (dlogits != nullptr) dlogits[base + i] = g;
     if (dlogits16 != nullptr) dlogits16[base + i] = ts_float_to_bf16(g);
   }
 }

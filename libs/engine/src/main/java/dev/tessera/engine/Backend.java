@@ -75,6 +75,16 @@ public interface Backend extends AutoCloseable {
    */
   default void markImmutable(Tensor... tensors) {}
 
+  /**
+   * Declares that {@code tensors} are written once more — by the next op that writes them, in full,
+   * without reading them (an overwrite) — and after that only read as GEMM operands (a {@code
+   * Matmul} input or output gradient) until they are released. Inside a {@link #stableWeights}
+   * scope a backend may then keep them only in the form its GEMMs read: the CUDA backend with bf16
+   * GEMMs writes just their bf16 values and refuses any other read. Implies {@link #markImmutable}
+   * after that write. Without an open scope, and on the CPU, nothing happens.
+   */
+  default void onlyForGemms(Tensor... tensors) {}
+
   /** See {@link #stableWeights}. */
   interface WeightScope extends AutoCloseable {
     @Override

@@ -264,6 +264,14 @@ public final class CudaBackend implements Backend {
         scopeCopies = null;
         immutables = null;
         noteIssuedShadowsStale();
+        gemmOnly.forEach(
+            (storage, declared) -> {
+              if (declared.produced()) {
+                release(declared.block());
+                gemmOnlyExpired.add(storage);
+              }
+            });
+        gemmOnly.clear();
       }
     };
   }
@@ -321,19 +329,91 @@ public final class CudaBackend implements Backend {
    * Where the launch that follows may write a bf16 copy of {@code tensor}, its output, or 0 when no
    * {@link #stableWeights} scope is open or the GEMMs do not run in bf16. The copy becomes the
    * tensor's scope copy if the tensor is marked immutable before any other work is issued (so the
-   * kernel that wrote both is the last writer), saving a conversion pass over it.
+   * kernel that wrote both is the last writer), saving a conversion pass over it. For a tensor
+   * declared {@link #onlyForGemms} the copy is its scope copy at once, and the launch must skip the
+   * fp32 values (see {@link #fp32Needed}).
    */
   synchronized long shadow(Tensor tensor) {
     if (scopeCopies == null || gemmPrecision != CublasLt.Precision.BF16) {
       return 0L;
     }
     DeviceAllocator.Block block = scratch(2 * Math.max(1, tensor.size()));
+    GemmOnly declared = gemmOnly.get(tensor.storage());
+    if (declared != null && !declared.produced() && declared.matches(tensor)) {
+      gemmOnly.put(tensor.storage(), declared.producedInto(block));
+      return block.address();
+    }
     if (shadowsIssuedAt != issued + 1) {
       noteIssuedShadowsStale();
     }
     shadows.add(new Shadow(tensor.storage(), tensor.offset(), tensor.size(), block));
     shadowsIssuedAt = issued + 1;
     return block.address();
+  }
+
+  /**
+   * Whether the launch writing {@code tensor} must write its fp32 values: false only for a tensor
+   * declared {@link #onlyForGemms} whose bf16 copy {@link #shadow} just handed out.
+   */
+  synchronized boolean fp32Needed(Tensor tensor) {
+    GemmOnly declared = gemmOnly.get(tensor.storage());
+    return declared == null || !declared.produced() || !declared.matches(tensor);
+  }
+
+  /**
+   * A tensor declared {@link #onlyForGemms}: the declared extent, and once its writer ran, the
+   * block holding its only (bf16) values.
+   */
+  private record GemmOnly(long offset, long size, DeviceAllocator.Block block) {
+    boolean produced() {
+      return block != null;
+    }
+
+    boolean matches(Tensor tensor) {
+      return tensor.offset() == offset && tensor.size() == size;
+    }
+
+    GemmOnly producedInto(DeviceAllocator.Block values) {
+      return new GemmOnly(offset, size, values);
+    }
+  }
+
+  /** Declared GEMM-only tensors of the open scope, by storage. */
+  private final Map<Object, GemmOnly> gemmOnly = new IdentityHashMap<>();
+
+  /**
+   * Storages whose fp32 values were skipped and whose bf16 values are gone with their scope: any
+   * later read is refused (weak keys, so the buffers still free themselves).
+   */
+  private final Set<Object> gemmOnlyExpired =
+      Collections.newSetFromMap(new java.util.WeakHashMap<>());
+
+  @Override
+  public synchronized void onlyForGemms(Tensor... tensors) {
+    if (scopeCopies == null || gemmPrecision != CublasLt.Precision.BF16) {
+      return;
+    }
+    for (Tensor tensor : tensors) {
+      if (tensor.storage() instanceof DeviceBuffer && tensor.backend() == this) {
+        gemmOnly.put(tensor.storage(), new GemmOnly(tensor.offset(), tensor.size(), null));
+      }
+    }
+  }
+
+  /** Refuses the fp32 address of a tensor that holds only its bf16 values. */
+  private void requireFp32Values(Tensor tensor) {
+    if (gemmOnly.isEmpty() && gemmOnlyExpired.isEmpty()) {
+      return;
+    }
+    synchronized (this) {
+      GemmOnly declared = gemmOnly.get(tensor.storage());
+      if ((declared != null && declared.produced()) || gemmOnlyExpired.contains(tensor.storage())) {
+        throw new IllegalStateException(
+            tensor
+                + " was declared Backend.onlyForGemms and holds only the bf16 values its GEMMs"
+                + " read; an op other than a GEMM operand read it");
+      }
+    }
   }
 
   /** Drops shadows left from an earlier launch before new ones are made for the next. */
@@ -351,6 +431,14 @@ public final class CudaBackend implements Backend {
    * the tensor is released or the scope closes); otherwise a fresh copy the caller releases.
    */
   synchronized Operand bf16Operand(Tensor tensor, boolean weight) {
+    GemmOnly declared = gemmOnly.get(tensor.storage());
+    if (declared != null && declared.produced()) {
+      if (!declared.matches(tensor)) {
+        throw new IllegalStateException(
+            tensor + " is part of a Backend.onlyForGemms tensor; GEMMs must read it whole");
+      }
+      return new Operand(declared.block().address(), null);
+    }
     boolean keep = scopeCopies != null && (weight || immutables.contains(tensor));
     if (!keep) {
       DeviceAllocator.Block copy = bf16Copy(address(tensor), tensor.size());
@@ -426,6 +514,7 @@ public final class CudaBackend implements Backend {
     if (!(tensor.storage() instanceof DeviceBuffer buffer) || tensor.backend() != this) {
       throw new IllegalArgumentException(tensor + " is not a tensor of this CUDA backend");
     }
+    requireFp32Values(tensor);
     return buffer.address() + tensor.offset() * tensor.dtype().bytes();
   }
 
@@ -488,6 +577,13 @@ public final class CudaBackend implements Backend {
 
   /** A released tensor's scope copy goes with it (its memory may hold something else next). */
   private synchronized void dropScopeCopy(Tensor tensor) {
+    if (tensor != null && tensor.offset() == 0) {
+      GemmOnly declared = gemmOnly.remove(tensor.storage());
+      if (declared != null && declared.produced()) {
+        release(declared.block());
+      }
+      gemmOnlyExpired.remove(tensor.storage());
+    }
     if (scopeCopies != null && tensor != null) {
       immutables.remove(tensor);
       DeviceAllocator.Block copy = scopeCopies.remove(tensor);

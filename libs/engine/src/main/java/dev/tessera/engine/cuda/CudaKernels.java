@@ -29,6 +29,14 @@ final class CudaKernels implements DeviceKernels {
     return cuda.address(tensor);
   }
 
+  /**
+   * An output's fp32 address for the launch after {@link CudaBackend#shadow}, or 0 (null) when the
+   * tensor is declared GEMM-only and the launch writes just its bf16 values.
+   */
+  private long fp32Output(Tensor tensor) {
+    return cuda.fp32Needed(tensor) ? ptr(tensor) : 0L;
+  }
+
   private static KernelLaunch.Shape elementwise(long n) {
     return KernelLaunch.Shape.elementwise(n, THREADS);
   }
@@ -85,23 +93,27 @@ final class CudaKernels implements DeviceKernels {
     int n = Math.toIntExact(inp.size() / c);
     RowMajorGemm dinpShape = RowMajorGemm.packed(false, false, n, c, oc);
     RowMajorGemm dweightShape = RowMajorGemm.packed(true, false, oc, c, n);
-    if (cuda.gemmPrecision() == CublasLt.Precision.BF16 && dinp != null && dweight != null) {
+    if (cuda.gemmPrecision() == CublasLt.Precision.BF16) {
       // Both products read dout: one bf16 copy serves them.
       CudaBackend.Operand dout16 = cuda.bf16Operand(dout, false);
-      CudaBackend.Operand weight16 = cuda.bf16Operand(weight, true);
-      gemmBf16(dinpShape, dout16.address(), weight16.address(), dinpBeta, ptr(dinp));
-      cuda.release(weight16);
-      CudaBackend.Operand inp16 = cuda.bf16Operand(inp, false);
-      gemmBf16(dweightShape, dout16.address(), inp16.address(), 1f, ptr(dweight));
-      cuda.release(inp16);
-      cuda.release(dout16);
-    } else {
       if (dinp != null) {
-        // dinp[N, C] += dout[N, OC] @ weight[OC, C]
-        gemm(dinpShape, ptr(dout), ptr(weight), dinpBeta, ptr(dinp));
+        // dinp[N, C] (+)= dout[N, OC] @ weight[OC, C]
+        CudaBackend.Operand weight16 = cuda.bf16Operand(weight, true);
+        gemmBf16(dinpShape, dout16.address(), weight16.address(), dinpBeta, ptr(dinp));
+        cuda.release(weight16);
       }
       if (dweight != null) {
         // dweight[OC, C] += dout[N, OC]^T @ inp[N, C]
+        CudaBackend.Operand inp16 = cuda.bf16Operand(inp, false);
+        gemmBf16(dweightShape, dout16.address(), inp16.address(), 1f, ptr(dweight));
+        cuda.release(inp16);
+      }
+      cuda.release(dout16);
+    } else {
+      if (dinp != null) {
+        gemm(dinpShape, ptr(dout), ptr(weight), dinpBeta, ptr(dinp));
+      }
+      if (dweight != null) {
         gemm(dweightShape, ptr(dout), ptr(inp), 1f, ptr(dweight));
       }
     }
@@ -198,7 +210,15 @@ final class CudaKernels implements DeviceKernels {
     int n = inp.intSize() / c;
     long out16 = cuda.shadow(out);
     cuda.launch(
-        "rmsnorm_forward", rows(n, c), ptr(inp), ptr(weight), ptr(out), ptr(rstd), c, eps, out16);
+        "rmsnorm_forward",
+        rows(n, c),
+        ptr(inp),
+        ptr(weight),
+        fp32Output(out),
+        ptr(rstd),
+        c,
+        eps,
+        out16);
   }
 
   @Override
@@ -360,7 +380,7 @@ final class CudaKernels implements DeviceKernels {
         elementwise(vec4 ? n / 4 : n),
         ptr(gate),
         ptr(up),
-        ptr(out),
+        fp32Output(out),
         vec4 ? n / 4 : n,
         out16);
   }
@@ -372,11 +392,18 @@ final class CudaKernels implements DeviceKernels {
     boolean vec4 = vectorizable(n, dgate, dup, dout, gate, up);
     long dgate16 = cuda.shadow(dgate);
     long dup16 = dgate16 == 0 ? 0L : cuda.shadow(dup);
+    long dgate32 = fp32Output(dgate);
+    long dup32 = fp32Output(dup);
+    if ((dgate32 == 0) != (dup32 == 0) || (dgate32 == 0 && accumulate)) {
+      throw new IllegalStateException(
+          "SwiGLU backward: dgate and dup must both be declared Backend.onlyForGemms or neither,"
+              + " and only when overwritten");
+    }
     cuda.launch(
         vec4 ? "swiglu_backward_vec4" : "swiglu_backward",
         elementwise(vec4 ? n / 4 : n),
-        ptr(dgate),
-        ptr(dup),
+        dgate32,
+        dup32,
         ptr(dout),
         ptr(gate),
         ptr(up),
@@ -469,7 +496,7 @@ final class CudaKernels implements DeviceKernels {
         "cross_entropy_forward_backward",
         KernelLaunch.Shape.linear(n, 1024),
         ptr(logits),
-        ptr(dlogits),
+        fp32Output(dlogits),
         targetBlock.address(),
         lossBlock.address(),
         v,

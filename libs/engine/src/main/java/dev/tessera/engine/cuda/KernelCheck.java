@@ -22,6 +22,7 @@ import dev.tessera.engine.ops.SwiGlu;
 import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.GradClip;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -378,7 +379,8 @@ public final class KernelCheck {
     Backend.WeightScope scope = cuda.stableWeights();
     try {
       matmul(tol, " (stable weights)");
-      shadows(tol);
+      shadows(tol, false);
+      shadows(tol, true);
     } finally {
       scope.close();
     }
@@ -389,7 +391,8 @@ public final class KernelCheck {
    * Outputs marked immutable right after the kernel that wrote them, then read by GEMMs: on a bf16
    * backend inside a scope the GEMMs read the bf16 copy those kernels wrote alongside.
    */
-  private void shadows(double tol) {
+  private void shadows(double tol, boolean gemmOnly) {
+    String how = gemmOnly ? " (GEMM-only)" : " (shadow)";
     int n = 131;
     int c = 96;
     int oc = 72;
@@ -398,46 +401,63 @@ public final class KernelCheck {
     int normWeight = p.random(1, c);
     int normed = p.random(1, n, c);
     int rstd = p.random(1, n);
+    before(gemmOnly, p, normed);
     p.run(t -> RmsNorm.forward(t.get(normed), t.get(rstd), t.get(x), t.get(normWeight), 1e-6f));
-    cuda.markImmutable(p.device.get(normed));
+    after(gemmOnly, p, normed);
     int w = p.random(0.1f, oc, c);
     int out = p.random(1, n, oc);
     p.run(t -> Matmul.forward(t.get(out), t.get(normed), t.get(w), null));
-    p.compare("rmsnorm, then matmul forward (shadow)", tol, out, "out");
+    p.compare("rmsnorm, then matmul forward" + how, tol, out, "out");
 
     int gate = p.random(2, n, oc);
     int up = p.random(1, n, oc);
     int dact = p.random(1, n, oc);
     int dgate = p.random(1, n, oc);
     int dup = p.random(1, n, oc);
+    before(gemmOnly, p, dgate, dup);
     p.run(
         t -> SwiGlu.backward(t.get(dgate), t.get(dup), t.get(dact), t.get(gate), t.get(up), false));
-    cuda.markImmutable(p.device.get(dgate), p.device.get(dup));
+    after(gemmOnly, p, dgate, dup);
     int dinp = p.random(1, n, c);
     int dw = p.random(1, oc, c);
     p.run(
         t -> Matmul.backward(t.get(dinp), t.get(dw), null, t.get(dgate), t.get(normed), t.get(w)));
-    p.compare("swiglu backward, then matmul backward (shadow)", tol, dinp, "dinp");
-    p.compare("swiglu backward, then matmul backward (shadow)", tol, dw, "dweight");
+    p.compare("swiglu backward, then matmul backward" + how, tol, dinp, "dinp");
+    p.compare("swiglu backward, then matmul backward" + how, tol, dw, "dweight");
     int dupInp = p.random(1, n, c);
     p.run(
         t ->
             Matmul.backward(t.get(dupInp), null, null, t.get(dup), t.get(normed), t.get(w), false));
-    p.compare("swiglu backward, then matmul backward (shadow)", tol, dupInp, "dinp from dup");
+    p.compare("swiglu backward, then matmul backward" + how, tol, dupInp, "dinp from dup");
 
     int[] targets = randomInts(n, oc);
     int logits = p.random(4, n, oc);
     int dlogits = p.random(1, n, oc);
+    before(gemmOnly, p, dlogits);
     p.run(t -> CrossEntropy.forwardBackward(t.get(dlogits), t.get(logits), targets, 0, 0.01f));
-    cuda.markImmutable(p.device.get(dlogits));
+    after(gemmOnly, p, dlogits);
     int dh = p.random(1, n, c);
     int dhead = p.random(1, oc, c);
     p.run(
         t ->
             Matmul.backward(
                 t.get(dh), t.get(dhead), null, t.get(dlogits), t.get(normed), t.get(w)));
-    p.compare("cross-entropy, then matmul backward (shadow)", tol, dh, "dinp");
-    p.compare("cross-entropy, then matmul backward (shadow)", tol, dhead, "dweight");
+    p.compare("cross-entropy, then matmul backward" + how, tol, dh, "dinp");
+    p.compare("cross-entropy, then matmul backward" + how, tol, dhead, "dweight");
+  }
+
+  /** Declares the device tensors GEMM-only before their writer (the GEMM-only round). */
+  private void before(boolean gemmOnly, Pair p, int... tensors) {
+    if (gemmOnly) {
+      cuda.onlyForGemms(Arrays.stream(tensors).mapToObj(p.device::get).toArray(Tensor[]::new));
+    }
+  }
+
+  /** Marks the device tensors immutable right after their writer (the shadow round). */
+  private void after(boolean gemmOnly, Pair p, int... tensors) {
+    if (!gemmOnly) {
+      cuda.markImmutable(Arrays.stream(tensors).mapToObj(p.device::get).toArray(Tensor[]::new));
+    }
   }
 
   private void matmul(double tol, String suffix) {

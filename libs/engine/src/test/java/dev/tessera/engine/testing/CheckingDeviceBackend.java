@@ -111,6 +111,33 @@ public final class CheckingDeviceBackend implements Backend {
     cpu.zero(host(tensor));
   }
 
+  /** Tensors declared {@link #onlyForGemms}: false until the op that writes them ran. */
+  private final Map<Buffer, Boolean> gemmOnly = new IdentityHashMap<>();
+
+  /**
+   * The contract of {@link Backend#onlyForGemms}, checked: the first op to touch the tensor writes
+   * it; after that only GEMM operands may read it.
+   */
+  @Override
+  public void onlyForGemms(Tensor... tensors) {
+    for (Tensor tensor : tensors) {
+      gemmOnly.put((Buffer) tensor.storage(), false);
+    }
+  }
+
+  /** A GEMM operand: allowed for GEMM-only tensors. */
+  private Tensor gemmOperand(Tensor tensor) {
+    if (tensor == null) {
+      return null;
+    }
+    Buffer buffer = (Buffer) tensor.storage();
+    Boolean produced = gemmOnly.get(buffer);
+    if (produced != null && !produced) {
+      gemmOnly.put(buffer, true);
+    }
+    return unchecked(tensor);
+  }
+
   /** Values of the tensors marked immutable, as marked; checked when they are released. */
   private final Map<Tensor, float[]> immutables = new IdentityHashMap<>();
 
@@ -118,7 +145,7 @@ public final class CheckingDeviceBackend implements Backend {
   @Override
   public void markImmutable(Tensor... tensors) {
     for (Tensor tensor : tensors) {
-      immutables.put(tensor, cpu.toHost(host(tensor)));
+      immutables.put(tensor, cpu.toHost(unchecked(tensor)));
     }
   }
 
@@ -126,7 +153,7 @@ public final class CheckingDeviceBackend implements Backend {
   public void release(Tensor... tensors) {
     for (Tensor tensor : tensors) {
       float[] marked = tensor == null ? null : immutables.remove(tensor);
-      if (marked != null && !Arrays.equals(marked, cpu.toHost(host(tensor)))) {
+      if (marked != null && !Arrays.equals(marked, cpu.toHost(unchecked(tensor)))) {
         throw new IllegalStateException(
             tensor + " was marked immutable and written before release");
       }
@@ -140,13 +167,32 @@ public final class CheckingDeviceBackend implements Backend {
       if (buffer.released) {
         throw new IllegalStateException(tensor + " released twice");
       }
+      gemmOnly.remove(buffer);
       buffer.released = true;
       releasedBytes += 4L * buffer.values.length;
     }
   }
 
-  /** The CPU view of a tensor of this backend; refuses released buffers. */
+  /**
+   * The CPU view of a tensor of this backend for any op but a GEMM operand; refuses released
+   * buffers and GEMM-only tensors already written.
+   */
   private Tensor host(Tensor tensor) {
+    if (tensor == null) {
+      return null;
+    }
+    if (tensor.storage() instanceof Buffer buffer && gemmOnly.containsKey(buffer)) {
+      if (gemmOnly.get(buffer)) {
+        throw new IllegalStateException(
+            tensor + " was declared onlyForGemms and is read by an op other than a GEMM");
+      }
+      gemmOnly.put(buffer, true); // its writer
+    }
+    return unchecked(tensor);
+  }
+
+  /** The CPU view of a tensor of this backend; refuses released buffers. */
+  private Tensor unchecked(Tensor tensor) {
     if (tensor == null) {
       return null;
     }
@@ -168,7 +214,7 @@ public final class CheckingDeviceBackend implements Backend {
       new DeviceKernels() {
         @Override
         public void matmulForward(Tensor out, Tensor inp, Tensor weight, Tensor bias) {
-          Matmul.forward(host(out), host(inp), host(weight), host(bias));
+          Matmul.forward(host(out), gemmOperand(inp), gemmOperand(weight), host(bias));
         }
 
         @Override
@@ -180,13 +226,16 @@ public final class CheckingDeviceBackend implements Backend {
             Tensor inp,
             Tensor weight,
             boolean accumulateDinp) {
+          if (dbias != null) {
+            host(dout); // the bias gradient sums dout outside a GEMM
+          }
           Matmul.backward(
               host(dinp),
               host(dweight),
               host(dbias),
-              host(dout),
-              host(inp),
-              host(weight),
+              gemmOperand(dout),
+              gemmOperand(inp),
+              gemmOperand(weight),
               accumulateDinp);
         }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tessera.engine.Tensor;
+import dev.tessera.engine.ops.Matmul;
 import dev.tessera.engine.ops.Scale;
 import org.junit.jupiter.api.Test;
 
@@ -24,6 +25,23 @@ class CheckingDeviceBackendTest {
     assertThatThrownBy(() -> backend.release(broken))
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("marked immutable and written");
+  }
+
+  @Test
+  void aGemmOnlyTensorMayBeWrittenOnceAndThenReadOnlyByGemms() {
+    CheckingDeviceBackend backend = new CheckingDeviceBackend();
+    Tensor x = backend.fromHost(new float[] {1, -2, 3, 4}, 2, 2);
+    Tensor act = backend.empty(2, 2);
+    backend.onlyForGemms(act);
+    Scale.forward(act, x, 0.5f); // its writer
+    Tensor weight = backend.fromHost(new float[] {1, 0, 0, 1}, 2, 2);
+    Tensor out = backend.empty(2, 2);
+    Matmul.forward(out, act, weight, null); // a GEMM operand: fine
+    assertThat(backend.toHost(out)).containsExactly(0.5f, -1f, 1.5f, 2f);
+    Tensor other = backend.empty(2, 2);
+    assertThatThrownBy(() -> Scale.forward(other, act, 2f))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("onlyForGemms");
   }
 
   @Test

@@ -346,10 +346,10 @@ public final class Qwen2Decoder {
     int n = rows * t;
     int hd = config.headDim();
     float eps = (float) config.rmsNormEps();
+    // The normalised inputs and the MLP activation feed only linear layers (here and in the
+    // backward): a device backend may keep just the low-precision copy its GEMMs read.
+    backend.onlyForGemms(a.norm1);
     RmsNorm.forward(a.norm1, a.rstd1, a.input, layer.inputNorm(), eps);
-    // The inputs of the linear layers are written once here and read again by the backward: a
-    // device backend may keep one low-precision copy of each for all the products that read it.
-    backend.markImmutable(a.norm1);
     Matmul.forward(a.q, a.norm1, layer.q(), layer.qBias());
     Matmul.forward(a.k, a.norm1, layer.k(), layer.kBias());
     Matmul.forward(a.v, a.norm1, layer.v(), layer.vBias());
@@ -369,12 +369,12 @@ public final class Qwen2Decoder {
     Tensor projected = backend.empty(n, config.hiddenSize());
     Matmul.forward(projected, a.attention, layer.o(), null);
     Add.forward(a.middle, a.input, projected);
+    backend.onlyForGemms(a.norm2);
     RmsNorm.forward(a.norm2, a.rstd2, a.middle, layer.postNorm(), eps);
-    backend.markImmutable(a.norm2);
     Matmul.forward(a.gate, a.norm2, layer.gate(), null);
     Matmul.forward(a.up, a.norm2, layer.up(), null);
+    backend.onlyForGemms(a.act);
     SwiGlu.forward(a.act, a.gate, a.up);
-    backend.markImmutable(a.act);
     Tensor mlp = backend.empty(n, config.hiddenSize());
     Matmul.forward(mlp, a.act, layer.down(), null);
     Add.forward(output, a.middle, mlp);
@@ -406,8 +406,8 @@ public final class Qwen2Decoder {
         false);
     Tensor dGate = backend.empty(n, f);
     Tensor dUp = backend.empty(n, f);
+    backend.onlyForGemms(dGate, dUp);
     SwiGlu.backward(dGate, dUp, dAct, a.gate, a.up, false);
-    backend.markImmutable(dGate, dUp);
     Tensor dNorm2 = backend.empty(n, d);
     Matmul.backward(
         dNorm2,
@@ -521,9 +521,9 @@ public final class Qwen2Decoder {
       Tensor logits = backend.empty(rows, vocab);
       Matmul.forward(logits, h, head, null);
       Tensor dLogits = backend.empty(rows, vocab);
+      backend.onlyForGemms(dLogits);
       loss +=
           CrossEntropy.forwardBackward(dLogits, logits, batch.targets(), from, (float) lossScale);
-      backend.markImmutable(dLogits);
       Tensor dh = dHidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
       Matmul.backward(dh, dHead, null, dLogits, h, head);
       backend.release(logits, dLogits);
