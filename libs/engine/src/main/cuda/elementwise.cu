@@ -165,11 +165,13 @@ extern "C" __global__ void swiglu_backward_vec4(float4* dgate, float4* dup, cons
 }
 
 // AdamW for one parameter (see the Java AdamW for the formula): p *= keep, then the Adam update
-// with the gradient times gradScale (the clipping coefficient, 1 without clipping).
+// with the gradient times gradScale (the clipping coefficient, 1 without clipping). p16, when not
+// null, receives the bf16 copy of the updated weights (what the next step's GEMMs read).
 extern "C" __global__ void adamw_update(float* p, const float* g, float* m, float* v, int n,
                                         float beta1, float oneMinusBeta1, float beta2,
                                         float oneMinusBeta2, float keep, float stepSize,
-                                        float rsqrtBias2, float eps, float gradScale) {
+                                        float rsqrtBias2, float eps, float gradScale,
+                                        unsigned short* p16) {
   TS_FOR_EACH(i, n) {
     float grad = g[i] * gradScale;
     float mj = beta1 * m[i] + oneMinusBeta1 * grad;
@@ -177,7 +179,9 @@ extern "C" __global__ void adamw_update(float* p, const float* g, float* m, floa
     m[i] = mj;
     v[i] = vj;
     float denom = sqrtf(vj) * rsqrtBias2 + eps;
-    p[i] = p[i] * keep - stepSize * mj / denom;
+    const float updated = p[i] * keep - stepSize * mj / denom;
+    p[i] = updated;
+    if (p16 != nullptr) p16[i] = ts_float_to_bf16(updated);
   }
 }
 
@@ -197,7 +201,8 @@ static __device__ __forceinline__ void ts_adamw(float& p, float grad, float& m, 
 extern "C" __global__ void adamw_update_vec4(float4* p, const float4* g, float4* m, float4* v, int n4,
                                              float beta1, float oneMinusBeta1, float beta2,
                                              float oneMinusBeta2, float keep, float stepSize,
-                                             float rsqrtBias2, float eps, float gradScale) {
+                                             float rsqrtBias2, float eps, float gradScale,
+                                             uint2* p16) {
   TS_FOR_EACH(i, n4) {
     float4 pp = p[i];
     float4 gg = g[i];
@@ -214,6 +219,7 @@ extern "C" __global__ void adamw_update_vec4(float4* p, const float4* g, float4*
     p[i] = pp;
     m[i] = mm;
     v[i] = vv;
+    if (p16 != nullptr) p16[i] = ts_pack_bf16x4(pp);
   }
 }
 

@@ -240,10 +240,11 @@ final class GpuCheckCommand implements Callable<Integer> {
     double[] seconds = new double[steps + 1];
     for (int step = 0; step <= steps; step++) {
       long start = System.nanoTime();
-      parameters.zeroGrads();
       double loss;
+      // Opened first, right after the last update, so the optimizer's bf16 weights serve it.
       Backend.WeightScope weightsFixed = backend.stableWeights();
       try {
+        parameters.zeroGrads();
         loss = decoder.forwardBackward(batch, null);
       } finally {
         weightsFixed.close();
@@ -278,9 +279,9 @@ final class GpuCheckCommand implements Callable<Integer> {
       // One more step with every operation synchronised and timed: where the time goes.
       KernelProfile profile = new KernelProfile();
       cuda.profile(profile);
-      parameters.zeroGrads();
       Backend.WeightScope profiledScope = backend.stableWeights();
       try {
+        parameters.zeroGrads();
         decoder.forwardBackward(batch, null);
       } finally {
         profiledScope.close();

@@ -258,8 +258,10 @@ public final class CudaBackend implements Backend {
     }
     scopeCopies = new IdentityHashMap<>();
     immutables = Collections.newSetFromMap(new IdentityHashMap<>());
+    adoptOptimizerCopies();
     return () -> {
       synchronized (this) {
+        adoptedOptimizerCopies.clear(); // they stay with the optimizer for its next update
         scopeCopies.values().forEach(this::release);
         scopeCopies = null;
         immutables = null;
@@ -422,6 +424,72 @@ public final class CudaBackend implements Backend {
     shadows.clear();
   }
 
+  /** A tensor's place: its storage (compared by identity), offset and element count. */
+  private record Extent(Object storage, long offset, long size) {
+    static Extent of(Tensor tensor) {
+      return new Extent(tensor.storage(), tensor.offset(), tensor.size());
+    }
+  }
+
+  /**
+   * A bf16 copy of a weight that the optimizer writes with each update, and the pass it last did.
+   */
+  private record OptimizerCopy(DeviceAllocator.Block block, long pass) {}
+
+  /**
+   * The optimizer's bf16 weight copies, by the weights' extents; they live as long as the backend.
+   */
+  private final Map<Extent, OptimizerCopy> optimizerCopies = new HashMap<>();
+
+  /** Optimizer copies valid for the open scope (weights read as GEMM operands find them here). */
+  private final Map<Extent, DeviceAllocator.Block> adoptedOptimizerCopies = new HashMap<>();
+
+  /** The optimizer's current pass (a run of updates with no other device work in between). */
+  private long optimizerPass;
+
+  /** {@link #issued} right after the optimizer's last launch. */
+  private long optimizerIssuedAt = -1;
+
+  /**
+   * Where the optimizer's next launch, which updates weight {@code p}, writes the bf16 copy of the
+   * new values, or 0 when the GEMMs do not run in bf16. Call just before that launch and {@link
+   * #optimizerLaunched} just after.
+   */
+  synchronized long optimizerCopy(Tensor p) {
+    if (gemmPrecision != CublasLt.Precision.BF16) {
+      return 0L;
+    }
+    if (optimizerIssuedAt != issued) {
+      optimizerPass++; // other work since the last update: this is a new pass
+    }
+    Extent extent = Extent.of(p);
+    OptimizerCopy copy = optimizerCopies.get(extent);
+    DeviceAllocator.Block block =
+        copy != null ? copy.block() : allocator.allocate(2 * Math.max(1, p.size()));
+    optimizerCopies.put(extent, new OptimizerCopy(block, optimizerPass));
+    return block.address();
+  }
+
+  synchronized void optimizerLaunched() {
+    optimizerIssuedAt = issued;
+  }
+
+  /**
+   * At the opening of a scope: when nothing was issued since the optimizer's last launch, the
+   * copies its last pass wrote hold the weights' current values and serve as their GEMM operands.
+   */
+  private void adoptOptimizerCopies() {
+    if (optimizerIssuedAt != issued) {
+      return;
+    }
+    optimizerCopies.forEach(
+        (extent, copy) -> {
+          if (copy.pass() == optimizerPass) {
+            adoptedOptimizerCopies.put(extent, copy.block());
+          }
+        });
+  }
+
   /** A GEMM operand's device address and the scratch block to release after use (or null). */
   record Operand(long address, DeviceAllocator.Block owned) {}
 
@@ -438,6 +506,12 @@ public final class CudaBackend implements Backend {
             tensor + " is part of a Backend.onlyForGemms tensor; GEMMs must read it whole");
       }
       return new Operand(declared.block().address(), null);
+    }
+    if (weight && !adoptedOptimizerCopies.isEmpty()) {
+      DeviceAllocator.Block fromOptimizer = adoptedOptimizerCopies.get(Extent.of(tensor));
+      if (fromOptimizer != null) {
+        return new Operand(fromOptimizer.address(), null);
+      }
     }
     boolean keep = scopeCopies != null && (weight || immutables.contains(tensor));
     if (!keep) {

@@ -571,6 +571,8 @@ final class CudaKernels implements DeviceKernels {
       float gradScale) {
     int n = p.intSize();
     boolean vec4 = vectorizable(n, p, g, m, v);
+    // The new weights' bf16 copy, written alongside: the next step's GEMMs read it.
+    long p16 = cuda.optimizerCopy(p);
     cuda.launch(
         vec4 ? "adamw_update_vec4" : "adamw_update",
         elementwise(vec4 ? n / 4 : n),
@@ -587,6 +589,8 @@ final class CudaKernels implements DeviceKernels {
         stepSize,
         rsqrtBias2,
         eps,
-        gradScale);
+        gradScale,
+        p16);
+    cuda.optimizerLaunched();
   }
 }

@@ -375,6 +375,7 @@ public final class KernelCheck {
    */
   public List<Result> matmul(double tol) {
     matmul(tol, "");
+    optimizerCopies(tol);
     // Inside a stable-weights scope the backward reads the weight copy the forward made.
     Backend.WeightScope scope = cuda.stableWeights();
     try {
@@ -385,6 +386,33 @@ public final class KernelCheck {
       scope.close();
     }
     return results;
+  }
+
+  /**
+   * AdamW's update, then a scope whose GEMMs read the updated weights: on a bf16 backend from the
+   * bf16 copy the update wrote alongside (nothing else ran in between).
+   */
+  private void optimizerCopies(double tol) {
+    int n = 67;
+    int c = 96;
+    int oc = 80;
+    Pair p = new Pair();
+    int w = p.random(0.1f, oc, c);
+    int gw = p.random(1, oc, c);
+    int inp = p.random(1, n, c);
+    int out = p.random(1, n, oc);
+    AdamW hostOpt = new AdamW(List.of(new AdamW.Param("w", p.host.get(w), p.host.get(gw))));
+    AdamW deviceOpt = new AdamW(List.of(new AdamW.Param("w", p.device.get(w), p.device.get(gw))));
+    hostOpt.step(3e-2);
+    deviceOpt.step(3e-2);
+    Backend.WeightScope scope = cuda.stableWeights();
+    try {
+      p.run(t -> Matmul.forward(t.get(out), t.get(inp), t.get(w), null));
+    } finally {
+      scope.close();
+    }
+    p.compare("adamw, then matmul forward (optimizer copy)", tol, out, "out");
+    p.compare("adamw, then matmul forward (optimizer copy)", tol, w, "weight");
   }
 
   /**

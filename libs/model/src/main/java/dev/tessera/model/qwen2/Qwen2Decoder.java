@@ -224,13 +224,11 @@ public final class Qwen2Decoder {
         layerForward(layers[l], batch, acts, recomputed);
         backend.release(recomputed);
       }
-      Tensor dInput = layerBackward(layers[l], batch, acts, dx);
+      layerBackward(layers[l], batch, acts, dx); // dx becomes the layer input's gradient
       acts.release();
-      backend.release(dx);
       if (l > 0) {
         backend.release(inputs[l]);
       }
-      dx = dInput;
     }
     embedBackward(batch, dx, dInputEmbeds);
     backend.release(dx, inputs[0]);
@@ -381,8 +379,11 @@ public final class Qwen2Decoder {
     backend.release(projected, mlp);
   }
 
-  /** Backward of one layer given the gradient of its output; returns the gradient of its input. */
-  private Tensor layerBackward(Layer layer, Qwen2Batch batch, LayerActivations a, Tensor dOutput) {
+  /**
+   * Backward of one layer: {@code dx} holds the gradient of its output and is turned, in place,
+   * into the gradient of its input (both residual branches add to it once each has read it).
+   */
+  private void layerBackward(Layer layer, Qwen2Batch batch, LayerActivations a, Tensor dx) {
     int rows = batch.rows();
     int t = batch.tokens();
     int n = rows * t;
@@ -391,9 +392,10 @@ public final class Qwen2Decoder {
     int hd = config.headDim();
     String p = layer.prefix();
 
-    // output = middle + down(silu(gate(norm2)) * up(norm2))
-    Tensor dMiddle = backend.empty(n, d);
-    backend.copy(dOutput, dMiddle);
+    // output = middle + down(silu(gate(norm2)) * up(norm2)): dx is dOutput until the MLP branch
+    // adds its share through the norm, then dMiddle.
+    Tensor dOutput = dx;
+    Tensor dMiddle = dx;
     // The first gradient into each fresh buffer overwrites it (no zero fill); the rest add.
     Tensor dAct = backend.empty(n, f);
     Matmul.backward(
@@ -427,9 +429,9 @@ public final class Qwen2Decoder {
         layer.postNorm(),
         a.rstd2);
 
-    // middle = input + o(attention(rope(q(norm1)), rope(k(norm1)), v(norm1)))
-    Tensor dInput = backend.empty(n, d);
-    backend.copy(dMiddle, dInput);
+    // middle = input + o(attention(rope(q(norm1)), rope(k(norm1)), v(norm1))): dx is dMiddle
+    // until the attention branch adds its share through the norm, then dInput.
+    Tensor dInput = dx;
     Tensor dAttention = backend.empty(n, config.numAttentionHeads() * hd);
     Matmul.backward(
         dAttention,
@@ -498,9 +500,7 @@ public final class Qwen2Decoder {
         a.input,
         layer.inputNorm(),
         a.rstd1);
-    backend.release(
-        dMiddle, dAct, dGate, dUp, dNorm2, dAttention, dq, dk, dv, dqPre, dkPre, dNorm1);
-    return dInput;
+    backend.release(dAct, dGate, dUp, dNorm2, dAttention, dq, dk, dv, dqPre, dkPre, dNorm1);
   }
 
   /** Sum of the token losses; the gradient of the mean loss goes into {@code dHidden}. */
