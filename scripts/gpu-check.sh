@@ -10,7 +10,9 @@
 #                                 the CPU backend, the NVRTC fallback, GEMM rates, timed
 #                                 training steps of the Qwen2.5-1.5B decoder at 4096 tokens (and
 #                                 again with the fp32 attention kernels, the baseline; SKIP_BASELINE=1
-#                                 leaves it out), and the trainer on both backends.
+#                                 leaves it out), again with activation checkpointing
+#                                 (SKIP_CHECKPOINTING=1 leaves it out), each with the memory plan
+#                                 against the allocator's peak, and the trainer on both backends.
 #
 # Output: the check's log on stdout and, when $OUT is set, $OUT/gpu-check.log.
 set -euo pipefail
@@ -81,6 +83,12 @@ run)
       echo "== baseline: training steps with TESSERA_CUDA_ATTENTION=fp32 =="
       TESSERA_CUDA_ATTENTION=fp32 timeout "${BASELINE_TIMEOUT:-200}" "${trainer[@]}" gpu-check --skip-kernels "$@" \
         | grep -E "device:|training steps|step [0-9]|tokens/s|MFU|attention" || echo "baseline run failed (status $?)"
+    fi
+    if [[ "${SKIP_CHECKPOINTING:-0}" != 1 ]]; then
+      # Recomputing each layer in the backward: its cost in step time, its saving in memory.
+      echo "== training steps with activation checkpointing =="
+      timeout "${CHECKPOINTING_TIMEOUT:-150}" "${trainer[@]}" gpu-check --skip-kernels --activation-checkpointing "$@" \
+        | grep -E "training steps|^step [0-9]|training step \(|memory \(" || echo "checkpointing run failed (status $?)"
     fi
     echo "== the trainer with --backend cuda against the same run on the CPU =="
     ref="$bundle/trainer"

@@ -16,6 +16,7 @@ import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.qwen2.Qwen2Batch;
 import dev.tessera.model.qwen2.Qwen2Decoder;
+import dev.tessera.trainer.pretrain.MemoryPlan;
 import dev.tessera.trainer.pretrain.TrainingFlops;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -54,6 +55,11 @@ final class GpuCheckCommand implements Callable<Integer> {
 
   @Option(names = "--skip-kernels", description = "Skip the kernel checks.")
   boolean skipKernels;
+
+  @Option(
+      names = "--activation-checkpointing",
+      description = "Time the training steps with per-layer activation checkpointing.")
+  boolean activationCheckpointing;
 
   @Option(names = "--skip-training", description = "Skip the GEMM rates and the training steps.")
   boolean skipTraining;
@@ -197,6 +203,8 @@ final class GpuCheckCommand implements Callable<Integer> {
   }
 
   /** Qwen2.5-1.5B's decoder (config.json of the released model), with {@code layers} layers. */
+  private static final double GIB = 1L << 30;
+
   private Qwen2Config decoderConfig() {
     return new Qwen2Config(
         1536, 8960, layers, 12, 2, 151_936, 1e-6, 1_000_000, true, 32_768, "bfloat16");
@@ -209,7 +217,7 @@ final class GpuCheckCommand implements Callable<Integer> {
   List<String> trainingSteps(
       Backend backend, Qwen2Config config, double peakTflops, PrintWriter out) {
     List<String> lines = new ArrayList<>();
-    Qwen2Decoder decoder = new Qwen2Decoder(backend, config, false);
+    Qwen2Decoder decoder = new Qwen2Decoder(backend, config, activationCheckpointing);
     Parameters parameters = decoder.parameters();
     if (backend instanceof CudaBackend cuda) {
       // Random weights drawn on the device: 1.5 billion host draws would take a minute.
@@ -237,6 +245,9 @@ final class GpuCheckCommand implements Callable<Integer> {
         config.vocabSize(),
         tokens,
         flops / 1e12);
+    if (backend instanceof CudaBackend cuda) {
+      cuda.allocator().resetPeak();
+    }
     double[] seconds = new double[steps + 1];
     for (int step = 0; step <= steps; step++) {
       long start = System.nanoTime();
@@ -274,6 +285,23 @@ final class GpuCheckCommand implements Callable<Integer> {
           tokens / seconds[step],
           100 * flops / seconds[step] / (peakTflops * 1e12));
       out.flush();
+    }
+    if (backend instanceof CudaBackend cuda) {
+      // The trainer's memory plan for this decoder against what the allocator saw.
+      MemoryPlan plan = MemoryPlan.of(config, null, 0, tokens, 1, 1, 0, activationCheckpointing);
+      String memory =
+          String.format(
+              Locale.ROOT,
+              "memory (%s): allocator peak %.2f GiB of live tensors; plan %.2f GiB (%.2f without"
+                  + " its 10%% margin: activations %.2f, backward working set %.2f)",
+              activationCheckpointing ? "activation checkpointing" : "no checkpointing",
+              cuda.allocator().peakInUseBytes() / GIB,
+              plan.total() / GIB,
+              (plan.total() - plan.components().get("margin (allocator, workspaces)")) / GIB,
+              plan.components().get("decoder activations") / GIB,
+              plan.components().get("decoder backward working set") / GIB);
+      out.println(memory);
+      lines.add(memory);
     }
     if (backend instanceof CudaBackend cuda) {
       // One more step with every operation synchronised and timed: where the time goes.

@@ -62,8 +62,9 @@ final class PlanCommand implements Callable<Integer> {
       names = "--zero",
       paramLabel = "0|1|2",
       description =
-          "ZeRO stage: 1 shards master weights and moments, 2 gradients too (default:"
-              + " ${DEFAULT-VALUE}).")
+          "ZeRO stage: 1 shards the AdamW moments (each rank updates its own parameters), 2"
+              + " also reduces each gradient to its owner only (less traffic, same memory)"
+              + " (default: ${DEFAULT-VALUE}).")
   int zero = 1;
 
   @Option(

@@ -160,9 +160,14 @@ public final class DeviceAllocator {
     return cachedBytes;
   }
 
-  /** The most bytes in use at any time. */
+  /** The most bytes in use at any time (since {@link #resetPeak}). */
   public synchronized long peakInUseBytes() {
     return peakInUseBytes;
+  }
+
+  /** Starts measuring the peak afresh from what is in use now. */
+  public synchronized void resetPeak() {
+    peakInUseBytes = inUseBytes;
   }
 
   /** Blocks obtained from the device. */
