@@ -343,6 +343,9 @@ public final class CudaBackend implements Backend {
     GemmOnly declared = gemmOnly.get(tensor.storage());
     if (declared != null && !declared.produced() && declared.matches(tensor)) {
       gemmOnly.put(tensor.storage(), declared.producedInto(block));
+      // Its fp32 values are never written or read: the memory goes back now (stream order keeps
+      // the next user's work after the launch that follows).
+      freeWhole(tensor);
       return block.address();
     }
     if (shadowsIssuedAt != issued + 1) {
@@ -631,20 +634,8 @@ public final class CudaBackend implements Backend {
   public void release(Tensor... tensors) {
     for (Tensor tensor : tensors) {
       dropScopeCopy(tensor);
-      if (tensor == null
-          || tensor.offset() != 0
-          || !(tensor.storage() instanceof DeviceBuffer buffer)
-          || tensor.backend() != this) {
-        continue;
-      }
-      // Only a tensor over the whole buffer frees it: a view of part of a buffer is ignored.
-      if (tensor.size() * tensor.dtype().bytes() != buffer.usedBytes()) {
-        continue;
-      }
-      if (buffer.markReleased()) {
-        BufferReference reference = (BufferReference) buffer.owner();
-        reference.clear();
-        free(reference);
+      if (tensor != null && tensor.backend() == this) {
+        freeWhole(tensor);
       }
     }
   }
@@ -664,6 +655,23 @@ public final class CudaBackend implements Backend {
       if (copy != null) {
         release(copy);
       }
+    }
+  }
+
+  /**
+   * Frees the buffer behind {@code tensor} when the tensor spans all of it (a view of part of a
+   * buffer frees nothing) and it is not freed already.
+   */
+  private void freeWhole(Tensor tensor) {
+    if (tensor.offset() != 0
+        || !(tensor.storage() instanceof DeviceBuffer buffer)
+        || tensor.size() * tensor.dtype().bytes() != buffer.usedBytes()) {
+      return;
+    }
+    if (buffer.markReleased()) {
+      BufferReference reference = (BufferReference) buffer.owner();
+      reference.clear();
+      free(reference);
     }
   }
 
