@@ -1,6 +1,8 @@
 package dev.tessera.engine.cuda;
 
 import dev.tessera.engine.Tensor;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Launches the attention kernels with the grids their files' headers prescribe: tiles of 32 queries
@@ -71,47 +73,30 @@ final class AttentionLaunch {
     DeviceAllocator.Block starts = causal ? cuda.deviceInts(keyStart, 0, b * t) : null;
     boolean mma = causal && cuda.tensorCoreAttention(d);
     try (Inputs in = new Inputs(cuda, mma, q, k, v)) {
-      KernelLaunch.Shape shape =
-          new KernelLaunch.Shape(b * hq, tiles(t), 1, mma ? MMA_THREADS : THREADS);
-      float scale = (float) (1.0 / Math.sqrt(d));
+      List<Object> args =
+          new ArrayList<>(
+              List.of(
+                  in.addresses[0],
+                  in.addresses[1],
+                  in.addresses[2],
+                  causal ? starts.address() : 0L,
+                  cuda.address(out),
+                  lse == null ? 0L : cuda.address(lse),
+                  b,
+                  t,
+                  hq,
+                  hkv,
+                  d,
+                  (float) (1.0 / Math.sqrt(d)),
+                  causal ? 1 : 0));
       if (mma) {
         // Last before the launch: the output's bf16 shadow, for the GEMM that reads it next.
-        long out16 = cuda.shadow(out);
-        cuda.launch(
-            tensorCoreKernel("forward", d),
-            shape,
-            in.addresses[0],
-            in.addresses[1],
-            in.addresses[2],
-            starts.address(),
-            cuda.address(out),
-            lse == null ? 0L : cuda.address(lse),
-            b,
-            t,
-            hq,
-            hkv,
-            d,
-            scale,
-            1,
-            out16);
-        return;
+        args.add(cuda.shadow(out));
       }
       cuda.launch(
-          "attention_forward",
-          shape,
-          in.addresses[0],
-          in.addresses[1],
-          in.addresses[2],
-          causal ? starts.address() : 0L,
-          cuda.address(out),
-          lse == null ? 0L : cuda.address(lse),
-          b,
-          t,
-          hq,
-          hkv,
-          d,
-          scale,
-          causal ? 1 : 0);
+          mma ? tensorCoreKernel("forward", d) : "attention_forward",
+          new KernelLaunch.Shape(b * hq, tiles(t), 1, mma ? MMA_THREADS : THREADS),
+          args.toArray());
     }
   }
 
