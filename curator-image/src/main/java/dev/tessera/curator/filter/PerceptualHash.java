@@ -31,31 +31,7 @@ public final class PerceptualHash {
 
   /** The hash from an image's 64×64 grey cells (see {@link ImageSurvey}). */
   static long[] of(double[][] grey) {
-    // Separable DCT-II, keeping only the lowest frequencies in each direction. The frequency is
-    // the innermost loop: 16 independent sums instead of one long dependent chain.
-    double[][] rows = new double[SIZE][LOW];
-    for (int y = 0; y < SIZE; y++) {
-      double[] row = rows[y];
-      for (int x = 0; x < SIZE; x++) {
-        double g = grey[y][x];
-        double[] cosines = BY_POSITION[x];
-        for (int u = 0; u < LOW; u++) {
-          row[u] += g * cosines[u];
-        }
-      }
-    }
-    double[][] coefficients = new double[LOW][LOW];
-    for (int y = 0; y < SIZE; y++) {
-      double[] row = rows[y];
-      double[] cosines = BY_POSITION[y];
-      for (int v = 0; v < LOW; v++) {
-        double c = cosines[v];
-        double[] out = coefficients[v];
-        for (int u = 0; u < LOW; u++) {
-          out[u] += row[u] * c;
-        }
-      }
-    }
+    double[][] coefficients = lowFrequencies(grey);
     double[] values = new double[BITS];
     for (int v = 0; v < LOW; v++) {
       for (int u = 0; u < LOW; u++) {
@@ -74,6 +50,54 @@ public final class PerceptualHash {
       }
     }
     return hash;
+  }
+
+  /**
+   * The lowest {@link #LOW}×{@link #LOW} coefficients of the 2-D DCT-II of a 64×64 grid, [v][u]
+   * (unnormalised). Separable, and folded: cos((2x+1)uπ/2N) at x and N-1-x differ only by the sign
+   * (-1)^u, so each pass first forms the sums and differences of mirrored pairs and multiplies the
+   * even frequencies by the sums, the odd ones by the differences — half the multiplications.
+   */
+  static double[][] lowFrequencies(double[][] grey) {
+    int half = SIZE / 2;
+    double[][] rows = new double[SIZE][LOW];
+    for (int y = 0; y < SIZE; y++) {
+      double[] in = grey[y];
+      double[] row = rows[y];
+      for (int x = 0; x < half; x++) {
+        double sum = in[x] + in[SIZE - 1 - x];
+        double difference = in[x] - in[SIZE - 1 - x];
+        double[] cosines = BY_POSITION[x];
+        // The frequency is the innermost loop: independent sums, not one dependent chain.
+        for (int u = 0; u < LOW; u += 2) {
+          row[u] += sum * cosines[u];
+          row[u + 1] += difference * cosines[u + 1];
+        }
+      }
+    }
+    double[][] coefficients = new double[LOW][LOW];
+    double[] sums = new double[LOW];
+    double[] differences = new double[LOW];
+    for (int y = 0; y < half; y++) {
+      double[] top = rows[y];
+      double[] bottom = rows[SIZE - 1 - y];
+      for (int u = 0; u < LOW; u++) {
+        sums[u] = top[u] + bottom[u];
+        differences[u] = top[u] - bottom[u];
+      }
+      double[] cosines = BY_POSITION[y];
+      for (int v = 0; v < LOW; v += 2) {
+        double even = cosines[v];
+        double odd = cosines[v + 1];
+        double[] outEven = coefficients[v];
+        double[] outOdd = coefficients[v + 1];
+        for (int u = 0; u < LOW; u++) {
+          outEven[u] += sums[u] * even;
+          outOdd[u] += differences[u] * odd;
+        }
+      }
+    }
+    return coefficients;
   }
 
   /** Bits in which two hashes differ. */
