@@ -3,15 +3,11 @@ package dev.tessera.model.siglip;
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.ops.Add;
-import dev.tessera.engine.ops.BidirectionalAttention;
-import dev.tessera.engine.ops.Gelu;
-import dev.tessera.engine.ops.LayerNorm;
 import dev.tessera.engine.ops.Matmul;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.ModelParameters;
 import dev.tessera.model.config.SiglipVisionConfig;
 import java.util.Arrays;
-import java.util.Set;
 
 /**
  * The SigLIP vision tower (Hugging Face {@code SiglipVisionModel}), frozen: forward only, reading
@@ -33,37 +29,15 @@ import java.util.Set;
  * unused.
  */
 public final class SiglipVisionTower {
-  /** Activations computed by the engine's tanh-approximated GELU. */
-  private static final Set<String> TANH_GELU = Set.of("gelu_pytorch_tanh", "gelu_new", "gelu_fast");
-
   private final SiglipVisionConfig config;
   private final Backend backend;
   private final Parameters parameters;
   private final Tensor patchWeight; // [hidden, C*p*p], the conv weight [hidden, C, p, p] flattened
   private final Tensor patchBias; // [hidden]
   private final Tensor positions; // [numPatches, hidden]
-  private final Layer[] layers;
+  private final SiglipEncoder encoder;
   private final Tensor postNorm;
   private final Tensor postNormBias;
-
-  /** The named weights of one encoder layer. */
-  private record Layer(
-      Tensor norm1,
-      Tensor norm1Bias,
-      Tensor q,
-      Tensor qBias,
-      Tensor k,
-      Tensor kBias,
-      Tensor v,
-      Tensor vBias,
-      Tensor out,
-      Tensor outBias,
-      Tensor norm2,
-      Tensor norm2Bias,
-      Tensor fc1,
-      Tensor fc1Bias,
-      Tensor fc2,
-      Tensor fc2Bias) {}
 
   /** A tower with its own zero-filled parameter store; load or initialise it before use. */
   public SiglipVisionTower(Backend backend, SiglipVisionConfig config) {
@@ -75,14 +49,6 @@ public final class SiglipVisionTower {
    * ModelParameters#siglipVision} for {@code config} (with or without the head).
    */
   public SiglipVisionTower(Backend backend, SiglipVisionConfig config, Parameters parameters) {
-    if (!TANH_GELU.contains(config.hiddenAct())) {
-      throw new IllegalArgumentException(
-          "hidden_act '"
-              + config.hiddenAct()
-              + "' is not supported: the tower computes the tanh-approximated GELU ("
-              + String.join(", ", TANH_GELU.stream().sorted().toList())
-              + ")");
-    }
     this.config = config;
     this.backend = backend;
     this.parameters = parameters;
@@ -99,28 +65,17 @@ public final class SiglipVisionTower {
         parameters
             .value(e + "position_embedding.weight")
             .requireShape(e + "position_embedding.weight", config.numPatches(), hidden);
-    this.layers = new Layer[config.numHiddenLayers()];
-    for (int l = 0; l < layers.length; l++) {
-      String prefix = "vision_model.encoder.layers." + l + ".";
-      layers[l] =
-          new Layer(
-              parameters.value(prefix + "layer_norm1.weight"),
-              parameters.value(prefix + "layer_norm1.bias"),
-              parameters.value(prefix + "self_attn.q_proj.weight"),
-              parameters.value(prefix + "self_attn.q_proj.bias"),
-              parameters.value(prefix + "self_attn.k_proj.weight"),
-              parameters.value(prefix + "self_attn.k_proj.bias"),
-              parameters.value(prefix + "self_attn.v_proj.weight"),
-              parameters.value(prefix + "self_attn.v_proj.bias"),
-              parameters.value(prefix + "self_attn.out_proj.weight"),
-              parameters.value(prefix + "self_attn.out_proj.bias"),
-              parameters.value(prefix + "layer_norm2.weight"),
-              parameters.value(prefix + "layer_norm2.bias"),
-              parameters.value(prefix + "mlp.fc1.weight"),
-              parameters.value(prefix + "mlp.fc1.bias"),
-              parameters.value(prefix + "mlp.fc2.weight"),
-              parameters.value(prefix + "mlp.fc2.bias"));
-    }
+    this.encoder =
+        new SiglipEncoder(
+            backend,
+            parameters,
+            "vision_model.encoder.layers",
+            config.numHiddenLayers(),
+            hidden,
+            config.numAttentionHeads(),
+            config.intermediateSize(),
+            config.layerNormEps(),
+            config.hiddenAct());
     this.postNorm = parameters.value("vision_model.post_layernorm.weight");
     this.postNormBias = parameters.value("vision_model.post_layernorm.bias");
   }
@@ -162,17 +117,9 @@ public final class SiglipVisionTower {
    * @return [B, numPatches, hidden]
    */
   public Tensor lastHiddenState(Tensor pixels) {
-    Tensor x = hiddenState(pixels, layers.length);
-    int rows = x.dim(0) * x.dim(1);
-    Tensor out = backend.zeros(x.shape());
-    LayerNorm.forward(
-        out.view(rows, config.hiddenSize()),
-        backend.zeros(rows),
-        backend.zeros(rows),
-        x.view(rows, config.hiddenSize()),
-        postNorm,
-        postNormBias,
-        (float) config.layerNormEps());
+    Tensor x = hiddenState(pixels, encoder.numLayers());
+    Tensor out = encoder.layerNorm(x, postNorm, postNormBias);
+    backend.release(x);
     return out;
   }
 
@@ -184,60 +131,22 @@ public final class SiglipVisionTower {
    * @return [B, numPatches, hidden]
    */
   public Tensor hiddenState(Tensor pixels, int numLayers) {
-    if (numLayers < 0 || numLayers > layers.length) {
+    if (numLayers < 0 || numLayers > encoder.numLayers()) {
       throw new IllegalArgumentException(
-          "numLayers " + numLayers + " is outside [0, " + layers.length + "]");
+          "numLayers " + numLayers + " is outside [0, " + encoder.numLayers() + "]");
     }
     int batch = requirePixels(pixels);
     int tokens = config.numPatches();
-    int n = batch * tokens;
     int hidden = config.hiddenSize();
-    int heads = config.numAttentionHeads();
-    int hd = config.headDim();
-    int inner = config.intermediateSize();
-    float eps = (float) config.layerNormEps();
-
     // Patch embedding: the stride-p convolution as patches [N, C*p*p] times the weight, plus the
     // position embedding of each patch.
     Tensor x = backend.zeros(batch, tokens, hidden);
-    Tensor rows = x.view(n, hidden);
-    Matmul.forward(rows, patches(pixels, batch), patchWeight, patchBias);
+    Matmul.forward(x.view(batch * tokens, hidden), patches(pixels, batch), patchWeight, patchBias);
     for (int b = 0; b < batch; b++) {
       Tensor image = x.get(b);
       Add.forward(image, image, positions);
     }
-
-    // Scratch shared by the layers.
-    Tensor h = backend.zeros(n, hidden);
-    Tensor mean = backend.zeros(n);
-    Tensor rstd = backend.zeros(n);
-    Tensor q = backend.zeros(n, hidden);
-    Tensor k = backend.zeros(n, hidden);
-    Tensor v = backend.zeros(n, hidden);
-    Tensor attention = backend.zeros(n, hidden);
-    Tensor projected = backend.zeros(n, hidden);
-    Tensor up = backend.zeros(n, inner);
-    for (int l = 0; l < numLayers; l++) {
-      Layer layer = layers[l];
-      // x = x + out_proj(attention(layer_norm1(x)))
-      LayerNorm.forward(h, mean, rstd, rows, layer.norm1(), layer.norm1Bias(), eps);
-      Matmul.forward(q, h, layer.q(), layer.qBias());
-      Matmul.forward(k, h, layer.k(), layer.kBias());
-      Matmul.forward(v, h, layer.v(), layer.vBias());
-      BidirectionalAttention.forward(
-          attention.view(batch, tokens, heads, hd),
-          q.view(batch, tokens, heads, hd),
-          k.view(batch, tokens, heads, hd),
-          v.view(batch, tokens, heads, hd));
-      Matmul.forward(projected, attention, layer.out(), layer.outBias());
-      Add.forward(rows, rows, projected);
-      // x = x + fc2(gelu_tanh(fc1(layer_norm2(x))))
-      LayerNorm.forward(h, mean, rstd, rows, layer.norm2(), layer.norm2Bias(), eps);
-      Matmul.forward(up, h, layer.fc1(), layer.fc1Bias());
-      Gelu.forward(up, up);
-      Matmul.forward(projected, up, layer.fc2(), layer.fc2Bias());
-      Add.forward(rows, rows, projected);
-    }
+    encoder.forward(x, numLayers);
     return x;
   }
 
