@@ -3,6 +3,7 @@ package dev.tessera.model.siglip;
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.ops.Add;
+import dev.tessera.engine.ops.Gelu;
 import dev.tessera.engine.ops.Matmul;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.ModelParameters;
@@ -25,8 +26,8 @@ import java.util.Arrays;
  * Open-Qwen2VL (like Prismatic) takes timm's {@code get_intermediate_layers(n={L-2})}: the output
  * of the second-to-last block, without the post-layernorm or the attention-pooling head; {@link
  * #features} stops there and never runs the last layer. Parameters live in {@link Parameters} under
- * Hugging Face names ({@link ModelParameters#siglipVision}); the head, when present, is loaded but
- * unused.
+ * Hugging Face names ({@link ModelParameters#siglipVision}); the head, when present, gives {@link
+ * #pooled}, the image embedding of a SigLIP image–text score.
  */
 public final class SiglipVisionTower {
   private final SiglipVisionConfig config;
@@ -121,6 +122,109 @@ public final class SiglipVisionTower {
     Tensor out = encoder.layerNorm(x, postNorm, postNormBias);
     backend.release(x);
     return out;
+  }
+
+  /**
+   * {@code SiglipVisionModel}'s {@code pooler_output}, the image embedding SigLIP compares with the
+   * text's: the last hidden state pooled by the attention head — a learned probe attends over the
+   * patches ({@code nn.MultiheadAttention}, one query), then {@code x + mlp(layernorm(x))}.
+   *
+   * <p>The probe's one query per head makes the attention a handful of dot products per patch,
+   * computed on the host from the keys and values the backend projects; everything else runs on the
+   * backend.
+   *
+   * @param pixels [B, C, S, S]
+   * @return [B, hidden]
+   */
+  public Tensor pooled(Tensor pixels) {
+    if (!config.useHead()) {
+      throw new IllegalStateException(
+          "this tower has no attention-pooling head (vision_use_head is false)");
+    }
+    Tensor last = lastHiddenState(pixels);
+    int batch = last.dim(0);
+    int tokens = last.dim(1);
+    int d = config.hiddenSize();
+    int heads = config.numAttentionHeads();
+    int hd = config.headDim();
+    String head = "vision_model.head.";
+    Tensor inWeight = parameters.value(head + "attention.in_proj_weight");
+    Tensor inBias = parameters.value(head + "attention.in_proj_bias");
+    long square = (long) d * d;
+    // nn.MultiheadAttention packs q, k, v projections as the rows of one [3d, d] matrix.
+    Tensor q = backend.zeros(1, d);
+    Matmul.forward(
+        q,
+        parameters.value(head + "probe").view(1, d),
+        inWeight.slice(0, d, d),
+        inBias.slice(0, d));
+    Tensor k = backend.zeros(batch * tokens, d);
+    Tensor v = backend.zeros(batch * tokens, d);
+    Tensor rows = last.view(batch * tokens, d);
+    Matmul.forward(k, rows, inWeight.slice(square, d, d), inBias.slice(d, d));
+    Matmul.forward(v, rows, inWeight.slice(2 * square, d, d), inBias.slice(2L * d, d));
+    float[] query = backend.toHost(q);
+    float[] keys = backend.toHost(k);
+    float[] values = backend.toHost(v);
+    backend.release(last, q, k, v);
+    float[] attended = new float[batch * d];
+    double[] scores = new double[tokens];
+    double scale = 1.0 / Math.sqrt(hd);
+    for (int b = 0; b < batch; b++) {
+      for (int h = 0; h < heads; h++) {
+        int column = h * hd;
+        double max = Double.NEGATIVE_INFINITY;
+        for (int t = 0; t < tokens; t++) {
+          int at = (b * tokens + t) * d + column;
+          double dot = 0;
+          for (int j = 0; j < hd; j++) {
+            dot += (double) query[column + j] * keys[at + j];
+          }
+          scores[t] = dot * scale;
+          max = Math.max(max, scores[t]);
+        }
+        double sum = 0;
+        for (int t = 0; t < tokens; t++) {
+          scores[t] = Math.exp(scores[t] - max);
+          sum += scores[t];
+        }
+        for (int j = 0; j < hd; j++) {
+          double acc = 0;
+          for (int t = 0; t < tokens; t++) {
+            acc += scores[t] * values[(b * tokens + t) * d + column + j];
+          }
+          attended[b * d + column + j] = (float) (acc / sum);
+        }
+      }
+    }
+    Tensor x = backend.zeros(batch, d);
+    Matmul.forward(
+        x,
+        backend.fromHost(attended, batch, d),
+        parameters.value(head + "attention.out_proj.weight"),
+        parameters.value(head + "attention.out_proj.bias"));
+    // x = x + fc2(gelu_tanh(fc1(layernorm(x))))
+    Tensor normed =
+        encoder.layerNorm(
+            x,
+            parameters.value(head + "layernorm.weight"),
+            parameters.value(head + "layernorm.bias"));
+    Tensor up = backend.zeros(batch, config.intermediateSize());
+    Matmul.forward(
+        up,
+        normed,
+        parameters.value(head + "mlp.fc1.weight"),
+        parameters.value(head + "mlp.fc1.bias"));
+    Gelu.forward(up, up);
+    Tensor mlp = backend.zeros(batch, d);
+    Matmul.forward(
+        mlp,
+        up,
+        parameters.value(head + "mlp.fc2.weight"),
+        parameters.value(head + "mlp.fc2.bias"));
+    Add.forward(x, x, mlp);
+    backend.release(normed, up, mlp);
+    return x;
   }
 
   /**

@@ -84,6 +84,43 @@ public final class TorchSiglip {
     return states;
   }
 
+  /**
+   * HF's {@code pooler_output}: the attention-pooling head ({@code nn.MultiheadAttention} of the
+   * probe over the post-layernormed last hidden state, out_proj, then {@code x +
+   * mlp(layernorm(x))}).
+   *
+   * @param pixels [B, C, S, S]
+   * @return [B, hidden]
+   */
+  public float[] pooled(float[] pixels, int batch) {
+    List<float[]> states = hiddenStates(pixels, batch);
+    int n = shape.side() * shape.side();
+    int d = shape.hidden();
+    Tensor x = Torch.tensor(states.get(states.size() - 1), batch, n, d);
+    String head = "vision_model.head.";
+    Tensor w = p(head + "attention.in_proj_weight");
+    Tensor b = p(head + "attention.in_proj_bias");
+    Tensor q =
+        torch.matmul(p(head + "probe"), w.narrow(0, 0, d).t()).add(b.narrow(0, 0, d)); // [1, 1, d]
+    Tensor k = torch.matmul(x, w.narrow(0, d, d).t()).add(b.narrow(0, d, d));
+    Tensor v = torch.matmul(x, w.narrow(0, 2L * d, d).t()).add(b.narrow(0, 2L * d, d));
+    Tensor scores =
+        torch
+            .matmul(heads(q, 1, 1), heads(k, batch, n).transpose(2, 3))
+            .mul(new Scalar(1.0 / Math.sqrt(shape.headDim())));
+    Tensor attended =
+        torch
+            .matmul(torch.softmax(scores, -1, new ScalarTypeOptional()), heads(v, batch, n))
+            .permute(0, 2, 1, 3)
+            .reshape(batch, 1, d);
+    Tensor out = linear(attended, head + "attention.out_proj");
+    Tensor mlp =
+        linear(
+            torch.gelu(linear(layerNorm(out, head + "layernorm"), head + "mlp.fc1"), "tanh"),
+            head + "mlp.fc2");
+    return Torch.values(out.add(mlp).reshape(batch, d));
+  }
+
   private Tensor p(String name) {
     Tensor tensor = parameters.get(name);
     if (tensor == null) {

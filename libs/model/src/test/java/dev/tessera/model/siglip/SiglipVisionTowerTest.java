@@ -160,4 +160,36 @@ class SiglipVisionTowerTest {
     assertThatThrownBy(() -> new SiglipVisionTower(cpu, oneLayer).features(cpu.zeros(1, 3, 32, 32)))
         .hasMessageContaining("at least 2 encoder layers");
   }
+
+  @Test
+  void thePooledImageEmbeddingMatchesLibtorch() {
+    int imageSize = 30;
+    int patch = 7;
+    SiglipVisionConfig config = tiny(imageSize, patch, true);
+    Random random = new Random(77);
+    SiglipVisionTower tower = new SiglipVisionTower(cpu, config);
+    Map<String, float[]> weights = randomWeights(tower, random);
+    Map<String, long[]> shapes = new HashMap<>();
+    tower
+        .parameters()
+        .values()
+        .forEach(
+            (name, tensor) ->
+                shapes.put(name, Arrays.stream(tensor.shape()).asLongStream().toArray()));
+    float[] pixels = Torch.randn(random, BATCH * 3 * imageSize * imageSize, 0.6);
+    Tensor pooled = tower.pooled(cpu.fromHost(pixels, BATCH, 3, imageSize, imageSize));
+    assertThat(pooled.shape()).containsExactly(BATCH, 48);
+    TorchSiglip reference =
+        new TorchSiglip(
+            new TorchSiglip.Shape(3, imageSize, patch, 48, 4, 3, 1e-6), weights, shapes);
+    Torch.assertClose("pooled", cpu.toHost(pooled), reference.pooled(pixels, BATCH));
+  }
+
+  @Test
+  void aTowerWithoutTheHeadHasNoPooledEmbedding() {
+    SiglipVisionTower tower = new SiglipVisionTower(cpu, tiny(32, 8, false));
+    assertThatThrownBy(() -> tower.pooled(cpu.zeros(1, 3, 32, 32)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("vision_use_head");
+  }
 }
