@@ -70,16 +70,7 @@ public final class ModelParameters {
             "embeddings",
             embeddings + "position_embedding.weight",
             new int[] {config.numPatches(), hidden}));
-    for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
-      String prefix = "vision_model.encoder.layers." + layer + ".";
-      layerNorm(specs, "encoder", prefix + "layer_norm1", hidden);
-      for (String projection : new String[] {"q_proj", "k_proj", "v_proj", "out_proj"}) {
-        linear(specs, "encoder", prefix + "self_attn." + projection, hidden, hidden);
-      }
-      layerNorm(specs, "encoder", prefix + "layer_norm2", hidden);
-      linear(specs, "encoder", prefix + "mlp.fc1", inner, hidden);
-      linear(specs, "encoder", prefix + "mlp.fc2", hidden, inner);
-    }
+    encoderLayers(specs, "vision_model.encoder.layers.", config.numHiddenLayers(), hidden, inner);
     layerNorm(specs, "post_layernorm", "vision_model.post_layernorm", hidden);
     if (config.useHead()) {
       String head = "vision_model.head.";
@@ -94,6 +85,51 @@ public final class ModelParameters {
       linear(specs, "head", head + "mlp.fc2", hidden, inner);
     }
     return new ParameterSet("siglip_vision", specs);
+  }
+
+  /**
+   * A SigLIP text tower ({@code SiglipTextModel}): token and position embeddings, the same pre-norm
+   * encoder layers as the vision tower, the final layernorm, and the head that projects the last
+   * token to the text embedding.
+   */
+  public static ParameterSet siglipText(SiglipTextConfig config) {
+    int hidden = config.hiddenSize();
+    List<ParameterSpec> specs = new ArrayList<>();
+    String embeddings = "text_model.embeddings.";
+    specs.add(
+        new ParameterSpec(
+            "embeddings",
+            embeddings + "token_embedding.weight",
+            new int[] {config.vocabSize(), hidden}));
+    specs.add(
+        new ParameterSpec(
+            "embeddings",
+            embeddings + "position_embedding.weight",
+            new int[] {config.maxPositionEmbeddings(), hidden}));
+    encoderLayers(
+        specs,
+        "text_model.encoder.layers.",
+        config.numHiddenLayers(),
+        hidden,
+        config.intermediateSize());
+    layerNorm(specs, "final_layer_norm", "text_model.final_layer_norm", hidden);
+    linear(specs, "head", "text_model.head", config.projectionSize(), hidden);
+    return new ParameterSet("siglip_text", specs);
+  }
+
+  /** The weights of SigLIP encoder layers under {@code prefix + N + "."}. */
+  private static void encoderLayers(
+      List<ParameterSpec> specs, String prefix, int layers, int hidden, int inner) {
+    for (int layer = 0; layer < layers; layer++) {
+      String p = prefix + layer + ".";
+      layerNorm(specs, "encoder", p + "layer_norm1", hidden);
+      for (String projection : new String[] {"q_proj", "k_proj", "v_proj", "out_proj"}) {
+        linear(specs, "encoder", p + "self_attn." + projection, hidden, hidden);
+      }
+      layerNorm(specs, "encoder", p + "layer_norm2", hidden);
+      linear(specs, "encoder", p + "mlp.fc1", inner, hidden);
+      linear(specs, "encoder", p + "mlp.fc2", hidden, inner);
+    }
   }
 
   private static ParameterSpec layers(String name, int... shape) {

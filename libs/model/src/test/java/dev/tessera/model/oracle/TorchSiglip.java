@@ -63,21 +63,7 @@ public final class TorchSiglip {
     List<float[]> states = new ArrayList<>();
     states.add(Torch.values(x));
     for (int l = 0; l < shape.layers(); l++) {
-      String prefix = "vision_model.encoder.layers." + l + ".";
-      Tensor h = layerNorm(x, prefix + "layer_norm1");
-      Tensor q = heads(linear(h, prefix + "self_attn.q_proj"), batch, n);
-      Tensor k = heads(linear(h, prefix + "self_attn.k_proj"), batch, n);
-      Tensor v = heads(linear(h, prefix + "self_attn.v_proj"), batch, n);
-      Tensor scores =
-          torch.matmul(q, k.transpose(2, 3)).mul(new Scalar(1.0 / Math.sqrt(shape.headDim())));
-      Tensor attention =
-          torch
-              .matmul(torch.softmax(scores, -1, new ScalarTypeOptional()), v)
-              .permute(0, 2, 1, 3)
-              .reshape(batch, n, d);
-      x = x.add(linear(attention, prefix + "self_attn.out_proj"));
-      h = layerNorm(x, prefix + "layer_norm2");
-      x = x.add(linear(torch.gelu(linear(h, prefix + "mlp.fc1"), "tanh"), prefix + "mlp.fc2"));
+      x = encoderLayer(x, "vision_model.encoder.layers." + l + ".", batch, n);
       states.add(Torch.values(x));
     }
     states.add(Torch.values(layerNorm(x, "vision_model.post_layernorm")));
@@ -119,6 +105,50 @@ public final class TorchSiglip {
             torch.gelu(linear(layerNorm(out, head + "layernorm"), head + "mlp.fc1"), "tanh"),
             head + "mlp.fc2");
     return Torch.values(out.add(mlp).reshape(batch, d));
+  }
+
+  /** One pre-norm encoder layer (weights under {@code prefix}) over x [batch, n, hidden]. */
+  private Tensor encoderLayer(Tensor x, String prefix, int batch, int n) {
+    int d = shape.hidden();
+    Tensor h = layerNorm(x, prefix + "layer_norm1");
+    Tensor q = heads(linear(h, prefix + "self_attn.q_proj"), batch, n);
+    Tensor k = heads(linear(h, prefix + "self_attn.k_proj"), batch, n);
+    Tensor v = heads(linear(h, prefix + "self_attn.v_proj"), batch, n);
+    Tensor scores =
+        torch.matmul(q, k.transpose(2, 3)).mul(new Scalar(1.0 / Math.sqrt(shape.headDim())));
+    Tensor attention =
+        torch
+            .matmul(torch.softmax(scores, -1, new ScalarTypeOptional()), v)
+            .permute(0, 2, 1, 3)
+            .reshape(batch, n, d);
+    x = x.add(linear(attention, prefix + "self_attn.out_proj"));
+    h = layerNorm(x, prefix + "layer_norm2");
+    return x.add(linear(torch.gelu(linear(h, prefix + "mlp.fc1"), "tanh"), prefix + "mlp.fc2"));
+  }
+
+  /**
+   * HF {@code SiglipTextModel}'s {@code pooler_output}, for a text tower of this shape's hidden
+   * size, heads and eps: embeddings by index, {@code textLayers} encoder layers with no mask, the
+   * final layernorm, the last position through the head.
+   *
+   * @param ids [batch, tokens] row-major
+   */
+  public float[] textEmbedding(int[] ids, int batch, int tokens, int textLayers) {
+    long[] index = new long[ids.length];
+    for (int i = 0; i < ids.length; i++) {
+      index[i] = ids[i];
+    }
+    Tensor tokenIds = Torch.longs(index, batch, tokens);
+    Tensor x =
+        torch
+            .embedding(p("text_model.embeddings.token_embedding.weight"), tokenIds)
+            .add(p("text_model.embeddings.position_embedding.weight").narrow(0, 0, tokens));
+    for (int l = 0; l < textLayers; l++) {
+      x = encoderLayer(x, "text_model.encoder.layers." + l + ".", batch, tokens);
+    }
+    x = layerNorm(x, "text_model.final_layer_norm");
+    Tensor last = x.narrow(1, tokens - 1, 1).reshape(batch, shape.hidden());
+    return Torch.values(linear(last, "text_model.head"));
   }
 
   private Tensor p(String name) {
