@@ -1,0 +1,129 @@
+package dev.tessera.model.siglip;
+
+import dev.tessera.engine.Backend;
+import dev.tessera.engine.Tensor;
+import dev.tessera.model.Parameters;
+import dev.tessera.model.config.ModelParameters;
+import dev.tessera.model.config.SiglipTextConfig;
+import dev.tessera.model.config.SiglipVisionConfig;
+import dev.tessera.model.io.SafetensorsDirectory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A whole SigLIP model (Hugging Face {@code SiglipModel}): both towers and the learned logit scale
+ * and bias, for image–text scores.
+ *
+ * <pre>{@code
+ * cosine      = <image_embeds / |image_embeds|, text_embeds / |text_embeds|>
+ * probability = sigmoid(cosine * exp(logit_scale) + logit_bias)     (SigLIP's pairwise sigmoid)
+ * }</pre>
+ */
+public final class SiglipModel {
+  private final SiglipVisionTower vision;
+  private final SiglipTextTower text;
+  private final double logitScale;
+  private final double logitBias;
+
+  public SiglipModel(
+      SiglipVisionTower vision, SiglipTextTower text, double logitScale, double logitBias) {
+    if (vision.config().hiddenSize() != text.config().projectionSize()) {
+      throw new IllegalArgumentException(
+          "the image embedding has "
+              + vision.config().hiddenSize()
+              + " values but the text embedding "
+              + text.config().projectionSize());
+    }
+    this.vision = vision;
+    this.text = text;
+    this.logitScale = logitScale;
+    this.logitBias = logitBias;
+  }
+
+  /**
+   * Loads a Hugging Face SigLIP directory: {@code config.json} ({@code model_type "siglip"}, both
+   * configurations) and its safetensors with {@code vision_model.*}, {@code text_model.*}, {@code
+   * logit_scale} and {@code logit_bias}.
+   */
+  public static SiglipModel load(Backend backend, Path directory) throws IOException {
+    Path config = directory.resolve("config.json");
+    if (!Files.isRegularFile(config)) {
+      throw new IOException(directory + " has no config.json: not a Hugging Face model directory");
+    }
+    SiglipVisionConfig visionConfig = SiglipVisionConfig.read(config);
+    if (!visionConfig.useHead()) {
+      throw new IOException(
+          config + ": vision_use_head is false, but a SigLIP score needs the pooling head");
+    }
+    SiglipTextConfig textConfig = SiglipTextConfig.read(config);
+    Parameters visionParameters =
+        new Parameters(backend, ModelParameters.siglipVision(visionConfig));
+    Parameters textParameters = new Parameters(backend, ModelParameters.siglipText(textConfig));
+    double scale;
+    double bias;
+    try (SafetensorsDirectory weights = SafetensorsDirectory.open(directory)) {
+      visionParameters.load(weights);
+      textParameters.load(weights);
+      scale = scalar(weights, "logit_scale");
+      bias = scalar(weights, "logit_bias");
+    }
+    return new SiglipModel(
+        new SiglipVisionTower(backend, visionConfig, visionParameters),
+        new SiglipTextTower(backend, textConfig, textParameters),
+        scale,
+        bias);
+  }
+
+  private static double scalar(SafetensorsDirectory weights, String name) throws IOException {
+    float[] values = weights.readFloats(name);
+    if (values.length != 1) {
+      throw new IOException(
+          weights.path() + ": " + name + " has " + values.length + " values, expected 1");
+    }
+    return values[0];
+  }
+
+  public SiglipVisionTower vision() {
+    return vision;
+  }
+
+  public SiglipTextTower text() {
+    return text;
+  }
+
+  /**
+   * The cosine between image {@code b} and caption {@code b}, for every {@code b}.
+   *
+   * @param pixels [B, C, S, S] ({@link SiglipImageProcessor})
+   * @param ids B captions of {@code tokens} ids each, padded as SigLIP's tokenizer pads
+   */
+  public double[] cosines(Tensor pixels, int[] ids, int tokens) {
+    int batch = pixels.dim(0);
+    Tensor images = vision.pooled(pixels);
+    Tensor captions = text.embed(ids, batch, tokens);
+    Backend backend = images.backend();
+    float[] image = backend.toHost(images);
+    float[] caption = backend.toHost(captions);
+    backend.release(images, captions);
+    int width = vision.config().hiddenSize();
+    double[] out = new double[batch];
+    for (int b = 0; b < batch; b++) {
+      double dot = 0;
+      double imageNorm = 0;
+      double captionNorm = 0;
+      for (int i = b * width; i < (b + 1) * width; i++) {
+        dot += (double) image[i] * caption[i];
+        imageNorm += (double) image[i] * image[i];
+        captionNorm += (double) caption[i] * caption[i];
+      }
+      out[b] = dot / Math.max(Math.sqrt(imageNorm * captionNorm), 1e-12);
+    }
+    return out;
+  }
+
+  /** SigLIP's match probability for a cosine: {@code sigmoid(cos * exp(scale) + bias)}. */
+  public double probability(double cosine) {
+    return 1 / (1 + Math.exp(-(cosine * Math.exp(logitScale) + logitBias)));
+  }
+}
