@@ -29,6 +29,7 @@ import java.util.Map;
  *   uidLists:
  *     - {name: dfn, path: dfn_uids.npy, mode: flag}             # include | exclude | flag
  *   mlmFilter: {model: DIR, tokenizer: tokenizer.json, metric: su, templateFile: su.txt}
+ *   clipScore: {model: SIGLIP_DIR, tokenizer: tokenizer.json, column: clip, padToken: "<pad>"}
  * select:                                # which candidates stay (default: all of them)
  *   any:
  *     - {score: su, atLeast: 85}
@@ -45,6 +46,7 @@ import java.util.Map;
  * @param dedup exact and near-duplicate removal settings, or null when switched off
  * @param uidLists uid-list filters in order
  * @param mlmFilter the MLM-Filter scorer, or null for none
+ * @param clipScore the SigLIP image-caption scorer, or null for none
  * @param select the selection rule over the candidates, or null for all of them
  * @param outputPath the output directory ({@code output.path}; relative to the working directory,
  *     as {@code --out} is), or null
@@ -58,6 +60,7 @@ public record CurationSpec(
     DedupSettings dedup,
     List<UidListFilter> uidLists,
     MlmFilterSettings mlmFilter,
+    ClipScoreSettings clipScore,
     Selection.Rule select,
     Path outputPath,
     int samplesPerShard,
@@ -108,6 +111,18 @@ public record CurationSpec(
       int pooledSide,
       int maxNewTokens) {}
 
+  /**
+   * The {@code clipScore} filter: a Hugging Face SigLIP checkpoint (both towers) and its
+   * tokenizer.json; the score table gets {@code COLUMN} (the cosine) and {@code
+   * COLUMN_probability}.
+   *
+   * @param maxTokens tokens per caption, 0 for the text tower's {@code max_position_embeddings}
+   * @param padToken the token captions are padded with
+   * @param batch samples scored together
+   */
+  public record ClipScoreSettings(
+      Path model, Path tokenizer, String column, int maxTokens, String padToken, int batch) {}
+
   /** A DataComp uid list ({@code .npy} of two uint64 per uid, sorted) used as a filter. */
   public record UidListFilter(String name, Path path, UidListMode mode) {}
 
@@ -128,6 +143,7 @@ public record CurationSpec(
         BasicFilters.defaults(),
         new DedupSettings(24, true),
         List.of(),
+        null,
         null,
         null,
         null,
@@ -176,7 +192,7 @@ public record CurationSpec(
     JsonNode filters = root.path("filters");
     if (!filters.isMissingNode()) {
       requireObject(filters, "filters");
-      allowOnly(filters, "filters", "basic", "dedup", "uidLists", "mlmFilter");
+      allowOnly(filters, "filters", "basic", "dedup", "uidLists", "mlmFilter", "clipScore");
     }
     BasicFilters basic = basic(filters.path("basic"), defaults.basic());
     DedupSettings dedup = dedup(filters.path("dedup"), defaults.dedup());
@@ -214,7 +230,18 @@ public record CurationSpec(
     String input = root.hasNonNull("input") ? root.get("input").asText() : null;
     MlmFilterSettings mlm =
         filters.has("mlmFilter") ? mlmFilter(filters.get("mlmFilter"), base) : null;
-    return new CurationSpec(input, basic, dedup, lists, mlm, select, outputPath, perShard, resize);
+    ClipScoreSettings clip =
+        filters.has("clipScore") ? clipScore(filters.get("clipScore"), base) : null;
+    if (clip != null && mlm != null && clip.column().startsWith(mlm.metric())) {
+      throw new IllegalArgumentException(
+          "filters.clipScore.column '"
+              + clip.column()
+              + "' would share the score table's columns with mlmFilter's metric '"
+              + mlm.metric()
+              + "'");
+    }
+    return new CurationSpec(
+        input, basic, dedup, lists, mlm, clip, select, outputPath, perShard, resize);
   }
 
   private static BasicFilters basic(JsonNode node, BasicFilters defaults) {
@@ -286,6 +313,36 @@ public record CurationSpec(
       throw new IllegalArgumentException(at + ".name must be letters, digits and _, got " + name);
     }
     return new UidListFilter(name, path, parsed);
+  }
+
+  private static ClipScoreSettings clipScore(JsonNode node, Path base) {
+    String at = "filters.clipScore";
+    requireObject(node, at);
+    allowOnly(node, at, "model", "tokenizer", "column", "maxTokens", "padToken", "batch");
+    for (String required : new String[] {"model", "tokenizer"}) {
+      if (!node.hasNonNull(required)) {
+        throw new IllegalArgumentException(at + "." + required + " is required");
+      }
+    }
+    String column = node.path("column").asText("clip");
+    if (!column.matches("[a-z][a-z0-9_]*")) {
+      throw new IllegalArgumentException(at + ".column must be lower-case letters, got " + column);
+    }
+    int maxTokens = intField(node, "maxTokens", at, 0);
+    if (maxTokens < 0) {
+      throw new IllegalArgumentException(at + ".maxTokens must be >= 0 (0: the model's)");
+    }
+    int batch = intField(node, "batch", at, 16);
+    if (batch < 1) {
+      throw new IllegalArgumentException(at + ".batch must be >= 1");
+    }
+    return new ClipScoreSettings(
+        resolve(node.get("model").asText(), base),
+        resolve(node.get("tokenizer").asText(), base),
+        column,
+        maxTokens,
+        node.path("padToken").asText("<pad>"),
+        batch);
   }
 
   private static MlmFilterSettings mlmFilter(JsonNode node, Path base) {
@@ -452,6 +509,11 @@ public record CurationSpec(
         mlmFilter == null
             ? "off"
             : mlmFilter.metric() + " from " + mlmFilter.model().getFileName());
+    map.put(
+        "clipScore",
+        clipScore == null
+            ? "off"
+            : clipScore.column() + " from " + clipScore.model().getFileName());
     map.put("select", select == null ? "all candidates" : select.toString());
     map.put("samplesPerShard", samplesPerShard);
     map.put("resizeShorterSide", resizeShorterSide);

@@ -24,6 +24,7 @@ import dev.tessera.data.webdataset.ShardWriter;
 import dev.tessera.data.webdataset.WebDatasetReader;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.model.text.QwenTokenizer;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -170,28 +171,29 @@ public final class Curator {
       }
     }
     BasicFilters filters = spec.basic() == null ? noFilters() : spec.basic();
-    List<ScoreRow> rows = new ArrayList<>();
+    List<Draft> drafts = new ArrayList<>();
+    List<ClipPending> clipBatch = new ArrayList<>();
     try (WebDatasetReader reader = WebDatasetReader.open(List.of(shard), ReadOptions.anySample())) {
       while (reader.hasNext()) {
         Sample sample = reader.next();
         SampleFacts facts = SampleFacts.of(sample, filters);
         List<String> reasons = spec.basic() == null ? List.of() : facts.reasons();
-        Map<String, Double> scores =
-            spec.mlmFilter() != null && reasons.isEmpty() ? mlmScores(sample, facts) : Map.of();
-        rows.add(
-            new ScoreRow(
-                shard.getFileName().toString(),
-                sample.key(),
-                uid(sample),
-                facts.width(),
-                facts.height(),
-                facts.contrast(),
-                facts.contentHash(),
-                facts.perceptualHash(),
-                facts.caption(),
-                reasons,
-                scores));
+        Map<String, Double> scores = new HashMap<>();
+        if (spec.mlmFilter() != null && reasons.isEmpty()) {
+          scores.putAll(mlmScores(sample, facts));
+        }
+        drafts.add(new Draft(sample.key(), uid(sample), facts, reasons, scores));
+        if (spec.clipScore() != null && reasons.isEmpty()) {
+          BufferedImage image = decodeForScoring(sample);
+          if (image != null) {
+            clipBatch.add(new ClipPending(image, facts.caption(), scores));
+            if (clipBatch.size() == spec.clipScore().batch()) {
+              clipScores(clipBatch);
+            }
+          }
+        }
       }
+      clipScores(clipBatch);
       unreadable.addAndGet(reader.report().problems().size());
       if (!reader.report().problems().isEmpty()) {
         log.printf(
@@ -201,6 +203,23 @@ public final class Curator {
             reader.report().problems().get(0));
       }
     }
+    List<ScoreRow> rows = new ArrayList<>();
+    for (Draft draft : drafts) {
+      SampleFacts facts = draft.facts();
+      rows.add(
+          new ScoreRow(
+              shard.getFileName().toString(),
+              draft.key(),
+              draft.uid(),
+              facts.width(),
+              facts.height(),
+              facts.contrast(),
+              facts.contentHash(),
+              facts.perceptualHash(),
+              facts.caption(),
+              draft.reasons(),
+              draft.scores()));
+    }
     ScoreTable.write(table, rows);
     unreadable.addAndGet(badImages(rows));
     samples.addAndGet(rows.size());
@@ -208,15 +227,64 @@ public final class Curator {
     return true;
   }
 
-  /** The MLM-Filter scorer, made on first use and shared (its calls run one at a time). */
-  private MlmFilterScorer scorer;
+  /** A sample's score-table row before its scores are all in. */
+  private record Draft(
+      String key,
+      String uid,
+      SampleFacts facts,
+      List<String> reasons,
+      Map<String, Double> scores) {}
 
-  private Map<String, Double> mlmScores(Sample sample, SampleFacts facts) throws IOException {
+  /** A sample waiting for its clipScore batch; its scores go into {@code scores}. */
+  private record ClipPending(BufferedImage image, String caption, Map<String, Double> scores) {}
+
+  /** The clipScore scorer, made on first use and shared (its calls run one at a time). */
+  private ClipScorer clipScorer;
+
+  /** Scores the waiting samples in one batch and empties the list. */
+  private void clipScores(List<ClipPending> pending) throws IOException {
+    if (pending.isEmpty()) {
+      return;
+    }
+    CurationSpec.ClipScoreSettings settings = spec.clipScore();
+    synchronized (this) {
+      if (clipScorer == null) {
+        clipScorer =
+            new ClipScorer(
+                CpuBackend.get(),
+                settings.model(),
+                settings.tokenizer(),
+                settings.maxTokens(),
+                settings.padToken());
+      }
+      List<ClipScorer.Score> scores =
+          clipScorer.score(
+              pending.stream().map(ClipPending::image).toList(),
+              pending.stream().map(ClipPending::caption).toList());
+      for (int i = 0; i < pending.size(); i++) {
+        Map<String, Double> into = pending.get(i).scores();
+        into.put(settings.column(), scores.get(i).cosine());
+        into.put(settings.column() + "_probability", scores.get(i).probability());
+      }
+    }
+    pending.clear();
+  }
+
+  /** The sample's image for a model scorer, or null when it does not decode within bounds. */
+  private static BufferedImage decodeForScoring(Sample sample) throws IOException {
     BoundedDecoder.Decoded decoded;
     try (InputStream source = sample.openImage().orElseThrow()) {
       decoded = BoundedDecoder.decode(source, BasicFilters.defaults().maxPixels());
     }
-    if (decoded.problem() != null) {
+    return decoded.problem() != null ? null : decoded.image();
+  }
+
+  /** The MLM-Filter scorer, made on first use and shared (its calls run one at a time). */
+  private MlmFilterScorer scorer;
+
+  private Map<String, Double> mlmScores(Sample sample, SampleFacts facts) throws IOException {
+    BufferedImage image = decodeForScoring(sample);
+    if (image == null) {
       return Map.of();
     }
     String metric = spec.mlmFilter().metric();
@@ -232,7 +300,7 @@ public final class Curator {
                 settings.pooledSide(),
                 settings.maxNewTokens());
       }
-      MlmFilterScorer.Score score = scorer.score(decoded.image(), facts.caption());
+      MlmFilterScorer.Score score = scorer.score(image, facts.caption());
       Map<String, Double> scores = new HashMap<>();
       scores.put(metric, score.greedy());
       scores.put(metric + "_expected", score.expected());

@@ -1,0 +1,122 @@
+package dev.tessera.curator.curate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.tessera.curator.Cli;
+import dev.tessera.data.scores.ScoreRow;
+import dev.tessera.data.scores.ScoreTable;
+import dev.tessera.data.synth.SynthGenerator;
+import dev.tessera.data.synth.SynthOptions;
+import dev.tessera.data.synth.SynthProgress;
+import dev.tessera.data.webdataset.ReadOptions;
+import dev.tessera.data.webdataset.Sample;
+import dev.tessera.data.webdataset.WebDatasetReader;
+import dev.tessera.engine.cpu.CpuBackend;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The clipScore filter in the curate command with a tiny random SigLIP: every sample that passes
+ * the basic filters gets the cosine and the probability the scorer computes for it (in batches of
+ * 3, so batches end mid-shard), and a top-fraction rule selects on the cosine.
+ */
+class ClipScoreCurateTest {
+  @TempDir static Path dir;
+  static Path model;
+  static Path raw;
+
+  @BeforeAll
+  static void tinyModelAndData() throws IOException {
+    model = dir.resolve("siglip");
+    TinySiglip.write(model, 5);
+    raw = dir.resolve("raw");
+    SynthGenerator.generate(new SynthOptions(raw, 1, 30, 6, 0.2, 2), SynthProgress.NONE);
+  }
+
+  @Test
+  void everyPassingSampleIsScoredAsTheScorerScoresItAndTheBestHalfIsKept() throws IOException {
+    Path config = dir.resolve("clip.yaml");
+    Files.writeString(
+        config,
+        "filters:\n  dedup: {enabled: false}\n  clipScore:\n    model: "
+            + model
+            + "\n    tokenizer: "
+            + model.resolve("tokenizer.json")
+            + "\n    batch: 3\nselect: {score: clip, topFraction: 0.5}\n");
+    Path out = dir.resolve("out");
+    Cli.Outcome outcome =
+        Cli.run(
+            "curate",
+            "--input",
+            raw.toString(),
+            "--out",
+            out.toString(),
+            "--config",
+            config.toString());
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    List<ScoreRow> rows = ScoreTable.read(out.resolve(Curator.SCORES).resolve("00000.parquet"));
+    List<ScoreRow> passing = rows.stream().filter(ScoreRow::passes).toList();
+    assertThat(passing.size()).isGreaterThan(15);
+    for (ScoreRow row : rows) {
+      if (row.passes()) {
+        assertThat(row.scores()).containsKeys("clip", "clip_probability");
+        assertThat(row.scores().get("clip")).isBetween(-1.0, 1.0);
+        assertThat(row.scores().get("clip_probability")).isBetween(0.0, 1.0);
+      } else {
+        assertThat(row.scores()).isEmpty();
+      }
+    }
+
+    // The table holds what the scorer computes for the same samples, scored all at once.
+    Map<String, BufferedImage> images = new HashMap<>();
+    try (WebDatasetReader reader =
+        WebDatasetReader.open(List.of(raw.resolve("00000.tar")), ReadOptions.anySample())) {
+      while (reader.hasNext()) {
+        Sample sample = reader.next();
+        try {
+          images.put(sample.key(), ImageIO.read(sample.openImage().orElseThrow()));
+        } catch (IOException defect) {
+          // the generator's damaged images: the basic filters reject them
+        }
+      }
+    }
+    try (ClipScorer scorer =
+        new ClipScorer(CpuBackend.get(), model, model.resolve("tokenizer.json"), 0, "<pad>")) {
+      List<BufferedImage> pictures = new ArrayList<>();
+      List<String> captions = new ArrayList<>();
+      for (ScoreRow row : passing) {
+        pictures.add(images.get(row.key()));
+        captions.add(row.caption());
+      }
+      List<ClipScorer.Score> expected = scorer.score(pictures, captions);
+      for (int i = 0; i < passing.size(); i++) {
+        assertThat(passing.get(i).scores().get("clip"))
+            .as(passing.get(i).key())
+            .isCloseTo(expected.get(i).cosine(), within(1e-6));
+      }
+    }
+
+    // The rule keeps the better half of the scored candidates: every kept uid scores at least
+    // as high as every dropped one.
+    long kept = Files.readAllLines(out.resolve(Curator.KEPT)).size();
+    assertThat(kept).isEqualTo((passing.size() + 1) / 2);
+    List<Double> sorted =
+        passing.stream()
+            .map(row -> row.scores().get("clip"))
+            .sorted(Comparator.reverseOrder())
+            .toList();
+    assertThat(sorted.get((int) kept - 1)).isGreaterThanOrEqualTo(sorted.get(sorted.size() - 1));
+  }
+}
