@@ -289,4 +289,18 @@ class SpecValidationTest {
     f.getSpec().training.epochs = 1.0;
     return f;
   }
+
+  @Test
+  void aClipScoreNeedsItsModelAndTokenizer() {
+    CurationJob c = curation();
+    c.getSpec().filters = new CurationJobSpec.Filters();
+    c.getSpec().filters.clipScore = new CurationJobSpec.ClipScore();
+    assertThat(SpecValidation.problems(c))
+        .contains(
+            "spec.filters.clipScore.model is required",
+            "spec.filters.clipScore.tokenizer is required");
+    c.getSpec().filters.clipScore.model = "models/siglip";
+    c.getSpec().filters.clipScore.tokenizer = "models/siglip/tokenizer.json";
+    assertThat(SpecValidation.problems(c)).isEmpty();
+  }
 }

@@ -79,6 +79,38 @@ public class CurationJobSpec extends WorkloadSpec {
 
     @JsonPropertyDescription("MLM-Filter scores from a vision-language model.")
     public MlmFilter mlmFilter;
+
+    @JsonPropertyDescription("Image-caption cosine from a SigLIP checkpoint (both towers).")
+    public ClipScore clipScore;
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public static class ClipScore {
+    @JsonPropertyDescription("Hugging Face SigLIP directory (config.json, safetensors).")
+    @Required
+    public String model;
+
+    @JsonPropertyDescription("The checkpoint's tokenizer.json.")
+    @Required
+    public String tokenizer;
+
+    @JsonPropertyDescription(
+        "Score column for the cosine (default clip); COLUMN_probability holds SigLIP's match"
+            + " probability.")
+    @Pattern("^[a-z][a-z0-9_]*$")
+    public String column;
+
+    @JsonPropertyDescription("Tokens per caption; 0: the text tower's max_position_embeddings.")
+    @Min(0)
+    public Integer maxTokens;
+
+    @JsonPropertyDescription("Token captions are padded with (default <pad>).")
+    public String padToken;
+
+    @JsonPropertyDescription("Samples scored together (default 16).")
+    @Min(1)
+    @Max(1024)
+    public Integer batch;
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)

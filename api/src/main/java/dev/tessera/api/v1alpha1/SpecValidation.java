@@ -52,6 +52,11 @@ public final class SpecValidation {
       problems.add(
           "output.path must be a path inside the storage volume (relative, no '..' segment)");
     }
+    if (spec.filters != null && spec.filters.clipScore != null) {
+      CurationJobSpec.ClipScore clip = spec.filters.clipScore;
+      require(problems, clip.model, "spec.filters.clipScore.model");
+      require(problems, clip.tokenizer, "spec.filters.clipScore.tokenizer");
+    }
     if (spec.filters != null && spec.filters.mlmFilter != null) {
       CurationJobSpec.MlmFilter mlm = spec.filters.mlmFilter;
       require(problems, mlm.model, "spec.filters.mlmFilter.model");

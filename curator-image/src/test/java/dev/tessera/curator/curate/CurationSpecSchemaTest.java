@@ -105,6 +105,14 @@ class CurationSpecSchemaTest {
     filters.dedup = dedup;
     filters.uidLists = List.of(dfn, blocked);
     filters.mlmFilter = mlm;
+    CurationJobSpec.ClipScore clip = new CurationJobSpec.ClipScore();
+    clip.model = "models/siglip";
+    clip.tokenizer = "models/siglip/tokenizer.json";
+    clip.column = "siglip";
+    clip.maxTokens = 32;
+    clip.padToken = "</s>";
+    clip.batch = 8;
+    filters.clipScore = clip;
     spec.filters = filters;
 
     // any: [{all: [itm >= 85, itm_expected <= 99.5]}, {flag: dfn}, {score: itm, topFraction: 0.3}]
@@ -162,6 +170,15 @@ class CurationSpecSchemaTest {
                 TEMPLATE,
                 4,
                 2));
+    assertThat(curation.clipScore())
+        .isEqualTo(
+            new CurationSpec.ClipScoreSettings(
+                base.resolve("models/siglip"),
+                base.resolve("models/siglip/tokenizer.json"),
+                "siglip",
+                32,
+                "</s>",
+                8));
     List<Selection.Rule> terms =
         List.of(
             new Selection.All(
