@@ -1,13 +1,12 @@
 package dev.tessera.curator.curate;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tessera.engine.DType;
 import dev.tessera.engine.cpu.CpuBackend;
-import dev.tessera.model.Parameters;
-import dev.tessera.model.config.ModelParameters;
 import dev.tessera.model.config.SiglipTextConfig;
 import dev.tessera.model.config.SiglipVisionConfig;
-import dev.tessera.model.io.SafetensorsWriter;
+import dev.tessera.model.siglip.SiglipModel;
+import dev.tessera.model.siglip.SiglipTextTower;
+import dev.tessera.model.siglip.SiglipVisionTower;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,39 +27,19 @@ final class TinySiglip {
   private TinySiglip() {}
 
   static void write(Path dir, long seed) throws IOException {
-    Files.createDirectories(dir);
-    SiglipVisionConfig vision =
-        new SiglipVisionConfig(32, 48, 2, 4, 32, 8, 3, 1e-6, "gelu_pytorch_tanh", true);
-    int vocab = 3 + WORDS.size();
-    SiglipTextConfig text =
-        new SiglipTextConfig(vocab, 32, 48, 2, 4, TOKENS, 1e-6, "gelu_pytorch_tanh", 32);
-    Map<String, Object> config = new LinkedHashMap<>();
-    config.put("model_type", "siglip");
-    config.put("vision_config", vision.toJson());
-    Map<String, Object> textJson = new LinkedHashMap<>();
-    textJson.put("vocab_size", vocab);
-    textJson.put("hidden_size", 32);
-    textJson.put("intermediate_size", 48);
-    textJson.put("num_hidden_layers", 2);
-    textJson.put("num_attention_heads", 4);
-    textJson.put("max_position_embeddings", TOKENS);
-    config.put("text_config", textJson);
-    ObjectMapper json = new ObjectMapper();
-    Files.writeString(dir.resolve("config.json"), json.writeValueAsString(config));
-
     CpuBackend cpu = CpuBackend.get();
-    SafetensorsWriter writer = new SafetensorsWriter();
-    Parameters visionParameters = new Parameters(cpu, ModelParameters.siglipVision(vision));
-    visionParameters.initialise(seed, 0.2);
-    Parameters textParameters = new Parameters(cpu, ModelParameters.siglipText(text));
-    textParameters.initialise(seed + 1, 0.2);
-    for (Parameters parameters : List.of(visionParameters, textParameters)) {
-      parameters.values().forEach((name, tensor) -> writer.add(name, DType.F32, tensor));
-    }
-    writer.add("logit_scale", DType.F32, new int[] {1}, new float[] {2.3f});
-    writer.add("logit_bias", DType.F32, new int[] {1}, new float[] {-10f});
-    writer.write(dir.resolve("model.safetensors"));
-    Files.writeString(dir.resolve("tokenizer.json"), tokenizerJson(json));
+    SiglipVisionTower vision =
+        new SiglipVisionTower(
+            cpu, new SiglipVisionConfig(32, 48, 2, 4, 32, 8, 3, 1e-6, "gelu_pytorch_tanh", true));
+    SiglipTextTower text =
+        new SiglipTextTower(
+            cpu,
+            new SiglipTextConfig(
+                3 + WORDS.size(), 32, 48, 2, 4, TOKENS, 1e-6, "gelu_pytorch_tanh", 32));
+    vision.parameters().initialise(seed, 0.2);
+    text.parameters().initialise(seed + 1, 0.2);
+    new SiglipModel(vision, text, 2.3, -10).write(dir);
+    Files.writeString(dir.resolve("tokenizer.json"), tokenizerJson(new ObjectMapper()));
   }
 
   /** ids: {@code <pad>} 0, {@code </s>} 1, {@code <unk>} 2, then the words. */

@@ -3,6 +3,8 @@ package dev.tessera.model.config;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The text tower's shape, from a full SigLIP {@code config.json} ({@code model_type "siglip"}, read
@@ -78,6 +80,22 @@ public record SiglipTextConfig(
     } catch (IllegalArgumentException e) {
       throw new IOException(source + ": invalid SigLIP text config: " + e.getMessage(), e);
     }
+  }
+
+  /** This configuration as Hugging Face writes a {@code siglip_text_model} {@code config.json}. */
+  public Map<String, Object> toJson() {
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("model_type", "siglip_text_model");
+    json.put("vocab_size", vocabSize);
+    json.put("hidden_size", hiddenSize);
+    json.put("intermediate_size", intermediateSize);
+    json.put("num_hidden_layers", numHiddenLayers);
+    json.put("num_attention_heads", numAttentionHeads);
+    json.put("max_position_embeddings", maxPositionEmbeddings);
+    json.put("layer_norm_eps", layerNormEps);
+    json.put("hidden_act", hiddenAct);
+    json.put("projection_size", projectionSize);
+    return json;
   }
 
   public int headDim() {

@@ -1,15 +1,22 @@
 package dev.tessera.model.siglip;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.engine.Backend;
+import dev.tessera.engine.DType;
 import dev.tessera.engine.Tensor;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.ModelParameters;
 import dev.tessera.model.config.SiglipTextConfig;
 import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.io.SafetensorsDirectory;
+import dev.tessera.model.io.SafetensorsWriter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * A whole SigLIP model (Hugging Face {@code SiglipModel}): both towers and the learned logit scale
@@ -82,6 +89,29 @@ public final class SiglipModel {
           weights.path() + ": " + name + " has " + values.length + " values, expected 1");
     }
     return values[0];
+  }
+
+  /**
+   * Writes this model as {@link #load} reads it (and as Hugging Face lays a SigLIP checkpoint out):
+   * {@code config.json} with both towers' configurations, {@code model.safetensors}.
+   */
+  public void write(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    SafetensorsWriter weights = new SafetensorsWriter().metadata("format", "pt");
+    for (Parameters part : List.of(vision.parameters(), text.parameters())) {
+      for (String name : part.names()) {
+        weights.add(name, DType.F32, part.value(name));
+      }
+    }
+    weights.add("logit_scale", DType.F32, new int[] {1}, new float[] {(float) logitScale});
+    weights.add("logit_bias", DType.F32, new int[] {1}, new float[] {(float) logitBias});
+    weights.write(dir.resolve("model.safetensors"));
+    Map<String, Object> config = new LinkedHashMap<>();
+    config.put("architectures", List.of("SiglipModel"));
+    config.put("model_type", "siglip");
+    config.put("text_config", text.config().toJson());
+    config.put("vision_config", vision.config().toJson());
+    AtomicFiles.write(dir.resolve("config.json"), new ObjectMapper().writeValueAsBytes(config));
   }
 
   public SiglipVisionTower vision() {
