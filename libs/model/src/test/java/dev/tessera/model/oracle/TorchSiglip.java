@@ -1,10 +1,13 @@
 package dev.tessera.model.oracle;
 
 import dev.tessera.engine.oracle.Torch;
+import dev.tessera.model.Parameters;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -33,10 +36,42 @@ public final class TorchSiglip {
   private final Shape shape;
   private final Map<String, Tensor> parameters = new LinkedHashMap<>();
 
-  /** Weights by Hugging Face name, row-major, with the shapes {@code SiglipVisionModel} uses. */
-  public TorchSiglip(Shape shape, Map<String, float[]> weights, Map<String, long[]> shapes) {
+  /** Weights by Hugging Face name and their shapes, as the towers hold them. */
+  public record Weights(Map<String, float[]> values, Map<String, long[]> shapes) {}
+
+  /**
+   * Fills every tensor of {@code parameters} with random values (norm weights around 1, biases
+   * non-zero) and returns them for the reference.
+   */
+  public static Weights randomize(Parameters parameters, Random random) {
+    Map<String, float[]> values = new LinkedHashMap<>();
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    parameters
+        .values()
+        .forEach(
+            (name, tensor) -> {
+              float[] data = Torch.randn(random, tensor.intSize(), 0.2);
+              if (name.contains("norm") && name.endsWith(".weight")) {
+                for (int i = 0; i < data.length; i++) {
+                  data[i] += 1f;
+                }
+              }
+              tensor.backend().copyFromHost(data, tensor);
+              values.put(name, data);
+              shapes.put(name, Arrays.stream(tensor.shape()).asLongStream().toArray());
+            });
+    return new Weights(values, shapes);
+  }
+
+  /** The reference over several towers' weights together. */
+  public TorchSiglip(Shape shape, Weights... weights) {
     this.shape = shape;
-    weights.forEach((name, values) -> parameters.put(name, Torch.tensor(values, shapes.get(name))));
+    for (Weights part : weights) {
+      part.values()
+          .forEach(
+              (name, values) ->
+                  parameters.put(name, Torch.tensor(values, part.shapes().get(name))));
+    }
   }
 
   /**

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.engine.DType;
-import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.oracle.Torch;
 import dev.tessera.model.config.SiglipTextConfig;
@@ -17,7 +16,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,25 +48,20 @@ class SiglipModelTest {
     Files.writeString(dir.resolve("config.json"), new ObjectMapper().writeValueAsString(config));
 
     Random random = new Random(23);
-    Map<String, float[]> weights = new HashMap<>();
-    Map<String, long[]> shapes = new HashMap<>();
     SafetensorsWriter writer = new SafetensorsWriter();
     SiglipVisionTower visionShape = new SiglipVisionTower(cpu, vision);
     SiglipTextTower textShape = new SiglipTextTower(cpu, text);
-    for (Map<String, Tensor> tensors :
-        List.of(visionShape.parameters().values(), textShape.parameters().values())) {
-      tensors.forEach(
-          (name, tensor) -> {
-            float[] values = Torch.randn(random, tensor.intSize(), 0.2);
-            if (name.contains("norm") && name.endsWith(".weight")) {
-              for (int i = 0; i < values.length; i++) {
-                values[i] += 1f;
-              }
-            }
-            weights.put(name, values);
-            shapes.put(name, Arrays.stream(tensor.shape()).asLongStream().toArray());
-            writer.add(name, DType.F32, tensor.shape(), values);
-          });
+    TorchSiglip.Weights visionWeights = TorchSiglip.randomize(visionShape.parameters(), random);
+    TorchSiglip.Weights textWeights = TorchSiglip.randomize(textShape.parameters(), random);
+    for (TorchSiglip.Weights part : List.of(visionWeights, textWeights)) {
+      part.values()
+          .forEach(
+              (name, values) ->
+                  writer.add(
+                      name,
+                      DType.F32,
+                      Arrays.stream(part.shapes().get(name)).mapToInt(x -> (int) x).toArray(),
+                      values));
     }
     writer.add("logit_scale", DType.F32, new int[] {1}, new float[] {2.3f});
     writer.add("logit_bias", DType.F32, new int[] {1}, new float[] {-10f});
@@ -85,7 +78,8 @@ class SiglipModelTest {
     double[] cosines = model.cosines(cpu.fromHost(pixels, batch, 3, 16, 16), ids, tokens);
 
     TorchSiglip reference =
-        new TorchSiglip(new TorchSiglip.Shape(3, 16, 8, 48, 4, 2, 1e-6), weights, shapes);
+        new TorchSiglip(
+            new TorchSiglip.Shape(3, 16, 8, 48, 4, 2, 1e-6), visionWeights, textWeights);
     float[] image = reference.pooled(pixels, batch);
     float[] caption = reference.textEmbedding(ids, batch, tokens, 2);
     for (int b = 0; b < batch; b++) {

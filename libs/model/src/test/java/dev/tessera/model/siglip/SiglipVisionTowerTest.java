@@ -12,9 +12,7 @@ import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.oracle.TorchSiglip;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,40 +28,13 @@ class SiglipVisionTowerTest {
         48, 64, 3, 4, imageSize, patch, 3, 1e-6, "gelu_pytorch_tanh", head);
   }
 
-  /** Random weights everywhere (norm weights around 1, biases non-zero), copied into the tower. */
-  private static Map<String, float[]> randomWeights(SiglipVisionTower tower, Random random) {
-    Map<String, float[]> weights = new HashMap<>();
-    tower
-        .parameters()
-        .values()
-        .forEach(
-            (name, tensor) -> {
-              float[] values = Torch.randn(random, tensor.intSize(), 0.2);
-              if (name.contains("norm") && name.endsWith(".weight")) {
-                for (int i = 0; i < values.length; i++) {
-                  values[i] += 1f;
-                }
-              }
-              tensor.backend().copyFromHost(values, tensor);
-              weights.put(name, values);
-            });
-    return weights;
-  }
-
   @ParameterizedTest(name = "image={0} patch={1} head={2}")
   @CsvSource({"32, 8, false", "30, 7, true"})
   void featuresAndLastHiddenStateMatchLibtorch(int imageSize, int patch, boolean head) {
     SiglipVisionConfig config = tiny(imageSize, patch, head);
     Random random = new Random(imageSize * 31L + patch);
     SiglipVisionTower tower = new SiglipVisionTower(cpu, config);
-    Map<String, float[]> weights = randomWeights(tower, random);
-    Map<String, long[]> shapes = new HashMap<>();
-    tower
-        .parameters()
-        .values()
-        .forEach(
-            (name, tensor) ->
-                shapes.put(name, Arrays.stream(tensor.shape()).asLongStream().toArray()));
+    TorchSiglip.Weights weights = TorchSiglip.randomize(tower.parameters(), random);
     float[] pixels = Torch.randn(random, BATCH * 3 * imageSize * imageSize, 0.6);
     Tensor input = cpu.fromHost(pixels, BATCH, 3, imageSize, imageSize);
 
@@ -74,8 +45,7 @@ class SiglipVisionTowerTest {
     assertThat(last.shape()).containsExactly(BATCH, n, 48);
 
     TorchSiglip reference =
-        new TorchSiglip(
-            new TorchSiglip.Shape(3, imageSize, patch, 48, 4, 3, 1e-6), weights, shapes);
+        new TorchSiglip(new TorchSiglip.Shape(3, imageSize, patch, 48, 4, 3, 1e-6), weights);
     List<float[]> states = reference.hiddenStates(pixels, BATCH);
     // hidden_states[l] is the output of layer l-1: the second-to-last layer (index 1 of 3) is [2].
     assertThat(tower.featureLayer()).isEqualTo(1);
@@ -95,7 +65,7 @@ class SiglipVisionTowerTest {
     SiglipVisionConfig config = tiny(32, 8, false);
     SiglipVisionTower tower = new SiglipVisionTower(cpu, config);
     Random random = new Random(3);
-    randomWeights(tower, random);
+    TorchSiglip.randomize(tower.parameters(), random);
     int per = 3 * 32 * 32;
     float[] pixels = Torch.randn(random, 2 * per, 0.6);
     float[] both = cpu.toHost(tower.features(cpu.fromHost(pixels, 2, 3, 32, 32)));
@@ -168,20 +138,12 @@ class SiglipVisionTowerTest {
     SiglipVisionConfig config = tiny(imageSize, patch, true);
     Random random = new Random(77);
     SiglipVisionTower tower = new SiglipVisionTower(cpu, config);
-    Map<String, float[]> weights = randomWeights(tower, random);
-    Map<String, long[]> shapes = new HashMap<>();
-    tower
-        .parameters()
-        .values()
-        .forEach(
-            (name, tensor) ->
-                shapes.put(name, Arrays.stream(tensor.shape()).asLongStream().toArray()));
+    TorchSiglip.Weights weights = TorchSiglip.randomize(tower.parameters(), random);
     float[] pixels = Torch.randn(random, BATCH * 3 * imageSize * imageSize, 0.6);
     Tensor pooled = tower.pooled(cpu.fromHost(pixels, BATCH, 3, imageSize, imageSize));
     assertThat(pooled.shape()).containsExactly(BATCH, 48);
     TorchSiglip reference =
-        new TorchSiglip(
-            new TorchSiglip.Shape(3, imageSize, patch, 48, 4, 3, 1e-6), weights, shapes);
+        new TorchSiglip(new TorchSiglip.Shape(3, imageSize, patch, 48, 4, 3, 1e-6), weights);
     Torch.assertClose("pooled", cpu.toHost(pooled), reference.pooled(pixels, BATCH));
   }
 
