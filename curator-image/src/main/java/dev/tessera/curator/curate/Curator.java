@@ -179,17 +179,17 @@ public final class Curator {
         SampleFacts facts = SampleFacts.of(sample, filters);
         List<String> reasons = spec.basic() == null ? List.of() : facts.reasons();
         Map<String, Double> scores = new HashMap<>();
-        if (spec.mlmFilter() != null && reasons.isEmpty()) {
-          scores.putAll(mlmScores(sample, facts));
-        }
         drafts.add(new Draft(sample.key(), uid(sample), facts, reasons, scores));
-        if (spec.clipScore() != null && reasons.isEmpty()) {
-          BufferedImage image = decodeForScoring(sample);
-          if (image != null) {
-            clipBatch.add(new ClipPending(image, facts.caption(), scores));
-            if (clipBatch.size() == spec.clipScore().batch()) {
-              clipScores(clipBatch);
-            }
+        boolean scored = spec.mlmFilter() != null || spec.clipScore() != null;
+        // Decoded once for every model scorer; samples the basic filters reject are not scored.
+        BufferedImage image = scored && reasons.isEmpty() ? decodeForScoring(sample) : null;
+        if (image != null && spec.mlmFilter() != null) {
+          scores.putAll(mlmScores(image, facts));
+        }
+        if (image != null && spec.clipScore() != null) {
+          clipBatch.add(new ClipPending(image, facts.caption(), scores));
+          if (clipBatch.size() == spec.clipScore().batch()) {
+            clipScores(clipBatch);
           }
         }
       }
@@ -282,11 +282,7 @@ public final class Curator {
   /** The MLM-Filter scorer, made on first use and shared (its calls run one at a time). */
   private MlmFilterScorer scorer;
 
-  private Map<String, Double> mlmScores(Sample sample, SampleFacts facts) throws IOException {
-    BufferedImage image = decodeForScoring(sample);
-    if (image == null) {
-      return Map.of();
-    }
+  private Map<String, Double> mlmScores(BufferedImage image, SampleFacts facts) throws IOException {
     String metric = spec.mlmFilter().metric();
     synchronized (this) {
       if (scorer == null) {
