@@ -3,13 +3,7 @@ package dev.tessera.curator.bench;
 import dev.tessera.curator.curate.ClipScorer;
 import dev.tessera.curator.filter.BasicFilters;
 import dev.tessera.curator.filter.SampleFacts;
-import dev.tessera.data.synth.SynthGenerator;
-import dev.tessera.data.synth.SynthOptions;
-import dev.tessera.data.synth.SynthProgress;
-import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.Sample;
-import dev.tessera.data.webdataset.ShardList;
-import dev.tessera.data.webdataset.WebDatasetReader;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.model.config.SiglipTextConfig;
 import dev.tessera.model.config.SiglipVisionConfig;
@@ -60,14 +54,7 @@ public final class ClipScorerBenchmark {
       text.parameters().initialise(2, 0.05);
       Path model = dir.resolve("siglip");
       new SiglipModel(vision, text, 2.3, -10).write(model);
-      SynthGenerator.generate(
-          new SynthOptions(dir.resolve("raw"), 1, samples, 9, 0.0, 2), SynthProgress.NONE);
-      List<Sample> pool = new ArrayList<>();
-      try (WebDatasetReader reader =
-          WebDatasetReader.open(
-              ShardList.resolve(dir.resolve("raw"), "."), ReadOptions.anySample())) {
-        reader.forEachRemaining(s -> pool.add(Sample.of(s.key(), s.members())));
-      }
+      List<Sample> pool = BenchSamples.synthetic(dir.resolve("raw"), samples, 9);
       try (ClipScorer scorer = new ClipScorer(cpu, model, tokenizer, 0, padToken)) {
         BasicFilters filters = BasicFilters.defaults();
         List<BufferedImage> warm = new ArrayList<>();
@@ -106,9 +93,7 @@ public final class ClipScorerBenchmark {
             scored / basic);
       }
     } finally {
-      try (var files = Files.walk(dir)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
+      BenchSamples.deleteTree(dir);
     }
   }
 }

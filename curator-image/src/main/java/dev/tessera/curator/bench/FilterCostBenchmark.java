@@ -5,13 +5,7 @@ import dev.tessera.curator.filter.PerceptualHash;
 import dev.tessera.curator.filter.SampleFacts;
 import dev.tessera.curator.image.BoundedDecoder;
 import dev.tessera.data.io.Sha256;
-import dev.tessera.data.synth.SynthGenerator;
-import dev.tessera.data.synth.SynthOptions;
-import dev.tessera.data.synth.SynthProgress;
-import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.Sample;
-import dev.tessera.data.webdataset.ShardList;
-import dev.tessera.data.webdataset.WebDatasetReader;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -44,21 +38,12 @@ public final class FilterCostBenchmark {
     int samples = args.length > 0 ? Integer.parseInt(args[0]) : 1500;
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
     Path dir = Files.createTempDirectory("tessera-filter-bench");
-    List<Sample> pool = new ArrayList<>();
+    List<Sample> pool;
     try {
-      SynthGenerator.generate(new SynthOptions(dir, 1, samples, 7, 0.0, 2), SynthProgress.NONE);
-      try (WebDatasetReader reader =
-          WebDatasetReader.open(ShardList.resolve(dir, "."), ReadOptions.anySample())) {
-        while (reader.hasNext()) {
-          Sample sample = reader.next();
-          // Own copies of the members: the reader's buffers view a file that is deleted below.
-          pool.add(Sample.of(sample.key(), sample.members()));
-        }
-      }
+      // The samples own copies of their members: the shard is deleted below.
+      pool = BenchSamples.synthetic(dir, samples, 7);
     } finally {
-      try (var files = Files.walk(dir)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
+      BenchSamples.deleteTree(dir);
     }
     BasicFilters filters = BasicFilters.defaults();
     double[] decodeSeconds = new double[rounds];

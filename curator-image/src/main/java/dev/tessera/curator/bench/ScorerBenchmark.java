@@ -3,13 +3,7 @@ package dev.tessera.curator.bench;
 import dev.tessera.curator.curate.MlmFilterScorer;
 import dev.tessera.curator.filter.BasicFilters;
 import dev.tessera.curator.filter.SampleFacts;
-import dev.tessera.data.synth.SynthGenerator;
-import dev.tessera.data.synth.SynthOptions;
-import dev.tessera.data.synth.SynthProgress;
-import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.Sample;
-import dev.tessera.data.webdataset.ShardList;
-import dev.tessera.data.webdataset.WebDatasetReader;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
@@ -23,7 +17,6 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import javax.imageio.ImageIO;
@@ -62,14 +55,7 @@ public final class ScorerBenchmark {
     decoder.parameters().initialise(3, 0.05);
     Path model = dir.resolve("model");
     new VisionLanguageModel(tower, projector, decoder).write(model);
-    SynthGenerator.generate(
-        new SynthOptions(dir.resolve("raw"), 1, samples, 9, 0.0, 2), SynthProgress.NONE);
-    List<Sample> pool = new ArrayList<>();
-    try (WebDatasetReader reader =
-        WebDatasetReader.open(
-            ShardList.resolve(dir.resolve("raw"), "."), ReadOptions.anySample())) {
-      reader.forEachRemaining(s -> pool.add(Sample.of(s.key(), s.members())));
-    }
+    List<Sample> pool = BenchSamples.synthetic(dir.resolve("raw"), samples, 9);
     try (QwenTokenizer qwen = QwenTokenizer.load(tokenizer)) {
       MlmFilterScorer scorer =
           new MlmFilterScorer(cpu, model, qwen, "Text Caption: {caption}\nScore 0-100:", 0, 3);
@@ -99,9 +85,7 @@ public final class ScorerBenchmark {
           pool.size() / scored,
           scored / basic);
     } finally {
-      try (var files = Files.walk(dir)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
+      BenchSamples.deleteTree(dir);
     }
   }
 }
