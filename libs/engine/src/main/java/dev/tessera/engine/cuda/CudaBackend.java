@@ -265,7 +265,7 @@ public final class CudaBackend implements Backend {
         scopeCopies.values().forEach(this::release);
         scopeCopies = null;
         immutables = null;
-        noteIssuedShadowsStale();
+        dropShadows();
         gemmOnly.forEach(
             (storage, declared) -> {
               if (declared.produced()) {
@@ -320,9 +320,8 @@ public final class CudaBackend implements Backend {
    * that nobody adopted can no longer be trusted (this work may change their tensors) and go.
    */
   synchronized void noteIssued() {
-    if (!shadows.isEmpty() && shadowsIssuedAt <= issued) {
-      shadows.forEach(shadow -> release(shadow.block()));
-      shadows.clear();
+    if (shadowsIssuedAt <= issued) {
+      dropShadows();
     }
     issued++;
   }
@@ -349,7 +348,7 @@ public final class CudaBackend implements Backend {
       return block.address();
     }
     if (shadowsIssuedAt != issued + 1) {
-      noteIssuedShadowsStale();
+      dropShadows();
     }
     shadows.add(new Shadow(tensor.storage(), tensor.offset(), tensor.size(), block));
     shadowsIssuedAt = issued + 1;
@@ -421,8 +420,8 @@ public final class CudaBackend implements Backend {
     }
   }
 
-  /** Drops shadows left from an earlier launch before new ones are made for the next. */
-  private void noteIssuedShadowsStale() {
+  /** Hands back the shadows not adopted (left from an earlier launch, or at a scope's end). */
+  private void dropShadows() {
     shadows.forEach(shadow -> release(shadow.block()));
     shadows.clear();
   }

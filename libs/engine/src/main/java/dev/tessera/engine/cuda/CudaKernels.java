@@ -136,8 +136,8 @@ final class CudaKernels implements DeviceKernels {
       cuda.timed(name, () -> cuda.cublasLt().gemm(shape, precision, 1f, a, b, beta, c));
       return;
     }
-    DeviceAllocator.Block a16 = toBf16(a, shape.extentA());
-    DeviceAllocator.Block b16 = toBf16(b, shape.extentB());
+    DeviceAllocator.Block a16 = cuda.bf16Copy(a, shape.extentA());
+    DeviceAllocator.Block b16 = cuda.bf16Copy(b, shape.extentB());
     gemmBf16(shape, a16.address(), b16.address(), beta, c);
     cuda.release(a16);
     cuda.release(b16);
@@ -167,11 +167,6 @@ final class CudaKernels implements DeviceKernels {
       }
     }
     return true;
-  }
-
-  /** A bf16 copy (rounded to nearest even) of {@code count} floats at {@code address}. */
-  private DeviceAllocator.Block toBf16(long address, long count) {
-    return cuda.bf16Copy(address, count);
   }
 
   @Override
