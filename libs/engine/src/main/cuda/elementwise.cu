@@ -57,6 +57,24 @@ extern "C" __global__ void gelu_erf_backward(float* dinp, const float* dout, con
   }
 }
 
+// QuickGELU (OpenAI CLIP): x * sigmoid(1.702 x).
+#define TS_QUICK_GELU_SLOPE 1.702f
+
+extern "C" __global__ void quick_gelu_forward(const float* in, float* out, int n) {
+  TS_FOR_EACH(i, n) {
+    float v = in[i];
+    out[i] = v / (1.f + expf(-TS_QUICK_GELU_SLOPE * v));
+  }
+}
+
+extern "C" __global__ void quick_gelu_backward(float* dinp, const float* dout, const float* in, int n) {
+  TS_FOR_EACH(i, n) {
+    float v = in[i];
+    float s = 1.f / (1.f + expf(-TS_QUICK_GELU_SLOPE * v));
+    dinp[i] += dout[i] * (s + TS_QUICK_GELU_SLOPE * v * s * (1.f - s));
+  }
+}
+
 // SwiGLU: out = silu(gate) * up, silu(g) = g * sigmoid(g).
 // out16 (here and in the other swiglu kernels), when not null, receives a bf16 copy of out, and
 // out may then be null (only the bf16 values are wanted; likewise dgate and dup with dgate16 and

@@ -366,6 +366,18 @@ final class CudaKernels implements DeviceKernels {
   }
 
   @Override
+  public void quickGeluForward(Tensor out, Tensor inp) {
+    int n = inp.intSize();
+    cuda.launch("quick_gelu_forward", elementwise(n), ptr(inp), ptr(out), n);
+  }
+
+  @Override
+  public void quickGeluBackward(Tensor dinp, Tensor dout, Tensor inp) {
+    int n = inp.intSize();
+    cuda.launch("quick_gelu_backward", elementwise(n), ptr(dinp), ptr(dout), ptr(inp), n);
+  }
+
+  @Override
   public void swiGluForward(Tensor out, Tensor gate, Tensor up) {
     int n = gate.intSize();
     boolean vec4 = vectorizable(n, gate, up, out);

@@ -14,6 +14,7 @@ import dev.tessera.engine.ops.Gelu;
 import dev.tessera.engine.ops.GeluErf;
 import dev.tessera.engine.ops.LayerNorm;
 import dev.tessera.engine.ops.Matmul;
+import dev.tessera.engine.ops.QuickGelu;
 import dev.tessera.engine.ops.RmsNorm;
 import dev.tessera.engine.ops.Rope;
 import dev.tessera.engine.ops.Scale;
@@ -227,6 +228,7 @@ public final class KernelCheck {
     }
     elementwise("gelu (tanh)", Gelu::forward, Gelu::backward);
     elementwise("gelu (erf)", GeluErf::forward, GeluErf::backward);
+    elementwise("quick gelu", QuickGelu::forward, QuickGelu::backward);
     // An odd count takes the one-element kernels; a multiple of 4 the four-element ones.
     for (int n : new int[] {100_003, 100_000}) {
       String suffix = n % 4 == 0 ? " (vec4)" : "";

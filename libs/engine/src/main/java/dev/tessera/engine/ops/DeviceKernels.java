@@ -81,6 +81,12 @@ public interface DeviceKernels {
   /** {@link GeluErf#backward}. */
   void geluErfBackward(Tensor dinp, Tensor dout, Tensor inp);
 
+  /** {@link QuickGelu#forward} (CLIP's {@code x sigmoid(1.702 x)}). */
+  void quickGeluForward(Tensor out, Tensor inp);
+
+  /** {@link QuickGelu#backward}. */
+  void quickGeluBackward(Tensor dinp, Tensor dout, Tensor inp);
+
   /** {@link SwiGlu#forward}. */
   void swiGluForward(Tensor out, Tensor gate, Tensor up);
 

@@ -94,6 +94,8 @@ class DeviceDispatchTest {
     Gelu.backward(x, x, x);
     GeluErf.forward(x, x);
     GeluErf.backward(x, x, x);
+    QuickGelu.forward(x, x);
+    QuickGelu.backward(x, x, x);
     SwiGlu.forward(x, x, x);
     SwiGlu.backward(x, x, x, x, x);
     Add.forward(x, x, x);
@@ -126,6 +128,8 @@ class DeviceDispatchTest {
             "geluBackward",
             "geluErfForward",
             "geluErfBackward",
+            "quickGeluForward",
+            "quickGeluBackward",
             "swiGluForward",
             "swiGluBackward",
             "add",

@@ -17,6 +17,7 @@ import dev.tessera.engine.ops.Gelu;
 import dev.tessera.engine.ops.GeluErf;
 import dev.tessera.engine.ops.LayerNorm;
 import dev.tessera.engine.ops.Matmul;
+import dev.tessera.engine.ops.QuickGelu;
 import dev.tessera.engine.ops.RmsNorm;
 import dev.tessera.engine.ops.Rope;
 import dev.tessera.engine.ops.Scale;
@@ -328,6 +329,16 @@ public final class CheckingDeviceBackend implements Backend {
         @Override
         public void geluErfBackward(Tensor dinp, Tensor dout, Tensor inp) {
           GeluErf.backward(host(dinp), host(dout), host(inp));
+        }
+
+        @Override
+        public void quickGeluForward(Tensor out, Tensor inp) {
+          QuickGelu.forward(host(out), host(inp));
+        }
+
+        @Override
+        public void quickGeluBackward(Tensor dinp, Tensor dout, Tensor inp) {
+          QuickGelu.backward(host(dinp), host(dout), host(inp));
         }
 
         @Override
