@@ -117,7 +117,76 @@ public final class ModelParameters {
     return new ParameterSet("siglip_text", specs);
   }
 
-  /** The weights of SigLIP encoder layers under {@code prefix + N + "."}. */
+  /**
+   * A CLIP vision tower and its projection ({@code CLIPModel}'s {@code vision_model.*} and {@code
+   * visual_projection}): class token, patch embedding without bias, positions for the class token
+   * and the patches, the pre-layernorm (Hugging Face spells it {@code pre_layrnorm}), the encoder
+   * layers, the post-layernorm, the projection without bias.
+   */
+  public static ParameterSet clipVision(ClipConfig config) {
+    ClipConfig.Vision vision = config.vision();
+    int hidden = vision.hiddenSize();
+    int patch = vision.patchSize();
+    List<ParameterSpec> specs = new ArrayList<>();
+    String embeddings = "vision_model.embeddings.";
+    specs.add(new ParameterSpec("embeddings", embeddings + "class_embedding", new int[] {hidden}));
+    specs.add(
+        new ParameterSpec(
+            "embeddings",
+            embeddings + "patch_embedding.weight",
+            new int[] {hidden, vision.numChannels(), patch, patch}));
+    specs.add(
+        new ParameterSpec(
+            "embeddings",
+            embeddings + "position_embedding.weight",
+            new int[] {vision.numPatches() + 1, hidden}));
+    layerNorm(specs, "pre_layrnorm", "vision_model.pre_layrnorm", hidden);
+    encoderLayers(
+        specs,
+        "vision_model.encoder.layers.",
+        vision.numHiddenLayers(),
+        hidden,
+        vision.intermediateSize());
+    layerNorm(specs, "post_layernorm", "vision_model.post_layernorm", hidden);
+    specs.add(
+        new ParameterSpec(
+            "projection", "visual_projection.weight", new int[] {config.projectionDim(), hidden}));
+    return new ParameterSet("clip_vision", specs);
+  }
+
+  /**
+   * A CLIP text tower and its projection ({@code text_model.*}, {@code text_projection}): token and
+   * position embeddings, the encoder layers, the final layernorm, the projection without bias.
+   */
+  public static ParameterSet clipText(ClipConfig config) {
+    ClipConfig.Text text = config.text();
+    int hidden = text.hiddenSize();
+    List<ParameterSpec> specs = new ArrayList<>();
+    String embeddings = "text_model.embeddings.";
+    specs.add(
+        new ParameterSpec(
+            "embeddings",
+            embeddings + "token_embedding.weight",
+            new int[] {text.vocabSize(), hidden}));
+    specs.add(
+        new ParameterSpec(
+            "embeddings",
+            embeddings + "position_embedding.weight",
+            new int[] {text.maxPositionEmbeddings(), hidden}));
+    encoderLayers(
+        specs,
+        "text_model.encoder.layers.",
+        text.numHiddenLayers(),
+        hidden,
+        text.intermediateSize());
+    layerNorm(specs, "final_layer_norm", "text_model.final_layer_norm", hidden);
+    specs.add(
+        new ParameterSpec(
+            "projection", "text_projection.weight", new int[] {config.projectionDim(), hidden}));
+    return new ParameterSet("clip_text", specs);
+  }
+
+  /** The weights of SigLIP and CLIP encoder layers under {@code prefix + N + "."}. */
   private static void encoderLayers(
       List<ParameterSpec> specs, String prefix, int layers, int hidden, int inner) {
     for (int layer = 0; layer < layers; layer++) {

@@ -5,12 +5,14 @@ import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.DType;
 import dev.tessera.engine.Tensor;
+import dev.tessera.model.ImageTextModel;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.ModelParameters;
 import dev.tessera.model.config.SiglipTextConfig;
 import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.io.SafetensorsDirectory;
 import dev.tessera.model.io.SafetensorsWriter;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +29,7 @@ import java.util.Map;
  * probability = sigmoid(cosine * exp(logit_scale) + logit_bias)     (SigLIP's pairwise sigmoid)
  * }</pre>
  */
-public final class SiglipModel {
+public final class SiglipModel implements ImageTextModel {
   private final SiglipVisionTower vision;
   private final SiglipTextTower text;
   private final double logitScale;
@@ -114,6 +116,28 @@ public final class SiglipModel {
     AtomicFiles.write(dir.resolve("config.json"), new ObjectMapper().writeValueAsBytes(config));
   }
 
+  @Override
+  public String modelType() {
+    return "siglip";
+  }
+
+  /** {@link SiglipImageProcessor}: resized to the tower's size, mean = std = 0.5. */
+  @Override
+  public Tensor pixels(Backend backend, List<BufferedImage> images) {
+    return SiglipImageProcessor.forTower(vision.config()).batch(backend, images);
+  }
+
+  @Override
+  public int maxTextTokens() {
+    return text.config().maxPositionEmbeddings();
+  }
+
+  /** SigLIP pools the last position, so captions are padded to the length it was trained on. */
+  @Override
+  public boolean padsToMaxLength() {
+    return true;
+  }
+
   public SiglipVisionTower vision() {
     return vision;
   }
@@ -128,6 +152,7 @@ public final class SiglipModel {
    * @param pixels [B, C, S, S] ({@link SiglipImageProcessor})
    * @param ids B captions of {@code tokens} ids each, padded as SigLIP's tokenizer pads
    */
+  @Override
   public double[] cosines(Tensor pixels, int[] ids, int tokens) {
     int batch = pixels.dim(0);
     Tensor images = vision.pooled(pixels);
@@ -136,23 +161,11 @@ public final class SiglipModel {
     float[] image = backend.toHost(images);
     float[] caption = backend.toHost(captions);
     backend.release(images, captions);
-    int width = vision.config().hiddenSize();
-    double[] out = new double[batch];
-    for (int b = 0; b < batch; b++) {
-      double dot = 0;
-      double imageNorm = 0;
-      double captionNorm = 0;
-      for (int i = b * width; i < (b + 1) * width; i++) {
-        dot += (double) image[i] * caption[i];
-        imageNorm += (double) image[i] * image[i];
-        captionNorm += (double) caption[i] * caption[i];
-      }
-      out[b] = dot / Math.max(Math.sqrt(imageNorm * captionNorm), 1e-12);
-    }
-    return out;
+    return ImageTextModel.rowCosines(image, caption, batch, vision.config().hiddenSize());
   }
 
   /** SigLIP's match probability for a cosine: {@code sigmoid(cos * exp(scale) + bias)}. */
+  @Override
   public double probability(double cosine) {
     return 1 / (1 + Math.exp(-(cosine * Math.exp(logitScale) + logitBias)));
   }

@@ -8,6 +8,7 @@ import dev.tessera.engine.ops.Matmul;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.ModelParameters;
 import dev.tessera.model.config.SiglipTextConfig;
+import dev.tessera.model.encoder.PreNormEncoder;
 
 /**
  * The SigLIP text tower (Hugging Face {@code SiglipTextModel}), frozen: forward only.
@@ -26,7 +27,7 @@ public final class SiglipTextTower {
   private final SiglipTextConfig config;
   private final Backend backend;
   private final Parameters parameters;
-  private final SiglipEncoder encoder;
+  private final PreNormEncoder encoder;
 
   /** A tower with its own zero-filled parameter store; load or initialise it before use. */
   public SiglipTextTower(Backend backend, SiglipTextConfig config) {
@@ -39,7 +40,7 @@ public final class SiglipTextTower {
     this.backend = backend;
     this.parameters = parameters;
     this.encoder =
-        new SiglipEncoder(
+        new PreNormEncoder(
             backend,
             parameters,
             "text_model.encoder.layers",
@@ -48,7 +49,8 @@ public final class SiglipTextTower {
             config.numAttentionHeads(),
             config.intermediateSize(),
             config.layerNormEps(),
-            config.hiddenAct());
+            config.hiddenAct(),
+            false);
   }
 
   public SiglipTextConfig config() {

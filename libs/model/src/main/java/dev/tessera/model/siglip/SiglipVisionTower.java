@@ -3,12 +3,12 @@ package dev.tessera.model.siglip;
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.ops.Add;
-import dev.tessera.engine.ops.Gelu;
 import dev.tessera.engine.ops.Matmul;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.ModelParameters;
 import dev.tessera.model.config.SiglipVisionConfig;
-import java.util.Arrays;
+import dev.tessera.model.encoder.Patches;
+import dev.tessera.model.encoder.PreNormEncoder;
 
 /**
  * The SigLIP vision tower (Hugging Face {@code SiglipVisionModel}), frozen: forward only, reading
@@ -36,7 +36,7 @@ public final class SiglipVisionTower {
   private final Tensor patchWeight; // [hidden, C*p*p], the conv weight [hidden, C, p, p] flattened
   private final Tensor patchBias; // [hidden]
   private final Tensor positions; // [numPatches, hidden]
-  private final SiglipEncoder encoder;
+  private final PreNormEncoder encoder;
   private final Tensor postNorm;
   private final Tensor postNormBias;
 
@@ -67,7 +67,7 @@ public final class SiglipVisionTower {
             .value(e + "position_embedding.weight")
             .requireShape(e + "position_embedding.weight", config.numPatches(), hidden);
     this.encoder =
-        new SiglipEncoder(
+        new PreNormEncoder(
             backend,
             parameters,
             "vision_model.encoder.layers",
@@ -76,7 +76,8 @@ public final class SiglipVisionTower {
             config.numAttentionHeads(),
             config.intermediateSize(),
             config.layerNormEps(),
-            config.hiddenAct());
+            config.hiddenAct(),
+            false);
     this.postNorm = parameters.value("vision_model.post_layernorm.weight");
     this.postNormBias = parameters.value("vision_model.post_layernorm.bias");
   }
@@ -203,7 +204,7 @@ public final class SiglipVisionTower {
         backend.fromHost(attended, batch, d),
         parameters.value(head + "attention.out_proj.weight"),
         parameters.value(head + "attention.out_proj.bias"));
-    // x = x + fc2(gelu_tanh(fc1(layernorm(x))))
+    // x = x + fc2(act(fc1(layernorm(x))))
     Tensor normed =
         encoder.layerNorm(
             x,
@@ -215,7 +216,7 @@ public final class SiglipVisionTower {
         normed,
         parameters.value(head + "mlp.fc1.weight"),
         parameters.value(head + "mlp.fc1.bias"));
-    Gelu.forward(up, up);
+    PreNormEncoder.Activation.of(config.hiddenAct()).forward(up, up);
     Tensor mlp = backend.zeros(batch, d);
     Matmul.forward(
         mlp,
@@ -239,70 +240,23 @@ public final class SiglipVisionTower {
       throw new IllegalArgumentException(
           "numLayers " + numLayers + " is outside [0, " + encoder.numLayers() + "]");
     }
-    int batch = requirePixels(pixels);
+    int batch = Patches.requirePixels(pixels, config.numChannels(), config.imageSize());
     int tokens = config.numPatches();
     int hidden = config.hiddenSize();
     // Patch embedding: the stride-p convolution as patches [N, C*p*p] times the weight, plus the
     // position embedding of each patch.
     Tensor x = backend.zeros(batch, tokens, hidden);
-    Matmul.forward(x.view(batch * tokens, hidden), patches(pixels, batch), patchWeight, patchBias);
+    Matmul.forward(
+        x.view(batch * tokens, hidden),
+        Patches.extract(
+            backend, pixels, config.numChannels(), config.imageSize(), config.patchSize()),
+        patchWeight,
+        patchBias);
     for (int b = 0; b < batch; b++) {
       Tensor image = x.get(b);
       Add.forward(image, image, positions);
     }
     encoder.forward(x, numLayers);
     return x;
-  }
-
-  /** Checks pixels are [B, C, S, S] for the configured C and S; returns B. */
-  private int requirePixels(Tensor pixels) {
-    int s = config.imageSize();
-    if (pixels.rank() != 4
-        || pixels.dim(1) != config.numChannels()
-        || pixels.dim(2) != s
-        || pixels.dim(3) != s
-        || pixels.dim(0) == 0) {
-      throw new IllegalArgumentException(
-          "pixels have shape "
-              + Arrays.toString(pixels.shape())
-              + ", expected [B, "
-              + config.numChannels()
-              + ", "
-              + s
-              + ", "
-              + s
-              + "] with B >= 1");
-    }
-    return pixels.dim(0);
-  }
-
-  /**
-   * The non-overlapping p x p patches of each image in row-major grid order, each flattened as (C,
-   * p, p) like the convolution weight: [B * numPatches, C*p*p]. A remainder beyond the last full
-   * patch (image size not a multiple of p) is dropped, as by the stride-p convolution.
-   */
-  private Tensor patches(Tensor pixels, int batch) {
-    int c = config.numChannels();
-    int s = config.imageSize();
-    int p = config.patchSize();
-    int side = config.patchesPerSide();
-    int width = c * p * p;
-    float[] in = backend.toHost(pixels);
-    float[] out = new float[batch * side * side * width];
-    for (int b = 0; b < batch; b++) {
-      for (int py = 0; py < side; py++) {
-        for (int px = 0; px < side; px++) {
-          int o = ((b * side + py) * side + px) * width;
-          for (int ch = 0; ch < c; ch++) {
-            for (int ky = 0; ky < p; ky++) {
-              int from = ((b * c + ch) * s + py * p + ky) * s + px * p;
-              System.arraycopy(in, from, out, o, p);
-              o += p;
-            }
-          }
-        }
-      }
-    }
-    return backend.fromHost(out, batch * side * side, width);
   }
 }

@@ -121,10 +121,11 @@ class SiglipVisionTowerTest {
         .hasMessageContaining("pixels have shape [1, 3, 32, 31], expected [B, 3, 32, 32]");
     assertThatThrownBy(() -> tower.hiddenState(cpu.zeros(1, 3, 32, 32), 4))
         .hasMessageContaining("numLayers 4 is outside [0, 3]");
-    SiglipVisionConfig exactGelu =
-        new SiglipVisionConfig(48, 64, 3, 4, 32, 8, 3, 1e-6, "gelu", false);
-    assertThatThrownBy(() -> new SiglipVisionTower(cpu, exactGelu))
-        .hasMessageContaining("hidden_act 'gelu' is not supported");
+    SiglipVisionConfig relu = new SiglipVisionConfig(48, 64, 3, 4, 32, 8, 3, 1e-6, "relu", false);
+    assertThatThrownBy(() -> new SiglipVisionTower(cpu, relu))
+        .hasMessageContaining("hidden_act 'relu' is not supported")
+        .hasMessageContaining("gelu_pytorch_tanh")
+        .hasMessageContaining("quick_gelu");
     SiglipVisionConfig oneLayer =
         new SiglipVisionConfig(48, 64, 1, 4, 32, 8, 3, 1e-6, "gelu_pytorch_tanh", false);
     assertThatThrownBy(() -> new SiglipVisionTower(cpu, oneLayer).features(cpu.zeros(1, 3, 32, 32)))

@@ -1,32 +1,74 @@
-package dev.tessera.model.siglip;
+package dev.tessera.model.encoder;
 
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.ops.Add;
+import dev.tessera.engine.ops.Attention;
+import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.engine.ops.BidirectionalAttention;
 import dev.tessera.engine.ops.Gelu;
+import dev.tessera.engine.ops.GeluErf;
 import dev.tessera.engine.ops.LayerNorm;
 import dev.tessera.engine.ops.Matmul;
+import dev.tessera.engine.ops.QuickGelu;
 import dev.tessera.model.Parameters;
-import java.util.Set;
+import java.util.Arrays;
+import java.util.List;
 
 /**
- * SigLIP's pre-norm transformer encoder ({@code SiglipEncoder}), shared by the vision and the text
- * tower, forward only and without a mask:
+ * The pre-norm transformer encoder of SigLIP and CLIP ({@code SiglipEncoder}, {@code CLIPEncoder}:
+ * the same layers), used by their vision and text towers, forward only:
  *
  * <pre>{@code
  * per layer: h = layernorm1(x); q,k,v = h Wq+bq, h Wk+bk, h Wv+bv
- *            x = x + bidirectional_attention(q, k, v) Wout + bout
- *            h = layernorm2(x); x = x + gelu_tanh(h Wfc1 + b1) Wfc2 + b2
+ *            x = x + attention(q, k, v) Wout + bout        (bidirectional, or causal for CLIP text)
+ *            h = layernorm2(x); x = x + act(h Wfc1 + b1) Wfc2 + b2
  * }</pre>
  *
- * Weights under {@code PREFIX.N.layer_norm1.weight}, {@code PREFIX.N.self_attn.q_proj.weight}, ...
- * as Hugging Face names them ({@code vision_model.encoder.layers}, {@code
- * text_model.encoder.layers}).
+ * {@code act} is the configuration's {@code hidden_act} ({@link Activation}). Weights under {@code
+ * PREFIX.N.layer_norm1.weight}, {@code PREFIX.N.self_attn.q_proj.weight}, ... as Hugging Face names
+ * them ({@code vision_model.encoder.layers}, {@code text_model.encoder.layers}).
  */
-final class SiglipEncoder {
-  /** Activations computed by the engine's tanh-approximated GELU. */
-  static final Set<String> TANH_GELU = Set.of("gelu_pytorch_tanh", "gelu_new", "gelu_fast");
+public final class PreNormEncoder {
+  /** The MLP activations a {@code hidden_act} may name, by their Hugging Face names. */
+  public enum Activation {
+    /** {@link Gelu}: SigLIP's {@code gelu_pytorch_tanh}. */
+    GELU_TANH(List.of("gelu_pytorch_tanh", "gelu_new", "gelu_fast")),
+    /** {@link GeluErf}: {@code nn.GELU()}, what OpenCLIP-trained towers (LAION, DFN) use. */
+    GELU_ERF(List.of("gelu")),
+    /** {@link QuickGelu}: OpenAI CLIP's {@code x sigmoid(1.702 x)}. */
+    QUICK_GELU(List.of("quick_gelu"));
+
+    private final List<String> names;
+
+    Activation(List<String> names) {
+      this.names = names;
+    }
+
+    /** The activation {@code hiddenAct} names; an error listing the supported names otherwise. */
+    public static Activation of(String hiddenAct) {
+      for (Activation activation : values()) {
+        if (activation.names.contains(hiddenAct)) {
+          return activation;
+        }
+      }
+      throw new IllegalArgumentException(
+          "hidden_act '"
+              + hiddenAct
+              + "' is not supported: the encoder computes "
+              + String.join(
+                  ", ", Arrays.stream(values()).flatMap(a -> a.names.stream()).sorted().toList()));
+    }
+
+    /** {@code out = act(inp)} in place or not. */
+    public void forward(Tensor out, Tensor inp) {
+      switch (this) {
+        case GELU_TANH -> Gelu.forward(out, inp);
+        case GELU_ERF -> GeluErf.forward(out, inp);
+        case QUICK_GELU -> QuickGelu.forward(out, inp);
+      }
+    }
+  }
 
   private final Backend backend;
   private final Layer[] layers;
@@ -34,6 +76,8 @@ final class SiglipEncoder {
   private final int heads;
   private final int inner;
   private final float eps;
+  private final Activation activation;
+  private final boolean causal;
 
   /** The named weights of one encoder layer. */
   private record Layer(
@@ -54,7 +98,11 @@ final class SiglipEncoder {
       Tensor fc2,
       Tensor fc2Bias) {}
 
-  SiglipEncoder(
+  /**
+   * @param hiddenAct the MLP's activation by its Hugging Face name ({@link Activation#of})
+   * @param causal each position attends to itself and earlier ones only (CLIP's text tower)
+   */
+  public PreNormEncoder(
       Backend backend,
       Parameters parameters,
       String prefix,
@@ -63,8 +111,10 @@ final class SiglipEncoder {
       int heads,
       int inner,
       double eps,
-      String hiddenAct) {
-    requireTanhGelu(hiddenAct);
+      String hiddenAct,
+      boolean causal) {
+    this.activation = Activation.of(hiddenAct);
+    this.causal = causal;
     this.backend = backend;
     this.hidden = hidden;
     this.heads = heads;
@@ -94,24 +144,12 @@ final class SiglipEncoder {
     }
   }
 
-  /** Refuses activations other than the tanh-approximated GELU the engine computes. */
-  static void requireTanhGelu(String hiddenAct) {
-    if (!TANH_GELU.contains(hiddenAct)) {
-      throw new IllegalArgumentException(
-          "hidden_act '"
-              + hiddenAct
-              + "' is not supported: the tower computes the tanh-approximated GELU ("
-              + String.join(", ", TANH_GELU.stream().sorted().toList())
-              + ")");
-    }
-  }
-
-  int numLayers() {
+  public int numLayers() {
     return layers.length;
   }
 
   /** Runs the first {@code numLayers} layers over {@code x} [B, T, hidden], in place. */
-  void forward(Tensor x, int numLayers) {
+  public void forward(Tensor x, int numLayers) {
     if (numLayers < 0 || numLayers > layers.length) {
       throw new IllegalArgumentException(
           "numLayers " + numLayers + " is outside [0, " + layers.length + "]");
@@ -131,6 +169,7 @@ final class SiglipEncoder {
     Tensor attention = backend.zeros(n, hidden);
     Tensor projected = backend.zeros(n, hidden);
     Tensor up = backend.zeros(n, inner);
+    Tensor lse = causal ? backend.zeros(batch, heads, tokens) : null;
     for (int l = 0; l < numLayers; l++) {
       Layer layer = layers[l];
       // x = x + out_proj(attention(layer_norm1(x)))
@@ -138,25 +177,39 @@ final class SiglipEncoder {
       Matmul.forward(q, h, layer.q(), layer.qBias());
       Matmul.forward(k, h, layer.k(), layer.kBias());
       Matmul.forward(v, h, layer.v(), layer.vBias());
-      BidirectionalAttention.forward(
-          attention.view(batch, tokens, heads, hd),
-          q.view(batch, tokens, heads, hd),
-          k.view(batch, tokens, heads, hd),
-          v.view(batch, tokens, heads, hd));
+      if (causal) {
+        Attention.forward(
+            attention.view(batch, tokens, heads, hd),
+            lse,
+            q.view(batch, tokens, heads, hd),
+            k.view(batch, tokens, heads, hd),
+            v.view(batch, tokens, heads, hd),
+            AttentionMask.CONTINUOUS,
+            null);
+      } else {
+        BidirectionalAttention.forward(
+            attention.view(batch, tokens, heads, hd),
+            q.view(batch, tokens, heads, hd),
+            k.view(batch, tokens, heads, hd),
+            v.view(batch, tokens, heads, hd));
+      }
       Matmul.forward(projected, attention, layer.out(), layer.outBias());
       Add.forward(rows, rows, projected);
-      // x = x + fc2(gelu_tanh(fc1(layer_norm2(x))))
+      // x = x + fc2(act(fc1(layer_norm2(x))))
       LayerNorm.forward(h, mean, rstd, rows, layer.norm2(), layer.norm2Bias(), eps);
       Matmul.forward(up, h, layer.fc1(), layer.fc1Bias());
-      Gelu.forward(up, up);
+      activation.forward(up, up);
       Matmul.forward(projected, up, layer.fc2(), layer.fc2Bias());
       Add.forward(rows, rows, projected);
     }
     backend.release(h, mean, rstd, q, k, v, attention, projected, up);
+    if (lse != null) {
+      backend.release(lse);
+    }
   }
 
   /** {@code out = layernorm(x)} over rows of {@code hidden}: a final or post layernorm. */
-  Tensor layerNorm(Tensor x, Tensor weight, Tensor bias) {
+  public Tensor layerNorm(Tensor x, Tensor weight, Tensor bias) {
     int rows = Math.toIntExact(x.size() / hidden);
     Tensor out = backend.zeros(x.shape());
     Tensor mean = backend.zeros(rows);
