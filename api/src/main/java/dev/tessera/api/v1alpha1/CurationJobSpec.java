@@ -86,7 +86,9 @@ public class CurationJobSpec extends WorkloadSpec {
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public static class ClipScore {
-    @JsonPropertyDescription("Hugging Face SigLIP directory (config.json, safetensors).")
+    @JsonPropertyDescription(
+        "Hugging Face CLIP or SigLIP directory (config.json, safetensors,"
+            + " preprocessor_config.json for CLIP).")
     @Required
     public String model;
 
@@ -100,11 +102,14 @@ public class CurationJobSpec extends WorkloadSpec {
     @Pattern("^[a-z][a-z0-9_]*$")
     public String column;
 
-    @JsonPropertyDescription("Tokens per caption; 0: the text tower's max_position_embeddings.")
+    @JsonPropertyDescription(
+        "Most tokens per caption; 0: the text tower's max_position_embeddings.")
     @Min(0)
     public Integer maxTokens;
 
-    @JsonPropertyDescription("Token captions are padded with (default <pad>).")
+    @JsonPropertyDescription(
+        "Token captions are padded with (default: <pad> for SigLIP, id 0 for CLIP as OpenCLIP"
+            + " pads).")
     public String padToken;
 
     @JsonPropertyDescription("Samples scored together (default 16).")

@@ -1,66 +1,80 @@
 package dev.tessera.curator.curate;
 
-import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.Tensor;
-import dev.tessera.model.siglip.SiglipImageProcessor;
+import dev.tessera.model.ImageTextModel;
+import dev.tessera.model.clip.ClipModel;
 import dev.tessera.model.siglip.SiglipModel;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The {@code clipScore} filter's scorer: a SigLIP checkpoint in Hugging Face layout ({@link
- * SiglipModel}: both towers) rates how well a caption describes its image by the cosine of their
- * embeddings, and SigLIP's match probability {@code sigmoid(cos * exp(scale) + bias)}.
+ * The {@code clipScore} filter's scorer: a CLIP ({@link ClipModel}) or SigLIP ({@link SiglipModel})
+ * checkpoint in Hugging Face layout rates how well a caption describes its image by the cosine of
+ * their embeddings; SigLIP adds its match probability {@code sigmoid(cos * exp(scale) + bias)}.
  *
  * <p>Captions are tokenized by the checkpoint's {@code tokenizer.json} (the Rust tokenizers
- * library, special tokens added as the tokenizer's post-processor says), cut to {@code maxTokens}
- * and padded with {@code padToken} to that length, as SigLIP's processor pads ({@code
- * padding="max_length"}): the text tower pools the last position.
+ * library, special tokens added as the tokenizer's post-processor says) and truncated to {@code
+ * maxTokens} the way Hugging Face truncates: the special tokens stay, so a long caption keeps its
+ * end-of-text token. SigLIP pools the last position, so its captions are padded with {@code
+ * padToken} to {@code maxTokens}, as its processor pads ({@code padding="max_length"}); CLIP pools
+ * the end-of-text position of a causal tower, so a batch is padded only to its longest caption,
+ * with id 0 as OpenCLIP pads (or {@code padToken}) — padding after the end-of-text cannot change a
+ * CLIP embedding.
  */
 public final class ClipScorer implements AutoCloseable {
-  /** A pair's score. */
+  /** A pair's score; {@code probability} is NaN for models that define none (CLIP). */
   public record Score(double cosine, double probability) {}
 
+  /** SigLIP's padding token when the settings name none. */
+  static final String SIGLIP_PAD = "<pad>";
+
   private final Backend backend;
-  private final SiglipModel model;
-  private final SiglipImageProcessor images;
+  private final ImageTextModel model;
   private final HuggingFaceTokenizer tokenizer;
   private final int maxTokens;
   private final int padId;
 
   /**
-   * @param maxTokens tokens per caption; 0: the text tower's {@code max_position_embeddings}
-   * @param padToken the token that fills captions up to {@code maxTokens}
+   * @param maxTokens tokens per caption at most; 0: the text tower's {@code
+   *     max_position_embeddings}
+   * @param padToken the token that fills captions up, or null for the model's default ({@code
+   *     <pad>} for SigLIP, id 0 for CLIP)
    */
   public ClipScorer(
       Backend backend, Path modelDir, Path tokenizerJson, int maxTokens, String padToken)
       throws IOException {
     this.backend = backend;
-    this.model = SiglipModel.load(backend, modelDir);
-    int positions = model.text().config().maxPositionEmbeddings();
+    this.model = ImageTextModel.load(backend, modelDir);
+    int positions = model.maxTextTokens();
     if (maxTokens < 0 || maxTokens > positions) {
       throw new IllegalArgumentException(
           "clipScore.maxTokens " + maxTokens + " is outside 0.." + positions);
     }
     this.maxTokens = maxTokens == 0 ? positions : maxTokens;
-    this.images = SiglipImageProcessor.forTower(model.vision().config());
-    this.tokenizer = open(tokenizerJson);
-    long[] pad = tokenizer.encode(padToken, false, false).getIds();
-    if (pad.length != 1) {
-      throw new IllegalArgumentException(
-          "clipScore.padToken '" + padToken + "' is not one token of " + tokenizerJson);
+    this.tokenizer = open(tokenizerJson, this.maxTokens);
+    String pad = padToken == null && model.padsToMaxLength() ? SIGLIP_PAD : padToken;
+    if (pad == null) {
+      this.padId = 0;
+    } else {
+      long[] ids = tokenizer.encode(pad, false, false).getIds();
+      if (ids.length != 1) {
+        throw new IllegalArgumentException(
+            "clipScore.padToken '" + pad + "' is not one token of " + tokenizerJson);
+      }
+      this.padId = Math.toIntExact(ids[0]);
     }
-    this.padId = Math.toIntExact(pad[0]);
   }
 
-  private static HuggingFaceTokenizer open(Path tokenizerJson) throws IOException {
+  private static HuggingFaceTokenizer open(Path tokenizerJson, int maxTokens) throws IOException {
     if (!Files.isRegularFile(tokenizerJson)) {
       throw new IOException("clipScore.tokenizer: no file " + tokenizerJson);
     }
@@ -74,21 +88,41 @@ public final class ClipScorer implements AutoCloseable {
     }
     Map<String, String> options = new HashMap<>();
     options.put("addSpecialTokens", "true");
-    options.put("truncation", "false");
+    options.put("truncation", "true");
     options.put("padding", "false");
-    options.put("maxLength", String.valueOf(1 << 16));
+    options.put("maxLength", String.valueOf(maxTokens));
     return HuggingFaceTokenizer.newInstance(tokenizerJson, options);
   }
 
-  /** The ids the text tower reads for {@code caption}: cut or padded to {@code maxTokens}. */
+  /** The model that scores. */
+  public ImageTextModel model() {
+    return model;
+  }
+
+  /** The ids of {@code caption}, special tokens added, at most {@code maxTokens}; not padded. */
   int[] captionIds(String caption) {
-    Encoding encoding = tokenizer.encode(caption);
-    long[] ids = encoding.getIds();
-    int[] out = new int[maxTokens];
-    for (int i = 0; i < maxTokens; i++) {
-      out[i] = i < ids.length ? Math.toIntExact(ids[i]) : padId;
+    return Arrays.stream(tokenizer.encode(caption).getIds()).mapToInt(Math::toIntExact).toArray();
+  }
+
+  /** Captions the text tower reads, row after row, and how many tokens each row has. */
+  record Captions(int[] ids, int tokens) {}
+
+  /** The captions tokenized and padded: to {@code maxTokens} for SigLIP, the longest for CLIP. */
+  Captions captions(List<String> captions) {
+    List<int[]> encoded = new ArrayList<>(captions.size());
+    int longest = 1;
+    for (String caption : captions) {
+      int[] ids = captionIds(caption);
+      encoded.add(ids);
+      longest = Math.max(longest, ids.length);
     }
-    return out;
+    int tokens = model.padsToMaxLength() ? maxTokens : longest;
+    int[] ids = new int[captions.size() * tokens];
+    Arrays.fill(ids, padId);
+    for (int i = 0; i < encoded.size(); i++) {
+      System.arraycopy(encoded.get(i), 0, ids, i * tokens, encoded.get(i).length);
+    }
+    return new Captions(ids, tokens);
   }
 
   /** Scores image {@code i} against caption {@code i}, all in one batch. */
@@ -97,14 +131,11 @@ public final class ClipScorer implements AutoCloseable {
       throw new IllegalArgumentException(
           pictures.size() + " images for " + captions.size() + " captions");
     }
-    int[] ids = new int[captions.size() * maxTokens];
-    for (int i = 0; i < captions.size(); i++) {
-      System.arraycopy(captionIds(captions.get(i)), 0, ids, i * maxTokens, maxTokens);
-    }
-    Tensor pixels = images.batch(backend, pictures);
-    double[] cosines = model.cosines(pixels, ids, maxTokens);
+    Captions text = captions(captions);
+    Tensor pixels = model.pixels(backend, pictures);
+    double[] cosines = model.cosines(pixels, text.ids(), text.tokens());
     backend.release(pixels);
-    return java.util.Arrays.stream(cosines)
+    return Arrays.stream(cosines)
         .mapToObj(cosine -> new Score(cosine, model.probability(cosine)))
         .toList();
   }

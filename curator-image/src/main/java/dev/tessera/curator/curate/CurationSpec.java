@@ -29,7 +29,7 @@ import java.util.Map;
  *   uidLists:
  *     - {name: dfn, path: dfn_uids.npy, mode: flag}             # include | exclude | flag
  *   mlmFilter: {model: DIR, tokenizer: tokenizer.json, metric: su, templateFile: su.txt}
- *   clipScore: {model: SIGLIP_DIR, tokenizer: tokenizer.json, column: clip, padToken: "<pad>"}
+ *   clipScore: {model: CLIP_OR_SIGLIP_DIR, tokenizer: tokenizer.json, column: clip}
  * select:                                # which candidates stay (default: all of them)
  *   any:
  *     - {score: su, atLeast: 85}
@@ -112,12 +112,12 @@ public record CurationSpec(
       int maxNewTokens) {}
 
   /**
-   * The {@code clipScore} filter: a Hugging Face SigLIP checkpoint (both towers) and its
-   * tokenizer.json; the score table gets {@code COLUMN} (the cosine) and {@code
+   * The {@code clipScore} filter: a Hugging Face CLIP or SigLIP checkpoint (both towers) and its
+   * tokenizer.json; the score table gets {@code COLUMN} (the cosine) and, for SigLIP, {@code
    * COLUMN_probability}.
    *
    * @param maxTokens tokens per caption, 0 for the text tower's {@code max_position_embeddings}
-   * @param padToken the token captions are padded with
+   * @param padToken the token captions are padded with, or null for the model's default
    * @param batch samples scored together
    */
   public record ClipScoreSettings(
@@ -341,7 +341,7 @@ public record CurationSpec(
         resolve(node.get("tokenizer").asText(), base),
         column,
         maxTokens,
-        node.path("padToken").asText("<pad>"),
+        node.hasNonNull("padToken") ? node.get("padToken").asText() : null,
         batch);
   }
 

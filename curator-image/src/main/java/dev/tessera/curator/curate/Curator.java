@@ -264,7 +264,9 @@ public final class Curator {
       for (int i = 0; i < pending.size(); i++) {
         Map<String, Double> into = pending.get(i).scores();
         into.put(settings.column(), scores.get(i).cosine());
-        into.put(settings.column() + "_probability", scores.get(i).probability());
+        if (!Double.isNaN(scores.get(i).probability())) {
+          into.put(settings.column() + "_probability", scores.get(i).probability());
+        }
       }
     }
     pending.clear();

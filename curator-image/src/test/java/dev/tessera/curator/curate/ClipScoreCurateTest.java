@@ -24,30 +24,34 @@ import java.util.List;
 import java.util.Map;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The clipScore filter in the curate command with a tiny random SigLIP: every sample that passes
- * the basic filters gets the cosine and the probability the scorer computes for it (in batches of
- * 3, so batches end mid-shard), and a top-fraction rule selects on the cosine.
+ * The clipScore filter in the curate command with a tiny random SigLIP and a tiny random CLIP:
+ * every sample that passes the basic filters gets the cosine (and SigLIP's probability) the scorer
+ * computes for it (in batches of 3, so batches end mid-shard), and a top-fraction rule selects on
+ * the cosine.
  */
 class ClipScoreCurateTest {
   @TempDir static Path dir;
-  static Path model;
   static Path raw;
 
   @BeforeAll
-  static void tinyModelAndData() throws IOException {
-    model = dir.resolve("siglip");
-    TinySiglip.write(model, 5);
+  static void tinyModelsAndData() throws IOException {
+    TinyImageText.writeSiglip(dir.resolve("siglip"), 5);
+    TinyImageText.writeClip(dir.resolve("clip"), 5, TinyImageText.CLIP_END);
     raw = dir.resolve("raw");
     SynthGenerator.generate(new SynthOptions(raw, 1, 30, 6, 0.2, 2), SynthProgress.NONE);
   }
 
-  @Test
-  void everyPassingSampleIsScoredAsTheScorerScoresItAndTheBestHalfIsKept() throws IOException {
-    Path config = dir.resolve("clip.yaml");
+  @ParameterizedTest
+  @ValueSource(strings = {"siglip", "clip"})
+  void everyPassingSampleIsScoredAsTheScorerScoresItAndTheBestHalfIsKept(String family)
+      throws IOException {
+    Path model = dir.resolve(family);
+    Path config = dir.resolve(family + ".yaml");
     Files.writeString(
         config,
         "filters:\n  dedup: {enabled: false}\n  clipScore:\n    model: "
@@ -55,7 +59,7 @@ class ClipScoreCurateTest {
             + "\n    tokenizer: "
             + model.resolve("tokenizer.json")
             + "\n    batch: 3\nselect: {score: clip, topFraction: 0.5}\n");
-    Path out = dir.resolve("out");
+    Path out = dir.resolve("out-" + family);
     Cli.Outcome outcome =
         Cli.run(
             "curate",
@@ -71,9 +75,13 @@ class ClipScoreCurateTest {
     assertThat(passing.size()).isGreaterThan(15);
     for (ScoreRow row : rows) {
       if (row.passes()) {
-        assertThat(row.scores()).containsKeys("clip", "clip_probability");
+        assertThat(row.scores()).containsKey("clip");
         assertThat(row.scores().get("clip")).isBetween(-1.0, 1.0);
-        assertThat(row.scores().get("clip_probability")).isBetween(0.0, 1.0);
+        if (family.equals("siglip")) {
+          assertThat(row.scores().get("clip_probability")).isBetween(0.0, 1.0);
+        } else {
+          assertThat(row.scores()).containsOnlyKeys("clip");
+        }
       } else {
         assertThat(row.scores()).isEmpty();
       }
@@ -93,7 +101,7 @@ class ClipScoreCurateTest {
       }
     }
     try (ClipScorer scorer =
-        new ClipScorer(CpuBackend.get(), model, model.resolve("tokenizer.json"), 0, "<pad>")) {
+        new ClipScorer(CpuBackend.get(), model, model.resolve("tokenizer.json"), 0, null)) {
       List<BufferedImage> pictures = new ArrayList<>();
       List<String> captions = new ArrayList<>();
       for (ScoreRow row : passing) {

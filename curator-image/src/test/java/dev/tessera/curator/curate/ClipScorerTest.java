@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.model.clip.ClipModel;
 import dev.tessera.model.siglip.SiglipImageProcessor;
 import dev.tessera.model.siglip.SiglipModel;
 import java.awt.Color;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class ClipScorerTest {
   @TempDir Path dir;
+  private final CpuBackend cpu = CpuBackend.get();
 
   private static BufferedImage image(Color color, int width, int height) {
     BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_3BYTE_BGR);
@@ -29,55 +31,88 @@ class ClipScorerTest {
     return image;
   }
 
-  @Test
-  void captionsArePaddedAndCutAsSiglipReadsThemAndScoresAreTheModelsCosines() throws IOException {
-    TinySiglip.write(dir, 3);
-    CpuBackend cpu = CpuBackend.get();
-    try (ClipScorer scorer = new ClipScorer(cpu, dir, dir.resolve("tokenizer.json"), 0, "<pad>")) {
-      // "a red cat" -> a, red, cat, </s>, then <pad> up to the 8 positions.
-      assertThat(scorer.captionIds("A red Cat")).containsExactly(3, 4, 7, 1, 0, 0, 0, 0);
-      // Longer than 8 tokens: cut.
-      assertThat(scorer.captionIds("a red cat on the grass a blue dog"))
-          .containsExactly(3, 4, 7, 11, 12, 13, 3, 6);
-      List<BufferedImage> images =
-          List.of(image(Color.RED, 60, 40), image(Color.BLUE, 33, 47), image(Color.GREEN, 32, 32));
-      List<String> captions = List.of("a red circle", "a blue square", "zebra");
-      List<ClipScorer.Score> scores = scorer.score(images, captions);
-      assertThat(scores).hasSize(3);
+  private static final List<BufferedImage> IMAGES =
+      List.of(image(Color.RED, 60, 40), image(Color.BLUE, 33, 47), image(Color.GREEN, 32, 32));
+  private static final List<String> CAPTIONS = List.of("a red circle", "a blue square", "zebra");
 
+  @Test
+  void siglipCaptionsArePaddedToTheTowersLengthAndKeepTheirEndWhenCut() throws IOException {
+    TinyImageText.writeSiglip(dir, 3);
+    try (ClipScorer scorer = new ClipScorer(cpu, dir, dir.resolve("tokenizer.json"), 0, null)) {
+      // "a red cat" -> a, red, cat, </s>; padded with <pad> (0) to the 8 positions.
+      assertThat(scorer.captionIds("A red Cat")).containsExactly(3, 4, 7, 1);
+      assertThat(scorer.captions(List.of("A red Cat")).ids())
+          .containsExactly(3, 4, 7, 1, 0, 0, 0, 0);
+      // Longer than 8 tokens: cut as Hugging Face truncates, keeping </s>.
+      assertThat(scorer.captionIds("a red cat on the grass a blue dog"))
+          .containsExactly(3, 4, 7, 11, 12, 13, 3, 1);
+      // An unknown word is <unk>, not an error.
+      assertThat(scorer.captionIds("zebra")).containsExactly(2, 1);
+
+      List<ClipScorer.Score> scores = scorer.score(IMAGES, CAPTIONS);
       SiglipModel model = SiglipModel.load(cpu, dir);
-      int[] ids = new int[3 * TinySiglip.TOKENS];
-      for (int i = 0; i < 3; i++) {
-        System.arraycopy(
-            scorer.captionIds(captions.get(i)), 0, ids, i * TinySiglip.TOKENS, TinySiglip.TOKENS);
-      }
+      ClipScorer.Captions captions = scorer.captions(CAPTIONS);
+      assertThat(captions.tokens()).isEqualTo(TinyImageText.TOKENS);
       double[] expected =
           model.cosines(
-              SiglipImageProcessor.forTower(model.vision().config()).batch(cpu, images),
-              ids,
-              TinySiglip.TOKENS);
+              SiglipImageProcessor.forTower(model.vision().config()).batch(cpu, IMAGES),
+              captions.ids(),
+              captions.tokens());
       for (int i = 0; i < 3; i++) {
         assertThat(scores.get(i).cosine()).isCloseTo(expected[i], within(1e-6));
         assertThat(scores.get(i).cosine()).isBetween(-1.0, 1.0);
         assertThat(scores.get(i).probability())
             .isCloseTo(model.probability(expected[i]), within(1e-9));
       }
-      // An unknown word is <unk>, not an error.
-      assertThat(scorer.captionIds("zebra")).startsWith(2, 1, 0);
+    }
+  }
+
+  @Test
+  void clipCaptionsAreWrappedInStartAndEndAndABatchIsPaddedOnlyToItsLongest() throws IOException {
+    // Both pooling rules: the end-of-text id (13), and OpenAI's old configs (2: the largest id).
+    for (int eosTokenId : new int[] {TinyImageText.CLIP_END, 2}) {
+      Path model = dir.resolve("clip-" + eosTokenId);
+      ClipModel clip = TinyImageText.writeClip(model, 3, eosTokenId);
+      int start = TinyImageText.CLIP_START;
+      int end = TinyImageText.CLIP_END;
+      try (ClipScorer scorer =
+          new ClipScorer(cpu, model, model.resolve("tokenizer.json"), 0, null)) {
+        assertThat(scorer.model()).isInstanceOf(ClipModel.class);
+        assertThat(scorer.captionIds("A red Cat")).containsExactly(start, 1, 2, 5, end);
+        // Nine words into 8 positions: the start, six words and the end-of-text stay.
+        assertThat(scorer.captionIds("a red cat on the grass a blue dog"))
+            .containsExactly(start, 1, 2, 5, 9, 10, 11, end);
+        ClipScorer.Captions captions = scorer.captions(CAPTIONS);
+        // "a blue square" is the longest: 5 tokens; shorter ones padded with id 0.
+        assertThat(captions.tokens()).isEqualTo(5);
+        assertThat(captions.ids())
+            .containsExactly(start, 1, 2, 8, end, start, 1, 4, 7, end, start, 0, end, 0, 0);
+
+        List<ClipScorer.Score> scores = scorer.score(IMAGES, CAPTIONS);
+        double[] expected =
+            clip.cosines(clip.pixels(cpu, IMAGES), captions.ids(), captions.tokens());
+        for (int i = 0; i < 3; i++) {
+          assertThat(scores.get(i).cosine()).isCloseTo(expected[i], within(1e-6));
+          assertThat(scores.get(i).probability()).isNaN();
+          // Scored alone, without padding, a caption gets the same cosine.
+          double alone =
+              scorer.score(List.of(IMAGES.get(i)), List.of(CAPTIONS.get(i))).get(0).cosine();
+          assertThat(alone).isCloseTo(expected[i], within(1e-6));
+        }
+      }
     }
   }
 
   @Test
   void badSettingsAreNamed() throws IOException {
-    TinySiglip.write(dir, 4);
-    CpuBackend cpu = CpuBackend.get();
+    TinyImageText.writeSiglip(dir, 4);
     assertThatThrownBy(() -> new ClipScorer(cpu, dir, dir.resolve("tokenizer.json"), 0, "pad me"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("padToken 'pad me'");
-    assertThatThrownBy(() -> new ClipScorer(cpu, dir, dir.resolve("tokenizer.json"), 9, "<pad>"))
+    assertThatThrownBy(() -> new ClipScorer(cpu, dir, dir.resolve("tokenizer.json"), 9, null))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("maxTokens 9 is outside 0..8");
-    assertThatThrownBy(() -> new ClipScorer(cpu, dir, dir.resolve("missing.json"), 0, "<pad>"))
+    assertThatThrownBy(() -> new ClipScorer(cpu, dir, dir.resolve("missing.json"), 0, null))
         .isInstanceOf(IOException.class)
         .hasMessageContaining("missing.json");
   }

@@ -72,6 +72,40 @@ public final class FastMath {
     }
   }
 
+  /** {@code out = x sigmoid(slope x)} (QuickGELU); {@code out} may be {@code x}. */
+  public static void quickGelu(
+      float[] x, int xOffset, float[] out, int outOffset, int n, float slope) {
+    if (Vec.SIMD) {
+      SimdMath.quickGelu(x, xOffset, out, outOffset, n, slope);
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      float v = x[xOffset + i];
+      out[outOffset + i] = v * (1f / (exp(-slope * v) + 1f));
+    }
+  }
+
+  /** {@code dx += dy (s + slope x s (1 - s))}, {@code s = sigmoid(slope x)} (QuickGELU). */
+  public static void quickGeluBackward(
+      float[] dx,
+      int dxOffset,
+      float[] dy,
+      int dyOffset,
+      float[] x,
+      int xOffset,
+      int n,
+      float slope) {
+    if (Vec.SIMD) {
+      SimdMath.quickGeluBackward(dx, dxOffset, dy, dyOffset, x, xOffset, n, slope);
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      float v = x[xOffset + i];
+      float s = 1f / (exp(-slope * v) + 1f);
+      dx[dxOffset + i] += dy[dyOffset + i] * (s + slope * v * s * (1f - s));
+    }
+  }
+
   /** {@code dgate += dout * up * silu'(gate)} and {@code dup += dout * silu(gate)}. */
   public static void siluMulBackward(
       float[] dg,

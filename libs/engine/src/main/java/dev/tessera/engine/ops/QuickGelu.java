@@ -2,6 +2,7 @@ package dev.tessera.engine.ops;
 
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Parallel;
 
 /**
@@ -38,12 +39,7 @@ public final class QuickGelu {
     Parallel.forRange(
         n,
         GRAIN,
-        (from, to) -> {
-          for (int i = from; i < to; i++) {
-            float v = x[xOff + i];
-            o[oOff + i] = v * sigmoid(SLOPE * v);
-          }
-        });
+        (from, to) -> FastMath.quickGelu(x, xOff + from, o, oOff + from, to - from, SLOPE));
   }
 
   /**
@@ -71,16 +67,8 @@ public final class QuickGelu {
     Parallel.forRange(
         n,
         GRAIN,
-        (from, to) -> {
-          for (int i = from; i < to; i++) {
-            float v = x[xOff + i];
-            float s = sigmoid(SLOPE * v);
-            dx[dxOff + i] += dy[dyOff + i] * (s + SLOPE * v * s * (1 - s));
-          }
-        });
-  }
-
-  private static float sigmoid(float z) {
-    return (float) (1 / (1 + Math.exp(-z)));
+        (from, to) ->
+            FastMath.quickGeluBackward(
+                dx, dxOff + from, dy, dyOff + from, x, xOff + from, to - from, SLOPE));
   }
 }

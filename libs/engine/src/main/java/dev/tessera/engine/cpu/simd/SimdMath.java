@@ -125,6 +125,47 @@ public final class SimdMath {
     }
   }
 
+  /** {@code out = x sigmoid(slope x)} (QuickGELU); {@code out} may be {@code x}. */
+  public static void quickGelu(
+      float[] x, int xOffset, float[] out, int outOffset, int n, float slope) {
+    int i = 0;
+    for (; i <= n - LANES; i += LANES) {
+      FloatVector v = FloatVector.fromArray(SPECIES, x, xOffset + i);
+      FloatVector sigmoid = FloatVector.broadcast(SPECIES, 1f).div(exp(v.mul(-slope)).add(1f));
+      v.mul(sigmoid).intoArray(out, outOffset + i);
+    }
+    for (; i < n; i++) {
+      float v = x[xOffset + i];
+      out[outOffset + i] = v * (1f / (exp(-slope * v) + 1f));
+    }
+  }
+
+  /** {@code dx += dy (s + slope x s (1 - s))}, {@code s = sigmoid(slope x)} (QuickGELU). */
+  public static void quickGeluBackward(
+      float[] dx,
+      int dxOffset,
+      float[] dy,
+      int dyOffset,
+      float[] x,
+      int xOffset,
+      int n,
+      float slope) {
+    int i = 0;
+    for (; i <= n - LANES; i += LANES) {
+      FloatVector v = FloatVector.fromArray(SPECIES, x, xOffset + i);
+      FloatVector s = FloatVector.broadcast(SPECIES, 1f).div(exp(v.mul(-slope)).add(1f));
+      FloatVector grad = v.mul(slope).mul(s).mul(s.neg().add(1f)).add(s);
+      FloatVector.fromArray(SPECIES, dy, dyOffset + i)
+          .fma(grad, FloatVector.fromArray(SPECIES, dx, dxOffset + i))
+          .intoArray(dx, dxOffset + i);
+    }
+    for (; i < n; i++) {
+      float v = x[xOffset + i];
+      float s = 1f / (exp(-slope * v) + 1f);
+      dx[dxOffset + i] += dy[dyOffset + i] * (s + slope * v * s * (1f - s));
+    }
+  }
+
   /** {@code dgate += dout * up * silu'(gate)}, {@code dup += dout * silu(gate)}. */
   public static void siluMulBackward(
       float[] dg,
