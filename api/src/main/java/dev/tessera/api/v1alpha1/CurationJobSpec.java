@@ -218,6 +218,13 @@ public class CurationJobSpec extends WorkloadSpec {
     @Min(1)
     @Max(8)
     public Integer maxNewTokens;
+
+    @JsonPropertyDescription(
+        "Samples scored together: their images through the tower and prompts through the decoder"
+            + " as one batch (default 8).")
+    @Min(1)
+    @Max(256)
+    public Integer batch;
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)

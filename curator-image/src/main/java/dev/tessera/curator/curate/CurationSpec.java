@@ -102,6 +102,7 @@ public record CurationSpec(
    * @param template the prompt template, with {@code {caption}}
    * @param pooledSide image tokens per side, 0 for the checkpoint's
    * @param maxNewTokens digits read greedily at most (3 reads "100" whole)
+   * @param batch samples scored together
    */
   public record MlmFilterSettings(
       Path model,
@@ -109,7 +110,8 @@ public record CurationSpec(
       String metric,
       String template,
       int pooledSide,
-      int maxNewTokens) {}
+      int maxNewTokens,
+      int batch) {}
 
   /**
    * The {@code clipScore} filter: a Hugging Face CLIP or SigLIP checkpoint (both towers) and its
@@ -357,7 +359,8 @@ public record CurationSpec(
         "template",
         "templateFile",
         "imageTokens",
-        "maxNewTokens");
+        "maxNewTokens",
+        "batch");
     for (String required : new String[] {"model", "tokenizer"}) {
       if (!node.hasNonNull(required)) {
         throw new IllegalArgumentException(at + "." + required + " is required");
@@ -393,13 +396,18 @@ public record CurationSpec(
     if (maxNewTokens < 1) {
       throw new IllegalArgumentException(at + ".maxNewTokens must be >= 1");
     }
+    int batch = intField(node, "batch", at, 8);
+    if (batch < 1) {
+      throw new IllegalArgumentException(at + ".batch must be >= 1");
+    }
     return new MlmFilterSettings(
         resolve(node.get("model").asText(), base),
         resolve(node.get("tokenizer").asText(), base),
         metric,
         template,
         side,
-        maxNewTokens);
+        maxNewTokens,
+        batch);
   }
 
   private static Path resolve(String path, Path base) {

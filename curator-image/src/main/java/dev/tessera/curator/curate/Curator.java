@@ -172,7 +172,8 @@ public final class Curator {
     }
     BasicFilters filters = spec.basic() == null ? noFilters() : spec.basic();
     List<Draft> drafts = new ArrayList<>();
-    List<ClipPending> clipBatch = new ArrayList<>();
+    List<Pending> clipBatch = new ArrayList<>();
+    List<Pending> mlmBatch = new ArrayList<>();
     try (WebDatasetReader reader = WebDatasetReader.open(List.of(shard), ReadOptions.anySample())) {
       while (reader.hasNext()) {
         Sample sample = reader.next();
@@ -184,16 +185,20 @@ public final class Curator {
         // Decoded once for every model scorer; samples the basic filters reject are not scored.
         BufferedImage image = scored && reasons.isEmpty() ? decodeForScoring(sample) : null;
         if (image != null && spec.mlmFilter() != null) {
-          scores.putAll(mlmScores(image, facts));
+          mlmBatch.add(new Pending(image, facts.caption(), scores));
+          if (mlmBatch.size() == spec.mlmFilter().batch()) {
+            mlmScores(mlmBatch);
+          }
         }
         if (image != null && spec.clipScore() != null) {
-          clipBatch.add(new ClipPending(image, facts.caption(), scores));
+          clipBatch.add(new Pending(image, facts.caption(), scores));
           if (clipBatch.size() == spec.clipScore().batch()) {
             clipScores(clipBatch);
           }
         }
       }
       clipScores(clipBatch);
+      mlmScores(mlmBatch);
       unreadable.addAndGet(reader.report().problems().size());
       if (!reader.report().problems().isEmpty()) {
         log.printf(
@@ -235,14 +240,14 @@ public final class Curator {
       List<String> reasons,
       Map<String, Double> scores) {}
 
-  /** A sample waiting for its clipScore batch; its scores go into {@code scores}. */
-  private record ClipPending(BufferedImage image, String caption, Map<String, Double> scores) {}
+  /** A sample waiting for its model scorer's batch; its scores go into {@code scores}. */
+  private record Pending(BufferedImage image, String caption, Map<String, Double> scores) {}
 
   /** The clipScore scorer, made on first use and shared (its calls run one at a time). */
   private ClipScorer clipScorer;
 
   /** Scores the waiting samples in one batch and empties the list. */
-  private void clipScores(List<ClipPending> pending) throws IOException {
+  private void clipScores(List<Pending> pending) throws IOException {
     if (pending.isEmpty()) {
       return;
     }
@@ -259,8 +264,8 @@ public final class Curator {
       }
       List<ClipScorer.Score> scores =
           clipScorer.score(
-              pending.stream().map(ClipPending::image).toList(),
-              pending.stream().map(ClipPending::caption).toList());
+              pending.stream().map(Pending::image).toList(),
+              pending.stream().map(Pending::caption).toList());
       for (int i = 0; i < pending.size(); i++) {
         Map<String, Double> into = pending.get(i).scores();
         into.put(settings.column(), scores.get(i).cosine());
@@ -284,11 +289,15 @@ public final class Curator {
   /** The MLM-Filter scorer, made on first use and shared (its calls run one at a time). */
   private MlmFilterScorer scorer;
 
-  private Map<String, Double> mlmScores(BufferedImage image, SampleFacts facts) throws IOException {
-    String metric = spec.mlmFilter().metric();
+  /** Scores the waiting samples with the MLM-Filter model in one batch and empties the list. */
+  private void mlmScores(List<Pending> pending) throws IOException {
+    if (pending.isEmpty()) {
+      return;
+    }
+    CurationSpec.MlmFilterSettings settings = spec.mlmFilter();
+    String metric = settings.metric();
     synchronized (this) {
       if (scorer == null) {
-        CurationSpec.MlmFilterSettings settings = spec.mlmFilter();
         scorer =
             new MlmFilterScorer(
                 CpuBackend.get(),
@@ -298,12 +307,17 @@ public final class Curator {
                 settings.pooledSide(),
                 settings.maxNewTokens());
       }
-      MlmFilterScorer.Score score = scorer.score(image, facts.caption());
-      Map<String, Double> scores = new HashMap<>();
-      scores.put(metric, score.greedy());
-      scores.put(metric + "_expected", score.expected());
-      return scores;
+      List<MlmFilterScorer.Score> scores =
+          scorer.score(
+              pending.stream().map(Pending::image).toList(),
+              pending.stream().map(Pending::caption).toList());
+      for (int i = 0; i < pending.size(); i++) {
+        Map<String, Double> into = pending.get(i).scores();
+        into.put(metric, scores.get(i).greedy());
+        into.put(metric + "_expected", scores.get(i).expected());
+      }
     }
+    pending.clear();
   }
 
   /** Checks that measure but never reject (basic filters switched off). */

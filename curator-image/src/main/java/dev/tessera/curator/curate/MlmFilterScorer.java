@@ -4,6 +4,7 @@ import dev.tessera.engine.Backend;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.model.qwen2.Qwen2Batch;
+import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipImageProcessor;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.vlm.OpenQwen2VL;
@@ -11,8 +12,11 @@ import dev.tessera.model.vlm.VisionLanguageModel;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * MLM-Filter scoring (reference §1.4): a vision-language model is asked, with a metric's prompt
@@ -97,49 +101,178 @@ public final class MlmFilterScorer {
 
   /** Scores one image-caption pair. */
   public Score score(BufferedImage image, String caption) {
-    Tensor pixels = images.batch(backend, List.of(image));
-    Tensor features = model.tower().features(pixels);
-    int[] prompt = prompt(caption);
-    return readout.read(prompt, prefixes -> logits(prefixes, features));
+    return score(List.of(image), List.of(caption)).get(0);
   }
 
-  /** Next-token logits after each prefix, the image's features in its image positions. */
-  private float[][] logits(List<int[]> prefixes, Tensor features) {
-    int rows = prefixes.size();
-    int t = prefixes.get(0).length;
-    int[] ids = new int[rows * t];
-    boolean[] image = new boolean[rows * t];
-    int[] positions = new int[rows * t];
-    for (int r = 0; r < rows; r++) {
-      int[] prefix = prefixes.get(r);
-      if (prefix.length != t) {
-        throw new IllegalArgumentException("prefixes of one call must have one length");
-      }
-      for (int i = 0; i < t; i++) {
-        image[r * t + i] = prefix[i] < 0;
-        ids[r * t + i] = Math.max(0, prefix[i]);
-        positions[r * t + i] = i;
-      }
+  /**
+   * Scores image {@code i} with caption {@code i}, all together: the images go through the tower as
+   * one batch, the prompts through the decoder once as one batch (padded to the longest), and every
+   * answer the readouts need — each first digit, and "1" "0" — as one tree of continuations over
+   * the prompts' cached keys and values ({@link Qwen2Decoder#extend}). Only a greedy third digit
+   * other than after "10" costs one more small call.
+   */
+  public List<Score> score(List<BufferedImage> pictures, List<String> captions) {
+    int count = pictures.size();
+    if (count == 0 || captions.size() != count) {
+      throw new IllegalArgumentException(count + " images for " + captions.size() + " captions");
     }
-    // One copy of the image's features per row.
-    Tensor all = backend.empty(rows, features.dim(1), features.dim(2));
-    for (int r = 0; r < rows; r++) {
-      backend.copy(features.get(0), all.get(r));
+    Tensor pixels = images.batch(backend, pictures);
+    Tensor features = model.tower().features(pixels);
+    backend.release(pixels);
+    int[][] prompts = new int[count][];
+    int[] lengths = new int[count];
+    int tokens = 0;
+    for (int r = 0; r < count; r++) {
+      prompts[r] = prompt(captions.get(r));
+      lengths[r] = prompts[r].length;
+      tokens = Math.max(tokens, lengths[r]);
+    }
+    int[] ids = new int[count * tokens];
+    boolean[] image = new boolean[count * tokens];
+    int[] positions = new int[count * tokens];
+    for (int r = 0; r < count; r++) {
+      for (int i = 0; i < tokens; i++) {
+        int at = r * tokens + i;
+        positions[at] = i;
+        if (i < lengths[r]) {
+          image[at] = prompts[r][i] < 0;
+          ids[at] = Math.max(0, prompts[r][i]);
+        }
+      }
     }
     Qwen2Batch batch =
         new Qwen2Batch(
-            rows,
-            t,
+            count,
+            tokens,
             ids,
             positions,
-            new int[rows * t],
+            new int[count * tokens],
             AttentionMask.CONTINUOUS,
             null,
             null,
             image);
-    Tensor logits = vlm.lastLogits(batch, all);
+    Qwen2Decoder.Prefix prefix = vlm.prefill(batch, features, lengths);
+    backend.release(features);
+    float[][] afterPrompt = rowsOf(prefix.lastLogits(), count);
+    backend.release(prefix.lastLogits());
+
+    // The planned continuations of every prompt in one tree call.
+    List<int[]> planned = readout.planned();
+    List<int[]> grown = planned.subList(1, planned.size());
+    int perRow = 0;
+    for (int[] continuation : grown) {
+      perRow += continuation.length;
+    }
+    int[] rows = new int[count * perRow];
+    int[] next = new int[count * perRow];
+    int[] parents = new int[count * perRow];
+    int[] lastOf = new int[grown.size()]; // per continuation, its last token's index in a row
+    for (int r = 0; r < count; r++) {
+      int j = r * perRow;
+      for (int c = 0; c < grown.size(); c++) {
+        int[] continuation = grown.get(c);
+        for (int i = 0; i < continuation.length; i++, j++) {
+          rows[j] = r;
+          next[j] = continuation[i];
+          parents[j] = i == 0 ? -1 : j - 1;
+        }
+        lastOf[c] = j - 1 - r * perRow;
+      }
+    }
+    Tensor treeLogits = vlm.decoder().extend(prefix, rows, next, parents);
+    float[][] tree = rowsOf(treeLogits, count * perRow);
+    backend.release(treeLogits);
+
+    List<Score> scores = new ArrayList<>(count);
+    for (int r = 0; r < count; r++) {
+      int row = r;
+      Map<String, float[]> known = new HashMap<>();
+      known.put(Arrays.toString(planned.get(0)), afterPrompt[r]);
+      for (int c = 0; c < grown.size(); c++) {
+        known.put(Arrays.toString(grown.get(c)), tree[r * perRow + lastOf[c]]);
+      }
+      scores.add(
+          readout.read(
+              continuations -> {
+                float[][] out = new float[continuations.size()][];
+                for (int i = 0; i < out.length; i++) {
+                  int[] continuation = continuations.get(i);
+                  out[i] = known.get(Arrays.toString(continuation));
+                  if (out[i] == null) {
+                    out[i] = after(prefix, row, continuation);
+                  }
+                }
+                return out;
+              }));
+    }
+    return scores;
+  }
+
+  /**
+   * The same score computed the plain way, as a generate loop does: every answer prefix run through
+   * the whole model from scratch, one sample at a time. The baseline of {@code ScorerBenchmark} and
+   * the check of {@link #score(List, List)}.
+   */
+  public Score scoreRecomputing(BufferedImage image, String caption) {
+    Tensor pixels = images.batch(backend, List.of(image));
+    Tensor features = model.tower().features(pixels);
+    backend.release(pixels);
+    int[] prompt = prompt(caption);
+    Score score =
+        readout.read(
+            continuations -> {
+              float[][] out = new float[continuations.size()][];
+              for (int c = 0; c < out.length; c++) {
+                int[] continuation = continuations.get(c);
+                int t = prompt.length + continuation.length;
+                int[] ids = new int[t];
+                boolean[] visual = new boolean[t];
+                int[] positions = new int[t];
+                for (int i = 0; i < t; i++) {
+                  int id = i < prompt.length ? prompt[i] : continuation[i - prompt.length];
+                  visual[i] = id < 0;
+                  ids[i] = Math.max(0, id);
+                  positions[i] = i;
+                }
+                Qwen2Batch batch =
+                    new Qwen2Batch(
+                        1,
+                        t,
+                        ids,
+                        positions,
+                        new int[t],
+                        AttentionMask.CONTINUOUS,
+                        null,
+                        null,
+                        visual);
+                Tensor logits = vlm.lastLogits(batch, features);
+                out[c] = rowsOf(logits, 1)[0];
+                backend.release(logits);
+              }
+              return out;
+            });
+    backend.release(features);
+    return score;
+  }
+
+  /** The logits after one prompt and a continuation not computed in the tree. */
+  private float[] after(Qwen2Decoder.Prefix prefix, int row, int[] continuation) {
+    int n = continuation.length;
+    int[] rows = new int[n];
+    int[] parents = new int[n];
+    Arrays.fill(rows, row);
+    for (int i = 0; i < n; i++) {
+      parents[i] = i - 1;
+    }
+    Tensor logits = vlm.decoder().extend(prefix, rows, continuation, parents);
+    float[][] out = rowsOf(logits, n);
+    backend.release(logits);
+    return out[n - 1];
+  }
+
+  /** The rows of a [rows, vocab] tensor on the host. */
+  private float[][] rowsOf(Tensor logits, int rows) {
     float[] values = backend.toHost(logits);
-    backend.release(all, logits);
     int vocab = values.length / rows;
     float[][] out = new float[rows][];
     for (int r = 0; r < rows; r++) {

@@ -1,5 +1,6 @@
 package dev.tessera.curator.curate;
 
+import dev.tessera.engine.cpu.FastMath;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -9,10 +10,21 @@ import java.util.List;
  * greedily, and as the expected value over the integers it could write.
  */
 final class ScoreReadout {
-  /** Next-token logits of prefixes of one length. */
+  /** The model's next-token logits after the prompt and some answer tokens. */
   interface NextTokens {
-    /** Logits [prefixes][vocab] after each prefix. */
-    float[][] after(List<int[]> prefixes);
+    /** Logits [continuations][vocab] after the prompt followed by each continuation. */
+    float[][] after(List<int[]> continuations);
+  }
+
+  /** The continuations every readout asks for: none, each digit, and "1" "0". */
+  List<int[]> planned() {
+    List<int[]> out = new ArrayList<>();
+    out.add(new int[0]);
+    for (int d = 0; d < 10; d++) {
+      out.add(new int[] {digitIds[d]});
+    }
+    out.add(new int[] {digitIds[1], digitIds[0]});
+    return out;
   }
 
   private final int[] digitIds;
@@ -33,11 +45,12 @@ final class ScoreReadout {
     this.maxNewTokens = maxNewTokens;
   }
 
-  /** The two readouts of the answer after {@code prompt} (see the class comment). */
-  MlmFilterScorer.Score read(int[] prompt, NextTokens next) {
+  /** The two readouts of the model's answer (see the class comment). */
+  MlmFilterScorer.Score read(NextTokens next) {
+    int[] start = new int[0]; // nothing written yet
     // Greedy: digits while the most likely token is one.
     StringBuilder digits = new StringBuilder();
-    int[] sequence = prompt;
+    int[] sequence = start;
     float[] first = null;
     for (int step = 0; step < maxNewTokens; step++) {
       float[] logits = next.after(List.of(sequence))[0];
@@ -55,21 +68,21 @@ final class ScoreReadout {
     double greedy = digits.length() == 0 ? Double.NaN : Integer.parseInt(digits.toString());
 
     // Expected: P(n) for n in 0..100 from the first digit, the second after it, and "100".
-    double[] p1 = softmax(first);
+    double[] p1 = digitProbabilities(first);
     List<int[]> seconds = new ArrayList<>();
     for (int d = 0; d < 10; d++) {
-      seconds.add(append(prompt, digitIds[d]));
+      seconds.add(append(start, digitIds[d]));
     }
     float[][] secondLogits = next.after(seconds);
     double[] numbers = new double[101];
     double pTen = 0;
     for (int d = 0; d < 10; d++) {
-      double pd = p1[digitIds[d]];
-      double[] p2 = softmax(secondLogits[d]);
+      double pd = p1[d];
+      double[] p2 = digitProbabilities(secondLogits[d]);
       double pDigit = 0;
       for (int e = 0; e < 10; e++) {
-        double pe = pd * p2[digitIds[e]];
-        pDigit += p2[digitIds[e]];
+        double pe = pd * p2[e];
+        pDigit += p2[e];
         if (d == 0) {
           numbers[e] += pe; // "0e" reads as e
         } else if (d == 1 && e == 0) {
@@ -80,9 +93,10 @@ final class ScoreReadout {
       }
       numbers[d] += pd * Math.max(0, 1 - pDigit);
     }
-    double[] p3 = softmax(next.after(List.of(append(append(prompt, digitIds[1]), digitIds[0])))[0]);
-    numbers[100] += pTen * p3[digitIds[0]];
-    numbers[10] += pTen * (1 - p3[digitIds[0]]);
+    double[] p3 =
+        digitProbabilities(next.after(List.of(append(append(start, digitIds[1]), digitIds[0])))[0]);
+    numbers[100] += pTen * p3[0];
+    numbers[10] += pTen * (1 - p3[0]);
     double mass = 0;
     double weighted = 0;
     for (int n = 0; n <= 100; n++) {
@@ -117,20 +131,17 @@ final class ScoreReadout {
     return best;
   }
 
-  /** Softmax in double (the digit probabilities can be tiny). */
-  static double[] softmax(float[] logits) {
-    double max = Double.NEGATIVE_INFINITY;
-    for (float v : logits) {
-      max = Math.max(max, v);
-    }
-    double[] p = new double[logits.length];
-    double sum = 0;
-    for (int i = 0; i < logits.length; i++) {
-      p[i] = Math.exp(logits[i] - max);
-      sum += p[i];
-    }
-    for (int i = 0; i < p.length; i++) {
-      p[i] /= sum;
+  /**
+   * The probability of each digit under the softmax of {@code logits}: the normaliser from the
+   * Vector API's {@code exp} summed in double, each digit's own term in double (they can be tiny).
+   */
+  double[] digitProbabilities(float[] logits) {
+    float max = FastMath.max(logits, 0, logits.length);
+    float[] scratch = new float[logits.length];
+    double sum = FastMath.expShiftSumDouble(logits, 0, max, scratch, 0, logits.length);
+    double[] p = new double[10];
+    for (int d = 0; d < 10; d++) {
+      p[d] = Math.exp((double) logits[digitIds[d]] - max) / sum;
     }
     return p;
   }

@@ -99,6 +99,7 @@ class CurationSpecSchemaTest {
     }
     mlm.imageTokens = 16;
     mlm.maxNewTokens = 2;
+    mlm.batch = 5;
 
     CurationJobSpec.Filters filters = new CurationJobSpec.Filters();
     filters.basic = basic;
@@ -169,7 +170,8 @@ class CurationSpecSchemaTest {
                 "itm",
                 TEMPLATE,
                 4,
-                2));
+                2,
+                5));
     assertThat(curation.clipScore())
         .isEqualTo(
             new CurationSpec.ClipScoreSettings(

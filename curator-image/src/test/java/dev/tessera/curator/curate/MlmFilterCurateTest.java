@@ -1,6 +1,7 @@
 package dev.tessera.curator.curate;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.curator.Cli;
@@ -13,14 +14,8 @@ import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.WebDatasetReader;
 import dev.tessera.engine.cpu.CpuBackend;
-import dev.tessera.model.config.Qwen2Config;
-import dev.tessera.model.config.SiglipVisionConfig;
-import dev.tessera.model.qwen2.Qwen2Decoder;
-import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.text.QwenTokenizerFiles;
-import dev.tessera.model.vlm.AvgPoolProjector;
-import dev.tessera.model.vlm.VisionLanguageModel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,19 +39,8 @@ class MlmFilterCurateTest {
   @BeforeAll
   static void tinyModelAndData() throws IOException {
     tokenizer = QwenTokenizerFiles.tokenizerJson();
-    CpuBackend cpu = CpuBackend.get();
-    Qwen2Config llm =
-        new Qwen2Config(16, 32, 1, 2, 1, 151_936, 1e-6, 10000.0, true, 512, "float32");
-    SiglipVisionConfig vision =
-        new SiglipVisionConfig(16, 32, 2, 2, 32, 8, 3, 1e-6, "gelu_pytorch_tanh", false);
-    SiglipVisionTower tower = new SiglipVisionTower(cpu, vision);
-    AvgPoolProjector projector = new AvgPoolProjector(cpu, 16, 16, 4, 2);
-    Qwen2Decoder decoder = new Qwen2Decoder(cpu, llm, false);
-    tower.parameters().initialise(1, 0.2);
-    projector.parameters().initialise(2, 0.3);
-    decoder.parameters().initialise(3, 0.5);
     model = dir.resolve("filter-model");
-    new VisionLanguageModel(tower, projector, decoder).write(model);
+    TinyImageText.writeVlm(model);
     raw = dir.resolve("raw");
     SynthGenerator.generate(new SynthOptions(raw, 1, 40, 5, 0.2, 2), SynthProgress.NONE);
   }
@@ -120,7 +104,8 @@ class MlmFilterCurateTest {
         if (sample.key().equals(first.key())) {
           MlmFilterScorer.Score score =
               scorer.score(ImageIO.read(sample.openImage().orElseThrow()), first.caption());
-          assertThat(first.scores().get("su_expected")).isEqualTo(score.expected());
+          // Scored alone here, in a batch there: the same within rounding.
+          assertThat(first.scores().get("su_expected")).isCloseTo(score.expected(), within(1e-4));
           assertThat(first.scores().get("su")).isEqualTo(Double.valueOf(score.greedy()));
         }
       }

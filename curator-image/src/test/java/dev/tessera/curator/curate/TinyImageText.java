@@ -1,17 +1,22 @@
 package dev.tessera.curator.curate;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.model.clip.ClipImageProcessor;
 import dev.tessera.model.clip.ClipModel;
 import dev.tessera.model.clip.ClipTextTower;
 import dev.tessera.model.clip.ClipVisionTower;
 import dev.tessera.model.config.ClipConfig;
+import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipTextConfig;
 import dev.tessera.model.config.SiglipVisionConfig;
+import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipModel;
 import dev.tessera.model.siglip.SiglipTextTower;
 import dev.tessera.model.siglip.SiglipVisionTower;
+import dev.tessera.model.vlm.AvgPoolProjector;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -109,6 +114,44 @@ final class TinyImageText {
         dir.resolve("tokenizer.json"),
         tokenizerJson(vocab, List.of("<unk>", "<|startoftext|>", "<|endoftext|>"), post));
     return model;
+  }
+
+  /**
+   * A tiny random vision-language model for the MLM-Filter tests: a 32-pixel SigLIP tower, a 2 x 2
+   * pooling projector and a one-layer decoder with the Qwen vocabulary.
+   */
+  static void writeVlm(Path dir) throws IOException {
+    writeVlm(dir, new int[0]);
+  }
+
+  /**
+   * As {@link #writeVlm(Path)}, with an untied head whose rows for {@code favoured} tokens are
+   * scaled up 40 times, so the model tends to answer with them (digits: greedy numbers).
+   */
+  static void writeVlm(Path dir, int[] favoured) throws IOException {
+    CpuBackend cpu = CpuBackend.get();
+    boolean tied = favoured.length == 0;
+    Qwen2Config llm =
+        new Qwen2Config(16, 32, 1, 2, 1, 151_936, 1e-6, 10000.0, tied, 512, "float32");
+    SiglipVisionConfig vision =
+        new SiglipVisionConfig(16, 32, 2, 2, 32, 8, 3, 1e-6, "gelu_pytorch_tanh", false);
+    SiglipVisionTower tower = new SiglipVisionTower(cpu, vision);
+    AvgPoolProjector projector = new AvgPoolProjector(cpu, 16, 16, 4, 2);
+    Qwen2Decoder decoder = new Qwen2Decoder(cpu, llm, false);
+    tower.parameters().initialise(1, 0.2);
+    projector.parameters().initialise(2, 0.3);
+    decoder.parameters().initialise(3, 0.5);
+    if (!tied) {
+      Tensor head = decoder.parameters().value("lm_head.weight");
+      float[] rows = cpu.toHost(head);
+      for (int token : favoured) {
+        for (int i = token * 16; i < (token + 1) * 16; i++) {
+          rows[i] *= 40;
+        }
+      }
+      cpu.copyFromHost(rows, head);
+    }
+    new VisionLanguageModel(tower, projector, decoder).write(dir);
   }
 
   private static String tokenizerJson(

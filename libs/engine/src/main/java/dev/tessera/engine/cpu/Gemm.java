@@ -14,7 +14,9 @@ import java.util.concurrent.ForkJoinWorkerThread;
  *
  * <p>Determinism: every element of C is computed the same way wherever it falls in the blocking
  * (edge blocks run the same kernel on zero-padded panels), k is never split across threads and the
- * k blocks are added in order, so results are bit-identical for any thread count.
+ * k blocks are added in order, so results are bit-identical for any thread count. Products of at
+ * most {@link #DOT_ROWS} rows with a transposed B are dot products of rows instead (no packing),
+ * equally independent of the thread count.
  *
  * <p>PyTorch: {@code c.mul_(beta).add_(alpha * op(a) @ op(b))}; BLAS: {@code cblas_sgemm} with
  * {@code CblasRowMajor}.
@@ -34,6 +36,13 @@ public final class Gemm {
 
   /** Columns of op(B) per packed block. */
   static final int NC = 2048 / NR * NR;
+
+  /**
+   * Rows of C up to which {@code A * B^T} is computed as dot products of rows, without packing B: a
+   * few rows against a large B (a classifier over the vocabulary for a handful of positions) would
+   * spend their time copying B into panels the kernel then reads once.
+   */
+  static final int DOT_ROWS = 8;
 
   private static final ThreadLocal<float[]> PACKED_A = ThreadLocal.withInitial(() -> new float[0]);
   private static final ThreadLocal<float[]> PACKED_B = ThreadLocal.withInitial(() -> new float[0]);
@@ -192,6 +201,10 @@ public final class Gemm {
           (from, to) -> scale(beta, c, cOff, ldc, from, to, 0, n));
       return;
     }
+    if (!transA && transB && m <= DOT_ROWS) {
+      dotRows(m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, parallel);
+      return;
+    }
     int threads = parallel ? Parallel.threads() : 1;
     // Rows per task: at most MC, and a task count that is a multiple of the thread count.
     int rowTasks = ceilDiv(m, MC);
@@ -259,6 +272,42 @@ public final class Gemm {
             });
       }
     }
+  }
+
+  /**
+   * {@code C = alpha * A * B^T + beta * C} for a few rows of A: each element one dot product of a
+   * row of A with a row of B (both contiguous), B read once, split over its rows.
+   */
+  private static void dotRows(
+      int m,
+      int n,
+      int k,
+      float alpha,
+      float[] a,
+      int aOff,
+      int lda,
+      float[] b,
+      int bOff,
+      int ldb,
+      float beta,
+      float[] c,
+      int cOff,
+      int ldc,
+      boolean parallel) {
+    forRange(
+        parallel,
+        n,
+        Math.max(1, 32768 / (k * m)),
+        (from, to) -> {
+          for (int j = from; j < to; j++) {
+            int bRow = bOff + j * ldb;
+            for (int i = 0; i < m; i++) {
+              float product = alpha * Vec.dot(a, aOff + i * lda, b, bRow, k);
+              int at = cOff + i * ldc + j;
+              c[at] = beta == 0 ? product : product + beta * c[at];
+            }
+          }
+        });
   }
 
   /** One MR x NR block of C; partial blocks go through {@code edge} with the same arithmetic. */

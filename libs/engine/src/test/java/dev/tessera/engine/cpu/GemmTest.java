@@ -57,6 +57,8 @@ class GemmTest {
     "false,true,129,100,257,1,0",
     "true,false,129,100,257,2,-1",
     "false,true,3,2100,5,1,0.5",
+    "false,true,8,300,70,-2,0",
+    "false,true,9,50,70,1,0.25",
     "true,true,70,17,300,1,0",
   })
   void matchesLibtorch(

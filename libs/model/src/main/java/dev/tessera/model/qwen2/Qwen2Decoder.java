@@ -5,6 +5,7 @@ import dev.tessera.engine.Device;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.ops.Add;
 import dev.tessera.engine.ops.Attention;
+import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.engine.ops.CrossEntropy;
 import dev.tessera.engine.ops.Embedding;
 import dev.tessera.engine.ops.Matmul;
@@ -14,6 +15,7 @@ import dev.tessera.engine.ops.SwiGlu;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.ModelParameters;
 import dev.tessera.model.config.Qwen2Config;
+import java.util.Arrays;
 
 /**
  * The Qwen2 decoder (Hugging Face {@code Qwen2ForCausalLM}) with explicit forward and backward,
@@ -268,30 +270,207 @@ public final class Qwen2Decoder {
    * as in training; nothing is kept for a backward pass.
    */
   public Tensor lastLogits(Qwen2Batch batch) {
+    int[] lengths = new int[batch.rows()];
+    Arrays.fill(lengths, batch.tokens());
+    return forwardToPositions(batch, lengths, null);
+  }
+
+  /**
+   * Prompts run once so that continuations of them cost only their own tokens: each layer's keys
+   * and values (after RoPE) of every row's first {@code lengths[r]} positions, kept on the host,
+   * and the logits after each row's prompt. Made by {@link #prefill}, read by {@link #extend}.
+   */
+  public static final class Prefix {
+    private final int tokens;
+    private final int[] lengths;
+    private final int[] nextPositions;
+    private final float[][] keys;
+    private final float[][] values;
+    private final Tensor lastLogits;
+
+    private Prefix(
+        int tokens,
+        int[] lengths,
+        int[] nextPositions,
+        float[][] keys,
+        float[][] values,
+        Tensor lastLogits) {
+      this.tokens = tokens;
+      this.lengths = lengths;
+      this.nextPositions = nextPositions;
+      this.keys = keys;
+      this.values = values;
+      this.lastLogits = lastLogits;
+    }
+
+    public int rows() {
+      return lengths.length;
+    }
+
+    /** The logits after each row's prompt: [rows, vocab]. */
+    public Tensor lastLogits() {
+      return lastLogits;
+    }
+  }
+
+  /**
+   * Runs prompts once for {@link #extend}: row {@code r} of the batch holds a prompt of {@code
+   * lengths[r]} tokens (rows padded to the batch's T after it; causal attention keeps the padding
+   * out of the prompt). Continuations take the positions after the prompt's last one.
+   */
+  public Prefix prefill(Qwen2Batch batch, int[] lengths) {
+    if (batch.mask() != AttentionMask.CONTINUOUS) {
+      throw new IllegalArgumentException("prompts are prefilled with the continuous mask");
+    }
+    float[][] keys = new float[layers.length][];
+    float[][] values = new float[layers.length][];
+    Tensor logits = forwardToPositions(batch, lengths, new float[][][] {keys, values});
+    int[] next = new int[lengths.length];
+    for (int r = 0; r < lengths.length; r++) {
+      next[r] = batch.positions()[r * batch.tokens() + lengths[r] - 1] + 1;
+    }
+    return new Prefix(batch.tokens(), lengths.clone(), next, keys, values, logits);
+  }
+
+  /**
+   * The logits after continuations of prefilled prompts, without running the prompts again. Token
+   * {@code j} ({@code ids[j]}) continues prompt row {@code rows[j]} right after the prompt ({@code
+   * parents[j] = -1}) or after an earlier token of the same row ({@code parents[j] < j}): it sees
+   * the prompt, its ancestors and itself, at the position after its parent's — as if the sequence
+   * {@code prompt + path} had been run whole. One call grows any number of such trees, so a
+   * prompt's alternative next tokens share one pass.
+   *
+   * @return [m, vocab] the next-token logits after each token
+   */
+  public Tensor extend(Prefix prefix, int[] rows, int[] ids, int[] parents) {
+    int m = ids.length;
+    if (rows.length != m || parents.length != m || m == 0) {
+      throw new IllegalArgumentException(
+          "need one row and one parent per token: "
+              + rows.length
+              + ", "
+              + parents.length
+              + ", "
+              + m);
+    }
+    int[] positions = new int[m];
+    for (int j = 0; j < m; j++) {
+      if (rows[j] < 0 || rows[j] >= prefix.rows()) {
+        throw new IllegalArgumentException(
+            "token " + j + " continues row " + rows[j] + " of a prefix of " + prefix.rows());
+      }
+      int parent = parents[j];
+      if (parent >= j || parent < -1 || (parent >= 0 && rows[parent] != rows[j])) {
+        throw new IllegalArgumentException(
+            "token " + j + " has parent " + parent + ": an earlier token of its row, or -1");
+      }
+      positions[j] = parent < 0 ? prefix.nextPositions[rows[j]] : positions[parent] + 1;
+    }
+    int d = config.hiddenSize();
+    int hd = config.headDim();
+    int hq = config.numAttentionHeads();
+    int hkv = config.numKeyValueHeads();
+    float eps = (float) config.rmsNormEps();
+    Tensor x = backend.zeros(m, d);
+    Embedding.forward(x, embedding(), ids, 0);
+    for (int l = 0; l < layers.length; l++) {
+      Layer layer = layers[l];
+      Tensor norm = backend.empty(m, d);
+      Tensor rstd = backend.empty(m);
+      Tensor q = backend.empty(m, hq * hd);
+      Tensor k = backend.empty(m, config.kvDim());
+      Tensor v = backend.empty(m, config.kvDim());
+      RmsNorm.forward(norm, rstd, x, layer.inputNorm(), eps);
+      Matmul.forward(q, norm, layer.q(), layer.qBias());
+      Matmul.forward(k, norm, layer.k(), layer.kBias());
+      Matmul.forward(v, norm, layer.v(), layer.vBias());
+      Rope.forward(q.view(m, hq, hd), q.view(m, hq, hd), positions, 0, rope);
+      Rope.forward(k.view(m, hkv, hd), k.view(m, hkv, hd), positions, 0, rope);
+      float[] attended =
+          TreeAttention.forward(
+              backend.toHost(q),
+              backend.toHost(k),
+              backend.toHost(v),
+              prefix.keys[l],
+              prefix.values[l],
+              prefix.tokens,
+              prefix.lengths,
+              rows,
+              parents,
+              hq,
+              hkv,
+              hd);
+      Tensor attention = backend.fromHost(attended, m, hq * hd);
+      Tensor projected = backend.empty(m, d);
+      Matmul.forward(projected, attention, layer.o(), null);
+      Tensor middle = backend.empty(m, d);
+      Add.forward(middle, x, projected);
+      RmsNorm.forward(norm, rstd, middle, layer.postNorm(), eps);
+      Tensor gate = backend.empty(m, config.intermediateSize());
+      Tensor up = backend.empty(m, config.intermediateSize());
+      Matmul.forward(gate, norm, layer.gate(), null);
+      Matmul.forward(up, norm, layer.up(), null);
+      SwiGlu.forward(gate, gate, up);
+      Tensor mlp = backend.empty(m, d);
+      Matmul.forward(mlp, gate, layer.down(), null);
+      Add.forward(x, middle, mlp);
+      backend.release(norm, rstd, q, k, v, attention, projected, middle, gate, up, mlp);
+    }
+    Tensor logits = finalLogits(x);
+    backend.release(x);
+    return logits;
+  }
+
+  /**
+   * Runs every layer over the batch and returns the logits at position {@code lengths[r] - 1} of
+   * each row r; with {@code keysAndValues} ({@code [2][layers][]}), keeps each layer's keys and
+   * values (after RoPE) on the host.
+   */
+  private Tensor forwardToPositions(Qwen2Batch batch, int[] lengths, float[][][] keysAndValues) {
     int rows = batch.rows();
     int t = batch.tokens();
     int d = config.hiddenSize();
+    if (lengths.length != rows) {
+      throw new IllegalArgumentException(lengths.length + " lengths for " + rows + " rows");
+    }
+    for (int length : lengths) {
+      if (length < 1 || length > t) {
+        throw new IllegalArgumentException("a row's length " + length + " is outside 1.." + t);
+      }
+    }
     Tensor x = embed(batch);
-    for (Layer layer : layers) {
+    for (int l = 0; l < layers.length; l++) {
       LayerActivations acts = new LayerActivations(rows, t, x);
       Tensor next = backend.empty(rows * t, d);
-      layerForward(layer, batch, acts, next);
+      layerForward(layers[l], batch, acts, next);
+      if (keysAndValues != null) {
+        keysAndValues[0][l] = backend.toHost(acts.k);
+        keysAndValues[1][l] = backend.toHost(acts.v);
+      }
       acts.release();
       backend.release(x);
       x = next;
     }
     Tensor last = backend.empty(rows, d);
     for (int r = 0; r < rows; r++) {
-      backend.copy(x.get(r * t + t - 1), last.get(r));
+      backend.copy(x.get(r * t + lengths[r] - 1), last.get(r));
     }
     backend.release(x);
-    Tensor normed = backend.empty(rows, d);
-    Tensor rstd = backend.empty(rows);
+    Tensor logits = finalLogits(last);
+    backend.release(last);
+    return logits;
+  }
+
+  /** {@code rmsnorm(x) Whead^T} for a few rows x [n, hidden]: [n, vocab]. */
+  private Tensor finalLogits(Tensor x) {
+    int n = x.dim(0);
+    Tensor normed = backend.empty(n, config.hiddenSize());
+    Tensor rstd = backend.empty(n);
     RmsNorm.forward(
-        normed, rstd, last, parameters.value("model.norm.weight"), (float) config.rmsNormEps());
-    Tensor logits = backend.empty(rows, config.vocabSize());
+        normed, rstd, x, parameters.value("model.norm.weight"), (float) config.rmsNormEps());
+    Tensor logits = backend.empty(n, config.vocabSize());
     Matmul.forward(logits, normed, head(), null);
-    backend.release(last, normed, rstd);
+    backend.release(normed, rstd);
     return logits;
   }
 

@@ -91,6 +91,23 @@ public final class OpenQwen2VL {
     return logits;
   }
 
+  /**
+   * Prompts with images run once for {@link Qwen2Decoder#extend} (see {@link
+   * Qwen2Decoder#prefill}): the projected features spliced in at the rows' image positions.
+   *
+   * @param lengths each row's prompt length; the rest of the row is padding
+   */
+  public Qwen2Decoder.Prefix prefill(Qwen2Batch batch, Tensor features, int[] lengths) {
+    int visual = features.dim(0) * projector.tokensPerImage();
+    int[] positions = visualPositions(batch, visual);
+    Tensor tokens = backend.empty(visual, decoder.config().hiddenSize());
+    projector.forward(features, tokens);
+    Qwen2Batch withImages = spliced(batch, tokens, positions);
+    Qwen2Decoder.Prefix prefix = decoder.prefill(withImages, lengths);
+    backend.release(tokens, withImages.inputEmbeds());
+    return prefix;
+  }
+
   /** The batch with the projected visual tokens in its image positions. */
   private Qwen2Batch spliced(Qwen2Batch batch, Tensor tokens, int[] positions) {
     Tensor embeds = backend.zeros(batch.rows() * batch.tokens(), decoder.config().hiddenSize());
