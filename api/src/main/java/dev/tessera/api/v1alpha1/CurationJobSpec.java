@@ -192,9 +192,16 @@ public class CurationJobSpec extends WorkloadSpec {
       value = "!(has(self.template) && has(self.templateFile))",
       message = "mlmFilter takes template or templateFile, not both")
   public static class MlmFilter {
-    @JsonPropertyDescription("Model directory as tessera-trainer writes it.")
+    @JsonPropertyDescription(
+        "Model directory as tessera-trainer writes it, or a LLaVA-style checkpoint (mm_vision_tower,"
+            + " mlp2x_gelu projector, Qwen2 decoder).")
     @Required
     public String model;
+
+    @JsonPropertyDescription(
+        "A LLaVA checkpoint's vision tower directory (CLIP or SigLIP); default: its"
+            + " mm_vision_tower, relative to the model.")
+    public String visionTower;
 
     @JsonPropertyDescription("The model's tokenizer.json.")
     @Required

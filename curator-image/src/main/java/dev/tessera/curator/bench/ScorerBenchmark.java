@@ -62,7 +62,8 @@ public final class ScorerBenchmark {
     List<Sample> pool = BenchSamples.synthetic(dir.resolve("raw"), samples, 9);
     try (QwenTokenizer qwen = QwenTokenizer.load(tokenizer)) {
       MlmFilterScorer scorer =
-          new MlmFilterScorer(cpu, model, qwen, "Text Caption: {caption}\nScore 0-100:", 0, 3);
+          new MlmFilterScorer(
+              cpu, model, null, qwen, "Text Caption: {caption}\nScore 0-100:", 0, 3);
       BasicFilters filters = BasicFilters.defaults();
       scorer.score(decode(pool.get(0)), "warm");
       scorer.scoreRecomputing(decode(pool.get(0)), "warm");

@@ -96,7 +96,9 @@ public record CurationSpec(
    * MLM-Filter scoring in the score phase: a vision-language model rates each sample that passes
    * the basic filters; columns {@code score_<metric>} (greedy) and {@code score_<metric>_expected}.
    *
-   * @param model a model directory as the trainer writes it
+   * @param model a model directory as the trainer writes it, or a LLaVA-style checkpoint
+   * @param visionTower a LLaVA checkpoint's vision tower directory, or null for its {@code
+   *     mm_vision_tower}
    * @param tokenizer the model's tokenizer.json
    * @param metric the score's column name (su, itm, odf, ctq)
    * @param template the prompt template, with {@code {caption}}
@@ -106,6 +108,7 @@ public record CurationSpec(
    */
   public record MlmFilterSettings(
       Path model,
+      Path visionTower,
       Path tokenizer,
       String metric,
       String template,
@@ -354,6 +357,7 @@ public record CurationSpec(
         node,
         at,
         "model",
+        "visionTower",
         "tokenizer",
         "metric",
         "template",
@@ -402,6 +406,7 @@ public record CurationSpec(
     }
     return new MlmFilterSettings(
         resolve(node.get("model").asText(), base),
+        node.hasNonNull("visionTower") ? resolve(node.get("visionTower").asText(), base) : null,
         resolve(node.get("tokenizer").asText(), base),
         metric,
         template,

@@ -302,6 +302,7 @@ public final class Curator {
             new MlmFilterScorer(
                 CpuBackend.get(),
                 settings.model(),
+                settings.visionTower(),
                 QwenTokenizer.load(settings.tokenizer()),
                 settings.template(),
                 settings.pooledSide(),

@@ -5,10 +5,9 @@ import dev.tessera.engine.Tensor;
 import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.model.qwen2.Qwen2Batch;
 import dev.tessera.model.qwen2.Qwen2Decoder;
-import dev.tessera.model.siglip.SiglipImageProcessor;
 import dev.tessera.model.text.QwenTokenizer;
+import dev.tessera.model.vlm.InferenceModel;
 import dev.tessera.model.vlm.OpenQwen2VL;
-import dev.tessera.model.vlm.VisionLanguageModel;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -42,19 +41,22 @@ public final class MlmFilterScorer {
   private final QwenTokenizer tokenizer;
   private final String template;
   private final ScoreReadout readout;
-  private final VisionLanguageModel model;
+  private final InferenceModel model;
   private final OpenQwen2VL vlm;
-  private final SiglipImageProcessor images;
   private final Backend backend;
 
   /**
-   * @param modelDir a model directory as the trainer writes it (config.json, model.safetensors)
+   * @param modelDir a model directory as the trainer writes it, or a LLaVA-style checkpoint ({@link
+   *     InferenceModel})
+   * @param visionTower a LLaVA checkpoint's tower directory, or null for its {@code
+   *     mm_vision_tower}
    * @param pooledSide image tokens per side (0: the checkpoint's)
    * @param template the metric's prompt template, with {@code {caption}} where the caption goes
    */
   public MlmFilterScorer(
       Backend backend,
       Path modelDir,
+      Path visionTower,
       QwenTokenizer tokenizer,
       String template,
       int pooledSide,
@@ -66,9 +68,8 @@ public final class MlmFilterScorer {
     this.backend = backend;
     this.tokenizer = tokenizer;
     this.template = template;
-    this.model = VisionLanguageModel.load(backend, modelDir, pooledSide);
+    this.model = InferenceModel.load(backend, modelDir, pooledSide, visionTower);
     this.vlm = model.vlm(backend);
-    this.images = SiglipImageProcessor.forTower(model.tower().config());
     int[] digitIds = new int[10];
     for (int d = 0; d < 10; d++) {
       int[] ids = tokenizer.encodeIds(Integer.toString(d));
@@ -116,9 +117,7 @@ public final class MlmFilterScorer {
     if (count == 0 || captions.size() != count) {
       throw new IllegalArgumentException(count + " images for " + captions.size() + " captions");
     }
-    Tensor pixels = images.batch(backend, pictures);
-    Tensor features = model.tower().features(pixels);
-    backend.release(pixels);
+    Tensor features = model.vision().features(backend, pictures);
     int[][] prompts = new int[count][];
     int[] lengths = new int[count];
     int tokens = 0;
@@ -214,9 +213,7 @@ public final class MlmFilterScorer {
    * the check of {@link #score(List, List)}.
    */
   public Score scoreRecomputing(BufferedImage image, String caption) {
-    Tensor pixels = images.batch(backend, List.of(image));
-    Tensor features = model.tower().features(pixels);
-    backend.release(pixels);
+    Tensor features = model.vision().features(backend, List.of(image));
     int[] prompt = prompt(caption);
     Score score =
         readout.read(

@@ -90,6 +90,7 @@ class CurationSpecSchemaTest {
 
     CurationJobSpec.MlmFilter mlm = new CurationJobSpec.MlmFilter();
     mlm.model = "models/mlm-filter";
+    mlm.visionTower = "models/clip-vit-large-patch14-336";
     mlm.tokenizer = "models/mlm-filter/tokenizer.json";
     mlm.metric = "itm";
     if (alternative) {
@@ -166,6 +167,7 @@ class CurationSpecSchemaTest {
         .isEqualTo(
             new CurationSpec.MlmFilterSettings(
                 base.resolve("models/mlm-filter"),
+                base.resolve("models/clip-vit-large-patch14-336"),
                 base.resolve("models/mlm-filter/tokenizer.json"),
                 "itm",
                 TEMPLATE,

@@ -95,6 +95,7 @@ class MlmFilterCurateTest {
           new MlmFilterScorer(
               CpuBackend.get(),
               model,
+              null,
               qwen,
               "Rate how well the text describes the image. Text Caption: {caption}",
               0,

@@ -52,7 +52,7 @@ class MlmFilterScorerTest {
       Path model = dir.resolve("vlm");
       TinyImageText.writeVlm(model, digits);
       // maxNewTokens 3: the greedy answer may need a third digit outside the planned tree.
-      MlmFilterScorer scorer = new MlmFilterScorer(cpu, model, qwen, TEMPLATE, 0, 3);
+      MlmFilterScorer scorer = new MlmFilterScorer(cpu, model, null, qwen, TEMPLATE, 0, 3);
       List<MlmFilterScorer.Score> batched = scorer.score(images, captions);
 
       int threeDigits = 0;
@@ -70,6 +70,28 @@ class MlmFilterScorerTest {
       }
       // A third greedy digit (not after "10") is outside the planned tree: that path ran too.
       assertThat(threeDigits).isPositive();
+    }
+  }
+
+  @Test
+  void aLlavaCheckpointWithItsClipTowerScoresTheSameBatchedAndPlain() throws IOException {
+    CpuBackend cpu = CpuBackend.get();
+    Path model = dir.resolve("llava");
+    Path tower = dir.resolve("clip-tower");
+    TinyImageText.writeLlava(model, tower);
+    List<BufferedImage> images = List.of(image(Color.RED, 40, 30), image(Color.BLUE, 20, 50));
+    List<String> captions = List.of("a red box", "a tall blue picture");
+    try (QwenTokenizer qwen = QwenTokenizer.load(QwenTokenizerFiles.tokenizerJson())) {
+      MlmFilterScorer scorer = new MlmFilterScorer(cpu, model, tower, qwen, TEMPLATE, 0, 3);
+      // The CLIP tower's 4 x 4 patches, all read by the projector: 16 image positions.
+      assertThat(java.util.Arrays.stream(scorer.prompt("x")).filter(id -> id < 0).count())
+          .isEqualTo(16);
+      List<MlmFilterScorer.Score> batched = scorer.score(images, captions);
+      for (int i = 0; i < images.size(); i++) {
+        MlmFilterScorer.Score plain = scorer.scoreRecomputing(images.get(i), captions.get(i));
+        assertThat(batched.get(i).expected()).isBetween(0.0, 100.0);
+        assertThat(batched.get(i).expected()).isCloseTo(plain.expected(), within(1e-4));
+      }
     }
   }
 }

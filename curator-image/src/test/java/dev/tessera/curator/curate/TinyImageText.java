@@ -1,6 +1,7 @@
 package dev.tessera.curator.curate;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.engine.DType;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.model.clip.ClipImageProcessor;
@@ -11,6 +12,7 @@ import dev.tessera.model.config.ClipConfig;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipTextConfig;
 import dev.tessera.model.config.SiglipVisionConfig;
+import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipModel;
 import dev.tessera.model.siglip.SiglipTextTower;
@@ -152,6 +154,44 @@ final class TinyImageText {
       cpu.copyFromHost(rows, head);
     }
     new VisionLanguageModel(tower, projector, decoder).write(dir);
+  }
+
+  /**
+   * A tiny random LLaVA-style checkpoint in {@code dir}: Qwen-vocabulary decoder, mlp2x_gelu
+   * projector under {@code model.mm_projector.*}, and a 32-pixel CLIP tower written to {@code
+   * tower} (not named by {@code mm_vision_tower}, which holds the hub name as published configs
+   * do).
+   */
+  static void writeLlava(Path dir, Path tower) throws IOException {
+    CpuBackend cpu = CpuBackend.get();
+    ClipModel clip = writeClip(tower, 9, CLIP_END);
+    Qwen2Config llm =
+        new Qwen2Config(16, 32, 1, 2, 1, 151_936, 1e-6, 10000.0, true, 512, "float32");
+    Qwen2Decoder decoder = new Qwen2Decoder(cpu, llm, false);
+    decoder.parameters().initialise(3, 0.5);
+    AvgPoolProjector projector = new AvgPoolProjector(cpu, 32, 16, 4, 4);
+    projector.parameters().initialise(4, 0.3);
+    SafetensorsWriter weights = new SafetensorsWriter();
+    for (String name : decoder.parameters().names()) {
+      weights.add(name, DType.F32, decoder.parameters().value(name));
+    }
+    for (String name : projector.parameters().names()) {
+      weights.add(
+          "model.mm_projector." + name.substring("projector.".length()),
+          DType.F32,
+          projector.parameters().value(name));
+    }
+    Files.createDirectories(dir);
+    weights.write(dir.resolve("model.safetensors"));
+    Map<String, Object> config = llm.toJson();
+    config.put("model_type", "llava_qwen");
+    config.put("mm_vision_tower", "openai/clip-vit-large-patch14-336");
+    config.put("mm_hidden_size", clip.config().vision().hiddenSize());
+    config.put("mm_projector_type", "mlp2x_gelu");
+    config.put("mm_vision_select_layer", -2);
+    config.put("mm_vision_select_feature", "patch");
+    config.put("image_aspect_ratio", "pad");
+    Files.writeString(dir.resolve("config.json"), new ObjectMapper().writeValueAsString(config));
   }
 
   private static String tokenizerJson(

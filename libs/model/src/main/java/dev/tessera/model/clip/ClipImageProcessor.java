@@ -173,17 +173,6 @@ public final class ClipImageProcessor {
     return width <= height ? new int[] {shortestEdge, newLong} : new int[] {newLong, shortestEdge};
   }
 
-  /** The resized and cropped image: 0..255 values, [crop, crop, 3] interleaved. */
-  public int[] croppedRgb(BufferedImage image) {
-    int width = image.getWidth();
-    int height = image.getHeight();
-    int[] size = resizedSize(width, height);
-    int[] resized =
-        SiglipImageProcessor.resizeBicubic(
-            SiglipImageProcessor.rgb(image), width, height, size[0], size[1]);
-    return centerCrop(resized, size[0], size[1], crop);
-  }
-
   /**
    * {@code center_crop}: the crop starts at {@code floorDiv(side - crop, 2)} on each axis. A side
    * shorter than the crop starts before the image (that offset is negative), and what lies outside
@@ -208,9 +197,28 @@ public final class ClipImageProcessor {
     return out;
   }
 
+  /** The per-channel means (RGB) pixels are normalised with. */
+  public float[] mean() {
+    return mean.clone();
+  }
+
   /** Pixel values [3, crop, crop]: {@code (rgb / 255 - mean[c]) / std[c]}. */
   public float[] preprocess(BufferedImage image) {
-    int[] rgb = croppedRgb(image);
+    return preprocess(SiglipImageProcessor.rgb(image), image.getWidth(), image.getHeight());
+  }
+
+  /**
+   * {@link #preprocess(BufferedImage)} of an image already converted to RGB: 0..255 values, [H, W,
+   * 3] interleaved.
+   */
+  public float[] preprocess(int[] image, int width, int height) {
+    int[] size = resizedSize(width, height);
+    int[] rgb =
+        centerCrop(
+            SiglipImageProcessor.resizeBicubic(image, width, height, size[0], size[1]),
+            size[0],
+            size[1],
+            crop);
     int plane = crop * crop;
     float[] out = new float[3 * plane];
     for (int i = 0; i < plane; i++) {

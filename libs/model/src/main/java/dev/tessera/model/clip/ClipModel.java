@@ -65,7 +65,7 @@ public final class ClipModel implements ImageTextModel {
       throw new IOException(directory + " has no config.json: not a Hugging Face model directory");
     }
     ClipConfig config = ClipConfig.read(configJson);
-    Parameters visionParameters = new Parameters(backend, ModelParameters.clipVision(config));
+    Parameters visionParameters = new Parameters(backend, ModelParameters.clipVision(config, true));
     Parameters textParameters = new Parameters(backend, ModelParameters.clipText(config));
     double scale;
     try (SafetensorsDirectory weights = SafetensorsDirectory.open(directory)) {

@@ -48,7 +48,11 @@ public final class ClipVisionTower {
 
   /** A tower with its own zero-filled parameter store; load or initialise it before use. */
   public ClipVisionTower(Backend backend, ClipConfig config) {
-    this(backend, config, new Parameters(backend, ModelParameters.clipVision(config)));
+    this(backend, config, new Parameters(backend, ModelParameters.clipVision(config, true)));
+  }
+
+  public ClipConfig config() {
+    return config;
   }
 
   public Parameters parameters() {
@@ -56,12 +60,18 @@ public final class ClipVisionTower {
   }
 
   /**
-   * {@code CLIPModel.get_image_features}: the projected class token of each image.
+   * {@code CLIPVisionModel}'s {@code hidden_states[numLayers]}: the class token and the patches
+   * after the pre-layernorm and the first {@code numLayers} encoder layers (0: the normalised
+   * embeddings) — what LLaVA-style models read their image features from.
    *
    * @param pixels [B, C, S, S] ({@link ClipImageProcessor})
-   * @return [B, projectionDim]
+   * @return [B, 1 + numPatches, hidden], the class token first
    */
-  public Tensor embed(Tensor pixels) {
+  public Tensor hiddenState(Tensor pixels, int numLayers) {
+    if (numLayers < 0 || numLayers > encoder.numLayers()) {
+      throw new IllegalArgumentException(
+          "numLayers " + numLayers + " is outside [0, " + encoder.numLayers() + "]");
+    }
     ClipConfig.Vision vision = config.vision();
     int batch = Patches.requirePixels(pixels, vision.numChannels(), vision.imageSize());
     int patches = vision.numPatches();
@@ -93,12 +103,32 @@ public final class ClipVisionTower {
             parameters.value("vision_model.pre_layrnorm.weight"),
             parameters.value("vision_model.pre_layrnorm.bias"));
     backend.release(x);
-    encoder.forward(normed, encoder.numLayers());
+    encoder.forward(normed, numLayers);
+    return normed;
+  }
+
+  public int numLayers() {
+    return encoder.numLayers();
+  }
+
+  /**
+   * {@code CLIPModel.get_image_features}: the projected class token of each image.
+   *
+   * @param pixels [B, C, S, S] ({@link ClipImageProcessor})
+   * @return [B, projectionDim]
+   */
+  public Tensor embed(Tensor pixels) {
+    if (!parameters.names().contains("visual_projection.weight")) {
+      throw new IllegalStateException("this tower has no visual_projection (a vision-only tower)");
+    }
+    int hidden = config.vision().hiddenSize();
+    Tensor states = hiddenState(pixels, encoder.numLayers());
+    int batch = states.dim(0);
     Tensor classTokens = backend.zeros(batch, hidden);
     for (int b = 0; b < batch; b++) {
-      backend.copy(normed.get(b).slice(0, hidden), classTokens.get(b));
+      backend.copy(states.get(b).slice(0, hidden), classTokens.get(b));
     }
-    backend.release(normed);
+    backend.release(states);
     Tensor pooled =
         encoder.layerNorm(
             classTokens,

@@ -121,9 +121,10 @@ public final class ModelParameters {
    * A CLIP vision tower and its projection ({@code CLIPModel}'s {@code vision_model.*} and {@code
    * visual_projection}): class token, patch embedding without bias, positions for the class token
    * and the patches, the pre-layernorm (Hugging Face spells it {@code pre_layrnorm}), the encoder
-   * layers, the post-layernorm, the projection without bias.
+   * layers, the post-layernorm, and with {@code projection} the projection without bias ({@code
+   * CLIPVisionModel}, the tower LLaVA-style models hold, has none).
    */
-  public static ParameterSet clipVision(ClipConfig config) {
+  public static ParameterSet clipVision(ClipConfig config, boolean projection) {
     ClipConfig.Vision vision = config.vision();
     int hidden = vision.hiddenSize();
     int patch = vision.patchSize();
@@ -148,9 +149,13 @@ public final class ModelParameters {
         hidden,
         vision.intermediateSize());
     layerNorm(specs, "post_layernorm", "vision_model.post_layernorm", hidden);
-    specs.add(
-        new ParameterSpec(
-            "projection", "visual_projection.weight", new int[] {config.projectionDim(), hidden}));
+    if (projection) {
+      specs.add(
+          new ParameterSpec(
+              "projection",
+              "visual_projection.weight",
+              new int[] {config.projectionDim(), hidden}));
+    }
     return new ParameterSet("clip_vision", specs);
   }
 

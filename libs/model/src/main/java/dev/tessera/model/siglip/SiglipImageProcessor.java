@@ -63,7 +63,15 @@ public final class SiglipImageProcessor {
 
   /** Pixel values [3, S, S]: {@code (rgb / 255 - 0.5) / 0.5} of the resized image. */
   public float[] preprocess(BufferedImage image) {
-    int[] rgb = resizedRgb(image);
+    return preprocess(rgb(image), image.getWidth(), image.getHeight());
+  }
+
+  /**
+   * {@link #preprocess(BufferedImage)} of an image already converted to RGB: 0..255 values, [H, W,
+   * 3] interleaved.
+   */
+  public float[] preprocess(int[] image, int width, int height) {
+    int[] rgb = resizeBicubic(image, width, height, size, size);
     int plane = size * size;
     float[] out = new float[3 * plane];
     for (int i = 0; i < plane; i++) {

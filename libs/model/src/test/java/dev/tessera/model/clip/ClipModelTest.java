@@ -216,7 +216,7 @@ class ClipModelTest {
     assertThat(config.projectionDim()).isEqualTo(512);
     assertThat(config.vision().numPatches()).isEqualTo(49);
     // ViT-B/32: 87.8M vision + 63.2M text parameters (with both projections), as published.
-    long vision = dev.tessera.model.config.ModelParameters.clipVision(config).count();
+    long vision = dev.tessera.model.config.ModelParameters.clipVision(config, true).count();
     long text = dev.tessera.model.config.ModelParameters.clipText(config).count();
     assertThat(vision).isEqualTo(87_849_216L);
     assertThat(text).isEqualTo(63_428_096L);

@@ -44,6 +44,24 @@ public final class TorchClip {
    */
   public float[] imageEmbeds(float[] pixels, int batch) {
     ClipConfig.Vision vision = config.vision();
+    int d = vision.hiddenSize();
+    Tensor x = visionHidden(pixels, batch, vision.numHiddenLayers());
+    Tensor pooled =
+        layerNorm(x.select(1, 0), "vision_model.post_layernorm", vision.layerNormEps(), d);
+    return Torch.values(torch.matmul(pooled, p("visual_projection.weight").t()));
+  }
+
+  /**
+   * {@code CLIPVisionModel(pixels, output_hidden_states=True).hidden_states[layers]}.
+   *
+   * @return [B, 1 + numPatches, hidden]
+   */
+  public float[] visionHiddenState(float[] pixels, int batch, int layers) {
+    return Torch.values(visionHidden(pixels, batch, layers));
+  }
+
+  private Tensor visionHidden(float[] pixels, int batch, int layers) {
+    ClipConfig.Vision vision = config.vision();
     int s = vision.imageSize();
     int n = vision.numPatches();
     int d = vision.hiddenSize();
@@ -64,7 +82,7 @@ public final class TorchClip {
             .cat(new TensorArrayRef(new TensorVector(classTokens, patches)), 1)
             .add(p(e + "position_embedding.weight"));
     x = layerNorm(x, "vision_model.pre_layrnorm", vision.layerNormEps(), d);
-    for (int l = 0; l < vision.numHiddenLayers(); l++) {
+    for (int l = 0; l < layers; l++) {
       x =
           encoderLayer(
               x,
@@ -77,9 +95,7 @@ public final class TorchClip {
               vision.hiddenAct(),
               false);
     }
-    Tensor pooled =
-        layerNorm(x.select(1, 0), "vision_model.post_layernorm", vision.layerNormEps(), d);
-    return Torch.values(torch.matmul(pooled, p("visual_projection.weight").t()));
+    return x;
   }
 
   /**
