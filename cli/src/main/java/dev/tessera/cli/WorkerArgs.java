@@ -52,6 +52,9 @@ final class WorkerArgs {
               abs(volume, spec.output.path),
               "--phase",
               "all"));
+      if (spec.asksForGpus()) {
+        args.addAll(List.of("--backend", "cuda"));
+      }
     } else if (stage.resource() instanceof PackJob p) {
       PackJobSpec spec = p.getSpec();
       args.addAll(

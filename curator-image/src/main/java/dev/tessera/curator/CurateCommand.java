@@ -3,6 +3,8 @@ package dev.tessera.curator;
 import dev.tessera.curator.curate.CurationSpec;
 import dev.tessera.curator.curate.Curator;
 import dev.tessera.data.progress.ProgressReporter;
+import dev.tessera.engine.Backend;
+import dev.tessera.engine.ComputeBackend;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -82,6 +84,13 @@ final class CurateCommand implements Callable<Integer> {
       description = "Workers sharing score and reshard (default: ${DEFAULT-VALUE}).")
   int shardCount = 1;
 
+  @Option(
+      names = "--backend",
+      paramLabel = "cpu|cuda",
+      description =
+          "Where the model scorers (clipScore, mlmFilter) compute (default: ${DEFAULT-VALUE}).")
+  String backend = "cpu";
+
   private static int envInt(String name, int otherwise) {
     String value = System.getenv(name);
     try {
@@ -139,13 +148,30 @@ final class CurateCommand implements Callable<Integer> {
         throw new UserError("mlmFilter: no tokenizer at " + curation.mlmFilter().tokenizer());
       }
     }
+    ComputeBackend compute;
+    try {
+      compute = ComputeBackend.parse(backend);
+    } catch (IllegalArgumentException e) {
+      throw new UserError(e.getMessage());
+    }
     List<Path> shards = UserError.resolveShards(source, allowMissing);
     ProgressReporter progress = worker.progress("CurationJob");
+    boolean scoring = chosen.equals("score") || chosen.equals("all");
+    boolean models = curation.mlmFilter() != null || curation.clipScore() != null;
+    // Opened before any work, so a missing GPU stops the run at once with its reason.
+    Backend scorers = scoring && models ? compute.open(0) : null;
     try {
       Files.createDirectories(output);
       Curator curator =
           new Curator(
-              shards, output, curation, worker.threads(), spec.commandLine().getErr(), progress);
+                  shards, output, curation, worker.threads(), spec.commandLine().getErr(), progress)
+              .scorersOn(
+                  () -> {
+                    if (scorers == null) {
+                      throw new IllegalStateException("no model scorers in this phase");
+                    }
+                    return scorers;
+                  });
       if (chosen.equals("score") || chosen.equals("all")) {
         curator.score(shardIndex, shardCount);
       }
@@ -161,6 +187,9 @@ final class CurateCommand implements Callable<Integer> {
       throw new UserError(e.getMessage());
     } finally {
       progress.close();
+      if (scorers != null) {
+        scorers.close();
+      }
     }
     spec.commandLine()
         .getOut()

@@ -1,5 +1,7 @@
 package dev.tessera.curator;
 
+import dev.tessera.engine.cpu.VectorApiLauncher;
+import dev.tessera.engine.cuda.CudaException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import picocli.CommandLine;
@@ -25,7 +27,15 @@ public final class CuratorMain {
   /** Exit code when the command line or its input is wrong. */
   public static final int USAGE_ERROR = 2;
 
+  /** Exit code when the device asked for (--backend cuda) cannot be opened. */
+  public static final int NO_DEVICE = 4;
+
   public static void main(String[] args) {
+    // The scorers' and packer's kernels need jdk.incubator.vector, which `java -jar` cannot
+    // enable from the manifest.
+    if (!VectorApiLauncher.relaunchIfNeeded(CuratorMain.class, args)) {
+      System.exit(VectorApiLauncher.childExitCode());
+    }
     System.exit(commandLine().execute(args));
   }
 
@@ -37,6 +47,10 @@ public final class CuratorMain {
               if (exception instanceof UserError) {
                 commandLine.getErr().println("error: " + exception.getMessage());
                 return USAGE_ERROR;
+              }
+              if (exception instanceof CudaException) {
+                commandLine.getErr().println("error: " + exception.getMessage());
+                return NO_DEVICE;
               }
               if (exception instanceof IOException || exception instanceof UncheckedIOException) {
                 commandLine.getErr().println("error: " + exception);

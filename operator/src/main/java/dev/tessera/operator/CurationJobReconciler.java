@@ -79,6 +79,10 @@ public class CurationJobReconciler extends StageReconciler<CurationJobSpec, Cura
                 stage,
                 "--shard-count",
                 String.valueOf(pods)));
+    if ("score".equals(stage) && spec.asksForGpus()) {
+      // The model scorers (clipScore, mlmFilter) run on the pod's GPU.
+      args.addAll(List.of("--backend", "cuda"));
+    }
     WorkerPod pod =
         new WorkerPod(resource, spec, config.images().curator(), args)
             .labels(jobLabels(resource, stage, attempt))

@@ -20,6 +20,8 @@ import dev.tessera.api.v1alpha1.SelectTerm;
 import dev.tessera.api.v1alpha1.TrainingSpec;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.quarkus.test.junit.QuarkusTest;
@@ -69,7 +71,11 @@ class CurationJobLifecycleTest {
     pack.getSpec().input = new InputRef();
     pack.getSpec().input.curationJob = "cj1";
     client.resource(pack).create();
-    CurationJob cj = client.resource(curationJob("cj1")).create();
+    CurationJob withGpu = curationJob("cj1");
+    // A GPU per pod: the score phase runs its model scorers on it.
+    withGpu.getSpec().resources =
+        new ResourceRequirementsBuilder().addToLimits("nvidia.com/gpu", new Quantity("1")).build();
+    CurationJob cj = client.resource(withGpu).create();
 
     // The spec reaches the worker as its curation.yaml.
     Job score = cluster.awaitJob("cj1-score");
@@ -84,7 +90,8 @@ class CurationJobLifecycleTest {
     assertThat(score.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs())
         .containsSubsequence("curate", "--config", "/etc/tessera/curation.yaml")
         .containsSubsequence("--paths-relative-to", "/data")
-        .containsSubsequence("--phase", "score", "--shard-count", "2");
+        .containsSubsequence("--phase", "score", "--shard-count", "2")
+        .containsSubsequence("--backend", "cuda");
 
     // Two score pods report; their counters add up.
     cluster.running("cj1-score", 2);
@@ -114,6 +121,8 @@ class CurationJobLifecycleTest {
     cluster.complete("cj1-score");
     Job select = cluster.awaitJob("cj1-select");
     assertThat(select.getSpec().getCompletions()).isEqualTo(1);
+    assertThat(select.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs())
+        .doesNotContain("--backend");
     cluster.report(
         cj,
         0,

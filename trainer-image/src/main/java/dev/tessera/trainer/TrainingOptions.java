@@ -2,8 +2,8 @@ package dev.tessera.trainer;
 
 import dev.tessera.data.progress.FileProgressReporter;
 import dev.tessera.data.progress.ProgressReporter;
+import dev.tessera.engine.ComputeBackend;
 import dev.tessera.engine.ops.AttentionMask;
-import dev.tessera.trainer.pretrain.ComputeBackend;
 import dev.tessera.trainer.pretrain.PretrainOptions;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;

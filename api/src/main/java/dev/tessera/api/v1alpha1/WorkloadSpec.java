@@ -5,8 +5,10 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.api.model.Toleration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -70,5 +72,20 @@ public abstract class WorkloadSpec {
 
   public boolean suspended() {
     return Boolean.TRUE.equals(suspend);
+  }
+
+  /** Whether the pods' resources request or limit at least one {@code nvidia.com/gpu}. */
+  public boolean asksForGpus() {
+    if (resources == null) {
+      return false;
+    }
+    for (Map<String, Quantity> amounts :
+        Arrays.asList(resources.getLimits(), resources.getRequests())) {
+      Quantity gpus = amounts == null ? null : amounts.get("nvidia.com/gpu");
+      if (gpus != null && gpus.getNumericalAmount().signum() > 0) {
+        return true;
+      }
+    }
+    return false;
   }
 }

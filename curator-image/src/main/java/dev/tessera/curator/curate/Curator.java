@@ -22,6 +22,7 @@ import dev.tessera.data.webdataset.ReadOptions;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.ShardWriter;
 import dev.tessera.data.webdataset.WebDatasetReader;
+import dev.tessera.engine.Backend;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.model.text.QwenTokenizer;
 import java.awt.image.BufferedImage;
@@ -43,6 +44,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 /**
  * The CurationJob worker's three phases over a list of input shards, each idempotent per unit of
@@ -78,6 +80,11 @@ public final class Curator {
   private final int workers;
   private final PrintWriter log;
   private final ProgressReporter progress;
+
+  /** Where the model scorers compute; opened on first use. */
+  private Supplier<Backend> scorerBackend = CpuBackend::get;
+
+  private Backend openedScorerBackend;
 
   /**
    * @param shards the input shards, in pool order (file names must be distinct)
@@ -246,6 +253,22 @@ public final class Curator {
   /** The clipScore scorer, made on first use and shared (its calls run one at a time). */
   private ClipScorer clipScorer;
 
+  /**
+   * Runs the model scorers (clipScore, mlmFilter) on the backend {@code backend} opens, on first
+   * use (the CPU by default); the caller closes it after the phases ran.
+   */
+  public Curator scorersOn(Supplier<Backend> backend) {
+    this.scorerBackend = backend;
+    return this;
+  }
+
+  private synchronized Backend scorerBackend() {
+    if (openedScorerBackend == null) {
+      openedScorerBackend = scorerBackend.get();
+    }
+    return openedScorerBackend;
+  }
+
   /** Scores the waiting samples in one batch and empties the list. */
   private void clipScores(List<Pending> pending) throws IOException {
     if (pending.isEmpty()) {
@@ -256,7 +279,7 @@ public final class Curator {
       if (clipScorer == null) {
         clipScorer =
             new ClipScorer(
-                CpuBackend.get(),
+                scorerBackend(),
                 settings.model(),
                 settings.tokenizer(),
                 settings.maxTokens(),
@@ -300,7 +323,7 @@ public final class Curator {
       if (scorer == null) {
         scorer =
             new MlmFilterScorer(
-                CpuBackend.get(),
+                scorerBackend(),
                 settings.model(),
                 settings.visionTower(),
                 QwenTokenizer.load(settings.tokenizer()),

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.tessera.curator.Cli;
+import dev.tessera.curator.CuratorMain;
 import dev.tessera.data.scores.ScoreRow;
 import dev.tessera.data.scores.ScoreTable;
 import dev.tessera.data.synth.SynthGenerator;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -126,5 +128,48 @@ class ClipScoreCurateTest {
             .sorted(Comparator.reverseOrder())
             .toList();
     assertThat(sorted.get((int) kept - 1)).isGreaterThanOrEqualTo(sorted.get(sorted.size() - 1));
+  }
+
+  @Test
+  void theScorersBackendIsAnOptionAndAMissingGpuStopsTheRunAtOnce() throws IOException {
+    Path config = dir.resolve("gpu.yaml");
+    Path model = dir.resolve("clip");
+    Files.writeString(
+        config,
+        "filters:\n  clipScore:\n    model: "
+            + model
+            + "\n    tokenizer: "
+            + model.resolve("tokenizer.json")
+            + "\n");
+    // This build machine has no GPU: the run says so before scoring anything.
+    Path out = dir.resolve("out-gpu");
+    Cli.Outcome cuda =
+        Cli.run(
+            "curate",
+            "--input",
+            raw.toString(),
+            "--out",
+            out.toString(),
+            "--config",
+            config.toString(),
+            "--backend",
+            "cuda");
+    assertThat(cuda.exitCode()).as(cuda.err()).isEqualTo(CuratorMain.NO_DEVICE);
+    assertThat(cuda.err()).contains("error: ").contains("CUDA");
+    assertThat(out.resolve(Curator.SCORES).resolve("00000.parquet")).doesNotExist();
+
+    Cli.Outcome tpu =
+        Cli.run(
+            "curate",
+            "--input",
+            raw.toString(),
+            "--out",
+            out.toString(),
+            "--config",
+            config.toString(),
+            "--backend",
+            "tpu");
+    assertThat(tpu.exitCode()).isEqualTo(CuratorMain.USAGE_ERROR);
+    assertThat(tpu.err()).contains("--backend must be cpu or cuda, got 'tpu'");
   }
 }

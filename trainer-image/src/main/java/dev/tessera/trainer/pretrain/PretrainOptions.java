@@ -1,5 +1,6 @@
 package dev.tessera.trainer.pretrain;
 
+import dev.tessera.engine.ComputeBackend;
 import dev.tessera.engine.ops.AttentionMask;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

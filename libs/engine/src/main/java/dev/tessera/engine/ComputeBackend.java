@@ -1,6 +1,5 @@
-package dev.tessera.trainer.pretrain;
+package dev.tessera.engine;
 
-import dev.tessera.engine.Backend;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.cuda.CudaBackend;
 
