@@ -4,15 +4,19 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The Vector API micro-kernel of {@code Gemm}: a {@code 6 x (2 * lanes)} block of C held in 12 FMA
- * accumulators while it walks a packed panel of A (6 rows, interleaved per k) and a packed panel of
- * B ({@code 2 * lanes} columns per k). Only {@code Gemm} calls it, and only when the {@code
- * jdk.incubator.vector} module is present.
+ * The Vector API micro-kernels of {@code Gemm}: a block of C of {@code MR} rows and {@code 2 *
+ * lanes} columns held in FMA accumulators while it walks a packed panel of A ({@code MR} rows,
+ * interleaved per k) and a packed panel of B ({@code 2 * lanes} columns per k). With 512-bit
+ * vectors (32 registers) the block is 12 rows (24 accumulators): each k step does 24 FMAs for 2
+ * vector and 12 broadcast loads. Narrower vectors mean 16 registers on x86 (AVX2), where 12
+ * accumulators are all that fit, so the block is 6 rows. Either way each element of C is one FMA
+ * chain over k in order: the results do not depend on the block. Only {@code Gemm} calls it, and
+ * only when the {@code jdk.incubator.vector} module is present.
  */
 public final class SimdGemm {
   private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
   private static final int LANES = SPECIES.length();
-  private static final int MR = 6;
+  private static final int MR = LANES >= 16 ? 12 : 6;
   private static final int NR = 2 * LANES;
 
   private SimdGemm() {}
@@ -28,11 +32,29 @@ public final class SimdGemm {
   }
 
   /**
-   * {@code C[0:6, 0:NR] = fma(alpha, sum_p A[:, p] * B[p, :], C)} with A packed as {@code a[aOffset
-   * + p * 6 + i]} and B as {@code b[bOffset + p * NR + j]}. Each element is accumulated in k order
-   * with one FMA per step, then added to C with one FMA.
+   * {@code C[0:MR, 0:NR] = fma(alpha, sum_p A[:, p] * B[p, :], C)} with A packed as {@code
+   * a[aOffset + p * MR + i]} and B as {@code b[bOffset + p * NR + j]}. Each element is accumulated
+   * in k order with one FMA per step, then added to C with one FMA.
    */
   public static void kernel(
+      int kc,
+      float[] a,
+      int aOffset,
+      float[] b,
+      int bOffset,
+      float[] c,
+      int cOffset,
+      int ldc,
+      float alpha) {
+    if (MR == 12) {
+      kernel12(kc, a, aOffset, b, bOffset, c, cOffset, ldc, alpha);
+    } else {
+      kernel6(kc, a, aOffset, b, bOffset, c, cOffset, ldc, alpha);
+    }
+  }
+
+  /** {@link #kernel} with a 6-row block (A packed 6 rows per k), on any vector width. */
+  public static void kernel6(
       int kc,
       float[] a,
       int aOffset,
@@ -56,7 +78,7 @@ public final class SimdGemm {
     FloatVector c51 = FloatVector.zero(SPECIES);
     // Offsets from p, not extra induction variables: C2 keeps all 12 accumulators in registers.
     for (int p = 0; p < kc; p++) {
-      int ap = aOffset + p * MR;
+      int ap = aOffset + p * 6;
       int bp = bOffset + p * NR;
       FloatVector b0 = FloatVector.fromArray(SPECIES, b, bp);
       FloatVector b1 = FloatVector.fromArray(SPECIES, b, bp + LANES);
@@ -98,5 +120,122 @@ public final class SimdGemm {
     r += ldc;
     c50.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
     c51.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+  }
+
+  /** {@link #kernel} with a 12-row block (A packed 12 rows per k), on any vector width. */
+  public static void kernel12(
+      int kc,
+      float[] a,
+      int aOffset,
+      float[] b,
+      int bOffset,
+      float[] c,
+      int cOffset,
+      int ldc,
+      float alpha) {
+    FloatVector c00 = FloatVector.zero(SPECIES);
+    FloatVector c01 = FloatVector.zero(SPECIES);
+    FloatVector c10 = FloatVector.zero(SPECIES);
+    FloatVector c11 = FloatVector.zero(SPECIES);
+    FloatVector c20 = FloatVector.zero(SPECIES);
+    FloatVector c21 = FloatVector.zero(SPECIES);
+    FloatVector c30 = FloatVector.zero(SPECIES);
+    FloatVector c31 = FloatVector.zero(SPECIES);
+    FloatVector c40 = FloatVector.zero(SPECIES);
+    FloatVector c41 = FloatVector.zero(SPECIES);
+    FloatVector c50 = FloatVector.zero(SPECIES);
+    FloatVector c51 = FloatVector.zero(SPECIES);
+    FloatVector c60 = FloatVector.zero(SPECIES);
+    FloatVector c61 = FloatVector.zero(SPECIES);
+    FloatVector c70 = FloatVector.zero(SPECIES);
+    FloatVector c71 = FloatVector.zero(SPECIES);
+    FloatVector c80 = FloatVector.zero(SPECIES);
+    FloatVector c81 = FloatVector.zero(SPECIES);
+    FloatVector c90 = FloatVector.zero(SPECIES);
+    FloatVector c91 = FloatVector.zero(SPECIES);
+    FloatVector c100 = FloatVector.zero(SPECIES);
+    FloatVector c101 = FloatVector.zero(SPECIES);
+    FloatVector c110 = FloatVector.zero(SPECIES);
+    FloatVector c111 = FloatVector.zero(SPECIES);
+    // Offsets from p, not extra induction variables: C2 keeps the accumulators in registers.
+    for (int p = 0; p < kc; p++) {
+      int ap = aOffset + p * 12;
+      int bp = bOffset + p * NR;
+      FloatVector b0 = FloatVector.fromArray(SPECIES, b, bp);
+      FloatVector b1 = FloatVector.fromArray(SPECIES, b, bp + LANES);
+      FloatVector x = FloatVector.broadcast(SPECIES, a[ap]);
+      c00 = x.fma(b0, c00);
+      c01 = x.fma(b1, c01);
+      x = FloatVector.broadcast(SPECIES, a[ap + 1]);
+      c10 = x.fma(b0, c10);
+      c11 = x.fma(b1, c11);
+      x = FloatVector.broadcast(SPECIES, a[ap + 2]);
+      c20 = x.fma(b0, c20);
+      c21 = x.fma(b1, c21);
+      x = FloatVector.broadcast(SPECIES, a[ap + 3]);
+      c30 = x.fma(b0, c30);
+      c31 = x.fma(b1, c31);
+      x = FloatVector.broadcast(SPECIES, a[ap + 4]);
+      c40 = x.fma(b0, c40);
+      c41 = x.fma(b1, c41);
+      x = FloatVector.broadcast(SPECIES, a[ap + 5]);
+      c50 = x.fma(b0, c50);
+      c51 = x.fma(b1, c51);
+      x = FloatVector.broadcast(SPECIES, a[ap + 6]);
+      c60 = x.fma(b0, c60);
+      c61 = x.fma(b1, c61);
+      x = FloatVector.broadcast(SPECIES, a[ap + 7]);
+      c70 = x.fma(b0, c70);
+      c71 = x.fma(b1, c71);
+      x = FloatVector.broadcast(SPECIES, a[ap + 8]);
+      c80 = x.fma(b0, c80);
+      c81 = x.fma(b1, c81);
+      x = FloatVector.broadcast(SPECIES, a[ap + 9]);
+      c90 = x.fma(b0, c90);
+      c91 = x.fma(b1, c91);
+      x = FloatVector.broadcast(SPECIES, a[ap + 10]);
+      c100 = x.fma(b0, c100);
+      c101 = x.fma(b1, c101);
+      x = FloatVector.broadcast(SPECIES, a[ap + 11]);
+      c110 = x.fma(b0, c110);
+      c111 = x.fma(b1, c111);
+    }
+    FloatVector s = FloatVector.broadcast(SPECIES, alpha);
+    int r = cOffset;
+    c00.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c01.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c10.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c11.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c20.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c21.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c30.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c31.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c40.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c41.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c50.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c51.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c60.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c61.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c70.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c71.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c80.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c81.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c90.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c91.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c100.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c101.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    r += ldc;
+    c110.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
+    c111.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
   }
 }
