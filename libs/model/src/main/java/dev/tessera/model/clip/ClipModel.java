@@ -71,12 +71,7 @@ public final class ClipModel implements ImageTextModel {
     try (SafetensorsDirectory weights = SafetensorsDirectory.open(directory)) {
       visionParameters.load(weights);
       textParameters.load(weights);
-      float[] values = weights.readFloats("logit_scale");
-      if (values.length != 1) {
-        throw new IOException(
-            weights.path() + ": logit_scale has " + values.length + " values, expected 1");
-      }
-      scale = values[0];
+      scale = weights.readScalar("logit_scale");
     }
     return new ClipModel(
         config,

@@ -2,12 +2,11 @@ package dev.tessera.model.clip;
 
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.Tensor;
-import dev.tessera.engine.ops.Add;
-import dev.tessera.engine.ops.Embedding;
 import dev.tessera.engine.ops.Matmul;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.ClipConfig;
 import dev.tessera.model.config.ModelParameters;
+import dev.tessera.model.encoder.CaptionEmbeddings;
 import dev.tessera.model.encoder.PreNormEncoder;
 
 /**
@@ -88,40 +87,8 @@ public final class ClipTextTower {
    */
   public Tensor embed(int[] ids, int batch, int tokens) {
     ClipConfig.Text text = config.text();
-    if (batch < 1 || tokens < 1 || tokens > text.maxPositionEmbeddings()) {
-      throw new IllegalArgumentException(
-          "need at least one caption of 1.."
-              + text.maxPositionEmbeddings()
-              + " tokens, got "
-              + batch
-              + " of "
-              + tokens);
-    }
-    if (ids.length != batch * tokens) {
-      throw new IllegalArgumentException(
-          ids.length + " ids for " + batch + " captions of " + tokens + " tokens");
-    }
-    for (int id : ids) {
-      if (id < 0 || id >= text.vocabSize()) {
-        throw new IllegalArgumentException(
-            "token id " + id + " is outside the vocabulary of " + text.vocabSize());
-      }
-    }
     int hidden = text.hiddenSize();
-    Tensor x = backend.zeros(batch, tokens, hidden);
-    Embedding.forward(
-        x.view(batch * tokens, hidden),
-        parameters.value("text_model.embeddings.token_embedding.weight"),
-        ids,
-        0);
-    Tensor positions =
-        parameters
-            .value("text_model.embeddings.position_embedding.weight")
-            .slice(0, tokens, hidden);
-    for (int b = 0; b < batch; b++) {
-      Tensor caption = x.get(b);
-      Add.forward(caption, caption, positions);
-    }
+    Tensor x = CaptionEmbeddings.of(backend, parameters, ids, batch, tokens);
     encoder.forward(x, encoder.numLayers());
     // Layernorm is per position: normalise only the pooled ones.
     int[] pooledAt = poolPositions(ids, batch, tokens);

@@ -28,6 +28,17 @@ public interface CheckpointReader extends Closeable {
   float[] readFloats(String name) throws IOException;
 
   /**
+   * A one-value tensor (shape {@code []} or {@code [1]}), such as a model's {@code logit_scale}.
+   */
+  default float readScalar(String name) throws IOException {
+    float[] values = readFloats(name);
+    if (values.length != 1) {
+      throw new IOException(path() + ": " + name + " has " + values.length + " values, expected 1");
+    }
+    return values[0];
+  }
+
+  /**
    * Converts the tensor's values to fp32 into {@code target}, which must have the same shape. CPU
    * tensors are filled in place without an intermediate array.
    */

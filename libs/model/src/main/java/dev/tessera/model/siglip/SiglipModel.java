@@ -74,23 +74,14 @@ public final class SiglipModel implements ImageTextModel {
     try (SafetensorsDirectory weights = SafetensorsDirectory.open(directory)) {
       visionParameters.load(weights);
       textParameters.load(weights);
-      scale = scalar(weights, "logit_scale");
-      bias = scalar(weights, "logit_bias");
+      scale = weights.readScalar("logit_scale");
+      bias = weights.readScalar("logit_bias");
     }
     return new SiglipModel(
         new SiglipVisionTower(backend, visionConfig, visionParameters),
         new SiglipTextTower(backend, textConfig, textParameters),
         scale,
         bias);
-  }
-
-  private static double scalar(SafetensorsDirectory weights, String name) throws IOException {
-    float[] values = weights.readFloats(name);
-    if (values.length != 1) {
-      throw new IOException(
-          weights.path() + ": " + name + " has " + values.length + " values, expected 1");
-    }
-    return values[0];
   }
 
   /**

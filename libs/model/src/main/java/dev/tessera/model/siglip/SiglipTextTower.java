@@ -2,12 +2,11 @@ package dev.tessera.model.siglip;
 
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.Tensor;
-import dev.tessera.engine.ops.Add;
-import dev.tessera.engine.ops.Embedding;
 import dev.tessera.engine.ops.Matmul;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.ModelParameters;
 import dev.tessera.model.config.SiglipTextConfig;
+import dev.tessera.model.encoder.CaptionEmbeddings;
 import dev.tessera.model.encoder.PreNormEncoder;
 
 /**
@@ -68,34 +67,8 @@ public final class SiglipTextTower {
    * @return [batch, projectionSize]
    */
   public Tensor embed(int[] ids, int batch, int tokens) {
-    if (batch < 1 || tokens < 1 || tokens > config.maxPositionEmbeddings()) {
-      throw new IllegalArgumentException(
-          "need at least one caption of 1.."
-              + config.maxPositionEmbeddings()
-              + " tokens, got "
-              + batch
-              + " of "
-              + tokens);
-    }
-    if (ids.length != batch * tokens) {
-      throw new IllegalArgumentException(
-          ids.length + " ids for " + batch + " captions of " + tokens + " tokens");
-    }
     int hidden = config.hiddenSize();
-    Tensor x = backend.zeros(batch, tokens, hidden);
-    Embedding.forward(
-        x.view(batch * tokens, hidden),
-        parameters.value("text_model.embeddings.token_embedding.weight"),
-        ids,
-        0);
-    Tensor positions =
-        parameters
-            .value("text_model.embeddings.position_embedding.weight")
-            .slice(0, tokens, hidden);
-    for (int b = 0; b < batch; b++) {
-      Tensor caption = x.get(b);
-      Add.forward(caption, caption, positions);
-    }
+    Tensor x = CaptionEmbeddings.of(backend, parameters, ids, batch, tokens);
     encoder.forward(x, encoder.numLayers());
     // Only the last position is pooled: normalise just those rows.
     Tensor last = backend.zeros(batch, hidden);
