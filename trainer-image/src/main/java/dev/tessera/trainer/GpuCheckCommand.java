@@ -33,9 +33,10 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code tessera-trainer gpu-check}: on a machine with a GPU, runs every CUDA kernel against the
- * CPU backend on fresh random inputs, measures the card's matrix rates, and times training steps of
- * the Qwen2.5-1.5B decoder shape (random weights) with tokens/s and MFU against the measured bf16
- * rate. scripts/gpu-check.sh runs it with a small bundled Java runtime.
+ * CPU backend on fresh random inputs, and the curation scorers' models ({@link InferenceCheck}),
+ * measures the card's matrix rates, and times training steps of the Qwen2.5-1.5B decoder shape
+ * (random weights) with tokens/s and MFU against the measured bf16 rate. scripts/gpu-check.sh runs
+ * it with a small bundled Java runtime.
  */
 @Command(
     name = "gpu-check",
@@ -124,6 +125,19 @@ final class GpuCheckCommand implements Callable<Integer> {
             summary.add("  FAILED " + result);
           }
         }
+        // The curation scorers' model code through the device's kernels.
+        List<InferenceCheck.Result> inference = new InferenceCheck(cuda, seed + 2).runAll();
+        inference.forEach(out::println);
+        long passedInference = inference.stream().filter(InferenceCheck.Result::passed).count();
+        failed |= passedInference < inference.size();
+        summary.add(
+            String.format(
+                Locale.ROOT,
+                "scorer models (CLIP, SigLIP, Qwen2 prefill and continuations): %d of %d within"
+                    + " %.0e",
+                passedInference,
+                inference.size(),
+                InferenceCheck.TOLERANCE));
         out.println(cuda.memoryReport());
         String ncclLine = ncclCheck(cuda);
         out.println(ncclLine);
