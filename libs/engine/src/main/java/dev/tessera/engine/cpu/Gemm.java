@@ -31,6 +31,26 @@ public final class Gemm {
   /** Steps of k per packed block: one micro-panel of B (KC x NR) stays in L1. */
   static final int KC = 256;
 
+  /**
+   * Multiply-adds a k block should hold at least. A product of few rows and columns over a long k
+   * (a classifier's input gradient, k = the vocabulary) would otherwise spend its time in two
+   * fork-joins per 256 steps of k; its k blocks grow instead, up to {@link #MAX_KC}.
+   */
+  static final long MIN_BLOCK_WORK = 1L << 26;
+
+  /** Longest k block: B's micro-panel then streams from L2, which the 12-row kernel tolerates. */
+  static final int MAX_KC = 8192;
+
+  /** The k block for an m x n product: {@link #KC}, longer when a block would be little work. */
+  static int kBlock(int m, int n, int k) {
+    long work = (long) m * n * KC;
+    if (work >= MIN_BLOCK_WORK || k <= KC) {
+      return KC;
+    }
+    long grown = KC * Math.max(1, MIN_BLOCK_WORK / work);
+    return (int) Math.min(Math.min(grown, MAX_KC), k);
+  }
+
   /** Most rows of C per task: its packed A (MC x KC) stays in L2. */
   static final int MC = 16 * MR;
 
@@ -211,7 +231,8 @@ public final class Gemm {
     rowTasks = ceilDiv(rowTasks, threads) * threads;
     int mc = Math.min(MC, ceilDiv(ceilDiv(m, rowTasks), MR) * MR);
     int mTiles = ceilDiv(m, mc);
-    float[] packedB = buffer(PACKED_B, KC * Math.min(NC, ceilDiv(n, NR) * NR));
+    int kBlock = kBlock(m, n, k);
+    float[] packedB = buffer(PACKED_B, kBlock * Math.min(NC, ceilDiv(n, NR) * NR));
     for (int j0 = 0; j0 < n; j0 += NC) {
       int nc = Math.min(NC, n - j0);
       int nPanels = ceilDiv(nc, NR);
@@ -221,8 +242,8 @@ public final class Gemm {
       colTasks = ceilDiv(nPanels, panelsPerTask);
       int nSplit = colTasks;
       int jBlock = j0;
-      for (int p0 = 0; p0 < k; p0 += KC) {
-        int kc = Math.min(KC, k - p0);
+      for (int p0 = 0; p0 < k; p0 += kBlock) {
+        int kc = Math.min(kBlock, k - p0);
         int pBlock = p0;
         forRange(
             parallel,
