@@ -51,6 +51,12 @@ public final class Gemm {
     return (int) Math.min(Math.min(grown, MAX_KC), k);
   }
 
+  /**
+   * Column panels of a task up to which a transposed A is read in place instead of packed: each
+   * element is used that many times, too few to pay for the copy.
+   */
+  static final int DIRECT_A_PANELS = 2;
+
   /** Most rows of C per task: its packed A (MC x KC) stays in L2. */
   static final int MC = 16 * MR;
 
@@ -267,17 +273,34 @@ public final class Gemm {
                 if (pBlock == 0) {
                   scale(beta, c, cOff, ldc, i0, i0 + rows, colFrom, colTo);
                 }
-                packA(transA, a, aOff, lda, i0, rows, pBlock, kc, packedA);
+                // Against a few column panels, packing A costs as much as using it: a
+                // transposed A is then read where it is stored (a k step's MR values are
+                // contiguous, as in a packed panel). Only a last partial tile is packed (padded).
+                int fullTiles = transA && panel1 - panel0 <= DIRECT_A_PANELS ? rows / MR : 0;
+                if (fullTiles * MR < rows) {
+                  packA(
+                      transA,
+                      a,
+                      aOff,
+                      lda,
+                      i0 + fullTiles * MR,
+                      rows - fullTiles * MR,
+                      pBlock,
+                      kc,
+                      packedA);
+                }
                 for (int jp = panel0; jp < panel1; jp++) {
                   int j = jBlock + jp * NR;
                   int cols = Math.min(NR, jBlock + nc - j);
                   for (int ip = 0; ip * MR < rows; ip++) {
                     int i = i0 + ip * MR;
                     int r = Math.min(MR, rows - ip * MR);
+                    boolean direct = ip < fullTiles;
                     block(
                         kc,
-                        packedA,
-                        ip * MR * kc,
+                        direct ? a : packedA,
+                        direct ? aOff + pBlock * lda + i : (ip - fullTiles) * MR * kc,
+                        direct ? lda : MR,
                         packedB,
                         jp * NR * kc,
                         c,
@@ -336,6 +359,7 @@ public final class Gemm {
       int kc,
       float[] pa,
       int paOff,
+      int paStride,
       float[] pb,
       int pbOff,
       float[] c,
@@ -346,11 +370,11 @@ public final class Gemm {
       int cols,
       float[] edge) {
     if (rows == MR && cols == NR) {
-      kernel(kc, pa, paOff, pb, pbOff, c, cOff, ldc, alpha);
+      kernel(kc, pa, paOff, paStride, pb, pbOff, c, cOff, ldc, alpha);
       return;
     }
     java.util.Arrays.fill(edge, 0f);
-    kernel(kc, pa, paOff, pb, pbOff, edge, 0, NR, 1f);
+    kernel(kc, pa, paOff, paStride, pb, pbOff, edge, 0, NR, 1f);
     for (int i = 0; i < rows; i++) {
       for (int j = 0; j < cols; j++) {
         int at = cOff + i * ldc + j;
@@ -360,15 +384,24 @@ public final class Gemm {
   }
 
   private static void kernel(
-      int kc, float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, int ldc, float alpha) {
+      int kc,
+      float[] a,
+      int aOff,
+      int aStride,
+      float[] b,
+      int bOff,
+      float[] c,
+      int cOff,
+      int ldc,
+      float alpha) {
     if (Vec.SIMD) {
-      SimdGemm.kernel(kc, a, aOff, b, bOff, c, cOff, ldc, alpha);
+      SimdGemm.kernel(kc, a, aOff, aStride, b, bOff, c, cOff, ldc, alpha);
       return;
     }
     float[] acc = new float[MR * NR];
     for (int p = 0; p < kc; p++) {
       for (int i = 0; i < MR; i++) {
-        float x = a[aOff + p * MR + i];
+        float x = a[aOff + p * aStride + i];
         for (int j = 0; j < NR; j++) {
           acc[i * NR + j] += x * b[bOff + p * NR + j];
         }

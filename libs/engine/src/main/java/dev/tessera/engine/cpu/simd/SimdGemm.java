@@ -32,14 +32,16 @@ public final class SimdGemm {
   }
 
   /**
-   * {@code C[0:MR, 0:NR] = fma(alpha, sum_p A[:, p] * B[p, :], C)} with A packed as {@code
-   * a[aOffset + p * MR + i]} and B as {@code b[bOffset + p * NR + j]}. Each element is accumulated
-   * in k order with one FMA per step, then added to C with one FMA.
+   * {@code C[0:MR, 0:NR] = fma(alpha, sum_p A[:, p] * B[p, :], C)} with A read as {@code a[aOffset
+   * + p * aStride + i]} — packed ({@code aStride = MR}) or a transposed A as stored (its row
+   * stride) — and B packed as {@code b[bOffset + p * NR + j]}. Each element is accumulated in k
+   * order with one FMA per step, then added to C with one FMA.
    */
   public static void kernel(
       int kc,
       float[] a,
       int aOffset,
+      int aStride,
       float[] b,
       int bOffset,
       float[] c,
@@ -47,17 +49,18 @@ public final class SimdGemm {
       int ldc,
       float alpha) {
     if (MR == 12) {
-      kernel12(kc, a, aOffset, b, bOffset, c, cOffset, ldc, alpha);
+      kernel12(kc, a, aOffset, aStride, b, bOffset, c, cOffset, ldc, alpha);
     } else {
-      kernel6(kc, a, aOffset, b, bOffset, c, cOffset, ldc, alpha);
+      kernel6(kc, a, aOffset, aStride, b, bOffset, c, cOffset, ldc, alpha);
     }
   }
 
-  /** {@link #kernel} with a 6-row block (A packed 6 rows per k), on any vector width. */
+  /** {@link #kernel} with a 6-row block, on any vector width. */
   public static void kernel6(
       int kc,
       float[] a,
       int aOffset,
+      int aStride,
       float[] b,
       int bOffset,
       float[] c,
@@ -78,7 +81,7 @@ public final class SimdGemm {
     FloatVector c51 = FloatVector.zero(SPECIES);
     // Offsets from p, not extra induction variables: C2 keeps all 12 accumulators in registers.
     for (int p = 0; p < kc; p++) {
-      int ap = aOffset + p * 6;
+      int ap = aOffset + p * aStride;
       int bp = bOffset + p * NR;
       FloatVector b0 = FloatVector.fromArray(SPECIES, b, bp);
       FloatVector b1 = FloatVector.fromArray(SPECIES, b, bp + LANES);
@@ -122,11 +125,12 @@ public final class SimdGemm {
     c51.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
   }
 
-  /** {@link #kernel} with a 12-row block (A packed 12 rows per k), on any vector width. */
+  /** {@link #kernel} with a 12-row block, on any vector width. */
   public static void kernel12(
       int kc,
       float[] a,
       int aOffset,
+      int aStride,
       float[] b,
       int bOffset,
       float[] c,
@@ -159,7 +163,7 @@ public final class SimdGemm {
     FloatVector c111 = FloatVector.zero(SPECIES);
     // Offsets from p, not extra induction variables: C2 keeps the accumulators in registers.
     for (int p = 0; p < kc; p++) {
-      int ap = aOffset + p * 12;
+      int ap = aOffset + p * aStride;
       int bp = bOffset + p * NR;
       FloatVector b0 = FloatVector.fromArray(SPECIES, b, bp);
       FloatVector b1 = FloatVector.fromArray(SPECIES, b, bp + LANES);
