@@ -36,7 +36,9 @@ class PackResumeTest {
       long delay = 600 + rng.nextLong(Math.max(1, referenceMillis + 1200));
       Process child =
           ChildJvm.start(
-              CuratorMain.class, List.of(), PackCommandTest.packArgs(out, "--workers", "1"));
+              CuratorMain.class,
+              List.of("--add-modules", "jdk.incubator.vector"),
+              PackCommandTest.packArgs(out, "--workers", "1"));
       boolean exited = child.waitFor(delay, TimeUnit.MILLISECONDS);
       if (!exited) {
         child.destroyForcibly();

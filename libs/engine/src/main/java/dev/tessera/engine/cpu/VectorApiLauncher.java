@@ -11,6 +11,10 @@ import java.util.List;
  * the module is missing it starts the same command again in a child JVM with {@code --add-modules
  * jdk.incubator.vector} (and the parent's JVM options), passes its exit code on and returns false;
  * the caller then exits. Set {@code TESSERA_NO_RELAUNCH=1} to run on the scalar fallback instead.
+ *
+ * <p>The two JVMs live and die together, so killing the command stops its work: the parent's
+ * shutdown (SIGTERM, Ctrl-C) stops the child, and the child halts when the parent is gone (even
+ * killed with SIGKILL, which runs no shutdown hook).
  */
 public final class VectorApiLauncher {
   static final String MARKER = "tessera.relaunched";
@@ -23,9 +27,11 @@ public final class VectorApiLauncher {
    *     #childExitCode}
    */
   public static boolean relaunchIfNeeded(Class<?> mainClass, String[] args) {
-    if (Vec.SIMD
-        || System.getProperty(MARKER) != null
-        || "1".equals(System.getenv("TESSERA_NO_RELAUNCH"))) {
+    if (System.getProperty(MARKER) != null) {
+      exitWithParent();
+      return true;
+    }
+    if (Vec.SIMD || "1".equals(System.getenv("TESSERA_NO_RELAUNCH"))) {
       return true;
     }
     List<String> command = command(mainClass, args);
@@ -34,7 +40,10 @@ public final class VectorApiLauncher {
     }
     try {
       Process child = new ProcessBuilder(command).inheritIO().start();
+      Thread stopChild = new Thread(child::destroy, "stop relaunched child");
+      Runtime.getRuntime().addShutdownHook(stopChild);
       childExitCode = child.waitFor();
+      Runtime.getRuntime().removeShutdownHook(stopChild);
       return false;
     } catch (IOException e) {
       return true;
@@ -46,6 +55,13 @@ public final class VectorApiLauncher {
   }
 
   private static int childExitCode;
+
+  /** In the relaunched child: halt as a killed process would once the launching JVM is gone. */
+  private static void exitWithParent() {
+    ProcessHandle.current()
+        .parent()
+        .ifPresent(parent -> parent.onExit().thenRun(() -> Runtime.getRuntime().halt(137)));
+  }
 
   /** The exit code of the child JVM after {@link #relaunchIfNeeded} returned false. */
   public static int childExitCode() {

@@ -17,6 +17,15 @@ class VectorApiLauncherTest {
       if (!VectorApiLauncher.relaunchIfNeeded(ProbeMain.class, args)) {
         System.exit(VectorApiLauncher.childExitCode());
       }
+      if (args.length == 1 && args[0].equals("wait")) {
+        System.out.println("pid=" + ProcessHandle.current().pid());
+        System.out.flush();
+        try {
+          Thread.sleep(120_000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
       System.out.println("simd=" + Vec.SIMD + " args=" + String.join(",", args));
       System.exit(args.length);
     }
@@ -41,6 +50,36 @@ class VectorApiLauncherTest {
 
     assertThat(output).contains("simd=true args=a,b c");
     assertThat(process.exitValue()).isEqualTo(2);
+  }
+
+  @Test
+  void killingTheLaunchingJvmStopsTheRelaunchedOne() throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process launcher =
+        new ProcessBuilder(
+                java,
+                "-cp",
+                System.getProperty("java.class.path"),
+                ProbeMain.class.getName(),
+                "wait")
+            .redirectErrorStream(true)
+            .start();
+    java.io.BufferedReader output =
+        new java.io.BufferedReader(
+            new java.io.InputStreamReader(launcher.getInputStream(), StandardCharsets.UTF_8));
+    String line = output.readLine();
+    while (line != null && !line.startsWith("pid=")) {
+      line = output.readLine(); // the JVM's incubator-module warning comes first
+    }
+    assertThat(line).startsWith("pid=");
+    long childPid = Long.parseLong(line.substring(4).trim());
+    assertThat(childPid).isNotEqualTo(launcher.pid());
+    ProcessHandle child = ProcessHandle.of(childPid).orElseThrow();
+    launcher.destroyForcibly(); // SIGKILL: no shutdown hook runs in the launcher
+    assertThat(launcher.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    // The relaunched JVM notices and halts on its own.
+    child.onExit().get(30, TimeUnit.SECONDS);
+    assertThat(child.isAlive()).isFalse();
   }
 
   @Test
