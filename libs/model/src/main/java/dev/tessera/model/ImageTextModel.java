@@ -38,9 +38,6 @@ public interface ImageTextModel {
     };
   }
 
-  /** {@code "clip"} or {@code "siglip"}. */
-  String modelType();
-
   /** The images preprocessed as the checkpoint expects: [B, 3, S, S]. */
   Tensor pixels(Backend backend, List<BufferedImage> images);
 
@@ -53,22 +50,27 @@ public interface ImageTextModel {
    */
   boolean padsToMaxLength();
 
+  /** The image embeddings [B, width] of pixels [B, 3, S, S] from {@link #pixels}. */
+  Tensor imageEmbeddings(Tensor pixels);
+
+  /** The caption embeddings [batch, width] of {@code batch} captions of {@code tokens} ids each. */
+  Tensor textEmbeddings(int[] ids, int batch, int tokens);
+
   /**
    * The cosine between image {@code b} and caption {@code b}, for every {@code b}.
    *
    * @param pixels [B, 3, S, S] from {@link #pixels}
    * @param ids B captions of {@code tokens} ids each
    */
-  double[] cosines(Tensor pixels, int[] ids, int tokens);
-
-  /**
-   * The model's pairwise match probability for a cosine, or NaN where the model defines none (CLIP
-   * only ranks captions against each other).
-   */
-  double probability(double cosine);
-
-  /** The cosine of row {@code b} of two [B, width] embeddings, for every {@code b}. */
-  static double[] rowCosines(float[] image, float[] caption, int batch, int width) {
+  default double[] cosines(Tensor pixels, int[] ids, int tokens) {
+    int batch = pixels.dim(0);
+    Tensor images = imageEmbeddings(pixels);
+    Tensor captions = textEmbeddings(ids, batch, tokens);
+    Backend backend = images.backend();
+    int width = images.dim(1);
+    float[] image = backend.toHost(images);
+    float[] caption = backend.toHost(captions);
+    backend.release(images, captions);
     double[] out = new double[batch];
     for (int b = 0; b < batch; b++) {
       double dot = 0;
@@ -83,4 +85,10 @@ public interface ImageTextModel {
     }
     return out;
   }
+
+  /**
+   * The model's pairwise match probability for a cosine, or NaN where the model defines none (CLIP
+   * only ranks captions against each other).
+   */
+  double probability(double cosine);
 }

@@ -122,11 +122,6 @@ public final class ClipModel implements ImageTextModel {
   }
 
   @Override
-  public String modelType() {
-    return "clip";
-  }
-
-  @Override
   public Tensor pixels(Backend backend, List<BufferedImage> images) {
     return processor.batch(backend, images);
   }
@@ -141,16 +136,16 @@ public final class ClipModel implements ImageTextModel {
     return false;
   }
 
+  /** {@code get_image_features}: the projected class tokens. */
   @Override
-  public double[] cosines(Tensor pixels, int[] ids, int tokens) {
-    int batch = pixels.dim(0);
-    Tensor images = vision.embed(pixels);
-    Tensor captions = text.embed(ids, batch, tokens);
-    Backend backend = images.backend();
-    float[] image = backend.toHost(images);
-    float[] caption = backend.toHost(captions);
-    backend.release(images, captions);
-    return ImageTextModel.rowCosines(image, caption, batch, config.projectionDim());
+  public Tensor imageEmbeddings(Tensor pixels) {
+    return vision.embed(pixels);
+  }
+
+  /** {@code get_text_features}: the projected end-of-text positions. */
+  @Override
+  public Tensor textEmbeddings(int[] ids, int batch, int tokens) {
+    return text.embed(ids, batch, tokens);
   }
 
   /** CLIP defines no pairwise probability: NaN. */

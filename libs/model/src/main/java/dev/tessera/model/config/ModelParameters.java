@@ -95,17 +95,7 @@ public final class ModelParameters {
   public static ParameterSet siglipText(SiglipTextConfig config) {
     int hidden = config.hiddenSize();
     List<ParameterSpec> specs = new ArrayList<>();
-    String embeddings = "text_model.embeddings.";
-    specs.add(
-        new ParameterSpec(
-            "embeddings",
-            embeddings + "token_embedding.weight",
-            new int[] {config.vocabSize(), hidden}));
-    specs.add(
-        new ParameterSpec(
-            "embeddings",
-            embeddings + "position_embedding.weight",
-            new int[] {config.maxPositionEmbeddings(), hidden}));
+    textEmbeddings(specs, config.vocabSize(), config.maxPositionEmbeddings(), hidden);
     encoderLayers(
         specs,
         "text_model.encoder.layers.",
@@ -167,17 +157,7 @@ public final class ModelParameters {
     ClipConfig.Text text = config.text();
     int hidden = text.hiddenSize();
     List<ParameterSpec> specs = new ArrayList<>();
-    String embeddings = "text_model.embeddings.";
-    specs.add(
-        new ParameterSpec(
-            "embeddings",
-            embeddings + "token_embedding.weight",
-            new int[] {text.vocabSize(), hidden}));
-    specs.add(
-        new ParameterSpec(
-            "embeddings",
-            embeddings + "position_embedding.weight",
-            new int[] {text.maxPositionEmbeddings(), hidden}));
+    textEmbeddings(specs, text.vocabSize(), text.maxPositionEmbeddings(), hidden);
     encoderLayers(
         specs,
         "text_model.encoder.layers.",
@@ -189,6 +169,18 @@ public final class ModelParameters {
         new ParameterSpec(
             "projection", "text_projection.weight", new int[] {config.projectionDim(), hidden}));
     return new ParameterSet("clip_text", specs);
+  }
+
+  /** A text tower's token and position embeddings ({@code text_model.embeddings.*}). */
+  private static void textEmbeddings(
+      List<ParameterSpec> specs, int vocab, int positions, int hidden) {
+    String embeddings = "text_model.embeddings.";
+    specs.add(
+        new ParameterSpec(
+            "embeddings", embeddings + "token_embedding.weight", new int[] {vocab, hidden}));
+    specs.add(
+        new ParameterSpec(
+            "embeddings", embeddings + "position_embedding.weight", new int[] {positions, hidden}));
   }
 
   /** The weights of SigLIP and CLIP encoder layers under {@code prefix + N + "."}. */

@@ -107,11 +107,6 @@ public final class SiglipModel implements ImageTextModel {
     AtomicFiles.write(dir.resolve("config.json"), new ObjectMapper().writeValueAsBytes(config));
   }
 
-  @Override
-  public String modelType() {
-    return "siglip";
-  }
-
   /** {@link SiglipImageProcessor}: resized to the tower's size, mean = std = 0.5. */
   @Override
   public Tensor pixels(Backend backend, List<BufferedImage> images) {
@@ -137,22 +132,19 @@ public final class SiglipModel implements ImageTextModel {
     return text;
   }
 
+  /** The attention-pooling head's image embeddings. */
+  @Override
+  public Tensor imageEmbeddings(Tensor pixels) {
+    return vision.pooled(pixels);
+  }
+
   /**
-   * The cosine between image {@code b} and caption {@code b}, for every {@code b}.
-   *
-   * @param pixels [B, C, S, S] ({@link SiglipImageProcessor})
-   * @param ids B captions of {@code tokens} ids each, padded as SigLIP's tokenizer pads
+   * The text tower's embeddings of captions padded as SigLIP's tokenizer pads ({@link
+   * #padsToMaxLength}).
    */
   @Override
-  public double[] cosines(Tensor pixels, int[] ids, int tokens) {
-    int batch = pixels.dim(0);
-    Tensor images = vision.pooled(pixels);
-    Tensor captions = text.embed(ids, batch, tokens);
-    Backend backend = images.backend();
-    float[] image = backend.toHost(images);
-    float[] caption = backend.toHost(captions);
-    backend.release(images, captions);
-    return ImageTextModel.rowCosines(image, caption, batch, vision.config().hiddenSize());
+  public Tensor textEmbeddings(int[] ids, int batch, int tokens) {
+    return text.embed(ids, batch, tokens);
   }
 
   /** SigLIP's match probability for a cosine: {@code sigmoid(cos * exp(scale) + bias)}. */

@@ -139,7 +139,6 @@ class ClipModelTest {
 
     ImageTextModel loaded = ImageTextModel.load(cpu, dir);
     assertThat(loaded).isInstanceOf(ClipModel.class);
-    assertThat(loaded.modelType()).isEqualTo("clip");
     assertThat(loaded.maxTextTokens()).isEqualTo(10);
     assertThat(loaded.padsToMaxLength()).isFalse();
     ClipModel model = (ClipModel) loaded;
