@@ -158,21 +158,18 @@ final class CurateCommand implements Callable<Integer> {
     ProgressReporter progress = worker.progress("CurationJob");
     boolean scoring = chosen.equals("score") || chosen.equals("all");
     boolean models = curation.mlmFilter() != null || curation.clipScore() != null;
-    // Opened before any work, so a missing GPU stops the run at once with its reason.
-    Backend scorers = scoring && models ? compute.open(0) : null;
+    Backend scorers = null;
     try {
+      // Opened before any work, so a missing GPU stops the run at once with its reason.
+      scorers = scoring && models ? compute.open(0) : null;
       Files.createDirectories(output);
       Curator curator =
           new Curator(
-                  shards, output, curation, worker.threads(), spec.commandLine().getErr(), progress)
-              .scorersOn(
-                  () -> {
-                    if (scorers == null) {
-                      throw new IllegalStateException("no model scorers in this phase");
-                    }
-                    return scorers;
-                  });
-      if (chosen.equals("score") || chosen.equals("all")) {
+              shards, output, curation, worker.threads(), spec.commandLine().getErr(), progress);
+      if (scorers != null) {
+        curator.scorersOn(scorers);
+      }
+      if (scoring) {
         curator.score(shardIndex, shardCount);
       }
       if (chosen.equals("select") || chosen.equals("all")) {

@@ -44,7 +44,6 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Supplier;
 
 /**
  * The CurationJob worker's three phases over a list of input shards, each idempotent per unit of
@@ -81,10 +80,8 @@ public final class Curator {
   private final PrintWriter log;
   private final ProgressReporter progress;
 
-  /** Where the model scorers compute; opened on first use. */
-  private Supplier<Backend> scorerBackend = CpuBackend::get;
-
-  private Backend openedScorerBackend;
+  /** Where the model scorers compute. */
+  private Backend scorerBackend = CpuBackend.get();
 
   /**
    * @param shards the input shards, in pool order (file names must be distinct)
@@ -254,19 +251,12 @@ public final class Curator {
   private ClipScorer clipScorer;
 
   /**
-   * Runs the model scorers (clipScore, mlmFilter) on the backend {@code backend} opens, on first
-   * use (the CPU by default); the caller closes it after the phases ran.
+   * Runs the model scorers (clipScore, mlmFilter) on {@code backend} instead of the CPU; the caller
+   * closes it after the phases ran.
    */
-  public Curator scorersOn(Supplier<Backend> backend) {
+  public Curator scorersOn(Backend backend) {
     this.scorerBackend = backend;
     return this;
-  }
-
-  private synchronized Backend scorerBackend() {
-    if (openedScorerBackend == null) {
-      openedScorerBackend = scorerBackend.get();
-    }
-    return openedScorerBackend;
   }
 
   /** Scores the waiting samples in one batch and empties the list. */
@@ -279,7 +269,7 @@ public final class Curator {
       if (clipScorer == null) {
         clipScorer =
             new ClipScorer(
-                scorerBackend(),
+                scorerBackend,
                 settings.model(),
                 settings.tokenizer(),
                 settings.maxTokens(),
@@ -323,7 +313,7 @@ public final class Curator {
       if (scorer == null) {
         scorer =
             new MlmFilterScorer(
-                scorerBackend(),
+                scorerBackend,
                 settings.model(),
                 settings.visionTower(),
                 QwenTokenizer.load(settings.tokenizer()),
