@@ -118,64 +118,44 @@ public final class MlmFilterScorer {
       throw new IllegalArgumentException(count + " images for " + captions.size() + " captions");
     }
     Tensor features = model.vision().features(backend, pictures);
-    int[][] prompts = new int[count][];
+    List<int[]> prompts = new ArrayList<>(count);
     int[] lengths = new int[count];
-    int tokens = 0;
     for (int r = 0; r < count; r++) {
-      prompts[r] = prompt(captions.get(r));
-      lengths[r] = prompts[r].length;
-      tokens = Math.max(tokens, lengths[r]);
+      prompts.add(prompt(captions.get(r)));
+      lengths[r] = prompts.get(r).length;
     }
-    int[] ids = new int[count * tokens];
-    boolean[] image = new boolean[count * tokens];
-    int[] positions = new int[count * tokens];
-    for (int r = 0; r < count; r++) {
-      for (int i = 0; i < tokens; i++) {
-        int at = r * tokens + i;
-        positions[at] = i;
-        if (i < lengths[r]) {
-          image[at] = prompts[r][i] < 0;
-          ids[at] = Math.max(0, prompts[r][i]);
-        }
-      }
-    }
-    Qwen2Batch batch =
-        new Qwen2Batch(
-            count,
-            tokens,
-            ids,
-            positions,
-            new int[count * tokens],
-            AttentionMask.CONTINUOUS,
-            null,
-            null,
-            image);
-    Qwen2Decoder.Prefix prefix = vlm.prefill(batch, features, lengths);
+    Qwen2Decoder.Prefix prefix = vlm.prefill(batchOf(prompts), features, lengths);
     backend.release(features);
     float[][] afterPrompt = rowsOf(prefix.lastLogits(), count);
     backend.release(prefix.lastLogits());
 
-    // The planned continuations of every prompt in one tree call.
+    // The planned continuations of every prompt as one tree: a continuation's tokens follow the
+    // longest planned prefix of it already in the tree ("1" "0" grows from "1").
     List<int[]> planned = readout.planned();
-    List<int[]> grown = planned.subList(1, planned.size());
-    int perRow = 0;
-    for (int[] continuation : grown) {
-      perRow += continuation.length;
+    Map<String, Integer> nodeOf = new HashMap<>(); // continuation -> its last token in a row
+    List<Integer> tokenIds = new ArrayList<>();
+    List<Integer> tokenParents = new ArrayList<>();
+    for (int[] continuation : planned) {
+      for (int i = 1; i <= continuation.length; i++) {
+        String key = Arrays.toString(Arrays.copyOf(continuation, i));
+        if (!nodeOf.containsKey(key)) {
+          String parent = Arrays.toString(Arrays.copyOf(continuation, i - 1));
+          nodeOf.put(key, tokenIds.size());
+          tokenParents.add(i == 1 ? -1 : nodeOf.get(parent));
+          tokenIds.add(continuation[i - 1]);
+        }
+      }
     }
+    int perRow = tokenIds.size();
     int[] rows = new int[count * perRow];
     int[] next = new int[count * perRow];
     int[] parents = new int[count * perRow];
-    int[] lastOf = new int[grown.size()]; // per continuation, its last token's index in a row
     for (int r = 0; r < count; r++) {
-      int j = r * perRow;
-      for (int c = 0; c < grown.size(); c++) {
-        int[] continuation = grown.get(c);
-        for (int i = 0; i < continuation.length; i++, j++) {
-          rows[j] = r;
-          next[j] = continuation[i];
-          parents[j] = i == 0 ? -1 : j - 1;
-        }
-        lastOf[c] = j - 1 - r * perRow;
+      for (int t = 0; t < perRow; t++) {
+        int j = r * perRow + t;
+        rows[j] = r;
+        next[j] = tokenIds.get(t);
+        parents[j] = tokenParents.get(t) < 0 ? -1 : r * perRow + tokenParents.get(t);
       }
     }
     Tensor treeLogits = vlm.decoder().extend(prefix, rows, next, parents);
@@ -186,9 +166,9 @@ public final class MlmFilterScorer {
     for (int r = 0; r < count; r++) {
       int row = r;
       Map<String, float[]> known = new HashMap<>();
-      known.put(Arrays.toString(planned.get(0)), afterPrompt[r]);
-      for (int c = 0; c < grown.size(); c++) {
-        known.put(Arrays.toString(grown.get(c)), tree[r * perRow + lastOf[c]]);
+      known.put(Arrays.toString(new int[0]), afterPrompt[r]);
+      for (Map.Entry<String, Integer> node : nodeOf.entrySet()) {
+        known.put(node.getKey(), tree[r * perRow + node.getValue()]);
       }
       scores.add(
           readout.read(
@@ -221,27 +201,9 @@ public final class MlmFilterScorer {
               float[][] out = new float[continuations.size()][];
               for (int c = 0; c < out.length; c++) {
                 int[] continuation = continuations.get(c);
-                int t = prompt.length + continuation.length;
-                int[] ids = new int[t];
-                boolean[] visual = new boolean[t];
-                int[] positions = new int[t];
-                for (int i = 0; i < t; i++) {
-                  int id = i < prompt.length ? prompt[i] : continuation[i - prompt.length];
-                  visual[i] = id < 0;
-                  ids[i] = Math.max(0, id);
-                  positions[i] = i;
-                }
-                Qwen2Batch batch =
-                    new Qwen2Batch(
-                        1,
-                        t,
-                        ids,
-                        positions,
-                        new int[t],
-                        AttentionMask.CONTINUOUS,
-                        null,
-                        null,
-                        visual);
+                int[] sequence = Arrays.copyOf(prompt, prompt.length + continuation.length);
+                System.arraycopy(continuation, 0, sequence, prompt.length, continuation.length);
+                Qwen2Batch batch = batchOf(List.of(sequence));
                 Tensor logits = vlm.lastLogits(batch, features);
                 out[c] = rowsOf(logits, 1)[0];
                 backend.release(logits);
@@ -250,6 +212,42 @@ public final class MlmFilterScorer {
             });
     backend.release(features);
     return score;
+  }
+
+  /**
+   * Rows of token ids ({@code -1}: an image position), padded with id 0 to the longest, positions
+   * from 0, the continuous mask.
+   */
+  private static Qwen2Batch batchOf(List<int[]> sequences) {
+    int count = sequences.size();
+    int tokens = 0;
+    for (int[] sequence : sequences) {
+      tokens = Math.max(tokens, sequence.length);
+    }
+    int[] ids = new int[count * tokens];
+    boolean[] image = new boolean[count * tokens];
+    int[] positions = new int[count * tokens];
+    for (int r = 0; r < count; r++) {
+      int[] sequence = sequences.get(r);
+      for (int i = 0; i < tokens; i++) {
+        int at = r * tokens + i;
+        positions[at] = i;
+        if (i < sequence.length) {
+          image[at] = sequence[i] < 0;
+          ids[at] = Math.max(0, sequence[i]);
+        }
+      }
+    }
+    return new Qwen2Batch(
+        count,
+        tokens,
+        ids,
+        positions,
+        new int[count * tokens],
+        AttentionMask.CONTINUOUS,
+        null,
+        null,
+        image);
   }
 
   /** The logits after one prompt and a continuation not computed in the tree. */
