@@ -117,10 +117,6 @@ public final class ClipModel implements ImageTextModel {
     return processor;
   }
 
-  public double logitScale() {
-    return logitScale;
-  }
-
   @Override
   public Tensor pixels(Backend backend, List<BufferedImage> images) {
     return processor.batch(backend, images);

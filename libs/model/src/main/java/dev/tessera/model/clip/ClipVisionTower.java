@@ -107,10 +107,6 @@ public final class ClipVisionTower {
     return normed;
   }
 
-  public int numLayers() {
-    return encoder.numLayers();
-  }
-
   /**
    * {@code CLIPModel.get_image_features}: the projected class token of each image.
    *
