@@ -291,16 +291,15 @@ class SpecValidationTest {
   }
 
   @Test
-  void aClipScoreNeedsItsModelAndTokenizer() {
+  void aClipScoreNeedsItsModelAndFindsItsTokenizerThere() {
     CurationJob c = curation();
     c.getSpec().filters = new CurationJobSpec.Filters();
     c.getSpec().filters.clipScore = new CurationJobSpec.ClipScore();
     assertThat(SpecValidation.problems(c))
-        .contains(
-            "spec.filters.clipScore.model is required",
-            "spec.filters.clipScore.tokenizer is required");
+        .containsExactly("spec.filters.clipScore.model is required");
     c.getSpec().filters.clipScore.model = "models/siglip";
-    c.getSpec().filters.clipScore.tokenizer = "models/siglip/tokenizer.json";
+    assertThat(SpecValidation.problems(c)).isEmpty();
+    c.getSpec().filters.clipScore.tokenizer = "models/siglip/spiece.model";
     assertThat(SpecValidation.problems(c)).isEmpty();
   }
 }

@@ -92,8 +92,9 @@ public class CurationJobSpec extends WorkloadSpec {
     @Required
     public String model;
 
-    @JsonPropertyDescription("The checkpoint's tokenizer.json.")
-    @Required
+    @JsonPropertyDescription(
+        "The checkpoint's tokenizer.json, or SigLIP's SentencePiece spiece.model (default: the"
+            + " model directory's tokenizer.json, else its spiece.model).")
     public String tokenizer;
 
     @JsonPropertyDescription(
@@ -108,8 +109,9 @@ public class CurationJobSpec extends WorkloadSpec {
     public Integer maxTokens;
 
     @JsonPropertyDescription(
-        "Token captions are padded with (default: <pad> for SigLIP, id 0 for CLIP as OpenCLIP"
-            + " pads).")
+        "Token SigLIP captions are padded with (default: the tokenizer's pad_token, else <pad>"
+            + " for a tokenizer.json and </s> for spiece.model); CLIP pads with id 0 as OpenCLIP"
+            + " does.")
     public String padToken;
 
     @JsonPropertyDescription("Samples scored together (default 16).")

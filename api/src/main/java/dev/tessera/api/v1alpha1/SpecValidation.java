@@ -55,7 +55,6 @@ public final class SpecValidation {
     if (spec.filters != null && spec.filters.clipScore != null) {
       CurationJobSpec.ClipScore clip = spec.filters.clipScore;
       require(problems, clip.model, "spec.filters.clipScore.model");
-      require(problems, clip.tokenizer, "spec.filters.clipScore.tokenizer");
     }
     if (spec.filters != null && spec.filters.mlmFilter != null) {
       CurationJobSpec.MlmFilter mlm = spec.filters.mlmFilter;

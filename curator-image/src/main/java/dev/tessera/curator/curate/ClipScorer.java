@@ -1,6 +1,5 @@
 package dev.tessera.curator.curate;
 
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.Tensor;
 import dev.tessera.model.ImageTextModel;
@@ -8,49 +7,43 @@ import dev.tessera.model.clip.ClipModel;
 import dev.tessera.model.siglip.SiglipModel;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The {@code clipScore} filter's scorer: a CLIP ({@link ClipModel}) or SigLIP ({@link SiglipModel})
  * checkpoint in Hugging Face layout rates how well a caption describes its image by the cosine of
  * their embeddings; SigLIP adds its match probability {@code sigmoid(cos * exp(scale) + bias)}.
  *
- * <p>Captions are tokenized by the checkpoint's {@code tokenizer.json} (the Rust tokenizers
- * library, special tokens added as the tokenizer's post-processor says) and truncated to {@code
- * maxTokens} the way Hugging Face truncates: the special tokens stay, so a long caption keeps its
- * end-of-text token. SigLIP pools the last position, so its captions are padded with {@code
- * padToken} to {@code maxTokens}, as its processor pads ({@code padding="max_length"}); CLIP pools
+ * <p>Captions are tokenized by the checkpoint's {@code tokenizer.json} or SigLIP's {@code
+ * spiece.model} ({@link CaptionTokenizer}) and truncated to {@code maxTokens} the way Hugging Face
+ * truncates: the special tokens stay, so a long caption keeps its end-of-text token. SigLIP pools
+ * the last position, so its captions are padded to {@code maxTokens} with the pad token (the
+ * spec's, else the tokenizer's), as its processor pads ({@code padding="max_length"}); CLIP pools
  * the end-of-text position of a causal tower, so a batch is padded only to its longest caption,
- * with id 0 as OpenCLIP pads (or {@code padToken}) — padding after the end-of-text cannot change a
- * CLIP embedding.
+ * with id 0 as OpenCLIP pads (or the spec's {@code padToken}) — padding after the end-of-text
+ * cannot change a CLIP embedding.
  */
 public final class ClipScorer implements AutoCloseable {
   /** A pair's score; {@code probability} is NaN for models that define none (CLIP). */
   public record Score(double cosine, double probability) {}
 
-  /** SigLIP's padding token when the settings name none. */
-  static final String SIGLIP_PAD = "<pad>";
-
   private final Backend backend;
   private final ImageTextModel model;
-  private final HuggingFaceTokenizer tokenizer;
+  private final CaptionTokenizer tokenizer;
   private final int maxTokens;
   private final int padId;
 
   /**
+   * @param tokenizer a {@code tokenizer.json} or {@code spiece.model}; null: the model directory's
    * @param maxTokens tokens per caption at most; 0: the text tower's {@code
    *     max_position_embeddings}
-   * @param padToken the token that fills captions up, or null for the model's default ({@code
-   *     <pad>} for SigLIP, id 0 for CLIP)
+   * @param padToken the token that fills captions up, or null for the model's default (the
+   *     tokenizer's pad token for SigLIP, id 0 for CLIP)
    */
-  public ClipScorer(
-      Backend backend, Path modelDir, Path tokenizerJson, int maxTokens, String padToken)
+  public ClipScorer(Backend backend, Path modelDir, Path tokenizer, int maxTokens, String padToken)
       throws IOException {
     this.backend = backend;
     this.model = ImageTextModel.load(backend, modelDir);
@@ -60,38 +53,18 @@ public final class ClipScorer implements AutoCloseable {
           "clipScore.maxTokens " + maxTokens + " is outside 0.." + positions);
     }
     this.maxTokens = maxTokens == 0 ? positions : maxTokens;
-    this.tokenizer = open(tokenizerJson, this.maxTokens);
-    String pad = padToken == null && model.padsToMaxLength() ? SIGLIP_PAD : padToken;
+    this.tokenizer = CaptionTokenizer.open(modelDir, tokenizer, this.maxTokens);
+    String pad = padToken == null && model.padsToMaxLength() ? this.tokenizer.padToken() : padToken;
     if (pad == null) {
       this.padId = 0;
     } else {
-      long[] ids = tokenizer.encode(pad, false, false).getIds();
-      if (ids.length != 1) {
+      this.padId = this.tokenizer.id(pad);
+      if (padId < 0) {
+        this.tokenizer.close();
         throw new IllegalArgumentException(
-            "clipScore.padToken '" + pad + "' is not one token of " + tokenizerJson);
+            "clipScore.padToken '" + pad + "' is not one token of the tokenizer");
       }
-      this.padId = Math.toIntExact(ids[0]);
     }
-  }
-
-  private static HuggingFaceTokenizer open(Path tokenizerJson, int maxTokens) throws IOException {
-    if (!Files.isRegularFile(tokenizerJson)) {
-      throw new IOException("clipScore.tokenizer: no file " + tokenizerJson);
-    }
-    // The library must not reach for the network, and needs a writable place for its natives.
-    if (System.getProperty("ai.djl.offline") == null) {
-      System.setProperty("ai.djl.offline", "true");
-    }
-    if (System.getProperty("DJL_CACHE_DIR") == null && System.getenv("DJL_CACHE_DIR") == null) {
-      System.setProperty(
-          "DJL_CACHE_DIR", Path.of(System.getProperty("java.io.tmpdir"), "tessera-djl").toString());
-    }
-    Map<String, String> options = new HashMap<>();
-    options.put("addSpecialTokens", "true");
-    options.put("truncation", "true");
-    options.put("padding", "false");
-    options.put("maxLength", String.valueOf(maxTokens));
-    return HuggingFaceTokenizer.newInstance(tokenizerJson, options);
   }
 
   /** The model that scores. */
@@ -101,7 +74,7 @@ public final class ClipScorer implements AutoCloseable {
 
   /** The ids of {@code caption}, special tokens added, at most {@code maxTokens}; not padded. */
   int[] captionIds(String caption) {
-    return Arrays.stream(tokenizer.encode(caption).getIds()).mapToInt(Math::toIntExact).toArray();
+    return tokenizer.encode(caption);
   }
 
   /** Captions the text tower reads, row after row, and how many tokens each row has. */

@@ -29,7 +29,7 @@ import java.util.Map;
  *   uidLists:
  *     - {name: dfn, path: dfn_uids.npy, mode: flag}             # include | exclude | flag
  *   mlmFilter: {model: DIR, tokenizer: tokenizer.json, metric: su, templateFile: su.txt}
- *   clipScore: {model: CLIP_OR_SIGLIP_DIR, tokenizer: tokenizer.json, column: clip}
+ *   clipScore: {model: CLIP_OR_SIGLIP_DIR, tokenizer: tokenizer.json|spiece.model, column: clip}
  * select:                                # which candidates stay (default: all of them)
  *   any:
  *     - {score: su, atLeast: 85}
@@ -118,9 +118,10 @@ public record CurationSpec(
 
   /**
    * The {@code clipScore} filter: a Hugging Face CLIP or SigLIP checkpoint (both towers) and its
-   * tokenizer.json; the score table gets {@code COLUMN} (the cosine) and, for SigLIP, {@code
-   * COLUMN_probability}.
+   * tokenizer.json or spiece.model; the score table gets {@code COLUMN} (the cosine) and, for
+   * SigLIP, {@code COLUMN_probability}.
    *
+   * @param tokenizer the tokenizer file, or null for the model directory's
    * @param maxTokens tokens per caption, 0 for the text tower's {@code max_position_embeddings}
    * @param padToken the token captions are padded with, or null for the model's default
    * @param batch samples scored together
@@ -324,10 +325,8 @@ public record CurationSpec(
     String at = "filters.clipScore";
     requireObject(node, at);
     allowOnly(node, at, "model", "tokenizer", "column", "maxTokens", "padToken", "batch");
-    for (String required : new String[] {"model", "tokenizer"}) {
-      if (!node.hasNonNull(required)) {
-        throw new IllegalArgumentException(at + "." + required + " is required");
-      }
+    if (!node.hasNonNull("model")) {
+      throw new IllegalArgumentException(at + ".model is required");
     }
     String column = node.path("column").asText("clip");
     if (!column.matches("[a-z][a-z0-9_]*")) {
@@ -343,7 +342,7 @@ public record CurationSpec(
     }
     return new ClipScoreSettings(
         resolve(node.get("model").asText(), base),
-        resolve(node.get("tokenizer").asText(), base),
+        node.hasNonNull("tokenizer") ? resolve(node.get("tokenizer").asText(), base) : null,
         column,
         maxTokens,
         node.hasNonNull("padToken") ? node.get("padToken").asText() : null,

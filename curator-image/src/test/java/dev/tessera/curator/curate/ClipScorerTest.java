@@ -11,6 +11,7 @@ import dev.tessera.model.siglip.SiglipModel;
 import java.awt.Color;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -65,6 +66,48 @@ class ClipScorerTest {
             .isCloseTo(model.probability(expected[i]), within(1e-9));
       }
     }
+  }
+
+  /**
+   * A SigLIP checkpoint as Google published it, with {@code spiece.model} and no tokenizer.json:
+   * found in the model directory, captions canonicalised (case, punctuation) and padded with {@code
+   * </s>} as SiglipTokenizer pads; the scores equal those of the same ids through the
+   * tokenizer.json. A {@code tokenizer_config.json} beside it names another pad token.
+   */
+  @Test
+  void siglipWithASentencePieceModelScoresAsItsTokenizerJson() throws IOException {
+    Path json = dir.resolve("json");
+    TinyImageText.writeSiglip(json, 5);
+    Path spiece = dir.resolve("spiece");
+    TinyImageText.writeSiglip(spiece, 5);
+    Files.delete(spiece.resolve("tokenizer.json"));
+    SentencePieceModelFile.write(
+        spiece.resolve("spiece.model"), List.of("<pad>", "</s>", "<unk>"), TinyImageText.WORDS);
+    List<String> raw = List.of("A red circle!", "a blue, BLUE square...", "the (green) grass");
+    List<String> plain = List.of("a red circle", "a blue blue square", "the green grass");
+    try (ClipScorer fromModel = new ClipScorer(cpu, spiece, null, 0, null);
+        ClipScorer fromJson = new ClipScorer(cpu, json, null, 0, "</s>")) {
+      assertThat(fromModel.captions(raw).ids()).containsExactly(fromJson.captions(plain).ids());
+      assertThat(fromModel.captions(raw).ids()).startsWith(3, 4, 10, 1, 1, 1, 1, 1);
+      List<ClipScorer.Score> expected = fromJson.score(IMAGES, plain);
+      List<ClipScorer.Score> scores = fromModel.score(IMAGES, raw);
+      for (int i = 0; i < 3; i++) {
+        assertThat(scores.get(i).cosine()).isCloseTo(expected.get(i).cosine(), within(1e-9));
+        assertThat(scores.get(i).probability())
+            .isCloseTo(expected.get(i).probability(), within(1e-9));
+      }
+    }
+    Files.writeString(
+        spiece.resolve("tokenizer_config.json"),
+        "{\"pad_token\": {\"content\": \"<pad>\", \"special\": true}, \"do_lower_case\": true}");
+    try (ClipScorer scorer = new ClipScorer(cpu, spiece, spiece.resolve("spiece.model"), 0, null)) {
+      assertThat(scorer.captions(List.of("A red Cat")).ids())
+          .containsExactly(3, 4, 7, 1, 0, 0, 0, 0);
+    }
+    Files.delete(spiece.resolve("spiece.model"));
+    assertThatThrownBy(() -> new ClipScorer(cpu, spiece, null, 0, null))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("tokenizer.json (nor spiece.model there; name the tokenizer)");
   }
 
   @Test
