@@ -152,6 +152,10 @@ public abstract class StageReconciler<
       throw e.getCause() instanceof RuntimeException r ? r : e;
     }
     status.observedGeneration = resource.getMetadata().getGeneration();
+    if (status.stagesDone != null && status.stagesDone.isEmpty()) {
+      // Written as absent, as the API server may store it: an empty list is no change to write.
+      status.stagesDone = null;
+    }
     UpdateControl<R> control;
     if (json(status).equals(json(before))) {
       control = UpdateControl.noUpdate();
@@ -163,6 +167,17 @@ public abstract class StageReconciler<
       control.rescheduleAfter(pollAfter);
     }
     return control;
+  }
+
+  private static void podsPending(
+      TesseraStatus status, String jobName, long generation, Instant now) {
+    status.setCondition(
+        Conditions.RUNNING,
+        false,
+        "PodsPending",
+        "Job " + jobName + " has no running pod yet",
+        generation,
+        now);
   }
 
   @Override
@@ -314,8 +329,8 @@ public abstract class StageReconciler<
         status.phase = resource.getSpec().suspended() ? Phase.Suspended : Phase.Pending;
         var previous = status.condition(Conditions.RUNNING);
         if (attempt == 0 || previous == null || "True".equals(previous.getStatus())) {
-          status.setCondition(
-              Conditions.RUNNING, false, "JobCreated", "created Job " + jobName, generation, now);
+          // What the next reconcile, woken by the new Job, finds: no second status write.
+          podsPending(status, jobName, generation, now);
         } else {
           // A restart: the reason of the failed attempt stays until the new one runs.
           status.setCondition(
@@ -419,13 +434,7 @@ public abstract class StageReconciler<
                 && previous.getMessage().contains("; created Job " + jobName);
         if (!restarting) {
           // Until the restarted attempt runs, its condition keeps the failed attempt's reason.
-          status.setCondition(
-              Conditions.RUNNING,
-              false,
-              "PodsPending",
-              "Job " + jobName + " has no running pod yet",
-              generation,
-              now);
+          podsPending(status, jobName, generation, now);
         }
       }
       return null;

@@ -17,11 +17,15 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.kubernetes.client.KubernetesServer;
+import io.quarkus.test.kubernetes.client.KubernetesTestServer;
 import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
 import io.restassured.RestAssured;
 import jakarta.inject.Inject;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
@@ -33,6 +37,8 @@ import org.junit.jupiter.api.Test;
 @WithKubernetesTestServer
 class PretrainRunLifecycleTest {
   @Inject KubernetesClient client;
+
+  @KubernetesTestServer KubernetesServer mockServer;
 
   private ClusterSimulation cluster() {
     return new ClusterSimulation(client, client.getNamespace());
@@ -69,6 +75,51 @@ class PretrainRunLifecycleTest {
     spec.storage = ClusterSimulation.storage();
     run.setSpec(spec);
     return run;
+  }
+
+  /**
+   * A reconcile that finds nothing new sends no status: the one status write when the Job was
+   * created stays the only one when later events (here, annotations on the Job) wake the
+   * reconciler. Counted from the requests the API server received.
+   */
+  @Test
+  void reconcilesThatChangeNothingSendNoStatus() throws InterruptedException {
+    ClusterSimulation cluster = cluster();
+    client.resource(packJob("quiet1")).create();
+    cluster.awaitJob("quiet1-pack");
+    cluster.awaitStatus(
+        PackJob.class,
+        "quiet1",
+        s ->
+            s.phase == Phase.Pending
+                && "PodsPending".equals(s.condition(Conditions.RUNNING).getReason()));
+    for (int i = 0; i < 3; i++) {
+      String value = "touch-" + i;
+      client
+          .batch()
+          .v1()
+          .jobs()
+          .withName("quiet1-pack")
+          .edit(
+              job -> {
+                job.getMetadata().getAnnotations().put("tessera.dev/test", value);
+                return job;
+              });
+      Thread.sleep(300);
+    }
+    int statusWrites = 0;
+    RecordedRequest request;
+    while ((request = mockServer.getKubernetesMockServer().takeRequest(1, TimeUnit.MILLISECONDS))
+        != null) {
+      if (!request.getMethod().equals("GET")
+          && request.getPath().contains("/packjobs/quiet1/status")) {
+        statusWrites++;
+      }
+    }
+    assertThat(statusWrites).isEqualTo(1);
+    assertThat(client.resources(PackJob.class).withName("quiet1").get().getStatus())
+        .extracting(s -> s.condition(Conditions.RUNNING).getMessage())
+        .isEqualTo("Job quiet1-pack has no running pod yet");
   }
 
   @Test

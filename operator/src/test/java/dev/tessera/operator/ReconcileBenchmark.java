@@ -9,7 +9,10 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
+import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.kubernetes.client.KubernetesServer;
+import io.quarkus.test.kubernetes.client.KubernetesTestServer;
 import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
 import jakarta.inject.Inject;
 import java.lang.management.ManagementFactory;
@@ -18,6 +21,8 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -38,6 +43,12 @@ class ReconcileBenchmark {
   static final double RATE = Double.parseDouble(System.getProperty("bench.rate", "20"));
 
   @Inject KubernetesClient client;
+
+  @KubernetesTestServer KubernetesServer mockServer;
+
+  /** {@code .../namespaces/NS/KIND[/NAME[/status]]}: the kind, and a status subresource. */
+  private static final Pattern NAMESPACED =
+      Pattern.compile("/namespaces/[^/]+/([^/]+)(?:/[^/]+(/status)?)?$");
 
   private final java.util.List<String> trends = new java.util.ArrayList<>();
 
@@ -63,6 +74,7 @@ class ReconcileBenchmark {
                         .count()
                     == warmup);
     report.append(String.format("  (after %d resources of warm-up, not measured)%n", warmup));
+    requestsPerResource(warmup);
     // Paced first (the store is smallest), then the same as one burst.
     for (double rate : new double[] {RATE, 0}) {
       String mode = rate > 0 ? String.format("%.0f/s", rate) : "burst";
@@ -73,6 +85,7 @@ class ReconcileBenchmark {
               i -> directJob(ns, "direct-" + (int) rate + "-" + i),
               "",
               rate);
+      requestsPerResource(RESOURCES);
       double[] operator =
           timeJobs(
               ns,
@@ -84,6 +97,8 @@ class ReconcileBenchmark {
               },
               "-pack",
               rate);
+      Thread.sleep(1000); // the last status patches
+      String operatorRequests = requestsPerResource(RESOURCES);
       report.append(
           String.format(
               "  %-6s operator: create -> child Job p50 %6.1f ms  p99 %7.1f ms | mock server alone: create Job -> seen p50 %5.1f ms  p99 %6.1f ms | p99 ratio %.1fx%n",
@@ -93,6 +108,7 @@ class ReconcileBenchmark {
               pct(baseline, 50),
               pct(baseline, 99),
               pct(operator, 99) / pct(baseline, 99)));
+      report.append(String.format("    API requests per PackJob: %s%n", operatorRequests));
     }
     System.gc();
     Thread.sleep(500);
@@ -104,6 +120,31 @@ class ReconcileBenchmark {
             "  heap after GC (operator + mock server + test, %d resources and their children held): %d MB%n",
             2 * RESOURCES, heap >> 20));
     System.out.println(report);
+  }
+
+  /**
+   * The API requests the mock server received since the last call (watches count once, when they
+   * open), per resource and by method and kind, e.g. {@code 7.0 (POST jobs 1.0, ...)}.
+   */
+  private String requestsPerResource(int resources) throws InterruptedException {
+    Map<String, Integer> byKind = new java.util.TreeMap<>();
+    int total = 0;
+    RecordedRequest request;
+    while ((request = mockServer.getKubernetesMockServer().takeRequest(1, TimeUnit.MILLISECONDS))
+        != null) {
+      String path = request.getPath().replaceAll("\\?.*", "");
+      Matcher namespaced = NAMESPACED.matcher(path);
+      String kind =
+          namespaced.find()
+              ? namespaced.group(1) + (namespaced.group(2) == null ? "" : namespaced.group(2))
+              : path.substring(path.lastIndexOf('/') + 1);
+      byKind.merge(request.getMethod() + " " + kind, 1, Integer::sum);
+      total++;
+    }
+    StringBuilder text = new StringBuilder(String.format("%.1f (", (double) total / resources));
+    byKind.forEach(
+        (kind, count) -> text.append(String.format("%s %.2f, ", kind, (double) count / resources)));
+    return text.substring(0, text.length() - 2) + ")";
   }
 
   private void directJob(String ns, String name) {
