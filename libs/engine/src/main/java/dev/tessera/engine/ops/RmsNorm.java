@@ -88,23 +88,20 @@ public final class RmsNorm {
     int xOff = CpuBackend.offset(inp);
     int wOff = CpuBackend.offset(weight);
     int rOff = CpuBackend.offset(rstd);
-    // dx = s * (w*dy) - x * s^3 * mean(x * w * dy): rows are independent.
+    // dx = s * (w*dy) - x * s^3 * mean(x * w * dy): rows are independent. w*dy is formed once
+    // per row, so both the mean and the update are vector operations.
     Parallel.forRange(
         n,
         Math.max(1, 8192 / c),
         (from, to) -> {
+          float[] wdy = new float[c];
           for (int row = from; row < to; row++) {
             int base = row * c;
             float s = r[rOff + row];
-            float dot = 0;
-            for (int i = 0; i < c; i++) {
-              dot += dy[dyOff + base + i] * w[wOff + i] * x[xOff + base + i];
-            }
-            float k = dot * s * s * s / c;
-            for (int i = 0; i < c; i++) {
-              dx[dxOff + base + i] +=
-                  s * w[wOff + i] * dy[dyOff + base + i] - k * x[xOff + base + i];
-            }
+            Vec.mul(dy, dyOff + base, w, wOff, 1f, wdy, 0, c);
+            float k = Vec.dot(wdy, 0, x, xOff + base, c) * s * s * s / c;
+            Vec.axpy(s, wdy, 0, dx, dxOff + base, c);
+            Vec.axpy(-k, x, xOff + base, dx, dxOff + base, c);
           }
         });
     // dw[i] = sum over rows of dy * x * s: split over columns so each sum has one owner.
