@@ -143,14 +143,12 @@ public abstract class StageReconciler<
         resource.getStatus() == null ? new TesseraStatus() : resource.getStatus();
     TesseraStatus status = copy(before);
     Instant now = Instant.now();
-    List<CompletableFuture<Void>> background = new ArrayList<>();
-    Duration pollAfter = step(resource, status, context, now, background);
-    try {
-      // A failed creation fails the reconcile, so that JOSDK retries it.
-      CompletableFuture.allOf(background.toArray(CompletableFuture[]::new)).join();
-    } catch (CompletionException e) {
-      throw e.getCause() instanceof RuntimeException r ? r : e;
-    }
+    List<Runnable> afterStep = new ArrayList<>();
+    Duration pollAfter = step(resource, status, context, now, afterStep);
+    // What the step left for later (a new resource's RBAC and progress ConfigMap) is created once
+    // its Job has been: the Job is on the way to running pods, they are not. A failed creation
+    // fails the reconcile, so that JOSDK retries it.
+    afterStep.forEach(Runnable::run);
     status.observedGeneration = resource.getMetadata().getGeneration();
     if (status.stagesDone != null && status.stagesDone.isEmpty()) {
       // Written as absent, as the API server may store it: an empty list is no change to write.
@@ -198,11 +196,7 @@ public abstract class StageReconciler<
 
   /** One pass over the resource's life; returns when to look again without an event, or null. */
   private Duration step(
-      R resource,
-      TesseraStatus status,
-      Context<R> context,
-      Instant now,
-      List<CompletableFuture<Void>> background) {
+      R resource, TesseraStatus status, Context<R> context, Instant now, List<Runnable> afterStep) {
     long generation = generation(resource);
     status.conditions.removeIf(c -> c.getType().equals("Reconciled"));
     List<String> problems = new ArrayList<>(validate(resource));
@@ -292,7 +286,7 @@ public abstract class StageReconciler<
           Conditions.INPUT_READY, true, "Path", "input on the volume", generation, now);
     }
 
-    ensureChannel(resource, context, background);
+    ensureChannel(resource, context, afterStep);
 
     List<String> stages = stages(resource);
     if (status.stagesDone == null) {
@@ -609,12 +603,11 @@ public abstract class StageReconciler<
 
   /**
    * Creates the progress channel and the extras of a new resource. Only the ServiceAccount comes
-   * first (the Job controller cannot make pods without it); the rest is created while the Job is,
-   * and {@code background} collects those creations for the caller to wait on. The ConfigMap comes
-   * last, so that its presence means everything before it exists.
+   * first (the Job controller cannot make pods without it); the rest goes to {@code afterStep}, to
+   * be created (in parallel) once the step created its Job. The ConfigMap comes last, so that its
+   * presence means everything before it exists.
    */
-  private void ensureChannel(
-      R resource, Context<R> context, List<CompletableFuture<Void>> background) {
+  private void ensureChannel(R resource, Context<R> context, List<Runnable> afterStep) {
     String name = ProgressChannel.configMapName(resource);
     boolean present =
         context.getSecondaryResources(ConfigMap.class).stream()
@@ -627,14 +620,22 @@ public abstract class StageReconciler<
     List<HasMetadata> rest = new ArrayList<>(extras(resource));
     rest.addAll(channel.subList(1, channel.size() - 1));
     var executor = context.getWorkflowExecutorService();
-    CompletableFuture<?>[] creations =
-        rest.stream()
-            .map(o -> CompletableFuture.runAsync(() -> create(context.getClient(), o), executor))
-            .toArray(CompletableFuture[]::new);
-    background.add(
-        CompletableFuture.allOf(creations)
-            .thenRunAsync(
-                () -> create(context.getClient(), channel.get(channel.size() - 1)), executor));
+    afterStep.add(
+        () -> {
+          try {
+            CompletableFuture.allOf(
+                    rest.stream()
+                        .map(
+                            o ->
+                                CompletableFuture.runAsync(
+                                    () -> create(context.getClient(), o), executor))
+                        .toArray(CompletableFuture[]::new))
+                .join();
+          } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+          }
+          create(context.getClient(), channel.get(channel.size() - 1));
+        });
   }
 
   private void deleteOtherAttempts(R resource, Context<R> context, String stage, String keep) {

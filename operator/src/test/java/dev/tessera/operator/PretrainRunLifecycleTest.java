@@ -24,6 +24,8 @@ import io.quarkus.test.kubernetes.client.KubernetesTestServer;
 import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
 import io.restassured.RestAssured;
 import jakarta.inject.Inject;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -75,6 +77,44 @@ class PretrainRunLifecycleTest {
     spec.storage = ClusterSimulation.storage();
     run.setSpec(spec);
     return run;
+  }
+
+  /**
+   * The way to running pods comes first: a new resource's ServiceAccount (its pods cannot be made
+   * without it), then its Job; the Role, RoleBinding and progress ConfigMap follow, the ConfigMap
+   * last. Read from the order of the creations the API server received (after the earlier tests'
+   * requests, which the server also recorded).
+   */
+  @Test
+  void aNewResourceCreatesItsAccountThenItsJobThenTheRest() throws InterruptedException {
+    ClusterSimulation cluster = cluster();
+    // The server keeps no request bodies to tell resources apart: start from an empty record.
+    while (mockServer.getKubernetesMockServer().takeRequest(1, TimeUnit.MILLISECONDS) != null) {
+      // earlier tests' requests
+    }
+    client.resource(packJob("order1")).create();
+    cluster.awaitJob("order1-pack");
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(30))
+        .until(
+            () ->
+                client.configMaps().withName(ProgressChannel.configMapName(packJob("order1")))
+                    != null);
+    List<String> created = new ArrayList<>();
+    RecordedRequest request;
+    while ((request = mockServer.getKubernetesMockServer().takeRequest(1, TimeUnit.MILLISECONDS))
+        != null) {
+      if (request.getMethod().equals("POST")) {
+        String path = request.getPath().replaceAll("\\?.*", "");
+        created.add(path.substring(path.lastIndexOf('/') + 1));
+      }
+    }
+    assertThat(created)
+        .containsSubsequence("packjobs", "serviceaccounts", "jobs")
+        .contains("roles", "rolebindings", "configmaps");
+    assertThat(created.indexOf("roles")).isGreaterThan(created.indexOf("jobs"));
+    assertThat(created.indexOf("rolebindings")).isGreaterThan(created.indexOf("jobs"));
+    assertThat(created.get(created.size() - 1)).isEqualTo("configmaps");
   }
 
   /**
