@@ -145,9 +145,9 @@ public abstract class StageReconciler<
     Instant now = Instant.now();
     List<Runnable> afterStep = new ArrayList<>();
     Duration pollAfter = step(resource, status, context, now, afterStep);
-    // What the step left for later (a new resource's RBAC and progress ConfigMap) is created once
-    // its Job has been: the Job is on the way to running pods, they are not. A failed creation
-    // fails the reconcile, so that JOSDK retries it.
+    // What the step left for later (a new resource's Role, RoleBinding and progress ConfigMap) is
+    // created once its Job has been: the Job is on the way to running pods, they are not. A failed
+    // creation fails the reconcile, so that JOSDK retries it.
     afterStep.forEach(Runnable::run);
     status.observedGeneration = resource.getMetadata().getGeneration();
     if (status.stagesDone != null && status.stagesDone.isEmpty()) {
@@ -602,10 +602,12 @@ public abstract class StageReconciler<
   }
 
   /**
-   * Creates the progress channel and the extras of a new resource. Only the ServiceAccount comes
-   * first (the Job controller cannot make pods without it); the rest goes to {@code afterStep}, to
-   * be created (in parallel) once the step created its Job. The ConfigMap comes last, so that its
-   * presence means everything before it exists.
+   * Creates the progress channel and the extras of a new resource. What pods need before they can
+   * start comes first, before the step creates the Job: the ServiceAccount and the extras (a
+   * CurationJob's spec ConfigMap, a training run's rank Service). The Role and RoleBinding go to
+   * {@code afterStep}, to be created once the Job has been (a worker that reports before them is
+   * refused and reports again later), and the progress ConfigMap after them, so that its presence
+   * means everything before it exists.
    */
   private void ensureChannel(R resource, Context<R> context, List<Runnable> afterStep) {
     String name = ProgressChannel.configMapName(resource);
@@ -616,26 +618,37 @@ public abstract class StageReconciler<
       return;
     }
     List<HasMetadata> channel = ProgressChannel.desired(resource);
-    create(context.getClient(), channel.get(0));
-    List<HasMetadata> rest = new ArrayList<>(extras(resource));
-    rest.addAll(channel.subList(1, channel.size() - 1));
-    var executor = context.getWorkflowExecutorService();
+    List<HasMetadata> beforeJob = new ArrayList<>(List.of(channel.get(0)));
+    beforeJob.addAll(extras(resource));
+    createTogether(context, beforeJob);
     afterStep.add(
         () -> {
-          try {
-            CompletableFuture.allOf(
-                    rest.stream()
-                        .map(
-                            o ->
-                                CompletableFuture.runAsync(
-                                    () -> create(context.getClient(), o), executor))
-                        .toArray(CompletableFuture[]::new))
-                .join();
-          } catch (CompletionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : e;
-          }
+          createTogether(context, channel.subList(1, channel.size() - 1));
           create(context.getClient(), channel.get(channel.size() - 1));
         });
+  }
+
+  /**
+   * Creates {@code objects} in parallel and returns when all exist; the first failure is thrown.
+   */
+  private static void createTogether(Context<?> context, List<HasMetadata> objects) {
+    if (objects.size() == 1) {
+      create(context.getClient(), objects.get(0));
+      return;
+    }
+    var executor = context.getWorkflowExecutorService();
+    try {
+      CompletableFuture.allOf(
+              objects.stream()
+                  .map(
+                      o ->
+                          CompletableFuture.runAsync(
+                              () -> create(context.getClient(), o), executor))
+                  .toArray(CompletableFuture[]::new))
+          .join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    }
   }
 
   private void deleteOtherAttempts(R resource, Context<R> context, String stage, String keep) {

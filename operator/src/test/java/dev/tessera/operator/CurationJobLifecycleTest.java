@@ -77,9 +77,11 @@ class CurationJobLifecycleTest {
         new ResourceRequirementsBuilder().addToLimits("nvidia.com/gpu", new Quantity("1")).build();
     CurationJob cj = client.resource(withGpu).create();
 
-    // The spec reaches the worker as its curation.yaml.
+    // The spec reaches the worker as its curation.yaml, a ConfigMap its pods mount: it exists
+    // before their Job does.
     Job score = cluster.awaitJob("cj1-score");
     ConfigMap spec = client.configMaps().withName("cj1-spec").get();
+    assertThat(spec).as("the spec ConfigMap, once the Job exists").isNotNull();
     JsonNode yaml = new ObjectMapper().readTree(spec.getData().get("curation.yaml"));
     assertThat(yaml.path("input").asText()).isEqualTo("raw/{00000..01302}.tar");
     assertThat(yaml.path("select").path("any").get(0).path("atLeast").asDouble()).isEqualTo(85.0);
