@@ -75,6 +75,8 @@ interface CaptionTokenizer extends AutoCloseable {
    * null where neither says.
    */
   record TokenizerSettings(String padToken, Boolean lowerCase) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     static TokenizerSettings beside(Path vocabulary) throws IOException {
       Path dir = vocabulary.toAbsolutePath().getParent();
       JsonNode config = read(dir.resolve("tokenizer_config.json"));
@@ -89,10 +91,10 @@ interface CaptionTokenizer extends AutoCloseable {
 
     private static JsonNode read(Path file) throws IOException {
       if (!Files.isRegularFile(file)) {
-        return new ObjectMapper().createObjectNode();
+        return JSON.createObjectNode();
       }
       try {
-        return new ObjectMapper().readTree(file.toFile());
+        return JSON.readTree(file.toFile());
       } catch (IOException e) {
         throw new IOException(
             "clipScore.tokenizer: " + file + " is not JSON: " + e.getMessage(), e);

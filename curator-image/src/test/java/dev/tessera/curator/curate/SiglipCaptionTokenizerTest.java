@@ -55,6 +55,19 @@ class SiglipCaptionTokenizerTest {
   }
 
   @Test
+  void aTokenizerConfigCanKeepTheCase() throws IOException {
+    Path model = dir.resolve("cased.model");
+    SentencePieceModelFile.write(model, List.of("<pad>", "</s>", "<unk>"), TinyImageText.WORDS);
+    try (SiglipCaptionTokenizer tokenizer =
+        SiglipCaptionTokenizer.open(
+            model, 64, new CaptionTokenizer.TokenizerSettings("<pad>", false))) {
+      // "▁RED" is no piece of the lower-case vocabulary: unknown.
+      assertThat(tokenizer.encode("a RED cat")).containsExactly(3, 2, 7, 1);
+      assertThat(tokenizer.padToken()).isEqualTo("<pad>");
+    }
+  }
+
+  @Test
   void truncationKeepsTheEndOfTextToken() throws IOException {
     try (SiglipCaptionTokenizer tokenizer = tiny(4)) {
       assertThat(tokenizer.encode("a red cat on the grass")).containsExactly(3, 4, 7, 1);
