@@ -2,6 +2,7 @@ package dev.tessera.bench;
 
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.cpu.GemmProfile;
 import dev.tessera.engine.cpu.Parallel;
 import dev.tessera.engine.cpu.Vec;
 import dev.tessera.engine.optim.AdamW;
@@ -32,8 +33,12 @@ import org.bytedeco.pytorch.global.torch;
  * <pre>
  * java --add-modules jdk.incubator.vector -Xmx4g -XX:+UseParallelGC \
  *     -cp bench/target/tessera-bench.jar dev.tessera.bench.TrainStepBenchmark \
- *     [--warmup 3] [--steps 10] [--threads 1,2] [--only tessera|libtorch]
+ *     [--warmup 3] [--steps 10] [--threads 1,2] [--only tessera|libtorch] [--gemm-profile]
  * </pre>
+ *
+ * <p>{@code --gemm-profile} also prints, per thread count, Tessera's matrix products over the timed
+ * steps by shape ({@link GemmProfile}): products and milliseconds per step, and GFLOP/s inside the
+ * step.
  *
  * <p>{@code --only} runs one side (for profiling, or to time it undisturbed). Run it through {@code
  * scripts/bench-train.sh}, which sets {@code OMP_WAIT_POLICY=PASSIVE}: libgomp's spin-waiting
@@ -64,6 +69,7 @@ public final class TrainStepBenchmark {
     int steps = 10;
     boolean tessera = true;
     boolean libtorch = true;
+    boolean gemmProfile = false;
     int all = Runtime.getRuntime().availableProcessors();
     int[] threadCounts = all > 1 ? new int[] {1, all} : new int[] {1};
     for (int i = 0; i < args.length; i++) {
@@ -73,6 +79,7 @@ public final class TrainStepBenchmark {
         case "--threads" ->
             threadCounts =
                 Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+        case "--gemm-profile" -> gemmProfile = true;
         case "--only" -> {
           String side = args[++i];
           if (!side.equals("tessera") && !side.equals("libtorch")) {
@@ -151,7 +158,18 @@ public final class TrainStepBenchmark {
 
     List<String> summary = new ArrayList<>();
     for (int threads : threadCounts) {
-      summary.add(run(config, batch, allowed, threads, warmup, steps, flops, tessera, libtorch));
+      summary.add(
+          run(
+              config,
+              batch,
+              allowed,
+              threads,
+              warmup,
+              steps,
+              flops,
+              tessera,
+              libtorch,
+              gemmProfile));
     }
     System.out.println();
     System.out.printf(
@@ -179,7 +197,8 @@ public final class TrainStepBenchmark {
       int steps,
       double flops,
       boolean tessera,
-      boolean libtorch) {
+      boolean libtorch,
+      boolean gemmProfile) {
     Parallel.setThreads(threads);
     torch.set_num_threads(threads);
     System.out.printf(
@@ -231,6 +250,9 @@ public final class TrainStepBenchmark {
       long t1 = 0;
       long t2 = 0;
       if (tessera) {
+        if (gemmProfile && s == warmup) {
+          GemmProfile.start();
+        }
         t0 = System.nanoTime();
         decoder.parameters().zeroGrads();
         loss = decoder.forwardBackward(batch, null);
@@ -291,6 +313,9 @@ public final class TrainStepBenchmark {
     }
     double ours = median(oursStep);
     double theirs = median(theirsStep);
+    if (gemmProfile && tessera) {
+      printGemmProfile(GemmProfile.stop(), steps, ours);
+    }
     return String.format(
         "%-7d %12.1f %12.1f %12.1f %12.1f %12.1f %12.1f %9.1f %9.1f %7.2f",
         threads,
@@ -313,6 +338,25 @@ public final class TrainStepBenchmark {
     options.eps().put(1e-8);
     options.weight_decay().put(weightDecay);
     return options;
+  }
+
+  /** Tessera's matrix products over the timed steps, by shape: per step, and their rate. */
+  private static void printGemmProfile(List<GemmProfile.Row> rows, int steps, double stepMs) {
+    System.out.printf(
+        "%nmatrix products per timed step, by shape (+C: added to C)%n%-24s %9s %9s %8s %8s%n",
+        "layout M x N x K", "products", "ms", "share", "GFLOP/s");
+    double ms = 0;
+    double flop = 0;
+    for (GemmProfile.Row row : rows) {
+      double rowMs = row.nanos() / 1e6 / steps;
+      ms += rowMs;
+      flop += row.shape().flop() * row.products() / steps;
+      System.out.printf(
+          "%-24s %9.1f %9.2f %7.1f%% %8.1f%n",
+          row.shape(), (double) row.products() / steps, rowMs, 100 * rowMs / stepMs, row.gflops());
+    }
+    System.out.printf(
+        "%-24s %9s %9.2f %7.1f%% %8.1f%n", "all", "", ms, 100 * ms / stepMs, flop / ms / 1e6);
   }
 
   private static double median(double[] values) {

@@ -10,7 +10,8 @@ import java.util.concurrent.ForkJoinWorkerThread;
  * <p>GotoBLAS layout: for each block of {@code NC} columns and {@code KC} steps of k, a panel of
  * op(B) is packed (zero-padded to whole micro-panels), then blocks of rows of C are computed in
  * parallel, each packing its rows of op(A) and calling the register-blocked micro-kernel ({@code
- * SimdGemm}: 6 rows x 2 vectors of FMA accumulators; a scalar kernel without the Vector API).
+ * SimdGemm}: 12 rows x 2 vectors of FMA accumulators with 512-bit vectors, 6 rows with narrower
+ * ones; a scalar kernel without the Vector API).
  *
  * <p>Determinism: every element of C is computed the same way wherever it falls in the blocking
  * (edge blocks run the same kernel on zero-padded panels), k is never split across threads and the
@@ -28,17 +29,21 @@ public final class Gemm {
   /** Columns of C per micro-kernel call. */
   static final int NR = Vec.SIMD ? SimdGemm.nr() : 16;
 
-  /** Steps of k per packed block: one micro-panel of B (KC x NR) stays in L1. */
+  /**
+   * Steps of k per micro-kernel call: one micro-panel of B (KC x NR) stays in L1. Also the k block,
+   * unless a block would be little work (see {@link #kBlock}).
+   */
   static final int KC = 256;
 
   /**
    * Multiply-adds a k block should hold at least. A product of few rows and columns over a long k
    * (a classifier's input gradient, k = the vocabulary) would otherwise spend its time in two
-   * fork-joins per 256 steps of k; its k blocks grow instead, up to {@link #MAX_KC}.
+   * fork-joins per 256 steps of k; its k blocks (packing and fork-join) grow instead, up to {@link
+   * #MAX_KC}. The kernel still walks them {@link #KC} steps at a time.
    */
   static final long MIN_BLOCK_WORK = 1L << 26;
 
-  /** Longest k block: B's micro-panel then streams from L2, which the 12-row kernel tolerates. */
+  /** Longest k block: its packed B panel of NC columns then stays in L3. */
   static final int MAX_KC = 8192;
 
   /** The k block for an m x n product: {@link #KC}, longer when a block would be little work. */
@@ -69,6 +74,9 @@ public final class Gemm {
    * spend their time copying B into panels the kernel then reads once.
    */
   static final int DOT_ROWS = 8;
+
+  /** The C a first k block with beta 0 adds to: one row of zeros, read with a row stride of 0. */
+  private static final float[] ZERO_ROW = new float[NR];
 
   private static final ThreadLocal<float[]> PACKED_A = ThreadLocal.withInitial(() -> new float[0]);
   private static final ThreadLocal<float[]> PACKED_B = ThreadLocal.withInitial(() -> new float[0]);
@@ -106,6 +114,8 @@ public final class Gemm {
       int cOffset,
       int ldc) {
     check(transA, transB, 1, m, n, k, a, aOffset, lda, 0, b, bOffset, ldb, 0, c, cOffset, ldc, 0);
+    boolean profiled = GemmProfile.recording();
+    long start = profiled ? System.nanoTime() : 0;
     run(
         transA,
         transB,
@@ -124,6 +134,9 @@ public final class Gemm {
         cOffset,
         ldc,
         !inWorker());
+    if (profiled) {
+      GemmProfile.record(transA, transB, m, n, k, beta, 1, System.nanoTime() - start);
+    }
   }
 
   /**
@@ -186,10 +199,15 @@ public final class Gemm {
                 !worker && !perProduct);
           }
         };
+    boolean profiled = GemmProfile.recording();
+    long start = profiled ? System.nanoTime() : 0;
     if (perProduct) {
       Parallel.forRange(batch, 1, products);
     } else {
       products.run(0, batch);
+    }
+    if (profiled) {
+      GemmProfile.record(transA, transB, m, n, k, beta, batch, System.nanoTime() - start);
     }
   }
 
@@ -270,7 +288,10 @@ public final class Gemm {
                 int panel1 = Math.min(nPanels, panel0 + panelsPerTask);
                 int colFrom = jBlock + panel0 * NR;
                 int colTo = Math.min(jBlock + nc, jBlock + panel1 * NR);
-                if (pBlock == 0) {
+                // With beta 0 the first k block adds its sums to zeros instead of to C: C is
+                // only written, never cleared first and read back.
+                boolean fresh = pBlock == 0 && beta == 0;
+                if (pBlock == 0 && !fresh) {
                   scale(beta, c, cOff, ldc, i0, i0 + rows, colFrom, colTo);
                 }
                 // Against a few column panels, packing A costs as much as using it: a
@@ -289,27 +310,35 @@ public final class Gemm {
                       kc,
                       packedA);
                 }
-                for (int jp = panel0; jp < panel1; jp++) {
-                  int j = jBlock + jp * NR;
-                  int cols = Math.min(NR, jBlock + nc - j);
-                  for (int ip = 0; ip * MR < rows; ip++) {
-                    int i = i0 + ip * MR;
-                    int r = Math.min(MR, rows - ip * MR);
-                    boolean direct = ip < fullTiles;
-                    block(
-                        kc,
-                        direct ? a : packedA,
-                        direct ? aOff + pBlock * lda + i : (ip - fullTiles) * MR * kc,
-                        direct ? lda : MR,
-                        packedB,
-                        jp * NR * kc,
-                        c,
-                        cOff + i * ldc + j,
-                        ldc,
-                        alpha,
-                        r,
-                        cols,
-                        edge);
+                // The kernel walks the k block KC steps at a time (B's micro-panel then stays in
+                // L1): each element's sum is chained per KC steps whatever the k block.
+                for (int ps = 0; ps < kc; ps += KC) {
+                  int steps = Math.min(KC, kc - ps);
+                  for (int jp = panel0; jp < panel1; jp++) {
+                    int j = jBlock + jp * NR;
+                    int cols = Math.min(NR, jBlock + nc - j);
+                    for (int ip = 0; ip * MR < rows; ip++) {
+                      int i = i0 + ip * MR;
+                      int r = Math.min(MR, rows - ip * MR);
+                      boolean direct = ip < fullTiles;
+                      block(
+                          steps,
+                          direct ? a : packedA,
+                          direct
+                              ? aOff + (pBlock + ps) * lda + i
+                              : (ip - fullTiles) * MR * kc + ps * MR,
+                          direct ? lda : MR,
+                          packedB,
+                          jp * NR * kc + ps * NR,
+                          fresh && ps == 0,
+                          c,
+                          cOff + i * ldc + j,
+                          ldc,
+                          alpha,
+                          r,
+                          cols,
+                          edge);
+                    }
                   }
                 }
               }
@@ -354,7 +383,10 @@ public final class Gemm {
         });
   }
 
-  /** One MR x NR block of C; partial blocks go through {@code edge} with the same arithmetic. */
+  /**
+   * One MR x NR block of C; partial blocks go through {@code edge} with the same arithmetic. With
+   * {@code fresh} the sums are added to zeros rather than to C (whatever C held is overwritten).
+   */
   private static void block(
       int kc,
       float[] pa,
@@ -362,6 +394,7 @@ public final class Gemm {
       int paStride,
       float[] pb,
       int pbOff,
+      boolean fresh,
       float[] c,
       int cOff,
       int ldc,
@@ -370,19 +403,24 @@ public final class Gemm {
       int cols,
       float[] edge) {
     if (rows == MR && cols == NR) {
-      kernel(kc, pa, paOff, paStride, pb, pbOff, c, cOff, ldc, alpha);
+      if (fresh) {
+        kernel(kc, pa, paOff, paStride, pb, pbOff, ZERO_ROW, 0, 0, c, cOff, ldc, alpha);
+      } else {
+        kernel(kc, pa, paOff, paStride, pb, pbOff, c, cOff, ldc, c, cOff, ldc, alpha);
+      }
       return;
     }
     java.util.Arrays.fill(edge, 0f);
-    kernel(kc, pa, paOff, paStride, pb, pbOff, edge, 0, NR, 1f);
+    kernel(kc, pa, paOff, paStride, pb, pbOff, edge, 0, NR, edge, 0, NR, 1f);
     for (int i = 0; i < rows; i++) {
       for (int j = 0; j < cols; j++) {
         int at = cOff + i * ldc + j;
-        c[at] = Math.fma(edge[i * NR + j], alpha, c[at]);
+        c[at] = Math.fma(edge[i * NR + j], alpha, fresh ? 0f : c[at]);
       }
     }
   }
 
+  /** {@code C = fma(alpha, A * B, cIn)} for one MR x NR block; {@code cIn} may be C itself. */
   private static void kernel(
       int kc,
       float[] a,
@@ -390,12 +428,15 @@ public final class Gemm {
       int aStride,
       float[] b,
       int bOff,
+      float[] cIn,
+      int cInOff,
+      int ldcIn,
       float[] c,
       int cOff,
       int ldc,
       float alpha) {
     if (Vec.SIMD) {
-      SimdGemm.kernel(kc, a, aOff, aStride, b, bOff, c, cOff, ldc, alpha);
+      SimdGemm.kernel(kc, a, aOff, aStride, b, bOff, cIn, cInOff, ldcIn, c, cOff, ldc, alpha);
       return;
     }
     float[] acc = new float[MR * NR];
@@ -409,8 +450,7 @@ public final class Gemm {
     }
     for (int i = 0; i < MR; i++) {
       for (int j = 0; j < NR; j++) {
-        int at = cOff + i * ldc + j;
-        c[at] = Math.fma(acc[i * NR + j], alpha, c[at]);
+        c[cOff + i * ldc + j] = Math.fma(acc[i * NR + j], alpha, cIn[cInOff + i * ldcIn + j]);
       }
     }
   }

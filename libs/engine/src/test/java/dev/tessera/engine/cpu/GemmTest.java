@@ -219,6 +219,52 @@ class GemmTest {
     assertThat(nan).isEqualTo(zero);
   }
 
+  /**
+   * A product of few rows and columns packs a long k block at a time, but its sums are chained per
+   * {@code KC} steps like any other: bit for bit, one call over k is the calls over its KC-step
+   * slices, each adding to the last.
+   */
+  @ParameterizedTest(name = "{0}{1}")
+  @CsvSource({"false,false", "false,true", "true,false", "true,true"})
+  void longKBlocksChainSumsPerKcSteps(boolean transA, boolean transB) {
+    int m = 29;
+    int n = 40;
+    int k = 3 * Gemm.KC + 77;
+    assertThat(Gemm.kBlock(m, n, k)).as("one k block").isEqualTo(k);
+    Random random = new Random(11);
+    float[] a = randn(random, m * k, 1.0);
+    float[] b = randn(random, k * n, 1.0);
+    int lda = transA ? m : k;
+    int ldb = transB ? k : n;
+    float[] whole = new float[m * n];
+    Gemm.sgemm(transA, transB, m, n, k, 1f, a, 0, lda, b, 0, ldb, 0f, whole, 0, n);
+    float[] sliced = new float[m * n];
+    for (int p0 = 0; p0 < k; p0 += Gemm.KC) {
+      int steps = Math.min(Gemm.KC, k - p0);
+      // Slice p0 of op(A) is its columns [p0, p0 + steps); of op(B), its rows.
+      int aOffset = transA ? p0 * lda : p0;
+      int bOffset = transB ? p0 : p0 * ldb;
+      Gemm.sgemm(
+          transA,
+          transB,
+          m,
+          n,
+          steps,
+          1f,
+          a,
+          aOffset,
+          lda,
+          b,
+          bOffset,
+          ldb,
+          p0 == 0 ? 0f : 1f,
+          sliced,
+          0,
+          n);
+    }
+    assertThat(whole).isEqualTo(sliced);
+  }
+
   /** The packed layout of op(A) panels, for both storage orders, with edge rows zero-padded. */
   @ParameterizedTest(name = "transA={0} rows={1}")
   @CsvSource({"false,17", "true,17", "true,12", "true,5", "false,5"})

@@ -48,14 +48,17 @@ public final class SimdGemm {
       int aStride,
       float[] b,
       int bOffset,
+      float[] cIn,
+      int cInOffset,
+      int ldcIn,
       float[] c,
       int cOffset,
       int ldc,
       float alpha) {
     if (MR == 12) {
-      kernel12(kc, a, aOffset, aStride, b, bOffset, c, cOffset, ldc, alpha);
+      kernel12(kc, a, aOffset, aStride, b, bOffset, cIn, cInOffset, ldcIn, c, cOffset, ldc, alpha);
     } else {
-      kernel6(kc, a, aOffset, aStride, b, bOffset, c, cOffset, ldc, alpha);
+      kernel6(kc, a, aOffset, aStride, b, bOffset, cIn, cInOffset, ldcIn, c, cOffset, ldc, alpha);
     }
   }
 
@@ -67,6 +70,9 @@ public final class SimdGemm {
       int aStride,
       float[] b,
       int bOffset,
+      float[] cIn,
+      int cInOffset,
+      int ldcIn,
       float[] c,
       int cOffset,
       int ldc,
@@ -110,23 +116,29 @@ public final class SimdGemm {
     }
     FloatVector s = FloatVector.broadcast(SPECIES, alpha);
     int r = cOffset;
-    c00.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c01.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    int q = cInOffset;
+    c00.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c01.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c10.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c11.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c10.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c11.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c20.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c21.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c20.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c21.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c30.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c31.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c30.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c31.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c40.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c41.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c40.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c41.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c50.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c51.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c50.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c51.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
   }
 
   /** {@link #kernel} with a 12-row block, on any vector width. */
@@ -137,6 +149,9 @@ public final class SimdGemm {
       int aStride,
       float[] b,
       int bOffset,
+      float[] cIn,
+      int cInOffset,
+      int ldcIn,
       float[] c,
       int cOffset,
       int ldc,
@@ -210,40 +225,52 @@ public final class SimdGemm {
     }
     FloatVector s = FloatVector.broadcast(SPECIES, alpha);
     int r = cOffset;
-    c00.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c01.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    int q = cInOffset;
+    c00.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c01.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c10.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c11.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c10.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c11.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c20.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c21.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c20.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c21.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c30.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c31.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c30.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c31.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c40.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c41.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c40.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c41.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c50.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c51.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c50.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c51.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c60.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c61.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c60.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c61.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c70.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c71.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c70.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c71.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c80.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c81.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c80.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c81.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c90.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c91.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c90.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c91.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c100.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c101.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c100.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c101.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
     r += ldc;
-    c110.fma(s, FloatVector.fromArray(SPECIES, c, r)).intoArray(c, r);
-    c111.fma(s, FloatVector.fromArray(SPECIES, c, r + LANES)).intoArray(c, r + LANES);
+    q += ldcIn;
+    c110.fma(s, FloatVector.fromArray(SPECIES, cIn, q)).intoArray(c, r);
+    c111.fma(s, FloatVector.fromArray(SPECIES, cIn, q + LANES)).intoArray(c, r + LANES);
   }
 }

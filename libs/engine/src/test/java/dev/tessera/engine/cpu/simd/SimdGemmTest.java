@@ -40,9 +40,9 @@ class SimdGemmTest {
       }
     }
     if (mr == 6) {
-      SimdGemm.kernel6(kc, a, 5, mr, b, 7, c, 2, ldc, alpha);
+      SimdGemm.kernel6(kc, a, 5, mr, b, 7, c, 2, ldc, c, 2, ldc, alpha);
     } else {
-      SimdGemm.kernel12(kc, a, 5, mr, b, 7, c, 2, ldc, alpha);
+      SimdGemm.kernel12(kc, a, 5, mr, b, 7, c, 2, ldc, c, 2, ldc, alpha);
     }
     assertThat(c).containsExactly(expected);
     assertThat(SimdGemm.mr()).isIn(6, 12);
