@@ -31,7 +31,7 @@ import org.bytedeco.pytorch.global.torch;
  * GFLOP/s and the ratio Tessera / libtorch.
  *
  * <pre>
- * java --add-modules jdk.incubator.vector -Xmx4g -XX:+UseParallelGC \
+ * java --add-modules jdk.incubator.vector -Xmx4g -XX:+UseParallelGC -XX:+UseTransparentHugePages \
  *     -cp bench/target/tessera-bench.jar dev.tessera.bench.TrainStepBenchmark \
  *     [--warmup 3] [--steps 10] [--threads 1,2] [--only tessera|libtorch] [--gemm-profile]
  * </pre>

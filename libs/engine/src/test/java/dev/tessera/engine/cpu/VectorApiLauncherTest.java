@@ -91,4 +91,24 @@ class VectorApiLauncherTest {
     assertThat(command).containsSequence("-cp", System.getProperty("java.class.path"));
     assertThat(command).endsWith(ProbeMain.class.getName(), "--x", "1");
   }
+
+  @Test
+  void theChildGetsHugePagesWhereTheKernelOffersThemAndTheParentDidNotChoose(
+      @org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+    Path madvise =
+        java.nio.file.Files.writeString(dir.resolve("madvise"), "always [madvise] never\n");
+    Path always =
+        java.nio.file.Files.writeString(dir.resolve("always"), "[always] madvise never\n");
+    Path never = java.nio.file.Files.writeString(dir.resolve("never"), "always madvise [never]\n");
+    assertThat(VectorApiLauncher.hugePagesOffered(madvise)).isTrue();
+    assertThat(VectorApiLauncher.hugePagesOffered(always)).isTrue();
+    assertThat(VectorApiLauncher.hugePagesOffered(never)).isFalse();
+    assertThat(VectorApiLauncher.hugePagesOffered(dir.resolve("missing"))).isFalse();
+
+    assertThat(VectorApiLauncher.jvmOptions(List.of("-Xmx1g"), true))
+        .containsExactly("-Xmx1g", "-XX:+UseTransparentHugePages");
+    assertThat(VectorApiLauncher.jvmOptions(List.of("-Xmx1g"), false)).containsExactly("-Xmx1g");
+    assertThat(VectorApiLauncher.jvmOptions(List.of("-XX:-UseTransparentHugePages"), true))
+        .containsExactly("-XX:-UseTransparentHugePages");
+  }
 }
