@@ -118,9 +118,11 @@ public final class FastMath {
       int gOffset,
       float[] u,
       int uOffset,
-      int n) {
+      int n,
+      boolean accumulate) {
     if (Vec.SIMD) {
-      SimdMath.siluMulBackward(dg, dgOffset, du, duOffset, dy, dyOffset, g, gOffset, u, uOffset, n);
+      SimdMath.siluMulBackward(
+          dg, dgOffset, du, duOffset, dy, dyOffset, g, gOffset, u, uOffset, n, accumulate);
       return;
     }
     for (int i = 0; i < n; i++) {
@@ -128,8 +130,8 @@ public final class FastMath {
       float sigmoid = 1f / (exp(-v) + 1f);
       float d = dy[dyOffset + i];
       float dsilu = sigmoid * (v * (1f - sigmoid) + 1f);
-      dg[dgOffset + i] += d * u[uOffset + i] * dsilu;
-      du[duOffset + i] += d * v * sigmoid;
+      dg[dgOffset + i] = (accumulate ? dg[dgOffset + i] : 0f) + d * u[uOffset + i] * dsilu;
+      du[duOffset + i] = (accumulate ? du[duOffset + i] : 0f) + d * v * sigmoid;
     }
   }
 

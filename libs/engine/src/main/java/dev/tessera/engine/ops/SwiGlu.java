@@ -4,7 +4,6 @@ import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Parallel;
-import java.util.Arrays;
 
 /**
  * SwiGLU (the Qwen2 MLP's gating): {@code out = silu(gate) * up} with {@code silu(g) = g *
@@ -86,23 +85,19 @@ public final class SwiGlu {
     Parallel.forRange(
         n,
         GRAIN,
-        (from, to) -> {
-          if (!accumulate) {
-            Arrays.fill(dg, dgOff + from, dgOff + to, 0f);
-            Arrays.fill(du, duOff + from, duOff + to, 0f);
-          }
-          FastMath.siluMulBackward(
-              dg,
-              dgOff + from,
-              du,
-              duOff + from,
-              dy,
-              dyOff + from,
-              g,
-              gOff + from,
-              u,
-              uOff + from,
-              to - from);
-        });
+        (from, to) ->
+            FastMath.siluMulBackward(
+                dg,
+                dgOff + from,
+                du,
+                duOff + from,
+                dy,
+                dyOff + from,
+                g,
+                gOff + from,
+                u,
+                uOff + from,
+                to - from,
+                accumulate));
   }
 }

@@ -178,7 +178,10 @@ public final class SimdMath {
       int gOffset,
       float[] u,
       int uOffset,
-      int n) {
+      int n,
+      boolean accumulate) {
+    // Written gradients are added to zeros, as accumulated ones to a zero-filled buffer would be.
+    FloatVector zero = FloatVector.zero(SPECIES);
     int i = 0;
     for (; i <= n - LANES; i += LANES) {
       FloatVector v = FloatVector.fromArray(SPECIES, g, gOffset + i);
@@ -186,20 +189,18 @@ public final class SimdMath {
       FloatVector d = FloatVector.fromArray(SPECIES, dy, dyOffset + i);
       FloatVector up = FloatVector.fromArray(SPECIES, u, uOffset + i);
       FloatVector dsilu = sigmoid.mul(v.mul(sigmoid.neg().add(1f)).add(1f));
-      FloatVector.fromArray(SPECIES, dg, dgOffset + i)
-          .add(d.mul(up).mul(dsilu))
-          .intoArray(dg, dgOffset + i);
-      FloatVector.fromArray(SPECIES, du, duOffset + i)
-          .add(d.mul(v).mul(sigmoid))
-          .intoArray(du, duOffset + i);
+      FloatVector dgBefore = accumulate ? FloatVector.fromArray(SPECIES, dg, dgOffset + i) : zero;
+      FloatVector duBefore = accumulate ? FloatVector.fromArray(SPECIES, du, duOffset + i) : zero;
+      dgBefore.add(d.mul(up).mul(dsilu)).intoArray(dg, dgOffset + i);
+      duBefore.add(d.mul(v).mul(sigmoid)).intoArray(du, duOffset + i);
     }
     for (; i < n; i++) {
       float v = g[gOffset + i];
       float sigmoid = 1f / (exp(-v) + 1f);
       float d = dy[dyOffset + i];
       float dsilu = sigmoid * (v * (1f - sigmoid) + 1f);
-      dg[dgOffset + i] += d * u[uOffset + i] * dsilu;
-      du[duOffset + i] += d * v * sigmoid;
+      dg[dgOffset + i] = (accumulate ? dg[dgOffset + i] : 0f) + d * u[uOffset + i] * dsilu;
+      du[duOffset + i] = (accumulate ? du[duOffset + i] : 0f) + d * v * sigmoid;
     }
   }
 
