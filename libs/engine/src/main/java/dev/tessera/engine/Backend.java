@@ -18,7 +18,8 @@ public interface Backend extends AutoCloseable {
   /**
    * A new fp32 tensor whose contents are undefined: for outputs that an op writes whole before
    * anything reads them (saves a device-wide zero fill per temporary on a GPU). The CPU backend
-   * returns zeros.
+   * hands out a released array of the same length when it holds one (with its old values), else
+   * zeros.
    */
   default Tensor empty(int... shape) {
     return zeros(shape);
@@ -49,9 +50,11 @@ public interface Backend extends AutoCloseable {
 
   /**
    * Hands the memory of temporaries back before the garbage collector would: after this call the
-   * tensors (and every view of their storage) must not be used again. A no-op on the CPU, where the
-   * garbage collector reclaims arrays soon enough; on a GPU it keeps device memory from filling
-   * with dead activations between collections. Views into a larger buffer are ignored.
+   * tensors (and every view of their storage) must not be used again. On a GPU it keeps device
+   * memory from filling with dead activations between collections; on the CPU the arrays are held
+   * (softly, up to a quarter of the heap) for {@link #empty} to hand out again, which saves zeroing
+   * and collecting the same temporaries every training step. Views into a larger buffer are
+   * ignored.
    */
   default void release(Tensor... tensors) {}
 
