@@ -117,48 +117,11 @@ public final class SimdAttention {
         scores4x1(a, a0 + 4 * lda, lda, b, bOff + c, ldb, depth, s, s0 + 4 * lds + c, lds);
       }
     }
-
+    // The rest (callers' row counts are mostly multiples of 8): four rows against one vector of
+    // columns at a time, then row by row.
     for (; r + 4 <= rows; r += 4) {
-      int a0 = aOff + r * lda;
-      int s0 = sOff + r * lds;
-      int c = 0;
-      for (; c + 2 * LANES <= cols; c += 2 * LANES) {
-        FloatVector c00 = FloatVector.zero(SPECIES);
-        FloatVector c01 = FloatVector.zero(SPECIES);
-        FloatVector c10 = FloatVector.zero(SPECIES);
-        FloatVector c11 = FloatVector.zero(SPECIES);
-        FloatVector c20 = FloatVector.zero(SPECIES);
-        FloatVector c21 = FloatVector.zero(SPECIES);
-        FloatVector c30 = FloatVector.zero(SPECIES);
-        FloatVector c31 = FloatVector.zero(SPECIES);
-        for (int p = 0; p < depth; p++) {
-          int bp = bOff + p * ldb + c;
-          FloatVector b0 = FloatVector.fromArray(SPECIES, b, bp);
-          FloatVector b1 = FloatVector.fromArray(SPECIES, b, bp + LANES);
-          FloatVector x = FloatVector.broadcast(SPECIES, a[a0 + p]);
-          c00 = x.fma(b0, c00);
-          c01 = x.fma(b1, c01);
-          x = FloatVector.broadcast(SPECIES, a[a0 + lda + p]);
-          c10 = x.fma(b0, c10);
-          c11 = x.fma(b1, c11);
-          x = FloatVector.broadcast(SPECIES, a[a0 + 2 * lda + p]);
-          c20 = x.fma(b0, c20);
-          c21 = x.fma(b1, c21);
-          x = FloatVector.broadcast(SPECIES, a[a0 + 3 * lda + p]);
-          c30 = x.fma(b0, c30);
-          c31 = x.fma(b1, c31);
-        }
-        c00.intoArray(s, s0 + c);
-        c01.intoArray(s, s0 + c + LANES);
-        c10.intoArray(s, s0 + lds + c);
-        c11.intoArray(s, s0 + lds + c + LANES);
-        c20.intoArray(s, s0 + 2 * lds + c);
-        c21.intoArray(s, s0 + 2 * lds + c + LANES);
-        c30.intoArray(s, s0 + 3 * lds + c);
-        c31.intoArray(s, s0 + 3 * lds + c + LANES);
-      }
-      for (; c < cols; c += LANES) {
-        scores4x1(a, a0, lda, b, bOff + c, ldb, depth, s, s0 + c, lds);
+      for (int c = 0; c < cols; c += LANES) {
+        scores4x1(a, aOff + r * lda, lda, b, bOff + c, ldb, depth, s, sOff + r * lds + c, lds);
       }
     }
     for (; r < rows; r++) {
@@ -301,49 +264,11 @@ public final class SimdAttention {
         accumulate4x1(from, to, w, w0 + 4 * wr, wr, wp, x, xOff + j, ldx, c, c0 + 4 * ldc + j, ldc);
       }
     }
+    // The rest: four rows against one vector of columns at a time, then row by row.
     for (; r + 4 <= rows; r += 4) {
-      int w0 = wOff + r * wr;
-      int c0 = cOff + r * ldc;
-      int j = 0;
-      for (; j + 2 * LANES <= cols; j += 2 * LANES) {
-        int cj = c0 + j;
-        FloatVector c00 = FloatVector.fromArray(SPECIES, c, cj);
-        FloatVector c01 = FloatVector.fromArray(SPECIES, c, cj + LANES);
-        FloatVector c10 = FloatVector.fromArray(SPECIES, c, cj + ldc);
-        FloatVector c11 = FloatVector.fromArray(SPECIES, c, cj + ldc + LANES);
-        FloatVector c20 = FloatVector.fromArray(SPECIES, c, cj + 2 * ldc);
-        FloatVector c21 = FloatVector.fromArray(SPECIES, c, cj + 2 * ldc + LANES);
-        FloatVector c30 = FloatVector.fromArray(SPECIES, c, cj + 3 * ldc);
-        FloatVector c31 = FloatVector.fromArray(SPECIES, c, cj + 3 * ldc + LANES);
-        for (int p = from; p < to; p++) {
-          int xp = xOff + p * ldx + j;
-          int wq = w0 + p * wp;
-          FloatVector x0 = FloatVector.fromArray(SPECIES, x, xp);
-          FloatVector x1 = FloatVector.fromArray(SPECIES, x, xp + LANES);
-          FloatVector y = FloatVector.broadcast(SPECIES, w[wq]);
-          c00 = y.fma(x0, c00);
-          c01 = y.fma(x1, c01);
-          y = FloatVector.broadcast(SPECIES, w[wq + wr]);
-          c10 = y.fma(x0, c10);
-          c11 = y.fma(x1, c11);
-          y = FloatVector.broadcast(SPECIES, w[wq + 2 * wr]);
-          c20 = y.fma(x0, c20);
-          c21 = y.fma(x1, c21);
-          y = FloatVector.broadcast(SPECIES, w[wq + 3 * wr]);
-          c30 = y.fma(x0, c30);
-          c31 = y.fma(x1, c31);
-        }
-        c00.intoArray(c, cj);
-        c01.intoArray(c, cj + LANES);
-        c10.intoArray(c, cj + ldc);
-        c11.intoArray(c, cj + ldc + LANES);
-        c20.intoArray(c, cj + 2 * ldc);
-        c21.intoArray(c, cj + 2 * ldc + LANES);
-        c30.intoArray(c, cj + 3 * ldc);
-        c31.intoArray(c, cj + 3 * ldc + LANES);
-      }
-      for (; j < cols; j += LANES) {
-        accumulate4x1(from, to, w, w0, wr, wp, x, xOff + j, ldx, c, c0 + j, ldc);
+      for (int j = 0; j < cols; j += LANES) {
+        accumulate4x1(
+            from, to, w, wOff + r * wr, wr, wp, x, xOff + j, ldx, c, cOff + r * ldc + j, ldc);
       }
     }
     for (; r < rows; r++) {
