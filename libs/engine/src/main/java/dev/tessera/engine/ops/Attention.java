@@ -157,6 +157,27 @@ public final class Attention {
       Tensor lse,
       AttentionMask mask,
       int[][] sampleStarts) {
+    backward(dq, dk, dv, dout, q, k, v, out, lse, mask, sampleStarts, true);
+  }
+
+  /**
+   * As {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor,
+   * AttentionMask, int[][])}, with {@code accumulate} false writing dq, dk and dv over whatever
+   * they held (NaN included): first gradients into fresh buffers need no zero fill first.
+   */
+  public static void backward(
+      Tensor dq,
+      Tensor dk,
+      Tensor dv,
+      Tensor dout,
+      Tensor q,
+      Tensor k,
+      Tensor v,
+      Tensor out,
+      Tensor lse,
+      AttentionMask mask,
+      int[][] sampleStarts,
+      boolean accumulate) {
     Dims d = Dims.of(q, k, v);
     dq.requireShape("dq", d.b, d.t, d.hq, d.d);
     dk.requireShape("dk", d.b, d.t, d.hkv, d.d);
@@ -167,6 +188,11 @@ public final class Attention {
     Spans spans = Spans.of(mask, sampleStarts, d.b, d.t);
     DeviceKernels device = Ops.deviceKernels(dq, dk, dv, dout, q, k, v, out, lse);
     if (device != null) {
+      if (!accumulate) {
+        dq.backend().zero(dq);
+        dk.backend().zero(dk);
+        dv.backend().zero(dv);
+      }
       device.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, spans.keyStart());
       return;
     }
@@ -275,7 +301,8 @@ public final class Attention {
                 AttentionKernels.accumulate(
                     n, dp, 0, w, ds, 0, tp, 1, kp, jlo * dp, dp, dqAcc, 0, dp);
                 for (int i = i0; i < i1; i++) {
-                  Vec.axpy(scale, dqAcc, (i - i0) * dp, dqa, dqOff + d.qIndex(b, i, h), dim);
+                  // Each dq row is written here once: by this unit, for this head and block.
+                  add(accumulate, scale, dqAcc, (i - i0) * dp, dqa, dqOff + d.qIndex(b, i, h), dim);
                 }
                 AttentionKernels.accumulate(
                     w, dp, 0, n, ds, 0, 1, tp, qp, i0 * dp, dp, dkAcc, jlo * dp, dp);
@@ -285,11 +312,23 @@ public final class Attention {
             }
             for (int j = 0; j < t; j++) {
               int kj = d.kvIndex(b, j, g);
-              Vec.axpy(scale, dkAcc, j * dp, dka, dkOff + kj, dim);
-              Vec.axpy(1f, dvAcc, j * dp, dva, dvOff + kj, dim);
+              add(accumulate, scale, dkAcc, j * dp, dka, dkOff + kj, dim);
+              add(accumulate, 1f, dvAcc, j * dp, dva, dvOff + kj, dim);
             }
           }
         });
+  }
+
+  /**
+   * {@code y += alpha * x} over {@code n} elements, or {@code y = 0 + alpha * x} (the same value a
+   * zero-filled y would get) when not accumulating.
+   */
+  private static void add(
+      boolean accumulate, float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+    if (!accumulate) {
+      Arrays.fill(y, yOff, yOff + n, 0f);
+    }
+    Vec.axpy(alpha, x, xOff, y, yOff, n);
   }
 
   /**

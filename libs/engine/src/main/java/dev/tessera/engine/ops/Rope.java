@@ -110,7 +110,7 @@ public final class Rope {
    */
   public static void forward(
       Tensor out, Tensor inp, int[] positions, int positionsOffset, Table table) {
-    rotate(out, inp, positions, positionsOffset, table, false, "out", "inp");
+    rotate(out, inp, positions, positionsOffset, table, false, false, "out", "inp");
   }
 
   /**
@@ -124,7 +124,21 @@ public final class Rope {
    */
   public static void backward(
       Tensor dinp, Tensor dout, int[] positions, int positionsOffset, Table table) {
-    rotate(dinp, dout, positions, positionsOffset, table, true, "dinp", "dout");
+    backward(dinp, dout, positions, positionsOffset, table, true);
+  }
+
+  /**
+   * As {@link #backward(Tensor, Tensor, int[], int, Table)}, with {@code accumulate} false writing
+   * {@code dinp = R^T dout} over whatever {@code dinp} held (NaN included).
+   */
+  public static void backward(
+      Tensor dinp,
+      Tensor dout,
+      int[] positions,
+      int positionsOffset,
+      Table table,
+      boolean accumulate) {
+    rotate(dinp, dout, positions, positionsOffset, table, true, accumulate, "dinp", "dout");
   }
 
   /** Backward with angles computed for this call; {@code theta} as given to forward. */
@@ -154,7 +168,8 @@ public final class Rope {
       int[] positions,
       int positionsOffset,
       Table table,
-      boolean inverseAccumulate,
+      boolean inverse,
+      boolean accumulate,
       String targetName,
       String sourceName) {
     if (source.rank() != 3 || source.dim(2) != table.headDim) {
@@ -172,7 +187,11 @@ public final class Rope {
     requirePositions(positions, positionsOffset, t, table.maxPositions);
     DeviceKernels device = Ops.deviceKernels(target, source);
     if (device != null) {
-      device.rope(target, source, positions, positionsOffset, table, inverseAccumulate);
+      // The device's inverse rotation accumulates: a written one accumulates into zeros.
+      if (inverse && !accumulate) {
+        target.backend().zero(target);
+      }
+      device.rope(target, source, positions, positionsOffset, table, inverse);
       return;
     }
     float[] y = CpuBackend.data(target);
@@ -195,9 +214,12 @@ public final class Rope {
                 float s = sin[angles + i];
                 float x1 = x[xOff + base + i];
                 float x2 = x[xOff + base + half + i];
-                if (inverseAccumulate) {
-                  y[yOff + base + i] += x1 * c + x2 * s;
-                  y[yOff + base + half + i] += x2 * c - x1 * s;
+                if (inverse) {
+                  // Written gradients are added to zeros, as into a zero-filled buffer.
+                  float y1 = accumulate ? y[yOff + base + i] : 0f;
+                  float y2 = accumulate ? y[yOff + base + half + i] : 0f;
+                  y[yOff + base + i] = y1 + (x1 * c + x2 * s);
+                  y[yOff + base + half + i] = y2 + (x2 * c - x1 * s);
                 } else {
                   y[yOff + base + i] = x1 * c - x2 * s;
                   y[yOff + base + half + i] = x2 * c + x1 * s;

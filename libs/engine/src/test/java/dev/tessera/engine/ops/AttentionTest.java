@@ -259,6 +259,35 @@ class AttentionTest {
     assertClose("dv twice", cpu.toHost(dv), scaled(r.dv, 2));
   }
 
+  /** Written instead of accumulated: the same bits as into zeros, whatever the buffers held. */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"CONTINUOUS", "DOCUMENT"})
+  void overwritingIgnoresWhatTheGradientsHeld(AttentionMask mask) {
+    Random random = new Random(23);
+    Run r = new Run(random, 2, 45, 4, 2, 16);
+    int[][] starts = {randomStarts(random, 45), randomStarts(random, 45)};
+    runTessera(r, mask, starts);
+    Tensor q = cpu.fromHost(r.q, 2, 45, 4, 16);
+    Tensor k = cpu.fromHost(r.k, 2, 45, 2, 16);
+    Tensor v = cpu.fromHost(r.v, 2, 45, 2, 16);
+    Tensor out = cpu.fromHost(r.out, 2, 45, 4, 16);
+    Tensor lse = cpu.fromHost(r.lse, 2, 4, 45);
+    Tensor dq = cpu.fromHost(nans(r.dq.length), 2, 45, 4, 16);
+    Tensor dk = cpu.fromHost(nans(r.dk.length), 2, 45, 2, 16);
+    Tensor dv = cpu.fromHost(nans(r.dv.length), 2, 45, 2, 16);
+    Attention.backward(
+        dq, dk, dv, cpu.fromHost(r.dy, 2, 45, 4, 16), q, k, v, out, lse, mask, starts, false);
+    assertThat(cpu.toHost(dq)).containsExactly(r.dq);
+    assertThat(cpu.toHost(dk)).containsExactly(r.dk);
+    assertThat(cpu.toHost(dv)).containsExactly(r.dv);
+  }
+
+  private static float[] nans(int n) {
+    float[] values = new float[n];
+    Arrays.fill(values, Float.NaN);
+    return values;
+  }
+
   private static float[] scaled(float[] values, float factor) {
     float[] out = values.clone();
     for (int i = 0; i < out.length; i++) {

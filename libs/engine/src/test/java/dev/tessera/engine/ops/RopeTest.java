@@ -62,6 +62,13 @@ class RopeTest {
     assertClose("out", cpu.toHost(out), Torch.values(ty));
     assertClose("dinp", cpu.toHost(dinp), Torch.grad(tx));
 
+    // Written instead of accumulated: the same bits over a NaN-filled buffer.
+    float[] poison = new float[t * h * d];
+    java.util.Arrays.fill(poison, Float.NaN);
+    Tensor written = cpu.fromHost(poison, t, h, d);
+    Rope.backward(written, cpu.fromHost(dy, t, h, d), positions, offset, table, false);
+    assertThat(cpu.toHost(written)).containsExactly(cpu.toHost(dinp));
+
     // The theta overload builds the same angles; in place gives the same result.
     Tensor again = cpu.fromHost(x, t, h, d);
     Rope.forward(again, again, positions, offset, theta);

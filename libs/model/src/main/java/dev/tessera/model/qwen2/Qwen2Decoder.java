@@ -620,9 +620,9 @@ public final class Qwen2Decoder {
         a.attention,
         layer.o(),
         false);
-    Tensor dq = backend.zeros(n, config.numAttentionHeads() * hd);
-    Tensor dk = backend.zeros(n, config.kvDim());
-    Tensor dv = backend.zeros(n, config.kvDim());
+    Tensor dq = backend.empty(n, config.numAttentionHeads() * hd);
+    Tensor dk = backend.empty(n, config.kvDim());
+    Tensor dv = backend.empty(n, config.kvDim());
     Attention.backward(
         dq.view(rows, t, config.numAttentionHeads(), hd),
         dk.view(rows, t, config.numKeyValueHeads(), hd),
@@ -634,21 +634,24 @@ public final class Qwen2Decoder {
         a.attention.view(rows, t, config.numAttentionHeads(), hd),
         a.lse,
         batch.mask(),
-        batch.sampleStarts());
-    Tensor dqPre = backend.zeros(n, config.numAttentionHeads() * hd);
-    Tensor dkPre = backend.zeros(n, config.kvDim());
+        batch.sampleStarts(),
+        false);
+    Tensor dqPre = backend.empty(n, config.numAttentionHeads() * hd);
+    Tensor dkPre = backend.empty(n, config.kvDim());
     Rope.backward(
         dqPre.view(n, config.numAttentionHeads(), hd),
         dq.view(n, config.numAttentionHeads(), hd),
         batch.positions(),
         0,
-        rope);
+        rope,
+        false);
     Rope.backward(
         dkPre.view(n, config.numKeyValueHeads(), hd),
         dk.view(n, config.numKeyValueHeads(), hd),
         batch.positions(),
         0,
-        rope);
+        rope,
+        false);
     Tensor dNorm1 = backend.empty(n, d);
     Matmul.backward(
         dNorm1,
