@@ -62,6 +62,19 @@ public final class Gemm {
    */
   static final int DIRECT_A_PANELS = 2;
 
+  /**
+   * Floats between consecutive packed panels of A beyond their {@code MR * kc}: one cache line. A
+   * transposed A is packed a stored row at a time into every panel at once, and panels a multiple
+   * of 4 KiB apart (12 x 256 floats is 12 KiB) would all fall in one L1 set, more write streams
+   * than it has ways.
+   */
+  static final int A_PANEL_PAD = 16;
+
+  /** Floats from one packed panel of A to the next, for k blocks of {@code kc} steps. */
+  static int aPanelStride(int kc) {
+    return MR * kc + A_PANEL_PAD;
+  }
+
   /** Most rows of C per task: its packed A (MC x KC) stays in L2. */
   static final int MC = 16 * MR;
 
@@ -279,7 +292,7 @@ public final class Gemm {
             mTiles * nSplit,
             1,
             (from, to) -> {
-              float[] packedA = buffer(PACKED_A, mc * kc);
+              float[] packedA = buffer(PACKED_A, ceilDiv(mc, MR) * aPanelStride(kc));
               float[] edge = new float[MR * NR];
               for (int t = from; t < to; t++) {
                 int i0 = (t / nSplit) * mc;
@@ -326,7 +339,7 @@ public final class Gemm {
                           direct ? a : packedA,
                           direct
                               ? aOff + (pBlock + ps) * lda + i
-                              : (ip - fullTiles) * MR * kc + ps * MR,
+                              : (ip - fullTiles) * aPanelStride(kc) + ps * MR,
                           direct ? lda : MR,
                           packedB,
                           jp * NR * kc + ps * NR,
@@ -473,7 +486,10 @@ public final class Gemm {
     }
   }
 
-  /** Packs op(A)[i0:i0+rows, p0:p0+kc] as MR-row panels {@code [panel][p][MR]}, zero-padded. */
+  /**
+   * Packs op(A)[i0:i0+rows, p0:p0+kc] as MR-row panels {@code [panel][p][MR]}, zero-padded, panels
+   * {@link #aPanelStride} floats apart.
+   */
   static void packA(
       boolean transA, float[] a, int aOff, int lda, int i0, int rows, int p0, int kc, float[] dst) {
     if (transA) {
@@ -481,7 +497,7 @@ public final class Gemm {
       return;
     }
     for (int ip = 0; ip * MR < rows; ip++) {
-      int base = ip * MR * kc;
+      int base = ip * aPanelStride(kc);
       int r = Math.min(MR, rows - ip * MR);
       if (r < MR) {
         java.util.Arrays.fill(dst, base, base + MR * kc, 0f);
@@ -535,9 +551,9 @@ public final class Gemm {
       float[] a, int aOff, int lda, int i0, int rows, int p0, int kc, float[] dst) {
     int full = rows / MR;
     int r = rows - full * MR;
-    int panelStride = MR * kc;
+    int panelStride = aPanelStride(kc);
     if (r > 0) {
-      java.util.Arrays.fill(dst, full * panelStride, (full + 1) * panelStride, 0f);
+      java.util.Arrays.fill(dst, full * panelStride, full * panelStride + MR * kc, 0f);
     }
     for (int p = 0; p < kc; p++) {
       int src = aOff + (p0 + p) * lda + i0;

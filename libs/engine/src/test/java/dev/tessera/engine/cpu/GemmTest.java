@@ -279,7 +279,9 @@ class GemmTest {
     int lda = (transA ? totalRows : totalK) + 4;
     float[] a = randn(new Random(rows), aOff + lda * (transA ? totalK : totalRows), 1.0);
     int panels = (rows + mr - 1) / mr;
-    float[] dst = new float[panels * mr * kc];
+    int stride = Gemm.aPanelStride(kc);
+    assertThat(stride).isGreaterThanOrEqualTo(mr * kc);
+    float[] dst = new float[panels * stride];
     Arrays.fill(dst, Float.NaN);
     Gemm.packA(transA, a, aOff, lda, i0, rows, p0, kc, dst);
     for (int ip = 0; ip < panels; ip++) {
@@ -290,7 +292,7 @@ class GemmTest {
               i >= rows
                   ? 0f
                   : transA ? a[aOff + (p0 + p) * lda + i0 + i] : a[aOff + (i0 + i) * lda + p0 + p];
-          assertThat(dst[ip * mr * kc + p * mr + ii])
+          assertThat(dst[ip * stride + p * mr + ii])
               .as("panel %d p %d row %d", ip, p, ii)
               .isEqualTo(expected);
         }
