@@ -43,7 +43,7 @@ public final class Gemm {
    */
   static final long MIN_BLOCK_WORK = 1L << 26;
 
-  /** Longest k block: its packed B panel of NC columns then stays in L3. */
+  /** Longest k block: bounds the packed B buffer of a product that grows its k blocks. */
   static final int MAX_KC = 8192;
 
   /** The k block for an m x n product: {@link #KC}, longer when a block would be little work. */
