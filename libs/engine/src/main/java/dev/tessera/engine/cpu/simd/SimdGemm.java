@@ -36,10 +36,13 @@ public final class SimdGemm {
   }
 
   /**
-   * {@code C[0:MR, 0:NR] = fma(alpha, sum_p A[:, p] * B[p, :], C)} with A read as {@code a[aOffset
-   * + p * aStride + i]} — packed ({@code aStride = MR}) or a transposed A as stored (its row
-   * stride) — and B packed as {@code b[bOffset + p * NR + j]}. Each element is accumulated in k
-   * order with one FMA per step, then added to C with one FMA.
+   * {@code C[0:MR, 0:NR] = fma(alpha, sum_p A[:, p] * B[p, :], Cin)} with A read as {@code
+   * a[aOffset + p * aStride + i]} — packed ({@code aStride = MR}) or a transposed A as stored (its
+   * row stride) — and B packed as {@code b[bOffset + p * NR + j]}. Each element is accumulated in k
+   * order with one FMA per step, then added to {@code Cin} with one FMA. {@code Cin} is read from
+   * {@code cIn[cInOffset + i * ldcIn + j]}: C itself to accumulate, or a row of zeros with {@code
+   * ldcIn = 0} to overwrite C without reading it (a separate input rather than a second way of
+   * storing keeps the kernel straight-line; see the class comment).
    */
   public static void kernel(
       int kc,
