@@ -9,6 +9,10 @@ import java.util.Arrays;
 public final class CpuBackend implements Backend {
   private static final CpuBackend INSTANCE = new CpuBackend();
 
+  /** Released temporaries' arrays for {@link #empty}: at most a quarter of the heap. */
+  private final ReleasedArrays released =
+      new ReleasedArrays(Runtime.getRuntime().maxMemory() / Float.BYTES / 4);
+
   private CpuBackend() {}
 
   public static CpuBackend get() {
@@ -50,9 +54,6 @@ public final class CpuBackend implements Backend {
       }
     }
   }
-
-  private final ReleasedArrays released =
-      new ReleasedArrays(Runtime.getRuntime().maxMemory() / Float.BYTES / 4);
 
   private static int size(int[] shape) {
     long size = 1;
