@@ -11,7 +11,9 @@ import java.util.concurrent.ForkJoinWorkerThread;
  * op(B) is packed (zero-padded to whole micro-panels), then blocks of rows of C are computed in
  * parallel, each packing its rows of op(A) and calling the register-blocked micro-kernel ({@code
  * SimdGemm}: 12 rows x 2 vectors of FMA accumulators with 512-bit vectors, 6 rows with narrower
- * ones; a scalar kernel without the Vector API).
+ * ones; a scalar kernel without the Vector API). A task walks its block of C a row of tiles at a
+ * time, along the rows: C is then read and written in address order, which the hardware prefetchers
+ * follow, while A's micro-panel stays in L1 and the packed B block in L2.
  *
  * <p>Determinism: every element of C is computed the same way wherever it falls in the blocking
  * (edge blocks run the same kernel on zero-padded panels), k is never split across threads and the
@@ -28,6 +30,9 @@ public final class Gemm {
 
   /** Columns of C per micro-kernel call. */
   static final int NR = Vec.SIMD ? SimdGemm.nr() : 16;
+
+  /** Floats one vector copy of an {@code MR}-float run of A reads and writes. */
+  private static final int LANES_PER_RUN = Vec.SIMD ? MR + SimdGemm.runSpill() : MR;
 
   /**
    * Steps of k per micro-kernel call: one micro-panel of B (KC x NR) stays in L1. Also the k block,
@@ -78,8 +83,11 @@ public final class Gemm {
   /** Most rows of C per task: its packed A (MC x KC) stays in L2. */
   static final int MC = 16 * MR;
 
-  /** Columns of op(B) per packed block. */
-  static final int NC = 2048 / NR * NR;
+  /**
+   * Columns of op(B) per packed block: its {@code KC x NC} floats (1 MiB) stay in L2 while each row
+   * of tiles walks across them.
+   */
+  static final int NC = 1024 / NR * NR;
 
   /**
    * Rows of C up to which {@code A * B^T} is computed as dot products of rows, without packing B: a
@@ -323,17 +331,19 @@ public final class Gemm {
                       kc,
                       packedA);
                 }
-                // The kernel walks the k block KC steps at a time (B's micro-panel then stays in
-                // L1): each element's sum is chained per KC steps whatever the k block.
+                // The kernel walks the k block KC steps at a time: each element's sum is chained
+                // per KC steps whatever the k block. Tiles go along C's rows: down a column of
+                // tiles, every tile's rows missed in cache (a cold C cost up to a third of the
+                // kernel's time), along them the prefetchers fetch C ahead.
                 for (int ps = 0; ps < kc; ps += KC) {
                   int steps = Math.min(KC, kc - ps);
-                  for (int jp = panel0; jp < panel1; jp++) {
-                    int j = jBlock + jp * NR;
-                    int cols = Math.min(NR, jBlock + nc - j);
-                    for (int ip = 0; ip * MR < rows; ip++) {
-                      int i = i0 + ip * MR;
-                      int r = Math.min(MR, rows - ip * MR);
-                      boolean direct = ip < fullTiles;
+                  for (int ip = 0; ip * MR < rows; ip++) {
+                    int i = i0 + ip * MR;
+                    int r = Math.min(MR, rows - ip * MR);
+                    boolean direct = ip < fullTiles;
+                    for (int jp = panel0; jp < panel1; jp++) {
+                      int j = jBlock + jp * NR;
+                      int cols = Math.min(NR, jBlock + nc - j);
                       block(
                           steps,
                           direct ? a : packedA,
@@ -555,14 +565,30 @@ public final class Gemm {
     if (r > 0) {
       java.util.Arrays.fill(dst, full * panelStride, full * panelStride + MR * kc, 0f);
     }
+    // Whole vectors per run where the panels' padding takes the spill and A has the floats to
+    // read past the last run (the last stored row's runs are then copied by the loop below).
+    boolean vector =
+        Vec.SIMD && LANES_PER_RUN > MR && LANES_PER_RUN - MR <= A_PANEL_PAD && full > 0;
+    int vectorRows =
+        vector
+            ? Math.min(
+                kc,
+                Math.floorDiv(a.length - (aOff + i0 + (full - 1) * MR + LANES_PER_RUN), lda)
+                    + 1
+                    - p0)
+            : 0;
     for (int p = 0; p < kc; p++) {
       int src = aOff + (p0 + p) * lda + i0;
       int d = p * MR;
-      for (int ip = 0; ip < full; ip++) {
-        int s = src + ip * MR;
-        int t = d + ip * panelStride;
-        for (int ii = 0; ii < MR; ii++) {
-          dst[t + ii] = a[s + ii];
+      if (p < vectorRows) {
+        SimdGemm.copyRuns(a, src, dst, d, panelStride, full);
+      } else {
+        for (int ip = 0; ip < full; ip++) {
+          int s = src + ip * MR;
+          int t = d + ip * panelStride;
+          for (int ii = 0; ii < MR; ii++) {
+            dst[t + ii] = a[s + ii];
+          }
         }
       }
       if (r > 0) {

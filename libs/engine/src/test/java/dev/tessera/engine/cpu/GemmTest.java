@@ -265,18 +265,32 @@ class GemmTest {
     assertThat(whole).isEqualTo(sliced);
   }
 
-  /** The packed layout of op(A) panels, for both storage orders, with edge rows zero-padded. */
-  @ParameterizedTest(name = "transA={0} rows={1}")
-  @CsvSource({"false,17", "true,17", "true,12", "true,5", "false,5"})
-  void packAMatchesDefinition(boolean transA, int rows) {
+  /**
+   * The packed layout of op(A) panels, for both storage orders, with edge rows zero-padded. With
+   * {@code tight} A ends with the packed block: a transposed A's whole-vector copies, which read
+   * past a run, must stop short of the array's end.
+   */
+  @ParameterizedTest(name = "transA={0} rows={1} tight={2}")
+  @CsvSource({
+    "false,17,false",
+    "true,17,false",
+    "true,12,false",
+    "true,5,false",
+    "false,5,false",
+    "true,12,true",
+    "true,17,true",
+    "true,24,true",
+    "false,17,true"
+  })
+  void packAMatchesDefinition(boolean transA, int rows, boolean tight) {
     int mr = Gemm.MR;
     int aOff = 5;
     int i0 = 3;
     int p0 = 2;
     int kc = 9;
-    int totalRows = i0 + rows + 2;
-    int totalK = p0 + kc + 1;
-    int lda = (transA ? totalRows : totalK) + 4;
+    int totalRows = i0 + rows + (tight ? 0 : 2);
+    int totalK = p0 + kc + (tight ? 0 : 1);
+    int lda = (transA ? totalRows : totalK) + (tight ? 0 : 4);
     float[] a = randn(new Random(rows), aOff + lda * (transA ? totalK : totalRows), 1.0);
     int panels = (rows + mr - 1) / mr;
     int stride = Gemm.aPanelStride(kc);

@@ -65,6 +65,28 @@ public final class SimdGemm {
     }
   }
 
+  /**
+   * Floats a {@link #copyRuns} store may write past each {@code MR}-float run: a whole vector is
+   * stored, and its lanes beyond the run land where the next k step's run (or a panel's padding)
+   * goes.
+   */
+  public static int runSpill() {
+    return Math.max(0, LANES - MR);
+  }
+
+  /**
+   * Copies {@code runs} runs of {@code MR} floats, {@code src + r * MR} to {@code dst + r *
+   * dstStride}, one vector each. Each store writes {@link #runSpill} floats past its run; the
+   * caller writes the runs in increasing k order, so each spill is overwritten by the next k step's
+   * run, or lands in padding. Reads up to {@link #runSpill} floats past the last run, which must
+   * exist.
+   */
+  public static void copyRuns(float[] a, int src, float[] dst, int dstAt, int dstStride, int runs) {
+    for (int r = 0; r < runs; r++) {
+      FloatVector.fromArray(SPECIES, a, src + r * MR).intoArray(dst, dstAt + r * dstStride);
+    }
+  }
+
   /** {@link #kernel} with a 6-row block, on any vector width. */
   public static void kernel6(
       int kc,
