@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.openblas.global.openblas;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -201,6 +202,9 @@ public final class TrainStepBenchmark {
       boolean gemmProfile) {
     Parallel.setThreads(threads);
     torch.set_num_threads(threads);
+    // libtorch's matrix products run on OpenBLAS, whose own thread pool (one thread per core)
+    // torch.set_num_threads does not limit.
+    openblas.blas_set_num_threads(threads);
     System.out.printf(
         "%nthreads %d (Tessera %d, libtorch %d): %d warm-up + %d timed steps%n",
         threads, threads, torch.get_num_threads(), warmup, steps);
