@@ -206,8 +206,8 @@ public final class TrainStepBenchmark {
     // torch.set_num_threads does not limit.
     openblas.blas_set_num_threads(threads);
     System.out.printf(
-        "%nthreads %d (Tessera %d, libtorch %d): %d warm-up + %d timed steps%n",
-        threads, threads, torch.get_num_threads(), warmup, steps);
+        "%nthreads %d (Tessera %d, libtorch %d, its OpenBLAS %d): %d warm-up + %d timed steps%n",
+        threads, threads, torch.get_num_threads(), openblas.blas_get_num_threads(), warmup, steps);
     CpuBackend cpu = CpuBackend.get();
 
     // Tessera: the decoder with random weights, AdamW over every named parameter.
