@@ -1,7 +1,6 @@
 package dev.tessera.engine.cpu;
 
 import dev.tessera.engine.cpu.simd.SimdGemm;
-import java.util.concurrent.ForkJoinWorkerThread;
 
 /**
  * Single-precision matrix multiply on row-major {@code float[]} matrices, BLAS style: {@code C =
@@ -232,9 +231,9 @@ public final class Gemm {
     }
   }
 
-  /** Inside a kernel thread nested parallel loops would share this thread's packing buffers. */
+  /** Inside a kernel loop nested parallel loops would share this thread's packing buffers. */
   private static boolean inWorker() {
-    return Thread.currentThread() instanceof ForkJoinWorkerThread;
+    return Parallel.inKernelThread();
   }
 
   private static void run(
