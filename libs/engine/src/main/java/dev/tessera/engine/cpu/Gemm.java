@@ -34,8 +34,9 @@ public final class Gemm {
   private static final int LANES_PER_RUN = Vec.SIMD ? MR + SimdGemm.runSpill() : MR;
 
   /**
-   * Steps of k per micro-kernel call: one micro-panel of B (KC x NR) stays in L1. Also the k block,
-   * unless a block would be little work (see {@link #kBlock}).
+   * Steps of k per micro-kernel call: one micro-panel of A (MR x KC) stays in L1 while its row of
+   * tiles walks across the packed B block. Also the k block, unless a block would be little work
+   * (see {@link #kBlock}).
    */
   static final int KC = 256;
 
