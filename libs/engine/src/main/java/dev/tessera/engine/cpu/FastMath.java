@@ -165,8 +165,8 @@ public final class FastMath {
   }
 
   /**
-   * {@code out[i] = e^(x[i] - shift)}; returns their sum accumulated in double. {@code out} may be
-   * {@code x}.
+   * {@code out[i] = e^(x[i] - shift)}; returns their sum, accumulated in double (with the Vector
+   * API: in float over blocks of 1,024, the blocks in double). {@code out} may be {@code x}.
    */
   public static double expShiftSumDouble(
       float[] x, int xOffset, float shift, float[] out, int outOffset, int n) {

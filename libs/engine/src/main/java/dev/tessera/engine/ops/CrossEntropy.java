@@ -104,7 +104,8 @@ public final class CrossEntropy {
             float targetLogit = x[xBase + target];
             float max = FastMath.max(x, xBase, v);
             // dx = exp(x - max) (reads x[i] before writing dx[i], so dlogits may alias logits),
-            // summed in double; then dx *= lossScale / sum and dx[target] -= lossScale.
+            // summed (in double over blocks summed in float); then dx *= lossScale / sum and
+            // dx[target] -= lossScale.
             double sum = FastMath.expShiftSumDouble(x, xBase, max, dx, dxBase, v);
             double logSumExp = max + Math.log(sum);
             rowLoss[row] = logSumExp - targetLogit;

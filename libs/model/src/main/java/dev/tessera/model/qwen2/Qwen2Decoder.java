@@ -685,31 +685,92 @@ public final class Qwen2Decoder {
     backend.release(dAct, dGate, dUp, dNorm2, dAttention, dq, dk, dv, dqPre, dkPre, dNorm1);
   }
 
-  /** Sum of the token losses; the gradient of the mean loss goes into {@code dHidden}. */
+  /**
+   * Sum of the token losses; the gradient of the mean loss goes into {@code dHidden}.
+   *
+   * <p>Only rows with a target reach the classifier: image placeholders, prompts and padding are
+   * left out before their logits are computed (in pre-training most rows are image tokens, and the
+   * classifier over the whole vocabulary is the costliest product). The rows with targets are taken
+   * in chunks of {@link #LOSS_CHUNK_ROWS} ({@link #DEVICE_LOSS_CHUNK_ROWS} on a device); a chunk
+   * whose rows are not contiguous is gathered into a buffer first, and its hidden-state gradient
+   * added back a run of consecutive rows at a time. The rows left out have zero loss gradient: they
+   * added nothing to the classifier's weight gradient or to the hidden states' gradient before.
+   */
   private double classifierLoss(Qwen2Batch batch, Tensor hidden, Tensor dHidden, double lossScale) {
     int n = hidden.dim(0);
+    int d = hidden.dim(1);
     int vocab = config.vocabSize();
+    int[] targets = batch.targets();
     Tensor head = head();
     Tensor dHead = parameters.grad(headName());
+    int[] kept = new int[n];
+    int count = 0;
+    for (int row = 0; row < n; row++) {
+      if (targets[row] != CrossEntropy.IGNORE_INDEX) {
+        kept[count++] = row;
+      }
+    }
     double loss = 0;
     int chunk = backend.device() == Device.CPU ? LOSS_CHUNK_ROWS : DEVICE_LOSS_CHUNK_ROWS;
-    for (int from = 0; from < n; from += chunk) {
-      int rows = Math.min(chunk, n - from);
-      if (CrossEntropy.countValid(java.util.Arrays.copyOfRange(batch.targets(), from, from + rows))
-          == 0) {
-        continue;
+    for (int first = 0; first < count; first += chunk) {
+      int rows = Math.min(chunk, count - first);
+      int from = kept[first];
+      boolean contiguous = kept[first + rows - 1] - from == rows - 1;
+      Tensor h;
+      Tensor dh;
+      int[] chunkTargets;
+      if (contiguous) {
+        h = hidden.slice((long) from * d, rows, d);
+        dh = dHidden.slice((long) from * d, rows, d);
+        chunkTargets = Arrays.copyOfRange(targets, from, from + rows);
+      } else {
+        h = backend.empty(rows, d);
+        dh = backend.empty(rows, d);
+        chunkTargets = new int[rows];
+        forEachRun(
+            kept,
+            first,
+            rows,
+            (at, row, length) -> {
+              backend.copy(
+                  hidden.slice((long) row * d, length, d), h.slice((long) at * d, length, d));
+              System.arraycopy(targets, row, chunkTargets, at, length);
+            });
       }
-      Tensor h = hidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
       Tensor logits = backend.empty(rows, vocab);
       Matmul.forward(logits, h, head, null);
       Tensor dLogits = backend.empty(rows, vocab);
       backend.onlyForGemms(dLogits);
-      loss +=
-          CrossEntropy.forwardBackward(dLogits, logits, batch.targets(), from, (float) lossScale);
-      Tensor dh = dHidden.slice((long) from * hidden.dim(1), rows, hidden.dim(1));
-      Matmul.backward(dh, dHead, null, dLogits, h, head);
+      loss += CrossEntropy.forwardBackward(dLogits, logits, chunkTargets, (float) lossScale);
+      Matmul.backward(dh, dHead, null, dLogits, h, head, contiguous);
       backend.release(logits, dLogits);
+      if (!contiguous) {
+        forEachRun(
+            kept,
+            first,
+            rows,
+            (at, row, length) ->
+                Add.accumulate(
+                    dHidden.slice((long) row * d, length, d), dh.slice((long) at * d, length, d)));
+        backend.release(h, dh);
+      }
     }
     return loss;
+  }
+
+  /** A run of consecutive rows: {@code length} rows from {@code row}, at {@code at} in a chunk. */
+  private interface RowRun {
+    void accept(int at, int row, int length);
+  }
+
+  /** The runs of consecutive rows among {@code rows[first, first + count)}. */
+  private static void forEachRun(int[] rows, int first, int count, RowRun run) {
+    int start = 0;
+    for (int i = 1; i <= count; i++) {
+      if (i == count || rows[first + i] != rows[first + i - 1] + 1) {
+        run.accept(start, rows[first + start], i - start);
+        start = i;
+      }
+    }
   }
 }

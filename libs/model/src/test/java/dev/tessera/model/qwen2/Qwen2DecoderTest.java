@@ -117,4 +117,67 @@ class Qwen2DecoderTest {
       assertClose(name, cpu.toHost(decoder.parameters().grad(name)), reference.grad(name));
     }
   }
+
+  /**
+   * More rows with targets than one classifier chunk holds, with a long run of rows without targets
+   * (as image placeholders make) and scattered ones: the chunks are gathered from runs of rows, and
+   * the loss and every gradient still match libtorch.
+   */
+  @org.junit.jupiter.api.Test
+  void classifierOverGatheredRowsWithTargetsMatchesLibtorch() {
+    int rows = 2;
+    int tokens = 300;
+    Qwen2Config config = new Qwen2Config(32, 48, 1, 4, 2, 97, 1e-6, 10000.0, false, 512, "float32");
+    Random random = new Random(29);
+    Qwen2Decoder decoder = new Qwen2Decoder(cpu, config, false);
+    decoder.parameters().initialise(13, 0.2);
+    int n = rows * tokens;
+    int[] ids = new int[n];
+    int[] targets = new int[n];
+    int[] positions = new int[n];
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+      ids[i] = random.nextInt(config.vocabSize());
+      boolean image = i >= 20 && i < 180;
+      targets[i] = image || random.nextInt(6) == 0 ? -100 : random.nextInt(config.vocabSize());
+      positions[i] = i % tokens;
+      kept += targets[i] == -100 ? 0 : 1;
+    }
+    assertThat(kept).isGreaterThan(Qwen2Decoder.LOSS_CHUNK_ROWS);
+    Qwen2Batch batch =
+        new Qwen2Batch(
+            rows,
+            tokens,
+            ids,
+            positions,
+            targets,
+            AttentionMask.CONTINUOUS,
+            new int[][] {{0}, {0}},
+            null,
+            null);
+    double loss = decoder.forwardBackward(batch, null);
+
+    TorchQwen2 reference = TorchQwen2.copyOf(config, decoder.parameters());
+    boolean[][][] allowed = new boolean[rows][tokens][tokens];
+    for (boolean[][] row : allowed) {
+      for (int t = 0; t < tokens; t++) {
+        java.util.Arrays.fill(row[t], 0, t + 1, true);
+      }
+    }
+    float referenceLoss =
+        reference.lossAndBackward(
+            rows,
+            tokens,
+            java.util.Arrays.stream(ids).asLongStream().toArray(),
+            java.util.Arrays.stream(positions).asLongStream().toArray(),
+            allowed,
+            java.util.Arrays.stream(targets).asLongStream().toArray(),
+            (float[]) null,
+            null);
+
+    assertThat(Math.abs(loss - referenceLoss) / Math.abs(referenceLoss)).isLessThan(1e-5);
+    for (String name : decoder.parameters().names()) {
+      assertClose(name, cpu.toHost(decoder.parameters().grad(name)), reference.grad(name));
+    }
+  }
 }
