@@ -10,6 +10,7 @@ import dev.tessera.engine.cuda.KernelProfile;
 import dev.tessera.engine.cuda.NcclCollective;
 import dev.tessera.engine.dist.InProcessCollective;
 import dev.tessera.engine.ops.AttentionMask;
+import dev.tessera.engine.ops.CrossEntropy;
 import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.GradClip;
 import dev.tessera.model.Parameters;
@@ -249,7 +250,8 @@ final class GpuCheckCommand implements Callable<Integer> {
     }
     AdamW optimizer = new AdamW(params);
     Qwen2Batch batch = packedBatch(config);
-    double flops = TrainingFlops.decoderStep(config, 1, tokens);
+    double flops =
+        TrainingFlops.decoderStep(config, 1, tokens, CrossEntropy.countValid(batch.targets()));
     out.printf(
         Locale.ROOT,
         "training steps: Qwen2 decoder %d layers, hidden %d, vocab %d, %d tokens per step"

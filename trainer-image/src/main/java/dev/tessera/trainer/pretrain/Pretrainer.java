@@ -395,6 +395,7 @@ public final class Pretrainer {
               model.projector().tokensPerImage(),
               batch.batch().rows(),
               batch.batch().tokens(),
+              batch.targets(),
               batch.images());
     }
     // The mean is over the real tokens of the whole step, on every rank.

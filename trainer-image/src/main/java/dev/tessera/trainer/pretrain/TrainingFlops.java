@@ -5,17 +5,18 @@ import dev.tessera.model.config.SiglipVisionConfig;
 
 /**
  * Model FLOPs of a training step, for MFU: what the model needs, not what the kernels happen to do
- * (PaLM's definition). Per decoder position, 6 × the decoder's matrix parameters (forward and
- * backward of every projection, the classifier included) plus 6 × layers × row length × hidden for
- * causal attention; per image, the frozen tower's forward (2 × its matrix parameters per patch plus
- * attention) and the projector's forward and backward.
+ * (PaLM's definition). Per decoder position, 6 × the decoder layers' matrix parameters (forward and
+ * backward of every projection) plus 6 × layers × row length × hidden for causal attention; per
+ * position with a target, 6 × the classifier's parameters (positions without one, such as image
+ * placeholders, need no logits and get none); per image, the frozen tower's forward (2 × its matrix
+ * parameters per patch plus attention) and the projector's forward and backward.
  */
 public final class TrainingFlops {
   private TrainingFlops() {}
 
   /**
-   * FLOPs of one step over {@code rows} rows of {@code rowLength} positions holding {@code images}
-   * images.
+   * FLOPs of one step over {@code rows} rows of {@code rowLength} positions, {@code targets} of
+   * them with a target, holding {@code images} images.
    */
   public static double step(
       Qwen2Config llm,
@@ -23,8 +24,9 @@ public final class TrainingFlops {
       int tokensPerImage,
       long rows,
       int rowLength,
+      long targets,
       long images) {
-    double decoder = decoderStep(llm, rows, rowLength);
+    double decoder = decoderStep(llm, rows, rowLength, targets);
     double hidden = llm.hiddenSize();
     double vHidden = vision.hiddenSize();
     double patches = vision.numPatches();
@@ -38,17 +40,21 @@ public final class TrainingFlops {
   }
 
   /**
-   * FLOPs of the decoder alone (forward and backward) over {@code rows} rows of {@code rowLength}.
+   * FLOPs of the decoder alone (forward and backward) over {@code rows} rows of {@code rowLength},
+   * {@code targets} positions of them with a target (the classifier's).
    */
-  public static double decoderStep(Qwen2Config llm, long rows, int rowLength) {
+  public static double decoderStep(Qwen2Config llm, long rows, int rowLength, long targets) {
     double hidden = llm.hiddenSize();
     double perLayer =
         hidden * hidden // q
             + 2 * hidden * llm.kvDim() // k, v
             + hidden * hidden // o
             + 3 * hidden * llm.intermediateSize(); // gate, up, down
-    double matrices = llm.numHiddenLayers() * perLayer + hidden * llm.vocabSize();
+    double layers = llm.numHiddenLayers() * perLayer;
+    double classifier = hidden * llm.vocabSize();
     double positions = (double) rows * rowLength;
-    return 6 * matrices * positions + 6.0 * llm.numHiddenLayers() * rowLength * hidden * positions;
+    return 6 * layers * positions
+        + 6 * classifier * targets
+        + 6.0 * llm.numHiddenLayers() * rowLength * hidden * positions;
   }
 }

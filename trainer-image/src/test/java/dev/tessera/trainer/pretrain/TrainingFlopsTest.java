@@ -34,7 +34,13 @@ class TrainingFlopsTest {
         new SiglipVisionConfig(32, 64, 2, 4, 32, 8, 3, 1e-6, "gelu_pytorch_tanh", false);
     double matrices = matrixElements(new Qwen2Decoder(cpu, llm, false).parameters());
     double expected = 6 * matrices * 3 * 256 + 6.0 * 2 * 256 * 64 * 3 * 256;
-    assertThat(TrainingFlops.step(llm, vision, 4, 3, 256, 0)).isCloseTo(expected, within(1.0));
+    assertThat(TrainingFlops.step(llm, vision, 4, 3, 256, 3 * 256, 0))
+        .isCloseTo(expected, within(1.0));
+
+    // The classifier (tied: the embedding matrix) counts only at positions with a target.
+    double classifier = 64.0 * 500;
+    assertThat(TrainingFlops.step(llm, vision, 4, 3, 256, 100, 0))
+        .isCloseTo(expected - 6 * classifier * (3 * 256 - 100), within(1.0));
 
     // Images add the tower's forward and the projector's forward and backward.
     double towerMatrices = matrixElements(new SiglipVisionTower(cpu, vision).parameters());
@@ -43,7 +49,7 @@ class TrainingFlopsTest {
         2 * towerMatrices * patches
             + 4.0 * 2 * patches * patches * 32
             + 6 * (32.0 * 64 + 64.0 * 64) * 4;
-    assertThat(TrainingFlops.step(llm, vision, 4, 3, 256, 5) - expected)
+    assertThat(TrainingFlops.step(llm, vision, 4, 3, 256, 3 * 256, 5) - expected)
         .isCloseTo(5 * perImage, within(5 * perImage * 0.02));
   }
 }
