@@ -89,7 +89,6 @@ class Qwen2DecoderTest {
     Tensor dEmbeds = images ? cpu.zeros(n, config.hiddenSize()) : null;
     double loss = decoder.forwardBackward(batch, dEmbeds);
 
-    TorchQwen2 reference = TorchQwen2.copyOf(config, decoder.parameters());
     boolean[][][] allowed = new boolean[ROWS][TOKENS][TOKENS];
     for (int b = 0; b < ROWS; b++) {
       for (int t = 0; t < TOKENS; t++) {
@@ -98,24 +97,40 @@ class Qwen2DecoderTest {
         }
       }
     }
-    float referenceLoss =
-        reference.lossAndBackward(
-            ROWS,
-            TOKENS,
-            java.util.Arrays.stream(ids).asLongStream().toArray(),
-            java.util.Arrays.stream(positions).asLongStream().toArray(),
-            allowed,
-            java.util.Arrays.stream(targets).asLongStream().toArray(),
-            embedValues,
-            useEmbeds);
-
-    assertThat(Math.abs(loss - referenceLoss) / Math.abs(referenceLoss)).isLessThan(1e-5);
+    TorchQwen2 reference =
+        assertMatchesLibtorch(config, decoder, loss, batch, allowed, embedValues);
     if (images) {
       assertClose("input embeddings", cpu.toHost(dEmbeds), reference.inputEmbedsGrad());
     }
+  }
+
+  /**
+   * Runs libtorch's Qwen2 with the decoder's weights on the same batch and attention pattern;
+   * asserts the loss and every parameter gradient, and returns the reference for more checks.
+   */
+  private TorchQwen2 assertMatchesLibtorch(
+      Qwen2Config config,
+      Qwen2Decoder decoder,
+      double loss,
+      Qwen2Batch batch,
+      boolean[][][] allowed,
+      float[] embedValues) {
+    TorchQwen2 reference = TorchQwen2.copyOf(config, decoder.parameters());
+    float referenceLoss =
+        reference.lossAndBackward(
+            batch.rows(),
+            batch.tokens(),
+            java.util.Arrays.stream(batch.ids()).asLongStream().toArray(),
+            java.util.Arrays.stream(batch.positions()).asLongStream().toArray(),
+            allowed,
+            java.util.Arrays.stream(batch.targets()).asLongStream().toArray(),
+            embedValues,
+            batch.useEmbeds());
+    assertThat(Math.abs(loss - referenceLoss) / Math.abs(referenceLoss)).isLessThan(1e-5);
     for (String name : decoder.parameters().names()) {
       assertClose(name, cpu.toHost(decoder.parameters().grad(name)), reference.grad(name));
     }
+    return reference;
   }
 
   /**
@@ -157,27 +172,12 @@ class Qwen2DecoderTest {
             null);
     double loss = decoder.forwardBackward(batch, null);
 
-    TorchQwen2 reference = TorchQwen2.copyOf(config, decoder.parameters());
     boolean[][][] allowed = new boolean[rows][tokens][tokens];
     for (boolean[][] row : allowed) {
       for (int t = 0; t < tokens; t++) {
         java.util.Arrays.fill(row[t], 0, t + 1, true);
       }
     }
-    float referenceLoss =
-        reference.lossAndBackward(
-            rows,
-            tokens,
-            java.util.Arrays.stream(ids).asLongStream().toArray(),
-            java.util.Arrays.stream(positions).asLongStream().toArray(),
-            allowed,
-            java.util.Arrays.stream(targets).asLongStream().toArray(),
-            (float[]) null,
-            null);
-
-    assertThat(Math.abs(loss - referenceLoss) / Math.abs(referenceLoss)).isLessThan(1e-5);
-    for (String name : decoder.parameters().names()) {
-      assertClose(name, cpu.toHost(decoder.parameters().grad(name)), reference.grad(name));
-    }
+    assertMatchesLibtorch(config, decoder, loss, batch, allowed, null);
   }
 }
