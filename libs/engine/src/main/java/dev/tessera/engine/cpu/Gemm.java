@@ -154,7 +154,8 @@ public final class Gemm {
         c,
         cOffset,
         ldc,
-        !inWorker());
+        // Inside a kernel loop, nested parallel loops would share this thread's packing buffers.
+        !Parallel.inKernelThread());
     if (profiled) {
       GemmProfile.record(transA, transB, m, n, k, beta, 1, System.nanoTime() - start);
     }
@@ -193,7 +194,7 @@ public final class Gemm {
     check(
         transA, transB, batch, m, n, k, a, aOffset, lda, strideA, b, bOffset, ldb, strideB, c,
         cOffset, ldc, strideC);
-    boolean worker = inWorker();
+    boolean worker = Parallel.inKernelThread();
     // Enough products for every thread: one product per thread, each single-threaded.
     // Otherwise the products run one after another, each on all threads.
     boolean perProduct = !worker && batch >= Parallel.threads();
@@ -230,11 +231,6 @@ public final class Gemm {
     if (profiled) {
       GemmProfile.record(transA, transB, m, n, k, beta, batch, System.nanoTime() - start);
     }
-  }
-
-  /** Inside a kernel loop nested parallel loops would share this thread's packing buffers. */
-  private static boolean inWorker() {
-    return Parallel.inKernelThread();
   }
 
   private static void run(
