@@ -320,7 +320,7 @@ final class GpuCheckCommand implements Callable<Integer> {
       lines.add(memory);
     }
     if (backend instanceof CudaBackend cuda) {
-      // One more step with every operation synchronised and timed: where the time goes.
+      // One more step with every operation timed between events on the stream: where the time goes.
       KernelProfile profile = new KernelProfile();
       cuda.profile(profile);
       Backend.WeightScope profiledScope = backend.stableWeights();
@@ -334,7 +334,7 @@ final class GpuCheckCommand implements Callable<Integer> {
       optimizer.step(learningRate, GradClip.coefficient(profiledNorm, 1.0));
       cuda.profile(null);
       String report = profile.report(30);
-      out.println("profile of one step (each operation synchronised; the shares are what count):");
+      out.println("profile of one step (device time per operation, between events on the stream):");
       out.print(report);
       lines.add("profile of one step, top operations:");
       report.lines().limit(13).forEach(lines::add);

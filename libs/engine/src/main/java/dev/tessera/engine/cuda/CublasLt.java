@@ -13,7 +13,6 @@ import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
-import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
 
 /**
@@ -52,12 +51,14 @@ final class CublasLt implements AutoCloseable {
   private final cublasLtContext handle = new cublasLtContext();
   private final DeviceAllocator.Block workspace;
   private final DeviceAllocator allocator;
+  private final CUstream_st stream;
   private final Map<Key, Plan> plans = new HashMap<>();
   private final FloatPointer alpha = new FloatPointer(1);
   private final FloatPointer beta = new FloatPointer(1);
 
-  CublasLt(DeviceAllocator allocator) {
+  CublasLt(DeviceAllocator allocator, CUstream_st stream) {
     this.allocator = allocator;
+    this.stream = stream;
     Cuda.checkCublas(cublas.cublasLtCreate(handle), "cublasLtCreate");
     this.workspace = allocator.allocate(WORKSPACE_BYTES);
   }
@@ -101,19 +102,19 @@ final class CublasLt implements AutoCloseable {
             handle,
             plan.desc(),
             alpha,
-            new DevicePointer(b),
+            Cuda.at(b),
             plan.a(),
-            new DevicePointer(a),
+            Cuda.at(a),
             plan.b(),
             beta,
-            new DevicePointer(c),
+            Cuda.at(c),
             plan.c(),
-            new DevicePointer(c),
+            Cuda.at(c),
             plan.c(),
             plan.heuristic().algo(),
-            new DevicePointer(workspace.address()),
+            Cuda.at(workspace.address()),
             WORKSPACE_BYTES,
-            (CUstream_st) null),
+            stream),
         "cublasLtMatmul " + describe(gemm, cm, precision));
   }
 
@@ -205,12 +206,5 @@ final class CublasLt implements AutoCloseable {
     plans.clear();
     allocator.release(workspace);
     cublas.cublasLtDestroy(handle);
-  }
-
-  /** A device address as a JavaCPP pointer, for library calls that take {@code void*}. */
-  static final class DevicePointer extends Pointer {
-    DevicePointer(long address) {
-      this.address = address;
-    }
   }
 }

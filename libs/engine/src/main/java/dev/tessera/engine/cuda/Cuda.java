@@ -4,6 +4,7 @@ import org.bytedeco.cuda.global.cublas;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.cuda.global.nvrtc;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
 
 /**
@@ -12,6 +13,19 @@ import org.bytedeco.javacpp.PointerPointer;
  */
 final class Cuda {
   private Cuda() {}
+
+  /**
+   * An address (device or pinned host memory) as a JavaCPP pointer, for {@code void*} arguments.
+   */
+  static Pointer at(long address) {
+    return new Address(address);
+  }
+
+  private static final class Address extends Pointer {
+    Address(long address) {
+      this.address = address;
+    }
+  }
 
   /** A CUDA runtime API status ({@code cudaError_t}). */
   static void check(int status, String operation) {

@@ -8,6 +8,9 @@ import dev.tessera.engine.ops.DeviceKernels;
 import java.lang.ref.PhantomReference;
 import java.lang.ref.Reference;
 import java.lang.ref.ReferenceQueue;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -18,21 +21,28 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.cuda.cudart.CUctx_st;
+import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUfunc_st;
+import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudart.cudaDeviceProp;
 import org.bytedeco.cuda.global.cudart;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.SizeTPointer;
 
 /**
- * fp32 tensors in GPU memory, kernels from {@code src/main/cuda} and GEMMs through cuBLASLt, all
- * queued on the device's default stream in call order (so results read back by {@link #toHost} are
- * complete). Model code is unchanged: it allocates through this backend and calls the ops, which
- * hand their work to {@link CudaKernels}.
+ * fp32 tensors in GPU memory, kernels from {@code src/main/cuda} and GEMMs through cuBLASLt. All of
+ * a backend's work — launches, library calls, collectives, copies and fills — is queued in call
+ * order on one stream of its own (non-blocking: it does not wait for other streams' work), so
+ * results read back by {@link #toHost} are complete and memory released to the allocator may be
+ * reused at once. Model code is unchanged: it allocates through this backend and calls the ops,
+ * which hand their work to {@link CudaKernels}.
+ *
+ * <p>Copies between host and device pass through a pinned staging buffer used as a ring ({@link
+ * StagingRing}): a copy to the device returns as soon as its values are in pinned memory, and the
+ * host waits only for copies back or when the ring wraps onto a copy the device has not reached.
  *
  * <p>Memory: tensors draw blocks from a {@link DeviceAllocator}. Tensors have no explicit free, so
  * a block returns to the allocator's cache when the Java garbage collector finds that no tensor
@@ -44,7 +54,7 @@ import org.bytedeco.javacpp.SizeTPointer;
  * missing.
  */
 public final class CudaBackend implements Backend {
-  private static final long STAGING_FLOATS = 4L << 20; // 16 MiB host staging buffer
+  private static final long STAGING_BYTES = 16L << 20; // pinned host memory for copies
 
   private final int device;
   private final CUctx_st context = new CUctx_st();
@@ -58,12 +68,16 @@ public final class CudaBackend implements Backend {
   private final Set<BufferReference> live = Collections.newSetFromMap(new IdentityHashMap<>());
   private final ThreadLocal<Boolean> contextSet = ThreadLocal.withInitial(() -> false);
   private final KernelModule module;
-  private final KernelLaunch launch = new KernelLaunch();
+  private final CUstream_st stream;
+  private final KernelLaunch launch;
   private final CublasLt cublasLt;
   private final CublasLt.Precision gemmPrecision;
   private final boolean tensorCoreAttention;
   private final CudaKernels kernels;
-  private final FloatPointer staging = new FloatPointer(STAGING_FLOATS);
+  private final Pointer pinned;
+  private final ByteBuffer pinnedBytes;
+  private final StagingRing<CUevent_st> staging;
+  private final ArrayDeque<CUevent_st> spareFences = new ArrayDeque<>();
   private boolean closed;
   private volatile KernelProfile profile;
 
@@ -104,9 +118,23 @@ public final class CudaBackend implements Backend {
     this.minor = props.minor();
     this.multiprocessors = props.multiProcessorCount();
     this.totalMemory = props.totalGlobalMem();
+    this.stream = createStream(device);
+    this.launch = new KernelLaunch(stream);
+    PointerPointer<Pointer> host = new PointerPointer<>(1);
+    Cuda.check(
+        cudart.cudaMallocHost(host, STAGING_BYTES),
+        "cudaMallocHost of the " + (STAGING_BYTES >> 20) + " MiB staging buffer");
+    this.pinned = host.get(0);
+    this.pinnedBytes =
+        new BytePointer(pinned)
+            .capacity(STAGING_BYTES)
+            .limit(STAGING_BYTES)
+            .asByteBuffer()
+            .order(ByteOrder.nativeOrder());
+    this.staging = new StagingRing<>(STAGING_BYTES, new EventFences());
     this.allocator = new DeviceAllocator(new RuntimeMemory(), this::reclaim);
     this.module = KernelModule.load(major, minor);
-    this.cublasLt = new CublasLt(allocator);
+    this.cublasLt = new CublasLt(allocator, stream);
     this.gemmPrecision = CublasLt.Precision.valueOf(precision.name());
     this.tensorCoreAttention =
         precision == GemmPrecision.BF16
@@ -134,6 +162,28 @@ public final class CudaBackend implements Backend {
           "CUDA device " + device + " does not exist; this host has " + count[0], -1);
     }
     return new CudaBackend(device, precision);
+  }
+
+  /**
+   * The backend's stream: non-blocking, so it neither waits for nor holds up the legacy default
+   * stream that other code in the process may use. {@code TESSERA_CUDA_STREAM=default} queues
+   * everything on the legacy default stream instead, a diagnostic: a result that differs between
+   * the two points at work queued outside the backend's stream.
+   */
+  private static CUstream_st createStream(int device) {
+    if ("default".equalsIgnoreCase(System.getenv("TESSERA_CUDA_STREAM"))) {
+      return null;
+    }
+    CUstream_st stream = new CUstream_st();
+    Cuda.check(
+        cudart.cudaStreamCreateWithFlags(stream, cudart.cudaStreamNonBlocking),
+        "creating a stream on device " + device);
+    return stream;
+  }
+
+  /** The stream all of this backend's work goes on (null: the legacy default stream). */
+  CUstream_st stream() {
+    return stream;
   }
 
   /** Why the CUDA runtime could not be loaded, once it failed (later tries fail the same way). */
@@ -564,25 +614,94 @@ public final class CudaBackend implements Backend {
   }
 
   /**
-   * Starts (or, with null, stops) attributing device time to operations: each one is then
-   * synchronised and timed (see {@link KernelProfile}).
+   * Starts (or, with null, stops) attributing device time to operations (see {@link
+   * KernelProfile}). The times measured so far reach the previous profile before this returns.
    */
   public void profile(KernelProfile profile) {
-    this.profile = profile;
+    synchronized (timings) {
+      KernelProfile previous = this.profile;
+      if (previous != null) {
+        addTimings(previous);
+      }
+      this.profile = profile;
+    }
   }
 
-  /** Runs {@code work}, timing it under {@code name} when profiling. */
+  /** An operation between two events on the stream, not yet read. */
+  private record Timing(String name, CUevent_st start, CUevent_st end) {}
+
+  private final List<Timing> timings = new ArrayList<>();
+  private final ArrayDeque<CUevent_st> spareTimers = new ArrayDeque<>();
+
+  /** Timings held before they are read (each holds two events). */
+  private static final int TIMINGS_HELD = 4096;
+
+  /**
+   * Runs {@code work}; when profiling, between two events recorded on the stream, so that the
+   * device time from the end of the previous work to the end of this one is charged to {@code
+   * name}. The host does not wait: the events are read in batches.
+   */
   void timed(String name, Runnable work) {
     KernelProfile current = profile;
     if (current == null) {
       work.run();
       return;
     }
-    Cuda.check(cudart.cudaDeviceSynchronize(), "waiting for the device before " + name);
-    long start = System.nanoTime();
+    CUevent_st start = recordTimer();
     work.run();
-    Cuda.check(cudart.cudaDeviceSynchronize(), "waiting for the device after " + name);
-    current.add(name, System.nanoTime() - start);
+    CUevent_st end = recordTimer();
+    synchronized (timings) {
+      timings.add(new Timing(name, start, end));
+      if (timings.size() >= TIMINGS_HELD) {
+        addTimings(current);
+      }
+    }
+  }
+
+  /** Device seconds that {@code work} takes, measured between events (waits for it). */
+  double deviceSeconds(Runnable work) {
+    CUevent_st start = recordTimer();
+    work.run();
+    CUevent_st end = recordTimer();
+    double seconds = elapsedSeconds(start, end);
+    synchronized (timings) {
+      spareTimers.push(start);
+      spareTimers.push(end);
+    }
+    return seconds;
+  }
+
+  private CUevent_st recordTimer() {
+    ensureContext();
+    CUevent_st event;
+    synchronized (timings) {
+      event = spareTimers.poll();
+    }
+    if (event == null) {
+      event = new CUevent_st();
+      Cuda.check(
+          cudart.cudaEventCreateWithFlags(event, cudart.cudaEventDefault),
+          "creating a timing event");
+    }
+    Cuda.check(cudart.cudaEventRecord(event, stream), "recording a timing event");
+    return event;
+  }
+
+  private double elapsedSeconds(CUevent_st start, CUevent_st end) {
+    Cuda.check(cudart.cudaEventSynchronize(end), "waiting for a timing event");
+    float[] millis = new float[1];
+    Cuda.check(cudart.cudaEventElapsedTime(millis, start, end), "reading a timing event");
+    return millis[0] / 1e3;
+  }
+
+  /** Reads the held timings into {@code profile} and recycles their events. */
+  private void addTimings(KernelProfile profile) {
+    for (Timing timing : timings) {
+      profile.add(timing.name(), Math.round(elapsedSeconds(timing.start(), timing.end()) * 1e9));
+      spareTimers.push(timing.start());
+      spareTimers.push(timing.end());
+    }
+    timings.clear();
   }
 
   /** Device address of a tensor's first element. */
@@ -694,22 +813,13 @@ public final class CudaBackend implements Backend {
   @Override
   public float[] toHost(Tensor tensor) {
     requireF32(tensor);
-    ensureContext();
     float[] values = new float[tensor.intSize()];
-    long source = address(tensor);
-    synchronized (staging) {
-      for (int from = 0; from < values.length; from += (int) STAGING_FLOATS) {
-        int count = (int) Math.min(STAGING_FLOATS, values.length - from);
-        Cuda.check(
-            cudart.cudaMemcpy(
-                staging,
-                new CublasLt.DevicePointer(source + 4L * from),
-                4L * count,
-                cudart.cudaMemcpyDeviceToHost),
-            "copying " + count + " floats of " + tensor + " to the host");
-        staging.get(values, from, count);
-      }
-    }
+    copyToHost(
+        address(tensor),
+        4L * values.length,
+        (region, firstByte) ->
+            region.asFloatBuffer().get(values, firstByte / 4, region.remaining() / 4),
+        tensor.toString());
     return values;
   }
 
@@ -717,30 +827,122 @@ public final class CudaBackend implements Backend {
   public void copyFromHost(float[] values, Tensor target) {
     requireF32(target);
     target.requireSize("copy target", values.length);
-    ensureContext();
-    long destination = address(target);
     noteIssued();
+    copyToDevice(
+        address(target),
+        4L * values.length,
+        (region, firstByte) ->
+            region.asFloatBuffer().put(values, firstByte / 4, region.remaining() / 4),
+        target.toString());
+  }
+
+  /** Moves one chunk of a copy between a host array and a region of the staging buffer. */
+  @FunctionalInterface
+  private interface HostSide {
+    /**
+     * {@code region}: the chunk's bytes in pinned memory, from position to limit; {@code
+     * firstByte}: where the chunk starts in the whole copy.
+     */
+    void transfer(ByteBuffer region, int firstByte);
+  }
+
+  /** Copies go through the ring in chunks of at most this many bytes, so several are in flight. */
+  private static final long CHUNK_BYTES = STAGING_BYTES / 4;
+
+  /**
+   * Queues a copy of {@code bytes} bytes to device address {@code address}, filled chunk by chunk
+   * into the staging buffer by {@code host}. Returns once the values are in pinned memory: the
+   * host's array may change at once.
+   */
+  private void copyToDevice(long address, long bytes, HostSide host, String what) {
+    ensureContext();
     synchronized (staging) {
-      for (int from = 0; from < values.length; from += (int) STAGING_FLOATS) {
-        int count = (int) Math.min(STAGING_FLOATS, values.length - from);
-        staging.put(values, from, count);
-        Cuda.check(
-            cudart.cudaMemcpy(
-                new CublasLt.DevicePointer(destination + 4L * from),
-                staging,
-                4L * count,
-                cudart.cudaMemcpyHostToDevice),
-            "copying " + count + " floats to " + target);
+      for (long from = 0; from < bytes; from += CHUNK_BYTES) {
+        long count = Math.min(CHUNK_BYTES, bytes - from);
+        long offset = staging.reserve(count);
+        host.transfer(region(offset, count), Math.toIntExact(from));
+        long destination = address + from;
+        timed(
+            "host-to-device copy",
+            () ->
+                Cuda.check(
+                    cudart.cudaMemcpyAsync(
+                        Cuda.at(destination),
+                        Cuda.at(pinned.address() + offset),
+                        count,
+                        cudart.cudaMemcpyHostToDevice,
+                        stream),
+                    "copying " + count + " bytes to " + what));
+        staging.queued(recordFence());
       }
     }
   }
 
   /**
+   * Copies {@code bytes} bytes at device address {@code address} to the host once the work queued
+   * before has run, handing each chunk to {@code host}.
+   */
+  private void copyToHost(long address, long bytes, HostSide host, String what) {
+    ensureContext();
+    synchronized (staging) {
+      for (long from = 0; from < bytes; from += CHUNK_BYTES) {
+        long count = Math.min(CHUNK_BYTES, bytes - from);
+        long offset = staging.reserve(count);
+        Cuda.check(
+            cudart.cudaMemcpyAsync(
+                Cuda.at(pinned.address() + offset),
+                Cuda.at(address + from),
+                count,
+                cudart.cudaMemcpyDeviceToHost,
+                stream),
+            "copying " + count + " bytes of " + what + " to the host");
+        staging.queued(recordFence());
+        staging.awaitAll();
+        host.transfer(region(offset, count), Math.toIntExact(from));
+      }
+    }
+  }
+
+  /** A view of {@code count} bytes of the staging buffer at {@code offset}, in native order. */
+  private ByteBuffer region(long offset, long count) {
+    return pinnedBytes
+        .duplicate()
+        .position(Math.toIntExact(offset))
+        .limit(Math.toIntExact(offset + count))
+        .slice()
+        .order(ByteOrder.nativeOrder());
+  }
+
+  /** The staging ring's fences: events recorded on the stream after each copy. */
+  private final class EventFences implements StagingRing.Fences<CUevent_st> {
+    @Override
+    public void await(CUevent_st fence) {
+      Cuda.check(cudart.cudaEventSynchronize(fence), "waiting for a copy through pinned memory");
+    }
+
+    @Override
+    public void retire(CUevent_st fence) {
+      spareFences.push(fence);
+    }
+  }
+
+  private CUevent_st recordFence() {
+    CUevent_st event = spareFences.poll();
+    if (event == null) {
+      event = new CUevent_st();
+      Cuda.check(
+          cudart.cudaEventCreateWithFlags(event, cudart.cudaEventDisableTiming),
+          "creating an event");
+    }
+    Cuda.check(cudart.cudaEventRecord(event, stream), "recording an event after a copy");
+    return event;
+  }
+
+  /**
    * Host ints on the device, for ids, positions, targets and masks. The same values are asked for
-   * again and again (every layer rotates by the same positions and masks by the same samples), and
-   * a host-to-device copy from pageable memory waits for all queued work: so the last {@link
-   * #INT_CACHE_ENTRIES} arrays stay on the device, found again by content. The block belongs to the
-   * cache: callers must not release it.
+   * again and again (every layer rotates by the same positions and masks by the same samples): so
+   * the last {@link #INT_CACHE_ENTRIES} arrays stay on the device, found again by content, and are
+   * copied once. The block belongs to the cache: callers must not release it.
    */
   DeviceAllocator.Block deviceInts(int[] values, int offset, int count) {
     int hash = 1;
@@ -790,50 +992,32 @@ public final class CudaBackend implements Backend {
   DeviceAllocator.Block upload(int[] values, int offset, int count) {
     ensureContext();
     DeviceAllocator.Block block = scratch(4L * Math.max(1, count));
-    KernelProfile current = profile;
-    long start = System.nanoTime();
-    if (count > 0) {
-      try (IntPointer host = new IntPointer(count)) {
-        host.put(values, offset, count);
-        Cuda.check(
-            cudart.cudaMemcpy(
-                new CublasLt.DevicePointer(block.address()),
-                host,
-                4L * count,
-                cudart.cudaMemcpyHostToDevice),
-            "copying " + count + " ints to the device");
-      }
-    }
-    if (current != null) {
-      current.add("host-to-device copy (ids, positions, masks)", System.nanoTime() - start);
-    }
+    copyToDevice(
+        block.address(),
+        4L * count,
+        (region, firstByte) ->
+            region.asIntBuffer().put(values, offset + firstByte / 4, region.remaining() / 4),
+        count + " ints (ids, positions, masks)");
     return block;
   }
 
   /** Reads {@code count} floats at a device address (small results: losses, norms). */
   float[] download(long address, int count) {
-    ensureContext();
-    try (FloatPointer host = new FloatPointer(count)) {
-      Cuda.check(
-          cudart.cudaMemcpy(
-              host, new CublasLt.DevicePointer(address), 4L * count, cudart.cudaMemcpyDeviceToHost),
-          "copying " + count + " floats to the host");
-      float[] values = new float[count];
-      host.get(values);
-      return values;
-    }
+    float[] values = new float[count];
+    copyToHost(
+        address,
+        4L * count,
+        (region, firstByte) ->
+            region.asFloatBuffer().get(values, firstByte / 4, region.remaining() / 4),
+        count + " floats");
+    return values;
   }
 
   /** Reads one double at a device address. */
   double downloadDouble(long address) {
-    ensureContext();
-    try (org.bytedeco.javacpp.DoublePointer host = new org.bytedeco.javacpp.DoublePointer(1)) {
-      Cuda.check(
-          cudart.cudaMemcpy(
-              host, new CublasLt.DevicePointer(address), 8, cudart.cudaMemcpyDeviceToHost),
-          "copying a double to the host");
-      return host.get();
-    }
+    double[] value = new double[1];
+    copyToHost(address, 8, (region, firstByte) -> value[0] = region.getDouble(0), "a double");
+    return value[0];
   }
 
   void memset(long address, long bytes) {
@@ -843,7 +1027,7 @@ public final class CudaBackend implements Backend {
         "zero fill",
         () ->
             Cuda.check(
-                cudart.cudaMemsetAsync(new CublasLt.DevicePointer(address), 0, bytes),
+                cudart.cudaMemsetAsync(Cuda.at(address), 0, bytes, stream),
                 "cudaMemsetAsync of " + bytes + " bytes"));
   }
 
@@ -861,10 +1045,11 @@ public final class CudaBackend implements Backend {
         () ->
             Cuda.check(
                 cudart.cudaMemcpyAsync(
-                    new CublasLt.DevicePointer(to),
-                    new CublasLt.DevicePointer(from),
+                    Cuda.at(to),
+                    Cuda.at(from),
                     4L * source.size(),
-                    cudart.cudaMemcpyDeviceToDevice),
+                    cudart.cudaMemcpyDeviceToDevice,
+                    stream),
                 "copying " + source + " to " + target));
   }
 
@@ -876,7 +1061,7 @@ public final class CudaBackend implements Backend {
   @Override
   public void synchronize() {
     ensureContext();
-    Cuda.check(cudart.cudaDeviceSynchronize(), "waiting for the device (a kernel failed)");
+    Cuda.check(cudart.cudaStreamSynchronize(stream), "waiting for the device (a kernel failed)");
   }
 
   /** Fills a tensor with uniform values in {@code [lo, hi)} from a seeded hash (on the device). */
@@ -977,7 +1162,17 @@ public final class CudaBackend implements Backend {
     }
     cublasLt.close();
     launch.close();
-    staging.close();
+    synchronized (staging) {
+      staging.awaitAll();
+    }
+    spareFences.forEach(cudart::cudaEventDestroy);
+    spareFences.clear();
+    synchronized (timings) {
+      timings.clear();
+      spareTimers.forEach(cudart::cudaEventDestroy);
+      spareTimers.clear();
+    }
+    cudart.cudaFreeHost(pinned);
     synchronized (live) {
       for (BufferReference reference : live) {
         allocator.release(reference.block);
@@ -985,10 +1180,17 @@ public final class CudaBackend implements Backend {
       live.clear();
     }
     allocator.releaseCached();
+    if (stream != null) {
+      cudart.cudaStreamDestroy(stream);
+    }
   }
 
-  /** cudaMalloc / cudaFree; an out-of-memory status becomes 0 so the allocator can react. */
-  private static final class RuntimeMemory implements DeviceAllocator.RawMemory {
+  /**
+   * cudaMalloc / cudaFree; an out-of-memory status becomes 0 so the allocator can react. A block
+   * goes back to the driver only after the stream has run everything queued, which may still use
+   * it.
+   */
+  private final class RuntimeMemory implements DeviceAllocator.RawMemory {
     @Override
     public long allocate(long bytes) {
       PointerPointer<Pointer> out = new PointerPointer<>(1);
@@ -1003,7 +1205,8 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void free(long address) {
-      Cuda.check(cudart.cudaFree(new CublasLt.DevicePointer(address)), "cudaFree");
+      Cuda.check(cudart.cudaStreamSynchronize(stream), "waiting for the stream before cudaFree");
+      Cuda.check(cudart.cudaFree(Cuda.at(address)), "cudaFree");
     }
   }
 }

@@ -7,8 +7,8 @@ import java.util.Arrays;
 /**
  * Measures the card's matrix rate through cuBLASLt on random operands (never zeros, which run
  * faster than real data): the bf16 peak that MFU is quoted against, and the rates of the fp32-
- * storage modes the backend uses. Median of timed repetitions after a warm-up, synchronised on the
- * host around each repetition.
+ * storage modes the backend uses. Median of repetitions after a warm-up, each timed on the device
+ * between two events (no host launch or wait in the figure).
  */
 public final class GemmRate {
   private GemmRate() {}
@@ -59,10 +59,7 @@ public final class GemmRate {
     cuda.synchronize();
     double[] seconds = new double[repeats];
     for (int i = 0; i < repeats; i++) {
-      long start = System.nanoTime();
-      run.run();
-      cuda.synchronize();
-      seconds[i] = (System.nanoTime() - start) / 1e9;
+      seconds[i] = cuda.deviceSeconds(run);
     }
     Arrays.sort(seconds);
     return 2.0 * n * n * n / seconds[repeats / 2] / 1e12;

@@ -368,7 +368,40 @@ public final class KernelCheck {
       p.compare("adamw 3 steps", tol, w, "weight");
       p.compare("adamw 3 steps", tol, bias, "bias");
     }
+    copies();
     return results;
+  }
+
+  /**
+   * Copies between host and device, which go through a pinned staging ring without waiting: five 12
+   * MiB copies wrap a 16 MiB ring several times before anything is read back, each source array is
+   * overwritten as soon as its copy returns, and a device-to-device copy of each follows. Every
+   * value must arrive exactly.
+   */
+  private void copies() {
+    int n = 3 << 20;
+    List<float[]> expected = new ArrayList<>();
+    List<Tensor> copies = new ArrayList<>();
+    float[] values = new float[n];
+    for (int i = 0; i < 5; i++) {
+      for (int j = 0; j < n; j++) {
+        values[j] = (float) (random.nextDouble() * 2 - 1);
+      }
+      expected.add(values.clone());
+      Tensor sent = cuda.fromHost(values, n);
+      Arrays.fill(values, Float.NaN); // a copy that still read the array would bring NaN
+      Tensor copy = cuda.empty(n);
+      cuda.copy(sent, copy);
+      copies.add(copy);
+    }
+    for (int i = 0; i < copies.size(); i++) {
+      results.add(
+          new Result(
+              "host-device copies",
+              "copy " + i,
+              relativeError(cpu.fromHost(expected.get(i), n), copies.get(i)),
+              0));
+    }
   }
 
   /**

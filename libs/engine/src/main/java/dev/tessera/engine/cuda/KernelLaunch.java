@@ -11,7 +11,7 @@ import org.bytedeco.javacpp.PointerPointer;
  * Packs kernel arguments for {@code cuLaunchKernel} into one native buffer reused by every launch
  * (8 bytes per argument; the pointer array points at the slots), so a launch allocates nothing.
  * Arguments: {@link Long} for device addresses and 64-bit integers, {@link Integer}, {@link Float}.
- * One instance per backend; launches are serialised.
+ * One instance per backend; launches are serialised and queued on the backend's stream.
  */
 final class KernelLaunch implements AutoCloseable {
   static final int MAX_ARGS = 32;
@@ -19,7 +19,10 @@ final class KernelLaunch implements AutoCloseable {
   private final BytePointer slots = new BytePointer(8L * MAX_ARGS);
   private final PointerPointer<?> pointers = new PointerPointer<>(MAX_ARGS);
 
-  KernelLaunch() {
+  private final CUstream_st stream;
+
+  KernelLaunch(CUstream_st stream) {
+    this.stream = stream;
     LongPointer addresses = new LongPointer(pointers);
     for (int i = 0; i < MAX_ARGS; i++) {
       addresses.put(i, slots.address() + 8L * i);
@@ -90,7 +93,7 @@ final class KernelLaunch implements AutoCloseable {
             1,
             1,
             shape.sharedBytes(),
-            (CUstream_st) null,
+            stream,
             pointers,
             null),
         "launching kernel " + name);

@@ -7,10 +7,11 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Where device time goes, by kernel: when profiling is on, the backend waits for the device before
- * and after each launch, GEMM, fill and copy and adds the wall time to that operation's name. The
- * waiting serialises host and device, so a profiled step is slower than a real one; the shares are
- * what matters.
+ * Where device time goes, by operation: when profiling is on, the backend records an event on its
+ * stream before and after each launch, GEMM, collective, fill and copy, and adds the device time
+ * between the two to that operation's name. An operation's time therefore includes any wait of the
+ * device for the host to queue it: a launch-bound operation shows as such. The host does not wait
+ * for the events (they are read in batches), so a profiled step runs at about its normal speed.
  */
 public final class KernelProfile {
   /** Calls and total seconds of one operation. */

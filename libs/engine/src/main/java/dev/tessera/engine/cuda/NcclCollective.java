@@ -2,12 +2,12 @@ package dev.tessera.engine.cuda;
 
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.dist.Collective;
-import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.global.nccl;
 import org.bytedeco.cuda.nccl.ncclComm;
 import org.bytedeco.cuda.nccl.ncclUniqueId;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
 
 /**
  * NCCL between the GPUs of a data-parallel job: one communicator per rank (per GPU thread in a
@@ -110,57 +110,66 @@ public final class NcclCollective implements Collective {
     }
   }
 
-  private CublasLt.DevicePointer at(Tensor tensor) {
-    return new CublasLt.DevicePointer(cuda.address(tensor));
+  private Pointer at(Tensor tensor) {
+    return Cuda.at(cuda.address(tensor));
   }
 
   @Override
   public void allReduceSum(Tensor tensor) {
     cuda.ensureContext();
     cuda.noteIssued();
-    check(
-        nccl.ncclAllReduce(
-            at(tensor),
-            at(tensor),
-            tensor.size(),
-            nccl.ncclFloat32,
-            nccl.ncclSum,
-            comm,
-            (CUstream_st) null),
-        "ncclAllReduce of " + tensor);
+    cuda.timed(
+        "nccl all-reduce",
+        () ->
+            check(
+                nccl.ncclAllReduce(
+                    at(tensor),
+                    at(tensor),
+                    tensor.size(),
+                    nccl.ncclFloat32,
+                    nccl.ncclSum,
+                    comm,
+                    cuda.stream()),
+                "ncclAllReduce of " + tensor));
   }
 
   @Override
   public void reduceSum(Tensor tensor, int root) {
     cuda.ensureContext();
     cuda.noteIssued();
-    check(
-        nccl.ncclReduce(
-            at(tensor),
-            at(tensor),
-            tensor.size(),
-            nccl.ncclFloat32,
-            nccl.ncclSum,
-            root,
-            comm,
-            (CUstream_st) null),
-        "ncclReduce of " + tensor + " to rank " + root);
+    cuda.timed(
+        "nccl reduce",
+        () ->
+            check(
+                nccl.ncclReduce(
+                    at(tensor),
+                    at(tensor),
+                    tensor.size(),
+                    nccl.ncclFloat32,
+                    nccl.ncclSum,
+                    root,
+                    comm,
+                    cuda.stream()),
+                "ncclReduce of " + tensor + " to rank " + root));
   }
 
   @Override
   public void broadcast(Tensor tensor, int root) {
     cuda.ensureContext();
     cuda.noteIssued();
-    check(
-        nccl.ncclBroadcast(
-            at(tensor),
-            at(tensor),
-            tensor.size(),
-            nccl.ncclFloat32,
-            root,
-            comm,
-            (CUstream_st) null),
-        "ncclBroadcast of " + tensor + " from rank " + root);
+    cuda.timed(
+        "nccl broadcast",
+        () ->
+            check(
+                nccl.ncclBroadcast(
+                    at(tensor),
+                    at(tensor),
+                    tensor.size(),
+                    nccl.ncclFloat32,
+                    root,
+                    comm,
+                    cuda.stream()),
+                "ncclBroadcast of " + tensor + " from rank " + root));
   }
 
   @Override
@@ -168,10 +177,19 @@ public final class NcclCollective implements Collective {
     requireChunks(in, out);
     cuda.ensureContext();
     cuda.noteIssued();
-    check(
-        nccl.ncclReduceScatter(
-            at(in), at(out), out.size(), nccl.ncclFloat32, nccl.ncclSum, comm, (CUstream_st) null),
-        "ncclReduceScatter of " + in);
+    cuda.timed(
+        "nccl reduce-scatter",
+        () ->
+            check(
+                nccl.ncclReduceScatter(
+                    at(in),
+                    at(out),
+                    out.size(),
+                    nccl.ncclFloat32,
+                    nccl.ncclSum,
+                    comm,
+                    cuda.stream()),
+                "ncclReduceScatter of " + in));
   }
 
   @Override
@@ -179,9 +197,13 @@ public final class NcclCollective implements Collective {
     requireChunks(out, in);
     cuda.ensureContext();
     cuda.noteIssued();
-    check(
-        nccl.ncclAllGather(at(in), at(out), in.size(), nccl.ncclFloat32, comm, (CUstream_st) null),
-        "ncclAllGather of " + in);
+    cuda.timed(
+        "nccl all-gather",
+        () ->
+            check(
+                nccl.ncclAllGather(
+                    at(in), at(out), in.size(), nccl.ncclFloat32, comm, cuda.stream()),
+                "ncclAllGather of " + in));
   }
 
   private void requireChunks(Tensor whole, Tensor chunk) {
