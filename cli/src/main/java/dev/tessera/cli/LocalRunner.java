@@ -28,8 +28,9 @@ import picocli.CommandLine;
 /**
  * Runs a pipeline's stages on a local directory standing in for the storage volume, through the
  * workers' own code in this process, keeping each resource's status in {@link LocalState} as the
- * operator keeps it on the cluster. A stage that succeeded with the same spec is not run again; a
- * stage that was interrupted runs again and its worker continues where it stopped.
+ * operator keeps it on the cluster. A stage that succeeded with the same spec is not run again
+ * unless its output is gone from the volume; a stage that was interrupted runs again and its worker
+ * continues where it stopped.
  */
 public final class LocalRunner {
   /** Annotation asking the local runner to generate a CurationJob's missing input. */
@@ -71,12 +72,23 @@ public final class LocalRunner {
           LocalState.JSON.readTree(LocalState.JSON.writeValueAsBytes(stage.resource().getSpec()));
       LocalState.Entry entry = state.get(stage.id());
       if (entry != null && entry.status().phase == Phase.Succeeded) {
+        String output = entry.status().output == null ? null : entry.status().output.path;
+        if (entry.spec().equals(spec) && output != null && !Files.exists(volume.resolve(output))) {
+          // Nothing of the stage is left to lose, and the stages are deterministic: running it
+          // again gives the later stages the same input they consumed.
+          out.printf(
+              "↻ %-12s %-20s succeeded before, but its output %s is gone: running again%n",
+              stage.kind(), stage.name(), output);
+          int code = runStage(stage, spec, null);
+          if (code != 0) {
+            return code;
+          }
+          continue;
+        }
         if (entry.spec().equals(spec)) {
           out.printf(
               "✓ %-12s %-20s already succeeded: %s%n",
-              stage.kind(),
-              stage.name(),
-              entry.status().output == null ? "" : entry.status().output.path);
+              stage.kind(), stage.name(), output == null ? "" : output);
           continue;
         }
         throw new PipelineError(

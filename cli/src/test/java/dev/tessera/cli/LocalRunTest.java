@@ -150,6 +150,40 @@ class LocalRunTest {
   }
 
   @Test
+  void aStageWhoseOutputWasDeletedRunsAgainAndTheOthersDoNot() throws Exception {
+    Path copy = dir.resolve("output-deleted");
+    try (var files = Files.walk(volume)) {
+      for (Path file : files.toList()) {
+        Path target = copy.resolve(volume.relativize(file).toString());
+        if (Files.isDirectory(file)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(file, target);
+        }
+      }
+    }
+    String model = "runs/mini/checkpoints/step-00000008/model.safetensors";
+    try (var files = Files.walk(copy.resolve("runs/mini"))) {
+      for (Path file : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(file);
+      }
+    }
+
+    String again = run(copy);
+    assertThat(again).contains("CurationJob  mini-curate          already succeeded");
+    assertThat(again).contains("PackJob      mini-pack            already succeeded");
+    assertThat(again)
+        .contains("PretrainRun  mini-pretrain        succeeded before, but its output runs/mini")
+        .contains("PretrainRun  mini-pretrain        succeeded in");
+    assertThat(
+            LocalState.open(copy).get("PretrainRun/mini-pretrain").status().latestCheckpoint.step)
+        .isEqualTo(8);
+    assertThat(sha256(copy.resolve(model)))
+        .as("the same model as the first run")
+        .isEqualTo(sha256(volume.resolve(model)));
+  }
+
+  @Test
   void statusShowsWhatRan() {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     int code =
