@@ -8,6 +8,7 @@ import dev.tessera.engine.ops.Attention;
 import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.engine.ops.CrossEntropy;
 import dev.tessera.engine.ops.Embedding;
+import dev.tessera.engine.ops.LinearCrossEntropy;
 import dev.tessera.engine.ops.Matmul;
 import dev.tessera.engine.ops.RmsNorm;
 import dev.tessera.engine.ops.Rope;
@@ -737,13 +738,20 @@ public final class Qwen2Decoder {
               System.arraycopy(targets, row, chunkTargets, at, length);
             });
       }
-      Tensor logits = backend.empty(rows, vocab);
-      Matmul.forward(logits, h, head, null);
-      Tensor dLogits = backend.empty(rows, vocab);
-      backend.onlyForGemms(dLogits);
-      loss += CrossEntropy.forwardBackward(dLogits, logits, chunkTargets, (float) lossScale);
-      Matmul.backward(dh, dHead, null, dLogits, h, head, contiguous);
-      backend.release(logits, dLogits);
+      if (LinearCrossEntropy.pays(h)) {
+        // Narrow hidden states on the CPU: the logits never leave the cache.
+        loss +=
+            LinearCrossEntropy.forwardBackward(
+                dh, dHead, h, head, chunkTargets, (float) lossScale, contiguous);
+      } else {
+        Tensor logits = backend.empty(rows, vocab);
+        Matmul.forward(logits, h, head, null);
+        Tensor dLogits = backend.empty(rows, vocab);
+        backend.onlyForGemms(dLogits);
+        loss += CrossEntropy.forwardBackward(dLogits, logits, chunkTargets, (float) lossScale);
+        Matmul.backward(dh, dHead, null, dLogits, h, head, contiguous);
+        backend.release(logits, dLogits);
+      }
       if (!contiguous) {
         forEachRun(
             kept,

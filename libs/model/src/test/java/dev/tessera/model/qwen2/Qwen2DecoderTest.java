@@ -136,13 +136,19 @@ class Qwen2DecoderTest {
   /**
    * More rows with targets than one classifier chunk holds, with a long run of rows without targets
    * (as image placeholders make) and scattered ones: the chunks are gathered from runs of rows, and
-   * the loss and every gradient still match libtorch.
+   * the loss and every gradient still match libtorch. A hidden size of 32 takes the fused
+   * classifier loss ({@code LinearCrossEntropy}), one of 80 the logits in memory ({@code Matmul},
+   * {@code CrossEntropy}).
    */
-  @org.junit.jupiter.api.Test
-  void classifierOverGatheredRowsWithTargetsMatchesLibtorch() {
+  @org.junit.jupiter.params.ParameterizedTest(name = "hidden {0}")
+  @org.junit.jupiter.params.provider.ValueSource(ints = {32, 80})
+  void classifierOverGatheredRowsWithTargetsMatchesLibtorch(int hidden) {
     int rows = 2;
     int tokens = 300;
-    Qwen2Config config = new Qwen2Config(32, 48, 1, 4, 2, 97, 1e-6, 10000.0, false, 512, "float32");
+    Qwen2Config config =
+        new Qwen2Config(hidden, 48, 1, 4, 2, 97, 1e-6, 10000.0, false, 512, "float32");
+    assertThat(dev.tessera.engine.ops.LinearCrossEntropy.pays(cpu.zeros(1, config.hiddenSize())))
+        .isEqualTo(hidden <= 64);
     Random random = new Random(29);
     Qwen2Decoder decoder = new Qwen2Decoder(cpu, config, false);
     decoder.parameters().initialise(13, 0.2);

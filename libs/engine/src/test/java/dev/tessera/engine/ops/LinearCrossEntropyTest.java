@@ -1,0 +1,174 @@
+package dev.tessera.engine.ops;
+
+import static dev.tessera.engine.oracle.Torch.assertClose;
+import static dev.tessera.engine.oracle.Torch.randn;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tessera.engine.Tensor;
+import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.cpu.Parallel;
+import dev.tessera.engine.oracle.Torch;
+import java.util.Arrays;
+import java.util.Random;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class LinearCrossEntropyTest {
+  private static final long SUM = 2; // at::Reduction::Sum
+
+  private final CpuBackend cpu = CpuBackend.get();
+
+  /** Random targets, about a fifth ignored; one target in the vocabulary's last entry. */
+  private static int[] targets(Random random, int n, int v) {
+    int[] targets = new int[n];
+    for (int i = 0; i < n; i++) {
+      targets[i] = random.nextInt(5) == 0 ? CrossEntropy.IGNORE_INDEX : random.nextInt(v);
+    }
+    targets[0] = v - 1;
+    return targets;
+  }
+
+  // Vocabularies of one block, of many blocks with a short last one, and of more blocks than
+  // groups.
+  @ParameterizedTest(name = "N={0} H={1} V={2}")
+  @CsvSource({"7,16,40", "33,64,5000", "300,24,9001", "5,128,70000"})
+  void lossAndGradientsMatchLibtorch(int n, int h, int v) {
+    Random random = new Random(n * 31L + h * 7L + v);
+    float[] x = randn(random, n * h, 1.0);
+    float[] w = randn(random, v * h, 0.5);
+    float[] dwStart = randn(random, v * h, 0.1);
+    int[] t = targets(random, n, v);
+    float scale = 1f / Math.max(1, CrossEntropy.countValid(t));
+
+    Tensor dx = cpu.fromHost(randn(random, n * h, 1.0), n, h); // written, not added to
+    Tensor dw = cpu.fromHost(dwStart, v, h); // added to
+    double loss =
+        LinearCrossEntropy.forwardBackward(
+            dx, dw, cpu.fromHost(x, n, h), cpu.fromHost(w, v, h), t, scale, false);
+
+    org.bytedeco.pytorch.Tensor tx = Torch.parameter(x, n, h);
+    org.bytedeco.pytorch.Tensor tw = Torch.parameter(w, v, h);
+    org.bytedeco.pytorch.Tensor logits = torch.matmul(tx, tw.t());
+    org.bytedeco.pytorch.Tensor tt = Torch.longs(Arrays.stream(t).asLongStream().toArray(), n);
+    org.bytedeco.pytorch.Tensor sum =
+        torch.cross_entropy_loss(logits, tt, new TensorOptional(), SUM, -100, 0.0);
+    sum.backward();
+
+    float[] expectedDw = Torch.grad(tw);
+    for (int i = 0; i < expectedDw.length; i++) {
+      expectedDw[i] = dwStart[i] + expectedDw[i] * scale;
+    }
+    float[] expectedDx = Torch.grad(tx);
+    for (int i = 0; i < expectedDx.length; i++) {
+      expectedDx[i] *= scale;
+    }
+    assertClose("summed loss", new float[] {(float) loss}, Torch.values(sum));
+    assertClose("dinput", cpu.toHost(dx), expectedDx);
+    assertClose("dweight", cpu.toHost(dw), expectedDw);
+  }
+
+  @Test
+  void sameBitsForAnyThreadCount() {
+    Random random = new Random(5);
+    int n = 40;
+    int h = 32;
+    int v = 30000;
+    float[] x = randn(random, n * h, 1.0);
+    float[] w = randn(random, v * h, 0.5);
+    int[] t = targets(random, n, v);
+    float[][] results = new float[2][];
+    double[] losses = new double[2];
+    int[] threads = {1, 2};
+    int before = Parallel.threads();
+    try {
+      for (int i = 0; i < 2; i++) {
+        Parallel.setThreads(threads[i]);
+        Tensor dx = cpu.zeros(n, h);
+        Tensor dw = cpu.zeros(v, h);
+        losses[i] =
+            LinearCrossEntropy.forwardBackward(
+                dx, dw, cpu.fromHost(x, n, h), cpu.fromHost(w, v, h), t, 0.01f, false);
+        float[] both = Arrays.copyOf(cpu.toHost(dx), n * h + v * h);
+        System.arraycopy(cpu.toHost(dw), 0, both, n * h, v * h);
+        results[i] = both;
+      }
+    } finally {
+      Parallel.setThreads(before);
+    }
+    assertThat(losses[1]).isEqualTo(losses[0]);
+    assertThat(results[1]).isEqualTo(results[0]);
+  }
+
+  @Test
+  void accumulatingAddsTheInputGradientToWhatIsThere() {
+    Random random = new Random(9);
+    int n = 12;
+    int h = 8;
+    int v = 3000;
+    float[] x = randn(random, n * h, 1.0);
+    float[] w = randn(random, v * h, 0.5);
+    float[] before = randn(random, n * h, 1.0);
+    int[] t = targets(random, n, v);
+    Tensor written = cpu.zeros(n, h);
+    LinearCrossEntropy.forwardBackward(
+        written, cpu.zeros(v, h), cpu.fromHost(x, n, h), cpu.fromHost(w, v, h), t, 0.1f, false);
+    Tensor added = cpu.fromHost(before, n, h);
+    LinearCrossEntropy.forwardBackward(
+        added, cpu.zeros(v, h), cpu.fromHost(x, n, h), cpu.fromHost(w, v, h), t, 0.1f, true);
+    float[] expected = cpu.toHost(written);
+    for (int i = 0; i < expected.length; i++) {
+      expected[i] += before[i];
+    }
+    assertThat(cpu.toHost(added)).containsExactly(expected);
+  }
+
+  @Test
+  void anAllIgnoredBatchHasNoLossAndZeroInputGradient() {
+    Tensor dx = cpu.fromHost(new float[] {1, 2, 3, 4}, 2, 2);
+    Tensor dw = cpu.fromHost(new float[] {5, 6, 7, 8, 9, 10}, 3, 2);
+    double loss =
+        LinearCrossEntropy.forwardBackward(
+            dx,
+            dw,
+            cpu.fromHost(new float[] {0.1f, 0.2f, 0.3f, 0.4f}, 2, 2),
+            cpu.fromHost(new float[] {1, 2, 3, 4, 5, 6}, 3, 2),
+            new int[] {CrossEntropy.IGNORE_INDEX, CrossEntropy.IGNORE_INDEX},
+            1f,
+            false);
+    assertThat(loss).isZero();
+    assertThat(cpu.toHost(dx)).containsOnly(0f);
+    assertThat(cpu.toHost(dw)).containsExactly(5, 6, 7, 8, 9, 10);
+  }
+
+  @Test
+  void badArgumentsAreNamed() {
+    Tensor x = cpu.zeros(2, 4);
+    Tensor w = cpu.zeros(10, 4);
+    assertThatThrownBy(
+            () ->
+                LinearCrossEntropy.forwardBackward(
+                    cpu.zeros(2, 4), cpu.zeros(10, 4), x, cpu.zeros(10, 3), new int[2], 1f, false))
+        .hasMessageContaining("input must be [N, H] and weight [V, H]");
+    assertThatThrownBy(
+            () ->
+                LinearCrossEntropy.forwardBackward(
+                    cpu.zeros(2, 4), cpu.zeros(10, 4), x, w, new int[] {0, 10}, 1f, false))
+        .hasMessageContaining("targets[1] = 10 is outside [0, 10)");
+    assertThatThrownBy(
+            () ->
+                LinearCrossEntropy.forwardBackward(
+                    cpu.zeros(2, 4), cpu.zeros(10, 4), x, w, new int[3], 1f, true))
+        .hasMessageContaining("targets has 3 entries for 2 rows");
+  }
+
+  @Test
+  void narrowCpuInputsTakeTheFusedRoute() {
+    assertThat(LinearCrossEntropy.pays(cpu.zeros(3, 64))).isTrue();
+    assertThat(LinearCrossEntropy.pays(cpu.zeros(3, LinearCrossEntropy.MAX_FUSED_WIDTH + 1)))
+        .isFalse();
+  }
+}
