@@ -223,11 +223,14 @@ public final class CudaBackend implements Backend {
     return Device.CUDA;
   }
 
-  /** e.g. "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB), kernels: fatbin built by nvcc". */
+  /**
+   * e.g. "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB), kernels: fatbin built by nvcc, ...":
+   * the card and how this backend uses it.
+   */
   public String describe() {
     return String.format(
         java.util.Locale.ROOT,
-        "%s (sm_%d%d, %d SMs, %.1f GiB), kernels: %s, GEMMs: %s, attention: %s",
+        "%s (sm_%d%d, %d SMs, %.1f GiB), kernels: %s, GEMMs: %s, attention: %s, stream: %s",
         name,
         major,
         minor,
@@ -235,7 +238,8 @@ public final class CudaBackend implements Backend {
         totalMemory / (double) (1L << 30),
         module.origin(),
         gemmPrecision,
-        tensorCoreAttention ? "bf16 tensor cores (head dims 64, 128)" : "fp32");
+        tensorCoreAttention ? "bf16 tensor cores (head dims 64, 128)" : "fp32",
+        stream == null ? "legacy default (TESSERA_CUDA_STREAM=default)" : "own, non-blocking");
   }
 
   /**
@@ -664,27 +668,36 @@ public final class CudaBackend implements Backend {
     work.run();
     CUevent_st end = recordTimer();
     double seconds = elapsedSeconds(start, end);
-    synchronized (timings) {
-      spareTimers.push(start);
-      spareTimers.push(end);
-    }
+    recycle(spareTimers, start, end);
     return seconds;
   }
 
   private CUevent_st recordTimer() {
+    return recordEvent(spareTimers, cudart.cudaEventDefault, "for timing");
+  }
+
+  /** Records an event on the stream: a spare one from {@code spares}, or a new one. */
+  private CUevent_st recordEvent(ArrayDeque<CUevent_st> spares, int flags, String purpose) {
     ensureContext();
     CUevent_st event;
-    synchronized (timings) {
-      event = spareTimers.poll();
+    synchronized (spares) {
+      event = spares.poll();
     }
     if (event == null) {
       event = new CUevent_st();
-      Cuda.check(
-          cudart.cudaEventCreateWithFlags(event, cudart.cudaEventDefault),
-          "creating a timing event");
+      Cuda.check(cudart.cudaEventCreateWithFlags(event, flags), "creating an event " + purpose);
     }
-    Cuda.check(cudart.cudaEventRecord(event, stream), "recording a timing event");
+    Cuda.check(cudart.cudaEventRecord(event, stream), "recording an event " + purpose);
     return event;
+  }
+
+  /** Events whose work has run, kept for {@link #recordEvent}. */
+  private static void recycle(ArrayDeque<CUevent_st> spares, CUevent_st... events) {
+    synchronized (spares) {
+      for (CUevent_st event : events) {
+        spares.push(event);
+      }
+    }
   }
 
   private double elapsedSeconds(CUevent_st start, CUevent_st end) {
@@ -698,8 +711,7 @@ public final class CudaBackend implements Backend {
   private void addTimings(KernelProfile profile) {
     for (Timing timing : timings) {
       profile.add(timing.name(), Math.round(elapsedSeconds(timing.start(), timing.end()) * 1e9));
-      spareTimers.push(timing.start());
-      spareTimers.push(timing.end());
+      recycle(spareTimers, timing.start(), timing.end());
     }
     timings.clear();
   }
@@ -922,20 +934,12 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void retire(CUevent_st fence) {
-      spareFences.push(fence);
+      recycle(spareFences, fence);
     }
   }
 
   private CUevent_st recordFence() {
-    CUevent_st event = spareFences.poll();
-    if (event == null) {
-      event = new CUevent_st();
-      Cuda.check(
-          cudart.cudaEventCreateWithFlags(event, cudart.cudaEventDisableTiming),
-          "creating an event");
-    }
-    Cuda.check(cudart.cudaEventRecord(event, stream), "recording an event after a copy");
-    return event;
+    return recordEvent(spareFences, cudart.cudaEventDisableTiming, "after a copy");
   }
 
   /**
@@ -1165,12 +1169,18 @@ public final class CudaBackend implements Backend {
     synchronized (staging) {
       staging.awaitAll();
     }
-    spareFences.forEach(cudart::cudaEventDestroy);
-    spareFences.clear();
+    for (ArrayDeque<CUevent_st> spares : List.of(spareFences, spareTimers)) {
+      synchronized (spares) {
+        spares.forEach(cudart::cudaEventDestroy);
+        spares.clear();
+      }
+    }
     synchronized (timings) {
+      for (Timing timing : timings) {
+        cudart.cudaEventDestroy(timing.start());
+        cudart.cudaEventDestroy(timing.end());
+      }
       timings.clear();
-      spareTimers.forEach(cudart::cudaEventDestroy);
-      spareTimers.clear();
     }
     cudart.cudaFreeHost(pinned);
     synchronized (live) {

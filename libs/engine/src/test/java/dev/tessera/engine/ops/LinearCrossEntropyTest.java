@@ -32,28 +32,38 @@ class LinearCrossEntropyTest {
     return targets;
   }
 
+  /** Random inputs [n, h], weights [v, h] and targets. */
+  private record Problem(int n, int h, int v, float[] x, float[] w, int[] t) {
+    static Problem random(Random random, int n, int h, int v) {
+      return new Problem(
+          n, h, v, randn(random, n * h, 1.0), randn(random, v * h, 0.5), targets(random, n, v));
+    }
+
+    /** Runs the op on fresh tensors of the inputs; returns the loss. */
+    double run(CpuBackend cpu, Tensor dx, Tensor dw, float scale, boolean accumulate) {
+      return LinearCrossEntropy.forwardBackward(
+          dx, dw, cpu.fromHost(x, n, h), cpu.fromHost(w, v, h), t, scale, accumulate);
+    }
+  }
+
   // Vocabularies of one block, of many blocks with a short last one, and of more blocks than
   // groups.
   @ParameterizedTest(name = "N={0} H={1} V={2}")
   @CsvSource({"7,16,40", "33,64,5000", "300,24,9001", "5,128,70000"})
   void lossAndGradientsMatchLibtorch(int n, int h, int v) {
     Random random = new Random(n * 31L + h * 7L + v);
-    float[] x = randn(random, n * h, 1.0);
-    float[] w = randn(random, v * h, 0.5);
+    Problem p = Problem.random(random, n, h, v);
     float[] dwStart = randn(random, v * h, 0.1);
-    int[] t = targets(random, n, v);
-    float scale = 1f / Math.max(1, CrossEntropy.countValid(t));
+    float scale = 1f / Math.max(1, CrossEntropy.countValid(p.t()));
 
     Tensor dx = cpu.fromHost(randn(random, n * h, 1.0), n, h); // written, not added to
     Tensor dw = cpu.fromHost(dwStart, v, h); // added to
-    double loss =
-        LinearCrossEntropy.forwardBackward(
-            dx, dw, cpu.fromHost(x, n, h), cpu.fromHost(w, v, h), t, scale, false);
+    double loss = p.run(cpu, dx, dw, scale, false);
 
-    org.bytedeco.pytorch.Tensor tx = Torch.parameter(x, n, h);
-    org.bytedeco.pytorch.Tensor tw = Torch.parameter(w, v, h);
+    org.bytedeco.pytorch.Tensor tx = Torch.parameter(p.x(), n, h);
+    org.bytedeco.pytorch.Tensor tw = Torch.parameter(p.w(), v, h);
     org.bytedeco.pytorch.Tensor logits = torch.matmul(tx, tw.t());
-    org.bytedeco.pytorch.Tensor tt = Torch.longs(Arrays.stream(t).asLongStream().toArray(), n);
+    org.bytedeco.pytorch.Tensor tt = Torch.longs(Arrays.stream(p.t()).asLongStream().toArray(), n);
     org.bytedeco.pytorch.Tensor sum =
         torch.cross_entropy_loss(logits, tt, new TensorOptional(), SUM, -100, 0.0);
     sum.backward();
@@ -73,13 +83,10 @@ class LinearCrossEntropyTest {
 
   @Test
   void sameBitsForAnyThreadCount() {
-    Random random = new Random(5);
     int n = 40;
     int h = 32;
     int v = 30000;
-    float[] x = randn(random, n * h, 1.0);
-    float[] w = randn(random, v * h, 0.5);
-    int[] t = targets(random, n, v);
+    Problem p = Problem.random(new Random(5), n, h, v);
     float[][] results = new float[2][];
     double[] losses = new double[2];
     int[] threads = {1, 2};
@@ -89,9 +96,7 @@ class LinearCrossEntropyTest {
         Parallel.setThreads(threads[i]);
         Tensor dx = cpu.zeros(n, h);
         Tensor dw = cpu.zeros(v, h);
-        losses[i] =
-            LinearCrossEntropy.forwardBackward(
-                dx, dw, cpu.fromHost(x, n, h), cpu.fromHost(w, v, h), t, 0.01f, false);
+        losses[i] = p.run(cpu, dx, dw, 0.01f, false);
         float[] both = Arrays.copyOf(cpu.toHost(dx), n * h + v * h);
         System.arraycopy(cpu.toHost(dw), 0, both, n * h, v * h);
         results[i] = both;
@@ -109,16 +114,12 @@ class LinearCrossEntropyTest {
     int n = 12;
     int h = 8;
     int v = 3000;
-    float[] x = randn(random, n * h, 1.0);
-    float[] w = randn(random, v * h, 0.5);
+    Problem p = Problem.random(random, n, h, v);
     float[] before = randn(random, n * h, 1.0);
-    int[] t = targets(random, n, v);
     Tensor written = cpu.zeros(n, h);
-    LinearCrossEntropy.forwardBackward(
-        written, cpu.zeros(v, h), cpu.fromHost(x, n, h), cpu.fromHost(w, v, h), t, 0.1f, false);
+    p.run(cpu, written, cpu.zeros(v, h), 0.1f, false);
     Tensor added = cpu.fromHost(before, n, h);
-    LinearCrossEntropy.forwardBackward(
-        added, cpu.zeros(v, h), cpu.fromHost(x, n, h), cpu.fromHost(w, v, h), t, 0.1f, true);
+    p.run(cpu, added, cpu.zeros(v, h), 0.1f, true);
     float[] expected = cpu.toHost(written);
     for (int i = 0; i < expected.length; i++) {
       expected[i] += before[i];
