@@ -254,7 +254,16 @@ public final class Pipeline {
     }
     if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m
         && m.getTargetType() != null) {
-      return "expected " + m.getTargetType().getSimpleName().toLowerCase();
+      Class<?> type = m.getTargetType();
+      if (type.getPackageName().startsWith("dev.tessera.api")) {
+        // One of the resources' own types: say what it holds, not its Java name.
+        return "expected an object with the fields "
+            + java.util.Arrays.stream(type.getFields())
+                .filter(f -> !java.lang.reflect.Modifier.isStatic(f.getModifiers()))
+                .map(java.lang.reflect.Field::getName)
+                .collect(java.util.stream.Collectors.joining(", "));
+      }
+      return "expected " + type.getSimpleName().toLowerCase();
     }
     String message = e.getOriginalMessage();
     int newline = message.indexOf('\n');

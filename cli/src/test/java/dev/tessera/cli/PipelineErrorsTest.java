@@ -73,6 +73,13 @@ class PipelineErrorsTest {
   }
 
   @Test
+  void aValueWhereAnObjectBelongsNamesTheObjectsFields() throws IOException {
+    assertThat(error(PACK.replace("{path: curated/shards}", "curated/shards")))
+        .contains("PackJob pack: spec.input: expected an object with the fields ")
+        .contains("curationJob", "packJob", "pretrainRun", "path");
+  }
+
+  @Test
   void aMissingInputResourceIsNamed() throws IOException {
     assertThat(error(PACK.replace("{path: curated/shards}", "{curationJob: nope}")))
         .contains(
