@@ -221,6 +221,41 @@ class SpecValidationTest {
   }
 
   @Test
+  void theSchemasBoundsAreCheckedAsTheApiServerChecksThem() {
+    PackJob p = pack();
+    p.getSpec().seqLength = -5;
+    p.getSpec().imageSize = 8192;
+    p.getSpec().algorithm = "worst-fit";
+    p.getSpec().input = new InputRef();
+    p.getSpec().input.curationJob = "Curate_1";
+    p.getSpec().backoffLimit = -1;
+    assertThat(SpecValidation.problems(p))
+        .containsExactlyInAnyOrder(
+            "spec.seqLength must be >= 64, got -5",
+            "spec.imageSize must be <= 4096, got 8192",
+            "spec.algorithm must match ^(ffd|bfd|fill)$, got 'worst-fit'",
+            "spec.input.curationJob must match ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$, got 'Curate_1'",
+            "spec.backoffLimit must be >= 0, got -1");
+
+    // Inside lists: a selection's leaves.
+    CurationJob c = curation();
+    c.getSpec().select = new SelectRule();
+    c.getSpec().select.all = List.of(new SelectTerm());
+    SelectLeaf leaf = new SelectLeaf();
+    leaf.score = "clip";
+    leaf.topFraction = 1.5;
+    c.getSpec().select.all.get(0).any = List.of(leaf);
+    assertThat(SpecValidation.problems(c))
+        .contains("spec.select.all[0].any[0].topFraction must be <= 1, got 1.5");
+
+    // The bounds themselves pass.
+    PackJob edge = pack();
+    edge.getSpec().seqLength = 64;
+    edge.getSpec().imageSize = 4096;
+    assertThat(SpecValidation.problems(edge)).isEmpty();
+  }
+
+  @Test
   void imageTokensMustBeASquare() {
     PackJob p = pack();
     p.getSpec().imageTokens = 150;

@@ -80,6 +80,13 @@ class PipelineErrorsTest {
   }
 
   @Test
+  void aValueOutsideTheSchemasBoundsIsRefusedAsKubectlWouldRefuseIt() throws IOException {
+    assertThat(error(PACK + "  seqLength: -5\n"))
+        .contains("PackJob pack:")
+        .contains("spec.seqLength must be >= 64, got -5");
+  }
+
+  @Test
   void aMissingInputResourceIsNamed() throws IOException {
     assertThat(error(PACK.replace("{path: curated/shards}", "{curationJob: nope}")))
         .contains(

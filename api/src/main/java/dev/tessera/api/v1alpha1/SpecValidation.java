@@ -4,11 +4,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The checks of the CRDs' CEL rules and required fields, in Java: for the operator (a resource that
- * reached it without an API server's validation is refused with reason {@code InvalidSpec}, never
- * crash-looped) and for the local runner, which has no API server. The messages are the CEL rules'
- * messages, so a user sees the same words from {@code kubectl apply} and from {@code tessera run};
- * {@code SpecValidationTest} holds the two together.
+ * The checks of the CRDs' CEL rules, required fields and bounds ({@link SchemaValidation}), in
+ * Java: for the operator (a resource that reached it without an API server's validation is refused
+ * with reason {@code InvalidSpec}, never crash-looped) and for the local runner, which has no API
+ * server. The messages are the CEL rules' messages, so a user sees the same words from {@code
+ * kubectl apply} and from {@code tessera run}; {@code SpecValidationTest} holds the two together.
  */
 public final class SpecValidation {
   private SpecValidation() {}
@@ -175,9 +175,8 @@ public final class SpecValidation {
               + " characters (child Jobs and pods add to it), got "
               + name.length());
     }
-    if (spec.backoffLimit != null && spec.backoffLimit < 0) {
-      problems.add("spec.backoffLimit must be >= 0");
-    }
+    // The OpenAPI bounds (minimum, maximum, pattern) that the API server checks before any rule.
+    problems.addAll(SchemaValidation.problems(spec, "spec"));
     return problems;
   }
 
