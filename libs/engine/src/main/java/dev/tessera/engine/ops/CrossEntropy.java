@@ -65,20 +65,7 @@ public final class CrossEntropy {
               + " from targetOffset "
               + targetOffset);
     }
-    for (int row = 0; row < n; row++) {
-      int target = targets[targetOffset + row];
-      if (target != IGNORE_INDEX && (target < 0 || target >= v)) {
-        throw new IllegalArgumentException(
-            "targets["
-                + (targetOffset + row)
-                + "] = "
-                + target
-                + " is outside [0, "
-                + v
-                + ") and is not the ignore index "
-                + IGNORE_INDEX);
-      }
-    }
+    requireClasses(targets, targetOffset, n, v);
     DeviceKernels device = Ops.deviceKernels(dlogits, logits);
     if (device != null) {
       return device.crossEntropy(dlogits, logits, targets, targetOffset, lossScale);
@@ -124,6 +111,27 @@ public final class CrossEntropy {
   public static double forwardBackward(
       Tensor dlogits, Tensor logits, int[] targets, float lossScale) {
     return forwardBackward(dlogits, logits, targets, 0, lossScale);
+  }
+
+  /**
+   * Fails, naming the first offender, unless each of {@code targets[offset, offset + n)} is a class
+   * in {@code [0, v)} or {@link #IGNORE_INDEX}.
+   */
+  static void requireClasses(int[] targets, int offset, int n, int v) {
+    for (int i = offset; i < offset + n; i++) {
+      int target = targets[i];
+      if (target != IGNORE_INDEX && (target < 0 || target >= v)) {
+        throw new IllegalArgumentException(
+            "targets["
+                + i
+                + "] = "
+                + target
+                + " is outside [0, "
+                + v
+                + ") and is not the ignore index "
+                + IGNORE_INDEX);
+      }
+    }
   }
 
   /** Number of targets that are not {@link #IGNORE_INDEX}: the denominator of the mean loss. */

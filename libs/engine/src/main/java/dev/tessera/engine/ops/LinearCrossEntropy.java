@@ -50,8 +50,8 @@ public final class LinearCrossEntropy {
   private LinearCrossEntropy() {}
 
   /**
-   * Whether the fused op is the faster route for inputs of {@code width} features on this backend:
-   * CPU tensors no wider than {@link #MAX_FUSED_WIDTH}.
+   * Whether the fused op is the faster route for {@code input} ([N, H]): a CPU tensor of at most
+   * {@link #MAX_FUSED_WIDTH} features.
    */
   public static boolean pays(Tensor input) {
     return Ops.deviceKernels(input) == null && input.rank() == 2 && input.dim(1) <= MAX_FUSED_WIDTH;
@@ -100,20 +100,7 @@ public final class LinearCrossEntropy {
       throw new IllegalArgumentException(
           "targets has " + targets.length + " entries for " + n + " rows");
     }
-    for (int row = 0; row < n; row++) {
-      int target = targets[row];
-      if (target != CrossEntropy.IGNORE_INDEX && (target < 0 || target >= v)) {
-        throw new IllegalArgumentException(
-            "targets["
-                + row
-                + "] = "
-                + target
-                + " is outside [0, "
-                + v
-                + ") and is not the ignore index "
-                + CrossEntropy.IGNORE_INDEX);
-      }
-    }
+    CrossEntropy.requireClasses(targets, 0, n, v);
     float[] x = CpuBackend.data(input);
     int xOff = CpuBackend.offset(input);
     float[] w = CpuBackend.data(weight);
@@ -137,8 +124,7 @@ public final class LinearCrossEntropy {
           for (int b = firstBlock(from, blocks, groups); b < firstBlock(to, blocks, groups); b++) {
             int v0 = b * block;
             int cols = Math.min(block, v - v0);
-            Gemm.sgemm(
-                false, true, n, cols, h, 1f, x, xOff, h, w, wOff + v0 * h, h, 0f, logits, 0, cols);
+            blockLogits(logits, x, xOff, n, h, w, wOff, v0, cols);
             for (int row = 0; row < n; row++) {
               int target = targets[row];
               if (target == CrossEntropy.IGNORE_INDEX) {
@@ -191,23 +177,7 @@ public final class LinearCrossEntropy {
                 b++) {
               int v0 = b * block;
               int cols = Math.min(block, v - v0);
-              Gemm.sgemm(
-                  false,
-                  true,
-                  n,
-                  cols,
-                  h,
-                  1f,
-                  x,
-                  xOff,
-                  h,
-                  w,
-                  wOff + v0 * h,
-                  h,
-                  0f,
-                  logits,
-                  0,
-                  cols);
+              blockLogits(logits, x, xOff, n, h, w, wOff, v0, cols);
               for (int row = 0; row < n; row++) {
                 int base = row * cols;
                 int target = targets[row];
@@ -272,6 +242,15 @@ public final class LinearCrossEntropy {
       }
     }
     return loss;
+  }
+
+  /**
+   * {@code logits[N, cols] = input · weight[v0, v0 + cols)ᵀ}: one block's logits, computed the same
+   * way in both passes, so the second pass sees the very values the first one summed.
+   */
+  private static void blockLogits(
+      float[] logits, float[] x, int xOff, int n, int h, float[] w, int wOff, int v0, int cols) {
+    Gemm.sgemm(false, true, n, cols, h, 1f, x, xOff, h, w, wOff + v0 * h, h, 0f, logits, 0, cols);
   }
 
   /** The first of group {@code g}'s blocks (group {@code groups} gives the end). */
