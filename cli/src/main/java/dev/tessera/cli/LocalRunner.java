@@ -71,33 +71,31 @@ public final class LocalRunner {
       JsonNode spec =
           LocalState.JSON.readTree(LocalState.JSON.writeValueAsBytes(stage.resource().getSpec()));
       LocalState.Entry entry = state.get(stage.id());
-      if (entry != null && entry.status().phase == Phase.Succeeded) {
-        String output = entry.status().output == null ? null : entry.status().output.path;
-        if (entry.spec().equals(spec) && output != null && !Files.exists(volume.resolve(output))) {
-          // Nothing of the stage is left to lose, and the stages are deterministic: running it
-          // again gives the later stages the same input they consumed.
-          out.printf(
-              "↻ %-12s %-20s succeeded before, but its output %s is gone: running again%n",
-              stage.kind(), stage.name(), output);
-          int code = runStage(stage, spec, null);
-          if (code != 0) {
-            return code;
-          }
-          continue;
+      TesseraStatus previous = entry == null ? null : entry.status();
+      if (previous != null && previous.phase == Phase.Succeeded) {
+        if (!entry.spec().equals(spec)) {
+          throw new PipelineError(
+              stage.where()
+                  + ": spec: changed since the stage succeeded on "
+                  + volume
+                  + "; a finished stage does not run again (run with --fresh to rerun every"
+                  + " stage)");
         }
-        if (entry.spec().equals(spec)) {
+        String output = previous.output == null ? null : previous.output.path;
+        if (output == null || Files.exists(volume.resolve(output))) {
           out.printf(
               "✓ %-12s %-20s already succeeded: %s%n",
               stage.kind(), stage.name(), output == null ? "" : output);
           continue;
         }
-        throw new PipelineError(
-            stage.where()
-                + ": spec: changed since the stage succeeded on "
-                + volume
-                + "; a finished stage does not run again (run with --fresh to rerun every stage)");
+        // Nothing of the stage is left to lose, and the stages are deterministic: running it
+        // again gives the later stages the same input they consumed.
+        out.printf(
+            "↻ %-12s %-20s succeeded before, but its output %s is gone: running again%n",
+            stage.kind(), stage.name(), output);
+        previous = null;
       }
-      int code = runStage(stage, spec, entry == null ? null : entry.status());
+      int code = runStage(stage, spec, previous);
       if (code != 0) {
         return code;
       }

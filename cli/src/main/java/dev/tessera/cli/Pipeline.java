@@ -258,8 +258,7 @@ public final class Pipeline {
       if (type.getPackageName().startsWith("dev.tessera.api")) {
         // One of the resources' own types: say what it holds, not its Java name.
         return "expected an object with the fields "
-            + java.util.Arrays.stream(type.getFields())
-                .filter(f -> !java.lang.reflect.Modifier.isStatic(f.getModifiers()))
+            + dev.tessera.api.v1alpha1.SchemaValidation.properties(type).stream()
                 .map(java.lang.reflect.Field::getName)
                 .collect(java.util.stream.Collectors.joining(", "));
       }

@@ -6,6 +6,7 @@ import io.fabric8.generator.annotation.Pattern;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -43,10 +44,7 @@ public final class SchemaValidation {
     if (!value.getClass().getPackageName().equals(SchemaValidation.class.getPackageName())) {
       return; // strings, numbers, and Kubernetes' own types (checked by their own schema)
     }
-    for (Field field : value.getClass().getFields()) {
-      if (Modifier.isStatic(field.getModifiers())) {
-        continue;
-      }
+    for (Field field : properties(value.getClass())) {
       Object fieldValue;
       try {
         fieldValue = field.get(value);
@@ -59,28 +57,23 @@ public final class SchemaValidation {
     }
   }
 
+  /** The fields a spec type's schema has properties for: its public instance fields. */
+  public static List<Field> properties(Class<?> type) {
+    return Arrays.stream(type.getFields())
+        .filter(field -> !Modifier.isStatic(field.getModifiers()))
+        .toList();
+  }
+
   private static void check(Field field, Object value, String at, List<String> problems) {
     if (value instanceof Number number) {
       double x = number.doubleValue();
       Min min = field.getAnnotation(Min.class);
       if (min != null && (min.inclusive() ? x < min.value() : x <= min.value())) {
-        problems.add(
-            at
-                + " must be "
-                + (min.inclusive() ? ">= " : "> ")
-                + format(min.value())
-                + ", got "
-                + number);
+        problems.add(outside(at, min.inclusive() ? ">=" : ">", min.value(), number));
       }
       Max max = field.getAnnotation(Max.class);
       if (max != null && (max.inclusive() ? x > max.value() : x >= max.value())) {
-        problems.add(
-            at
-                + " must be "
-                + (max.inclusive() ? "<= " : "< ")
-                + format(max.value())
-                + ", got "
-                + number);
+        problems.add(outside(at, max.inclusive() ? "<=" : "<", max.value(), number));
       }
     }
     Pattern pattern = field.getAnnotation(Pattern.class);
@@ -91,7 +84,9 @@ public final class SchemaValidation {
     }
   }
 
-  private static String format(double bound) {
-    return bound == Math.rint(bound) ? String.valueOf((long) bound) : String.valueOf(bound);
+  /** e.g. {@code spec.seqLength must be >= 64, got -5}. */
+  private static String outside(String at, String relation, double bound, Number value) {
+    String limit = bound == Math.rint(bound) ? String.valueOf((long) bound) : String.valueOf(bound);
+    return at + " must be " + relation + " " + limit + ", got " + value;
   }
 }
