@@ -58,9 +58,7 @@ public final class SimdMath {
 
   /** {@code e^x} lane-wise. */
   public static FloatVector exp(FloatVector x) {
-    // Clamped by compare and blend: Java-semantics max and min cost several instructions each.
-    FloatVector c = x.blend(LO, x.lt(LO));
-    c = c.blend(HI, c.compare(VectorOperators.GT, HI));
+    FloatVector c = x.max(LO).min(HI);
     FloatVector t = c.fma(LOG2E, MAGIC);
     FloatVector n = t.sub(MAGIC);
     FloatVector r = n.fma(FloatVector.broadcast(SPECIES, -LN2_HI), c);
@@ -212,18 +210,6 @@ public final class SimdMath {
     float max = Float.NEGATIVE_INFINITY;
     if (n >= LANES) {
       FloatVector acc = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
-      FloatVector acc1 = acc;
-      FloatVector acc2 = acc;
-      FloatVector acc3 = acc;
-      // Four chains: a Java-semantics vector max is several instructions, and one chain waits on
-      // each.
-      for (; i <= n - 4 * LANES; i += 4 * LANES) {
-        acc = acc.max(FloatVector.fromArray(SPECIES, x, offset + i));
-        acc1 = acc1.max(FloatVector.fromArray(SPECIES, x, offset + i + LANES));
-        acc2 = acc2.max(FloatVector.fromArray(SPECIES, x, offset + i + 2 * LANES));
-        acc3 = acc3.max(FloatVector.fromArray(SPECIES, x, offset + i + 3 * LANES));
-      }
-      acc = acc.max(acc1).max(acc2.max(acc3));
       for (; i <= n - LANES; i += LANES) {
         acc = acc.max(FloatVector.fromArray(SPECIES, x, offset + i));
       }
