@@ -12,7 +12,7 @@ jar=bench/target/tessera-bench.jar
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 uptime
-java --add-modules jdk.incubator.vector -Xmx4g -XX:+UseParallelGC -XX:+UseTransparentHugePages \
+java --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Xmx4g -XX:+UseParallelGC -XX:+UseTransparentHugePages \
   -cp "$jar" \
   dev.tessera.bench.TrainStepBenchmark "$@" 2>&1 \
   | grep -v -e '^WARNING: Using incubator modules' -e '^Warning: Version of org.bytedeco'

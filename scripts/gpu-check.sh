@@ -67,7 +67,7 @@ run)
   echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv || true
   log=${OUT:-$work}/gpu-check.log
-  opts=(-Xmx48g -XX:+UseParallelGC --add-modules jdk.incubator.vector -Dorg.bytedeco.javacpp.cachedir="$work/javacpp")
+  opts=(-Xmx48g -XX:+UseParallelGC --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Dorg.bytedeco.javacpp.cachedir="$work/javacpp")
   trainer=("$java" "${opts[@]}" -jar "$bundle/tessera-trainer.jar")
   {
     if [[ "${SKIP_NVRTC:-0}" != 1 ]]; then

@@ -14,7 +14,7 @@ import java.util.Random;
  * TrainStepBenchmark}'s step.
  *
  * <pre>
- * java --add-modules jdk.incubator.vector -cp bench/target/tessera-bench.jar \
+ * java --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -cp bench/target/tessera-bench.jar \
  *     dev.tessera.bench.AttentionBenchmark [threads]
  * </pre>
  */

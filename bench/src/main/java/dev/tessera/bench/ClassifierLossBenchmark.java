@@ -18,7 +18,7 @@ import java.util.Random;
  * input the decoder sends to the fused op.
  *
  * <pre>
- * java --add-modules jdk.incubator.vector -cp bench/target/tessera-bench.jar \
+ * java --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -cp bench/target/tessera-bench.jar \
  *     dev.tessera.bench.ClassifierLossBenchmark [--threads 1,2] [--widths 64,128,256,512] [--reps 7]
  * </pre>
  */

@@ -16,7 +16,7 @@ import org.bytedeco.openblas.global.openblas;
  * Prints best and median GFLOP/s of both and the ratio of the best.
  *
  * <pre>
- * java --add-modules jdk.incubator.vector -cp bench/target/tessera-bench.jar \
+ * java --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -cp bench/target/tessera-bench.jar \
  *     dev.tessera.bench.GemmBenchmark [--runs R] [--threads T1,T2,...] [--shapes MxNxK,...]
  *     [--layouts NT,NN,TN] [--cpu-time]
  * </pre>

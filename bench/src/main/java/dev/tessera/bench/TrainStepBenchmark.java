@@ -32,7 +32,7 @@ import org.bytedeco.pytorch.global.torch;
  * GFLOP/s and the ratio Tessera / libtorch.
  *
  * <pre>
- * java --add-modules jdk.incubator.vector -Xmx4g -XX:+UseParallelGC -XX:+UseTransparentHugePages \
+ * java --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -Xmx4g -XX:+UseParallelGC -XX:+UseTransparentHugePages \
  *     -cp bench/target/tessera-bench.jar dev.tessera.bench.TrainStepBenchmark \
  *     [--warmup 3] [--steps 10] [--threads 1,2] [--only tessera|libtorch] [--gemm-profile]
  * </pre>
@@ -320,18 +320,23 @@ public final class TrainStepBenchmark {
     if (gemmProfile && tessera) {
       printGemmProfile(GemmProfile.stop(), steps, ours);
     }
+    // A side that did not run (--only) shows as "-" rather than as zeros and an infinite ratio.
     return String.format(
-        "%-7d %12.1f %12.1f %12.1f %12.1f %12.1f %12.1f %9.1f %9.1f %7.2f",
+        "%-7d %12s %12s %12s %12s %12s %12s %9s %9s %7s",
         threads,
-        median(oursPass),
-        median(oursOpt),
-        ours,
-        median(theirsPass),
-        median(theirsOpt),
-        theirs,
-        flops / ours / 1e6,
-        flops / theirs / 1e6,
-        ours / theirs);
+        cell(tessera, median(oursPass), "%.1f"),
+        cell(tessera, median(oursOpt), "%.1f"),
+        cell(tessera, ours, "%.1f"),
+        cell(libtorch, median(theirsPass), "%.1f"),
+        cell(libtorch, median(theirsOpt), "%.1f"),
+        cell(libtorch, theirs, "%.1f"),
+        cell(tessera, flops / ours / 1e6, "%.1f"),
+        cell(libtorch, flops / theirs / 1e6, "%.1f"),
+        cell(tessera && libtorch, ours / theirs, "%.2f"));
+  }
+
+  private static String cell(boolean ran, double value, String format) {
+    return ran ? String.format(format, value) : "-";
   }
 
   /** libtorch AdamW with Tessera's hyper-parameters (its defaults: betas 0.9/0.999, eps 1e-8). */

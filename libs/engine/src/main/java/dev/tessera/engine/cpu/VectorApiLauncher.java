@@ -11,8 +11,8 @@ import java.util.List;
  * {@code jdk.incubator.vector} module, so a main class calls {@link #relaunchIfNeeded} first: when
  * the module is missing it starts the same command again in a child JVM with {@code --add-modules
  * jdk.incubator.vector} (and the parent's JVM options, with transparent huge pages for the heap
- * where the kernel offers them), passes its exit code on and returns false; the caller then exits.
- * Set {@code TESSERA_NO_RELAUNCH=1} to run on the scalar fallback instead.
+ * where the kernel offers them and {@link #TRAP_LIMIT}), passes its exit code on and returns false;
+ * the caller then exits. Set {@code TESSERA_NO_RELAUNCH=1} to run on the scalar fallback instead.
  *
  * <p>The two JVMs live and die together, so killing the command stops its work: the parent's
  * shutdown (SIGTERM, Ctrl-C) stops the child, and the child halts when the parent is gone (even
@@ -74,18 +74,37 @@ public final class VectorApiLauncher {
   static final Path TRANSPARENT_HUGE_PAGES = Path.of("/sys/kernel/mm/transparent_hugepage/enabled");
 
   /**
-   * The child's JVM options: the parent's, plus transparent huge pages for the heap where the
-   * kernel offers them and the parent did not choose. A training step reads some 200 MB of
-   * activations; with 2 MiB pages its address translations stop missing (CPU step 3–5% faster,
-   * docs/benchmarks.md).
+   * C2's limit on deoptimisation traps per compiled method, raised from its default of 100. C2 adds
+   * up the trap counts recorded in every method it inlines into one compilation, and the Vector
+   * API's shared internals ({@code VectorOperators.opCode}, {@code ImplCache.find}) carry
+   * class-check traps left by whatever vector code ran before. A kernel that inlines a few dozen
+   * vector operations then passes 100 by that sum alone, depending on what ran first, and C2
+   * compiles all of its class checks as exception-throwing branches: the loss's exponentials ran
+   * 3.5 times slower in about one run in five ({@code VectorMathBenchmark}, docs/benchmarks.md).
+   * Every launch that runs the kernels passes this option: this launcher, the {@code tessera}
+   * script, the worker images and the benchmark scripts.
+   */
+  public static final String TRAP_LIMIT = "-XX:PerMethodTrapLimit=10000";
+
+  /**
+   * The child's JVM options: the parent's, plus {@link #TRAP_LIMIT} and transparent huge pages for
+   * the heap where the kernel offers them, each unless the parent chose. A training step reads some
+   * 200 MB of activations; with 2 MiB pages its address translations stop missing (CPU step 3–5%
+   * faster, docs/benchmarks.md).
    */
   static List<String> jvmOptions(List<String> parentOptions, boolean hugePagesOffered) {
     List<String> options = new ArrayList<>(parentOptions);
-    boolean chosen = parentOptions.stream().anyMatch(o -> o.contains("UseTransparentHugePages"));
-    if (hugePagesOffered && !chosen) {
+    if (!chose(parentOptions, "PerMethodTrapLimit")) {
+      options.add(TRAP_LIMIT);
+    }
+    if (hugePagesOffered && !chose(parentOptions, "UseTransparentHugePages")) {
       options.add("-XX:+UseTransparentHugePages");
     }
     return options;
+  }
+
+  private static boolean chose(List<String> options, String flag) {
+    return options.stream().anyMatch(o -> o.contains(flag));
   }
 
   /**

@@ -105,10 +105,41 @@ class VectorApiLauncherTest {
     assertThat(VectorApiLauncher.hugePagesOffered(never)).isFalse();
     assertThat(VectorApiLauncher.hugePagesOffered(dir.resolve("missing"))).isFalse();
 
+    String trapLimit = VectorApiLauncher.TRAP_LIMIT;
     assertThat(VectorApiLauncher.jvmOptions(List.of("-Xmx1g"), true))
-        .containsExactly("-Xmx1g", "-XX:+UseTransparentHugePages");
-    assertThat(VectorApiLauncher.jvmOptions(List.of("-Xmx1g"), false)).containsExactly("-Xmx1g");
+        .containsExactly("-Xmx1g", trapLimit, "-XX:+UseTransparentHugePages");
+    assertThat(VectorApiLauncher.jvmOptions(List.of("-Xmx1g"), false))
+        .containsExactly("-Xmx1g", trapLimit);
     assertThat(VectorApiLauncher.jvmOptions(List.of("-XX:-UseTransparentHugePages"), true))
-        .containsExactly("-XX:-UseTransparentHugePages");
+        .containsExactly("-XX:-UseTransparentHugePages", trapLimit);
+  }
+
+  @Test
+  void theChildGetsTheTrapLimitUnlessTheParentChoseOne() {
+    assertThat(VectorApiLauncher.jvmOptions(List.of(), false))
+        .containsExactly("-XX:PerMethodTrapLimit=10000");
+    assertThat(VectorApiLauncher.jvmOptions(List.of("-XX:PerMethodTrapLimit=200"), false))
+        .containsExactly("-XX:PerMethodTrapLimit=200");
+  }
+
+  /**
+   * Every other launch of the kernels passes the same option: the {@code tessera} script, the
+   * worker images' ENTRYPOINTs and the benchmark and GPU-check scripts.
+   */
+  @Test
+  void everyLaunchScriptAndWorkerImagePassesTheTrapLimit() throws IOException {
+    Path root = Path.of("../..").toAbsolutePath().normalize();
+    for (String launcher :
+        List.of(
+            "tessera",
+            "trainer-image/Containerfile",
+            "curator-image/Containerfile",
+            "scripts/bench-train.sh",
+            "scripts/bench-engine.sh",
+            "scripts/gpu-check.sh")) {
+      assertThat(java.nio.file.Files.readString(root.resolve(launcher)))
+          .as(launcher)
+          .contains(VectorApiLauncher.TRAP_LIMIT.substring(4)); // without "-XX:"
+    }
   }
 }
