@@ -91,7 +91,7 @@ class FastMathTest {
   @Test
   void sumSquaresAndMaxMatchPlainLoops() {
     Random random = new Random(2);
-    for (int n : new int[] {0, 1, 7, 16, 33, 1000}) {
+    for (int n : new int[] {0, 1, 7, 16, 33, 64, 65, 127, 200, 1000}) {
       float[] x = new float[n + 3];
       for (int i = 0; i < x.length; i++) {
         x[i] = (float) random.nextGaussian();
@@ -104,6 +104,32 @@ class FastMathTest {
       }
       assertThat(FastMath.sumSquares(x, 3, n)).isCloseTo(squares, within(1e-12 * (1 + squares)));
       assertThat(FastMath.max(x, 3, n)).isEqualTo(max);
+    }
+  }
+
+  /**
+   * The vector max runs four chains over blocks of four vectors, then one chain, then scalars: a
+   * NaN or the one +0 among -0s in any of those places gives what Math.max would.
+   */
+  @Test
+  void maxKeepsJavasNanAndSignedZeroRulesWhereverTheValueFalls() {
+    for (int n : new int[] {5, 16, 64, 100, 131}) {
+      for (int at = 0; at < n; at++) {
+        float[] x = new float[n + 2];
+        java.util.Arrays.fill(x, -1f);
+        x[2 + at] = Float.NaN;
+        assertThat(FastMath.max(x, 2, n)).as("NaN at %d of %d", at, n).isNaN();
+
+        java.util.Arrays.fill(x, -0f);
+        x[2 + at] = 0f;
+        assertThat(Float.floatToRawIntBits(FastMath.max(x, 2, n)))
+            .as("+0 at %d of %d", at, n)
+            .isEqualTo(Float.floatToRawIntBits(0f));
+      }
+      float[] zeros = new float[n];
+      java.util.Arrays.fill(zeros, -0f);
+      assertThat(Float.floatToRawIntBits(FastMath.max(zeros, 0, n)))
+          .isEqualTo(Float.floatToRawIntBits(-0f));
     }
   }
 }

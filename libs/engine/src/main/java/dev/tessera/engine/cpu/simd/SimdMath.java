@@ -209,11 +209,23 @@ public final class SimdMath {
     int i = 0;
     float max = Float.NEGATIVE_INFINITY;
     if (n >= LANES) {
-      FloatVector acc = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
-      for (; i <= n - LANES; i += LANES) {
-        acc = acc.max(FloatVector.fromArray(SPECIES, x, offset + i));
+      // Four independent chains: a vector max with Java's NaN and signed-zero rules is several
+      // instructions, and one chain would wait on each. max is associative under those rules, so
+      // the result is the same as one chain's.
+      FloatVector acc0 = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+      FloatVector acc1 = acc0;
+      FloatVector acc2 = acc0;
+      FloatVector acc3 = acc0;
+      for (; i <= n - 4 * LANES; i += 4 * LANES) {
+        acc0 = acc0.max(FloatVector.fromArray(SPECIES, x, offset + i));
+        acc1 = acc1.max(FloatVector.fromArray(SPECIES, x, offset + i + LANES));
+        acc2 = acc2.max(FloatVector.fromArray(SPECIES, x, offset + i + 2 * LANES));
+        acc3 = acc3.max(FloatVector.fromArray(SPECIES, x, offset + i + 3 * LANES));
       }
-      max = acc.reduceLanes(VectorOperators.MAX);
+      for (; i <= n - LANES; i += LANES) {
+        acc0 = acc0.max(FloatVector.fromArray(SPECIES, x, offset + i));
+      }
+      max = acc0.max(acc1).max(acc2.max(acc3)).reduceLanes(VectorOperators.MAX);
     }
     for (; i < n; i++) {
       max = Math.max(max, x[offset + i]);
