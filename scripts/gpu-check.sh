@@ -12,7 +12,8 @@
 #                                 again with the fp32 attention kernels, the baseline; SKIP_BASELINE=1
 #                                 leaves it out), again with activation checkpointing
 #                                 (SKIP_CHECKPOINTING=1 leaves it out), each with the memory plan
-#                                 against the allocator's peak, and the trainer on both backends.
+#                                 against the allocator's peak, and the trainer on both backends
+#                                 (one rank, then two ranks with ZeRO-2 sharing the GPU).
 #
 # Output: the check's log on stdout and, when $OUT is set, $OUT/gpu-check.log.
 set -euo pipefail
@@ -20,6 +21,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bundle="$root/.gpu-bundle"
 # The trainer comparison: the same short run on the CPU (bundle) and on the GPU (run).
 TRAIN_ARGS=(--steps 8 --global-batch 4 --micro-batch 2 --lr 2e-3 --warmup 0.1 --checkpoint-every 4 --seed 3)
+# ... and with two data-parallel ranks, the optimizer state and gradients sharded (ZeRO-2).
+RANK_ARGS=(--ranks 2 --zero 2)
 
 case "${1:-}" in
 bundle)
@@ -50,10 +53,30 @@ bundle)
   java -jar trainer-image/target/tessera-trainer.jar pretrain "${TRAIN_ARGS[@]}" \
     --data "$ref/packed" --out "$ref/cpu-run" --backend cpu
   cp "$ref/cpu-run/metrics.jsonl" "$ref/cpu-metrics.jsonl" && rm -rf "$ref/cpu-run"
+  # Two ranks with ZeRO-2: on one GPU they share it and exchange through the host collective.
+  java -jar trainer-image/target/tessera-trainer.jar pretrain "${TRAIN_ARGS[@]}" "${RANK_ARGS[@]}" \
+    --data "$ref/packed" --out "$ref/cpu-run" --backend cpu
+  cp "$ref/cpu-run/metrics.jsonl" "$ref/cpu-ranks-metrics.jsonl" && rm -rf "$ref/cpu-run"
   du -sh "$bundle"/*
   ;;
 run)
   shift
+  # Per-step losses of a CPU run and a GPU run of the same training: compare LABEL CPU GPU.
+  compare() {
+    python3 - "$@" <<'PY' || echo "$1: no comparison"
+import json, sys
+label = sys.argv[1]
+cpu = [json.loads(line) for line in open(sys.argv[2])]
+gpu = [json.loads(line) for line in open(sys.argv[3])]
+worst = 0.0
+for c, g in zip(cpu, gpu):
+    rel = abs(g["loss"] - c["loss"]) / abs(c["loss"])
+    worst = max(worst, rel)
+    print(f"step {c['step']:2d}  loss cpu {c['loss']:.5f}  cuda {g['loss']:.5f}  rel diff {rel:.1e}"
+          f"  tokens/s cpu {c['tokens_per_s']:.0f} cuda {g['tokens_per_s']:.0f}")
+print(f"{label}: {len(gpu)} of {len(cpu)} steps, worst relative loss difference {worst:.2e}")
+PY
+  }
   [[ -f "$bundle/jre.tgz" ]] || { echo "no $bundle/jre.tgz: run 'scripts/gpu-check.sh bundle' on the build machine" >&2; exit 2; }
   work=$(mktemp -d)
   tar xzf "$bundle/jre.tgz" -C "$work"
@@ -102,18 +125,12 @@ run)
     ref="$bundle/trainer"
     timeout "${TRAIN_TIMEOUT:-200}" "${trainer[@]}" pretrain "${TRAIN_ARGS[@]}" --data "$ref/packed" \
       --out "$work/cuda-run" --backend cuda | tail -4 || echo "pretrain --backend cuda exited with status $?"
-    python3 - "$ref/cpu-metrics.jsonl" "$work/cuda-run/metrics.jsonl" <<'PY' || echo "no comparison"
-import json, sys
-cpu = [json.loads(line) for line in open(sys.argv[1])]
-gpu = [json.loads(line) for line in open(sys.argv[2])]
-worst = 0.0
-for c, g in zip(cpu, gpu):
-    rel = abs(g["loss"] - c["loss"]) / abs(c["loss"])
-    worst = max(worst, rel)
-    print(f"step {c['step']:2d}  loss cpu {c['loss']:.5f}  cuda {g['loss']:.5f}  rel diff {rel:.1e}"
-          f"  tokens/s cpu {c['tokens_per_s']:.0f} cuda {g['tokens_per_s']:.0f}")
-print(f"trainer cpu vs cuda: {len(gpu)} of {len(cpu)} steps, worst relative loss difference {worst:.2e}")
-PY
+    compare "trainer cpu vs cuda" "$ref/cpu-metrics.jsonl" "$work/cuda-run/metrics.jsonl"
+    echo "== two ranks with ZeRO-2 (${RANK_ARGS[*]}) on the GPU against the same on the CPU =="
+    timeout "${TRAIN_TIMEOUT:-200}" "${trainer[@]}" pretrain "${TRAIN_ARGS[@]}" "${RANK_ARGS[@]}" \
+      --data "$ref/packed" --out "$work/cuda-ranks-run" --backend cuda | tail -5 \
+      || echo "pretrain --backend cuda ${RANK_ARGS[*]} exited with status $?"
+    compare "two ranks cpu vs cuda" "$ref/cpu-ranks-metrics.jsonl" "$work/cuda-ranks-run/metrics.jsonl"
   } 2>&1 | tee "$log"
   ;;
 *)

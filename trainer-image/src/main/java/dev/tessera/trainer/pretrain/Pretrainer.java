@@ -240,13 +240,32 @@ public final class Pretrainer {
       throws IOException {
     try (Backend backend = options.backend().open(collective.rank())) {
       if (backend instanceof CudaBackend cuda && collective.size() > 1) {
-        // GPU ranks sum gradients and share weights with NCCL, device to device.
-        try (NcclCollective nccl = NcclCollective.open(cuda, collective)) {
-          return trainRank(nccl, task, checkpoints, latest, state, backend);
+        int gpus = CudaBackend.deviceCount();
+        if (usesNccl(collective.size(), options.multiProcess(), gpus)) {
+          // GPU ranks sum gradients and share weights with NCCL, device to device.
+          try (NcclCollective nccl = NcclCollective.open(cuda, collective)) {
+            return trainRank(nccl, task, checkpoints, latest, state, backend);
+          }
+        }
+        if (collective.rank() == 0) {
+          note(
+              "%d ranks share %d GPU%s: gradients and weights go through host memory"
+                  + " (NCCL needs a GPU per rank)",
+              collective.size(), gpus, gpus == 1 ? "" : "s");
         }
       }
       return trainRank(collective, task, checkpoints, latest, state, backend);
     }
+  }
+
+  /**
+   * Whether GPU ranks exchange tensors with NCCL: always between processes (each process's GPUs are
+   * its own), and between the threads of one process when each has a GPU of its own. NCCL refuses
+   * two ranks on one GPU, so ranks that share one (more ranks than GPUs, rank r on GPU r modulo the
+   * count) use the host collective: slower, the same training.
+   */
+  static boolean usesNccl(int ranks, boolean multiProcess, int gpus) {
+    return ranks > 1 && (multiProcess || ranks <= gpus);
   }
 
   private Summary trainRank(

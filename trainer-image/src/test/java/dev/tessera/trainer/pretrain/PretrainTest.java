@@ -176,6 +176,19 @@ class PretrainTest {
   }
 
   @Test
+  void gpuRanksUseNcclOnlyWhereEachHasAGpuOfItsOwn() {
+    // Threads of one process: NCCL when every rank has a GPU, the host collective when they share.
+    assertThat(Pretrainer.usesNccl(8, false, 8)).isTrue();
+    assertThat(Pretrainer.usesNccl(2, false, 8)).isTrue();
+    assertThat(Pretrainer.usesNccl(2, false, 1)).isFalse();
+    assertThat(Pretrainer.usesNccl(9, false, 8)).isFalse();
+    // Processes: each has GPUs of its own.
+    assertThat(Pretrainer.usesNccl(16, true, 1)).isTrue();
+    // One rank exchanges nothing.
+    assertThat(Pretrainer.usesNccl(1, false, 1)).isFalse();
+  }
+
+  @Test
   void lossFallsOnPackedSyntheticData() throws IOException {
     Path out = tmp.resolve("run");
     Outcome outcome = run(args(out, 40).toArray(String[]::new));
