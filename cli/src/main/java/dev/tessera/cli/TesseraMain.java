@@ -1,6 +1,7 @@
 package dev.tessera.cli;
 
 import dev.tessera.engine.cpu.VectorApiLauncher;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -112,6 +113,24 @@ public final class TesseraMain {
       Pipeline loaded = Pipeline.load(pipeline, out);
       Path dir = volume != null ? volume : defaultVolume(pipeline);
       Files.createDirectories(dir);
+      // Everything that writes to the volume happens under its lock: one run at a time.
+      VolumeLock lock = VolumeLock.acquire(dir.toAbsolutePath().normalize());
+      try {
+        copyFiles(dir);
+        LocalRunner runner = new LocalRunner(dir, out, fresh);
+        int code = runner.run(loaded);
+        if (!noReport) {
+          Path report = HtmlReport.write(dir, loaded, runner.state());
+          out.println("report: " + report);
+        }
+        return code;
+      } finally {
+        lock.close();
+      }
+    }
+
+    /** The {@code --copy NAME=FILE} files, each unless NAME is already on the volume. */
+    private void copyFiles(Path dir) throws IOException {
       for (String copy : copies) {
         String[] kv = copy.split("=", 2);
         if (kv.length != 2) {
@@ -126,13 +145,6 @@ public final class TesseraMain {
           Files.copy(Path.of(kv[1]), target);
         }
       }
-      LocalRunner runner = new LocalRunner(dir, out, fresh);
-      int code = runner.run(loaded);
-      if (!noReport) {
-        Path report = HtmlReport.write(dir, loaded, runner.state());
-        out.println("report: " + report);
-      }
-      return code;
     }
   }
 
