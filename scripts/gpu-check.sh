@@ -102,11 +102,14 @@ PY
     timeout "${CHECK_TIMEOUT:-400}" "${trainer[@]}" gpu-check "$@" | tee "$work/fatbin.out" \
       || echo "gpu-check exited with status $?"
     if grep -q "FAIL" "$work/fatbin.out"; then
-      # Same checks with every call on the legacy default stream: failures that go away there are
-      # work queued outside the backend's own stream (see docs/cuda.md).
-      echo "== checks failed: the kernel checks again with TESSERA_CUDA_STREAM=default =="
-      TESSERA_CUDA_STREAM=default timeout "${NVRTC_TIMEOUT:-120}" "${trainer[@]}" gpu-check --skip-training "$@" \
-        | grep -E "device:|kernel checks|FAIL" || echo "legacy-stream run failed (status $?)"
+      # Same checks with every call on the legacy default stream, then with every copy to the
+      # device waited for: failures that go away with the first are work queued outside the
+      # backend's own stream, with the second the staging ring's bookkeeping (docs/cuda.md).
+      for diagnostic in TESSERA_CUDA_STREAM=default TESSERA_CUDA_STAGING=wait; do
+        echo "== checks failed: the kernel checks again with $diagnostic =="
+        env "$diagnostic" timeout "${NVRTC_TIMEOUT:-120}" "${trainer[@]}" gpu-check --skip-training "$@" \
+          | grep -E "device:|kernel checks|FAIL" || echo "run with $diagnostic failed (status $?)"
+      done
     fi
     if [[ "${SKIP_BASELINE:-0}" != 1 ]]; then
       # The same training steps with the exact fp32 attention kernels: the tensor-core kernels'

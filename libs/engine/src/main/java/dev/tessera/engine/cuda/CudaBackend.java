@@ -230,7 +230,8 @@ public final class CudaBackend implements Backend {
   public String describe() {
     return String.format(
         java.util.Locale.ROOT,
-        "%s (sm_%d%d, %d SMs, %.1f GiB), kernels: %s, GEMMs: %s, attention: %s, stream: %s",
+        "%s (sm_%d%d, %d SMs, %.1f GiB), kernels: %s, GEMMs: %s, attention: %s, stream: %s,"
+            + " copies to the device: %s",
         name,
         major,
         minor,
@@ -239,8 +240,17 @@ public final class CudaBackend implements Backend {
         module.origin(),
         gemmPrecision,
         tensorCoreAttention ? "bf16 tensor cores (head dims 64, 128)" : "fp32",
-        stream == null ? "legacy default (TESSERA_CUDA_STREAM=default)" : "own, non-blocking");
+        stream == null ? "legacy default (TESSERA_CUDA_STREAM=default)" : "own, non-blocking",
+        STAGING_WAITS ? "waited for (TESSERA_CUDA_STAGING=wait)" : "queued");
   }
+
+  /**
+   * {@code TESSERA_CUDA_STAGING=wait}: each copy to the device waits until the device has made it,
+   * so no two copies share the staging ring. A diagnostic next to {@code TESSERA_CUDA_STREAM}: a
+   * result that changes with it points at the ring's bookkeeping.
+   */
+  private static final boolean STAGING_WAITS =
+      "wait".equalsIgnoreCase(System.getenv("TESSERA_CUDA_STAGING"));
 
   /**
    * Whether causal attention with head dimension {@code headDim} runs on the tensor-core kernels
@@ -886,6 +896,9 @@ public final class CudaBackend implements Backend {
                         stream),
                     "copying " + count + " bytes to " + what));
         staging.queued(recordFence());
+        if (STAGING_WAITS) {
+          staging.awaitAll();
+        }
       }
     }
   }
