@@ -21,7 +21,12 @@ import picocli.CommandLine.Parameters;
     version = "tessera 0.1.0",
     description =
         "Runs Tessera resources (CurationJob, PackJob, PretrainRun, FinetuneRun) locally.",
-    subcommands = {TesseraMain.Run.class, TesseraMain.Status.class, TesseraMain.Report.class})
+    subcommands = {
+      TesseraMain.Run.class,
+      TesseraMain.Status.class,
+      TesseraMain.Logs.class,
+      TesseraMain.Report.class
+    })
 public final class TesseraMain {
   /** Exit code of a pipeline that could not start: bad YAML, unknown kind, missing input. */
   public static final int PIPELINE_ERROR = 2;
@@ -57,6 +62,9 @@ public final class TesseraMain {
       }
       if (type == Status.class) {
         return type.cast(new Status(out));
+      }
+      if (type == Logs.class) {
+        return type.cast(new Logs(out));
       }
       if (type == Report.class) {
         return type.cast(new Report(out));
@@ -170,15 +178,54 @@ public final class TesseraMain {
 
     @Override
     public Integer call() throws Exception {
-      List<Path> volumes = new ArrayList<>();
-      if (volume != null) {
-        volumes.add(volume);
-      } else if (Files.isDirectory(Path.of("work"))) {
-        try (Stream<Path> dirs = Files.list(Path.of("work"))) {
-          dirs.filter(d -> Files.exists(LocalState.fileOf(d))).sorted().forEach(volumes::add);
-        }
+      return StatusTable.print(out, volumes(volume), name);
+    }
+  }
+
+  /** {@code volume}, or every volume under {@code work/} that something ran on. */
+  static List<Path> volumes(Path volume) throws IOException {
+    List<Path> volumes = new ArrayList<>();
+    if (volume != null) {
+      volumes.add(volume);
+    } else if (Files.isDirectory(Path.of("work"))) {
+      try (Stream<Path> dirs = Files.list(Path.of("work"))) {
+        dirs.filter(d -> Files.exists(LocalState.fileOf(d))).sorted().forEach(volumes::add);
       }
-      return StatusTable.print(out, volumes, name);
+    }
+    return volumes;
+  }
+
+  @Command(name = "logs", description = "A stage's worker output, as kubectl logs shows a pod's.")
+  static final class Logs implements Callable<Integer> {
+    private final PrintStream out;
+
+    @Parameters(paramLabel = "NAME", description = "The resource's name.")
+    String name;
+
+    @Option(
+        names = "--volume",
+        paramLabel = "DIR",
+        description = "The volume (default: the one under work/ where NAME ran).")
+    Path volume;
+
+    @Option(
+        names = {"-f", "--follow"},
+        description = "Go on printing the worker's output until the stage stops running.")
+    boolean follow;
+
+    @Option(
+        names = "--tail",
+        paramLabel = "N",
+        description = "Only the last N lines (default: all).")
+    int tail = -1;
+
+    Logs(PrintStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      return StageLogs.print(out, StageLogs.find(volumes(volume), name), tail, follow);
     }
   }
 

@@ -184,6 +184,18 @@ class LocalRunTest {
   }
 
   @Test
+  void logsShowTheWorkersOutput() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int code =
+        TesseraMain.commandLine(new PrintStream(out, true, StandardCharsets.UTF_8))
+            .execute("logs", "mini-pretrain", "--volume", volume.toString(), "--tail", "1");
+    assertThat(code).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8).strip())
+        .startsWith("pretrain: 8 steps, loss ")
+        .doesNotContain("\n");
+  }
+
+  @Test
   void statusShowsWhatRan() {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     int code =
