@@ -108,7 +108,8 @@ final class FinetuneCommand implements Callable<Integer> {
           new FinetuneTask(
               conversations, qwen, init, imageTokens, maxLength, training.seed, quirk, err);
       PretrainOptions options =
-          training.toOptions(data, out, stepCount, AttentionMask.CONTINUOUS, null, null, null);
+          training.toOptions(
+              data, out, stepCount, AttentionMask.CONTINUOUS, null, null, null, 0, 0);
       Pretrainer.Summary summary =
           Pretrainer.run(options, task, err, training.reporter("FinetuneRun"));
       PrintWriter printer = spec.commandLine().getOut();

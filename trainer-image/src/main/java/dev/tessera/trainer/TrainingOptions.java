@@ -150,7 +150,9 @@ final class TrainingOptions {
       AttentionMask attention,
       Path initLlm,
       Path initVision,
-      Path modelConfig) {
+      Path modelConfig,
+      int evalSequences,
+      int evalEvery) {
     return new PretrainOptions(
         data,
         out,
@@ -174,7 +176,9 @@ final class TrainingOptions {
         zero,
         rendezvous == null || rendezvous.isBlank() ? null : rendezvous,
         backend,
-        modelConfig);
+        modelConfig,
+        evalSequences,
+        evalEvery);
   }
 
   private static int envInt(String name, int fallback) {

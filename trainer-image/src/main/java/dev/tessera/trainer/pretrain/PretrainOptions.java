@@ -42,6 +42,10 @@ import java.util.Objects;
  * @param modelConfig a JSON file with {@code text_config} and/or {@code vision_config} (Hugging
  *     Face Qwen2 and SigLIP configurations, as a checkpoint's {@code config.json} has them) for a
  *     model trained from random weights, or {@code null} for the tiny preset
+ * @param evalSequences sequences of the packed set held out of training to measure the loss on
+ *     ({@link dev.tessera.data.packed.HeldOut}); 0 for none
+ * @param evalEvery steps between measurements of the held-out loss (the last step always gets one);
+ *     0 for the checkpoint interval
  */
 public record PretrainOptions(
     Path data,
@@ -66,7 +70,9 @@ public record PretrainOptions(
     int zero,
     String rendezvous,
     ComputeBackend backend,
-    Path modelConfig) {
+    Path modelConfig,
+    int evalSequences,
+    int evalEvery) {
 
   public PretrainOptions {
     Objects.requireNonNull(data, "data");
@@ -111,6 +117,19 @@ public record PretrainOptions(
       throw new IllegalArgumentException(
           "need --checkpoint-every >= 1, --keep-last >= 1 and --max-bad-steps >= 0");
     }
+    if (evalSequences < 0 || evalEvery < 0) {
+      throw new IllegalArgumentException(
+          "need --eval-sequences >= 0 and --eval-every >= 0, got "
+              + evalSequences
+              + " and "
+              + evalEvery);
+    }
+  }
+
+  /** Whether the step that ends with {@code stepsDone} steps done measures the held-out loss. */
+  public boolean evaluatesAfter(long stepsDone) {
+    int every = evalEvery > 0 ? evalEvery : checkpointEvery;
+    return evalSequences > 0 && (stepsDone % every == 0 || stepsDone == steps);
   }
 
   /** Whether the ranks are separate processes meeting at {@link #rendezvous()}. */
@@ -143,6 +162,11 @@ public record PretrainOptions(
     map.put("attention", attention.name().toLowerCase(Locale.ROOT));
     map.put("seed", seed);
     map.put("ranks", ranks);
+    if (evalSequences > 0) {
+      // Held-out sequences are not trained on: they change the data (and runs made before the
+      // option existed keep their identity).
+      map.put("evalSequences", evalSequences);
+    }
     return map;
   }
 }

@@ -2,6 +2,7 @@ package dev.tessera.trainer.pretrain;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.data.packed.HeldOut;
 import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.data.packed.PackedLoader;
 import dev.tessera.data.packed.PackedSequence;
@@ -35,10 +36,22 @@ final class PretrainTask implements TrainingTask {
   private final PackedShards shards;
   private final PackedLayout layout;
 
+  /** The sequences trained on and those held out, or null when nothing is held out. */
+  private final HeldOut heldOut;
+
   PretrainTask(PretrainOptions options, PackedShards shards) {
     this.options = options;
     this.shards = shards;
     this.layout = shards.layout();
+    try {
+      this.heldOut =
+          options.evalSequences() > 0
+              ? HeldOut.split(shards.sequenceCount(), options.evalSequences())
+              : null;
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "--eval-sequences " + options.evalSequences() + ": " + e.getMessage(), e);
+    }
   }
 
   @Override
@@ -109,8 +122,8 @@ final class PretrainTask implements TrainingTask {
             shards,
             new PackedLoader.Options(options.seed(), rank, ranks, 2 * perRank, 2),
             bytes -> pixels(processor, bytes),
-            position);
-    int perImage = 3 * processor.size() * processor.size();
+            position,
+            heldOut == null ? null : heldOut.training());
     return new RankData() {
       @Override
       public List<MicroBatch> nextStep(int sequences, int micro) throws IOException {
@@ -123,14 +136,7 @@ final class PretrainTask implements TrainingTask {
             rows.add(item.sequence());
             images.addAll(item.images());
           }
-          PackedBatch batch = PackedBatch.of(rows, layout, options.attention());
-          float[] pixels = new float[images.size() * perImage];
-          for (int i = 0; i < images.size(); i++) {
-            System.arraycopy(images.get(i), 0, pixels, i * perImage, perImage);
-          }
-          long tokens = rows.stream().mapToLong(PackedSequence::length).sum();
-          batches.add(
-              new MicroBatch(batch.batch(), batch.targets(), pixels, images.size(), tokens));
+          batches.add(microBatch(rows, images, processor));
         }
         return batches;
       }
@@ -145,6 +151,49 @@ final class PretrainTask implements TrainingTask {
         loader.close();
       }
     };
+  }
+
+  /** Held-out sequences {@code rank, rank + ranks, ...}, read and decoded on this thread. */
+  @Override
+  public List<MicroBatch> evaluation(VisionLanguageModel model, int rank, int ranks, int micro)
+      throws IOException {
+    if (heldOut == null) {
+      return List.of();
+    }
+    SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
+    int[] sequences = heldOut.evaluation();
+    List<MicroBatch> batches = new ArrayList<>();
+    List<PackedSequence> rows = new ArrayList<>();
+    List<float[]> images = new ArrayList<>();
+    for (int i = rank; i < sequences.length; i += ranks) {
+      PackedSequence sequence = shards.read(sequences[i]);
+      rows.add(sequence);
+      for (ByteBuffer image : sequence.images()) {
+        images.add(pixels(processor, image.asReadOnlyBuffer()));
+      }
+      if (rows.size() == micro) {
+        batches.add(microBatch(rows, images, processor));
+        rows = new ArrayList<>();
+        images = new ArrayList<>();
+      }
+    }
+    if (!rows.isEmpty()) {
+      batches.add(microBatch(rows, images, processor));
+    }
+    return batches;
+  }
+
+  /** Packed rows and their decoded images as one decoder batch with the images' pixels. */
+  private MicroBatch microBatch(
+      List<PackedSequence> rows, List<float[]> images, SiglipImageProcessor processor) {
+    int perImage = 3 * processor.size() * processor.size();
+    PackedBatch batch = PackedBatch.of(rows, layout, options.attention());
+    float[] pixels = new float[images.size() * perImage];
+    for (int i = 0; i < images.size(); i++) {
+      System.arraycopy(images.get(i), 0, pixels, i * perImage, perImage);
+    }
+    long tokens = rows.stream().mapToLong(PackedSequence::length).sum();
+    return new MicroBatch(batch.batch(), batch.targets(), pixels, images.size(), tokens);
   }
 
   /** Decodes and preprocesses one stored image; runs on the loader's threads. */

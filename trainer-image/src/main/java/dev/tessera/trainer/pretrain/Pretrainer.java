@@ -335,6 +335,20 @@ public final class Pretrainer {
           }
         }
         double seconds = (System.nanoTime() - started) / 1e9;
+        // The held-out loss with the weights this step made (its time is not the step's). The
+        // gradients it leaves behind are cleared by the next step.
+        double evalLoss = Double.NaN;
+        if (options.evaluatesAfter(step + 1)) {
+          List<TrainingTask.MicroBatch> held =
+              task.evaluation(model, collective.rank(), collective.size(), options.microBatch());
+          StepResult evaluated = step(backend, collective, vlm, model, held);
+          evalLoss = evaluated.loss();
+          if (lead) {
+            note(
+                "eval at step %d: held-out loss %.4f over %d sequences (%,d targets)",
+                step + 1, evalLoss, options.evalSequences(), evaluated.targets());
+          }
+        }
         firstLoss = Double.isNaN(firstLoss) ? result.loss() : firstLoss;
         lastLoss = result.loss();
         boolean checkpoint =
@@ -344,7 +358,8 @@ public final class Pretrainer {
         long optimizerSteps = checkpoint ? optimizer.steps() : 0;
         if (lead) {
           double flops = result.flops();
-          appendMetrics(options.out(), step + 1, result, lr, norm, finite, seconds, flops);
+          appendMetrics(
+              options.out(), step + 1, result, lr, norm, finite, seconds, flops, evalLoss);
           String eta = eta(runStarted, step + 1 - state.step(), options.steps() - step - 1);
           note(
               "step %d/%d %s loss %.4f lr %.3g grad norm %.3f %,.0f tokens/s, eta %s",
@@ -362,6 +377,9 @@ public final class Pretrainer {
           figures.put("loss", result.loss());
           figures.put("lr", lr);
           figures.put("gradNorm", norm);
+          if (!Double.isNaN(evalLoss)) {
+            figures.put("evalLoss", evalLoss);
+          }
           figures.put("tokensPerSecond", Math.round(result.tokens() / seconds));
           Double mfu = mfu(flops, seconds);
           if (mfu != null) {
@@ -539,7 +557,8 @@ public final class Pretrainer {
       double norm,
       boolean applied,
       double seconds,
-      double flops)
+      double flops,
+      double evalLoss)
       throws IOException {
     Map<String, Object> line = new LinkedHashMap<>();
     line.put("step", step);
@@ -552,6 +571,9 @@ public final class Pretrainer {
     line.put("mfu", mfu(flops, seconds));
     if (!applied) {
       line.put("skipped", true);
+    }
+    if (!Double.isNaN(evalLoss)) {
+      line.put("eval_loss", evalLoss);
     }
     Files.writeString(
         out.resolve(METRICS_FILE),

@@ -26,6 +26,15 @@ public interface TrainingTask {
    */
   RankData open(VisionLanguageModel model, int rank, int ranks, long position) throws IOException;
 
+  /**
+   * Rank {@code rank}'s share of the held-out sequences, in micro-batches of {@code micro}: the
+   * same every time it is asked for. Empty when the task holds nothing out.
+   */
+  default List<MicroBatch> evaluation(VisionLanguageModel model, int rank, int ranks, int micro)
+      throws IOException {
+    return List.of();
+  }
+
   /** One rank's stream of micro-batches. */
   interface RankData extends AutoCloseable {
     /** This rank's share of a step: {@code sequences} rows in micro-batches of {@code micro}. */

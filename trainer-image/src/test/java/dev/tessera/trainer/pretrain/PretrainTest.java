@@ -290,6 +290,57 @@ class PretrainTest {
     assertThat(finalWeights(out, 20)).isEqualTo(expectedWeights);
   }
 
+  /**
+   * With sequences held out, the loss on them is measured every K steps and at the end, in
+   * metrics.jsonl and the log; ranks measure the same loss as one rank; holding out is part of the
+   * run's identity; holding out the whole set is refused.
+   */
+  @Test
+  void theLossOnHeldOutSequencesIsMeasuredEveryKStepsAndAtTheEnd() throws IOException {
+    Path one = tmp.resolve("one");
+    Outcome a =
+        run(args(one, 7, "--eval-sequences", "5", "--eval-every", "3").toArray(String[]::new));
+    assertThat(a.exitCode()).as(a.err()).isZero();
+    assertThat(a.err()).contains("eval at step 3: held-out loss ", "over 5 sequences");
+    List<String> lines = Files.readAllLines(one.resolve(Pretrainer.METRICS_FILE));
+    List<Integer> measured = new ArrayList<>();
+    for (String line : lines) {
+      JsonNode node = JSON.readTree(line);
+      if (node.has("eval_loss")) {
+        measured.add(node.path("step").asInt());
+        assertThat(node.path("eval_loss").asDouble()).isPositive().isLessThan(20);
+      }
+    }
+    assertThat(measured).containsExactly(3, 6, 7);
+    double first = JSON.readTree(lines.get(2)).path("eval_loss").asDouble();
+    double last = JSON.readTree(lines.get(6)).path("eval_loss").asDouble();
+    assertThat(last).as("held-out loss %.3f -> %.3f", first, last).isLessThan(first);
+
+    Path two = tmp.resolve("two");
+    Outcome b =
+        run(
+            args(two, 7, "--eval-sequences", "5", "--eval-every", "3", "--ranks", "2")
+                .toArray(String[]::new));
+    assertThat(b.exitCode()).as(b.err()).isZero();
+    List<String> twoLines = Files.readAllLines(two.resolve(Pretrainer.METRICS_FILE));
+    for (int step : new int[] {3, 6, 7}) {
+      assertThat(JSON.readTree(twoLines.get(step - 1)).path("eval_loss").asDouble())
+          .as("step %d", step)
+          .isCloseTo(
+              JSON.readTree(lines.get(step - 1)).path("eval_loss").asDouble(),
+              org.assertj.core.data.Offset.offset(1e-4));
+    }
+
+    Outcome other = run(args(one, 7, "--eval-sequences", "4").toArray(String[]::new));
+    assertThat(other.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(other.err()).contains("other settings (evalSequences)");
+
+    Outcome whole =
+        run(args(tmp.resolve("all"), 2, "--eval-sequences", "100000").toArray(String[]::new));
+    assertThat(whole.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(whole.err()).contains("--eval-sequences 100000: cannot hold out 100000 of");
+  }
+
   @Test
   void refusesToContinueARunWithOtherSettings() {
     Path out = tmp.resolve("run");

@@ -27,6 +27,10 @@ import java.util.function.Function;
  * data does not depend on the number of ranks. Neither does it depend on the number of decoding
  * threads.
  *
+ * <p><b>Held-out sequences.</b> Opened with {@link HeldOut#training()}, the loader streams only
+ * those sequences (N is then their number, and {@code perm_e} indexes them): the held-out ones
+ * never reach training.
+ *
  * <p><b>Resuming.</b> {@link #nextPosition()} is the global position of the next sequence this rank
  * will deliver; a checkpoint stores the smallest over ranks (in lockstep training they are the
  * ranks' own offsets from one global position), and a loader opened at that global position
@@ -76,6 +80,10 @@ public final class PackedLoader<T> implements AutoCloseable {
   private final Options options;
   private final Function<ByteBuffer, T> decode;
   private final long count;
+
+  /** The sequences streamed, by index in the set; null for all of them. */
+  private final int[] sequences;
+
   private final ExecutorService workers;
   private final ArrayDeque<Future<Item<T>>> ahead = new ArrayDeque<>();
   private long nextToSubmit;
@@ -85,11 +93,16 @@ public final class PackedLoader<T> implements AutoCloseable {
   private boolean closed;
 
   private PackedLoader(
-      PackedShards shards, Options options, Function<ByteBuffer, T> decode, long startPosition) {
+      PackedShards shards,
+      Options options,
+      Function<ByteBuffer, T> decode,
+      long startPosition,
+      int[] sequences) {
     this.shards = shards;
     this.options = options;
     this.decode = decode;
-    this.count = shards.sequenceCount();
+    this.sequences = sequences;
+    this.count = sequences == null ? shards.sequenceCount() : sequences.length;
     // The first position at or after startPosition that belongs to this rank.
     long offset = Math.floorMod(options.rank() - startPosition, (long) options.ranks());
     this.nextToDeliver = startPosition + offset;
@@ -113,15 +126,41 @@ public final class PackedLoader<T> implements AutoCloseable {
    */
   public static <T> PackedLoader<T> open(
       PackedShards shards, Options options, Function<ByteBuffer, T> decode, long startPosition) {
+    return open(shards, options, decode, startPosition, null);
+  }
+
+  /**
+   * A loader that streams only {@code sequences} (indexes into the set, such as {@link
+   * HeldOut#training()}), or all of them for null.
+   */
+  public static <T> PackedLoader<T> open(
+      PackedShards shards,
+      Options options,
+      Function<ByteBuffer, T> decode,
+      long startPosition,
+      int[] sequences) {
     Objects.requireNonNull(shards, "shards");
     Objects.requireNonNull(decode, "decode");
     if (shards.sequenceCount() == 0) {
       throw new IllegalArgumentException("packed set " + shards.dir() + " holds no sequences");
     }
+    if (sequences != null) {
+      if (sequences.length == 0) {
+        throw new IllegalArgumentException(
+            "no sequence of packed set " + shards.dir() + " is left to stream");
+      }
+      for (int sequence : sequences) {
+        if (sequence < 0 || sequence >= shards.sequenceCount()) {
+          throw new IllegalArgumentException(
+              "sequence " + sequence + " is not in packed set " + shards.dir());
+        }
+      }
+    }
     if (startPosition < 0) {
       throw new IllegalArgumentException("start position must be >= 0, got " + startPosition);
     }
-    return new PackedLoader<>(shards, options, decode, startPosition);
+    return new PackedLoader<>(
+        shards, options, decode, startPosition, sequences == null ? null : sequences.clone());
   }
 
   /** The global position of the next sequence {@link #next()} will return. */
@@ -180,7 +219,8 @@ public final class PackedLoader<T> implements AutoCloseable {
       permutation = permutation(options.seed(), epoch, (int) count);
       permutationEpoch = epoch;
     }
-    return permutation[(int) (position % count)];
+    int index = permutation[(int) (position % count)];
+    return sequences == null ? index : sequences[index];
   }
 
   /**

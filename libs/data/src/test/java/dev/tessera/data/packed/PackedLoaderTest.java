@@ -81,6 +81,65 @@ class PackedLoaderTest {
   }
 
   @Test
+  void heldOutSequencesAreDrawnOnceForTheSetAndNeverStreamed() throws IOException {
+    HeldOut split = HeldOut.split(SEQUENCES, 5);
+    assertThat(split.evaluation()).hasSize(5).isSorted();
+    assertThat(split.training()).hasSize(18).isSorted();
+    Set<Integer> all = new HashSet<>();
+    for (int s : split.evaluation()) {
+      all.add(s);
+    }
+    for (int s : split.training()) {
+      assertThat(all.add(s)).as("sequence %d in both", s).isTrue();
+    }
+    assertThat(all).hasSize(SEQUENCES);
+    assertThat(HeldOut.split(SEQUENCES, 5).evaluation()).isEqualTo(split.evaluation());
+    assertThat(split.evaluation())
+        .as("spread, not the set's end")
+        .isNotEqualTo(new int[] {18, 19, 20, 21, 22});
+    assertThat(HeldOut.split(SEQUENCES, 0).training()).hasSize(SEQUENCES);
+
+    try (PackedShards shards = PackedShards.open(dir);
+        PackedLoader<Integer> loader =
+            PackedLoader.open(
+                shards,
+                PackedLoader.Options.singleRank(7),
+                bytes -> bytes.getInt(0),
+                0,
+                split.training())) {
+      for (int epoch = 0; epoch < 3; epoch++) {
+        Set<Long> seen = new HashSet<>();
+        for (int i = 0; i < 18; i++) {
+          PackedLoader.Item<Integer> item = loader.next();
+          assertThat(item.epoch()).isEqualTo(epoch);
+          seen.add(item.sequence().index());
+        }
+        assertThat(seen).as("epoch %d: every training sequence once", epoch).hasSize(18);
+        for (int held : split.evaluation()) {
+          assertThat(seen).doesNotContain((long) held);
+        }
+      }
+    }
+  }
+
+  @Test
+  void aSplitThatLeavesNothingToTrainOnIsRefused() throws IOException {
+    assertThatThrownBy(() -> HeldOut.split(SEQUENCES, SEQUENCES))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("cannot hold out 23 of 23 sequences");
+    assertThatThrownBy(() -> HeldOut.split(SEQUENCES, -1))
+        .isInstanceOf(IllegalArgumentException.class);
+    try (PackedShards shards = PackedShards.open(dir)) {
+      assertThatThrownBy(
+              () ->
+                  PackedLoader.open(
+                      shards, PackedLoader.Options.singleRank(1), b -> 0, 0, new int[] {3, 23}))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("sequence 23 is not in packed set");
+    }
+  }
+
+  @Test
   void ranksSplitTheGlobalStreamWhateverTheirNumberAndThreads() throws IOException {
     try (PackedShards shards = PackedShards.open(dir)) {
       List<Long> single = sequences(take(shards, new PackedLoader.Options(3, 0, 1, 1, 1), 0, 60));
