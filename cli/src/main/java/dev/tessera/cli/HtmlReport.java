@@ -213,6 +213,7 @@ final class HtmlReport {
     }
     List<double[]> loss = new ArrayList<>();
     List<double[]> speed = new ArrayList<>();
+    List<double[]> heldOut = new ArrayList<>();
     for (String line : Files.readAllLines(metrics)) {
       if (line.isBlank()) {
         continue;
@@ -221,6 +222,9 @@ final class HtmlReport {
       double step = m.path("step").asDouble();
       if (m.path("loss").isNumber()) {
         loss.add(new double[] {step, m.path("loss").asDouble()});
+      }
+      if (m.path("eval_loss").isNumber()) {
+        heldOut.add(new double[] {step, m.path("eval_loss").asDouble()});
       }
       if (m.path("tokens_per_s").isNumber()) {
         speed.add(new double[] {step, m.path("tokens_per_s").asDouble()});
@@ -235,7 +239,21 @@ final class HtmlReport {
               loss.get(0)[1],
               loss.get(loss.size() - 1)[1]));
     }
-    html.append(Svg.curve("training loss", loss)).append(Svg.curve("tokens per second", speed));
+    if (!heldOut.isEmpty()) {
+      html.append(
+          String.format(
+              Locale.ROOT,
+              "<p>Loss on held-out sequences: %.3f at step %s → <b>%.3f</b> at step %s.</p>",
+              heldOut.get(0)[1],
+              Svg.fmt(heldOut.get(0)[0]),
+              heldOut.get(heldOut.size() - 1)[1],
+              Svg.fmt(heldOut.get(heldOut.size() - 1)[0])));
+    }
+    html.append(Svg.curve("training loss", loss));
+    if (heldOut.size() > 1) {
+      html.append(Svg.curve("held-out loss", heldOut));
+    }
+    html.append(Svg.curve("tokens per second", speed));
     if (status.latestCheckpoint != null) {
       html.append("<p>Latest checkpoint: step ")
           .append(status.latestCheckpoint.step)

@@ -66,6 +66,7 @@ class LocalRunTest {
         gpusPerNode: 0
         training: {steps: 8, globalBatch: 4, microBatch: 2, lr: 2.0e-3, warmup: 0.1}
         checkpoints: {every: 2, keepLast: 8}
+        evaluation: {sequences: 2, every: 4}
       """;
 
   @BeforeAll
@@ -136,6 +137,7 @@ class LocalRunTest {
     assertThat(report)
         .contains("CurationJob mini-curate", "PackJob mini-pack", "PretrainRun mini-pretrain")
         .contains("Rejected by filter", "fill ratio", "training loss", "<svg")
+        .contains("Loss on held-out sequences: ", "at step 4 → <b>", "held-out loss")
         .contains(
             "Captions for held-out synthetic images", "<b>model:</b>", "data:image/jpeg;base64,");
   }
@@ -193,6 +195,14 @@ class LocalRunTest {
     assertThat(out.toString(StandardCharsets.UTF_8).strip())
         .startsWith("pretrain: 8 steps, loss ")
         .doesNotContain("\n");
+
+    ByteArrayOutputStream whole = new ByteArrayOutputStream();
+    TesseraMain.commandLine(new PrintStream(whole, true, StandardCharsets.UTF_8))
+        .execute("logs", "mini-pretrain", "--volume", volume.toString());
+    // The spec's evaluation reached the trainer: two held-out sequences, measured every 4 steps.
+    assertThat(whole.toString(StandardCharsets.UTF_8))
+        .contains("eval at step 4: held-out loss ", "eval at step 8: held-out loss ")
+        .contains("over 2 sequences");
   }
 
   @Test

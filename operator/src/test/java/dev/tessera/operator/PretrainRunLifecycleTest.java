@@ -74,6 +74,9 @@ class PretrainRunLifecycleTest {
     spec.training.mfuTarget = 0.45;
     spec.checkpoints = new dev.tessera.api.v1alpha1.CheckpointSpec();
     spec.checkpoints.every = 20;
+    spec.evaluation = new dev.tessera.api.v1alpha1.EvaluationSpec();
+    spec.evaluation.sequences = 16;
+    spec.evaluation.every = 10;
     spec.storage = ClusterSimulation.storage();
     run.setSpec(spec);
     return run;
@@ -227,7 +230,8 @@ class PretrainRunLifecycleTest {
         .containsSubsequence("pretrain", "--data", "packed")
         .contains("--ranks", "2")
         .contains("--backend", "cuda")
-        .containsSubsequence("--steps", "100");
+        .containsSubsequence("--steps", "100")
+        .containsSubsequence("--eval-sequences", "16", "--eval-every", "10");
     Map<String, EnvVar> env =
         container.getEnv().stream().collect(Collectors.toMap(EnvVar::getName, e -> e));
     assertThat(env.get("TESSERA_RENDEZVOUS").getValue())
@@ -270,7 +274,7 @@ class PretrainRunLifecycleTest {
     cluster.report(
         run,
         0,
-        "{\"version\":7,\"phase\":\"Running\",\"progress\":{\"step\":40,\"steps\":100,\"loss\":2.5,\"tokensPerSecond\":18400,\"mfu\":0.41,\"secondsPerStep\":2.0,\"eta\":\"2m\"},"
+        "{\"version\":7,\"phase\":\"Running\",\"progress\":{\"step\":40,\"steps\":100,\"loss\":2.5,\"evalLoss\":2.75,\"tokensPerSecond\":18400,\"mfu\":0.41,\"secondsPerStep\":2.0,\"eta\":\"2m\"},"
             + "\"checkpoints\":[{\"step\":40,\"path\":\"runs/ptr1/checkpoints/step-00000040\",\"loss\":2.5,\"verified\":true}],\"updated\":\"2026-11-26T10:05:00Z\"}");
     PretrainRun progressing =
         cluster.awaitStatus(PretrainRun.class, "ptr1", s -> s.latestCheckpoint != null);
@@ -278,6 +282,7 @@ class PretrainRunLifecycleTest {
     assertThat(progressing.getStatus().progress.step).isEqualTo(40);
     assertThat(progressing.getStatus().progress.percent).isEqualTo(40.0);
     assertThat(progressing.getStatus().progress.loss).isEqualTo(2.5);
+    assertThat(progressing.getStatus().progress.evalLoss).isEqualTo(2.75);
     assertThat(progressing.getStatus().latestCheckpoint.path)
         .isEqualTo("runs/ptr1/checkpoints/step-00000040");
     assertThat(progressing.getStatus().latestCheckpoint.time).isEqualTo("2026-11-26T10:05:00Z");

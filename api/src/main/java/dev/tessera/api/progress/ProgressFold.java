@@ -68,6 +68,7 @@ public final class ProgressFold {
     }
     p.lr = doubleOr(f, "lr", p.lr);
     p.gradNorm = doubleOr(f, "gradNorm", p.gradNorm);
+    p.evalLoss = doubleOr(f, "evalLoss", p.evalLoss);
     p.tokensPerSecond = doubleOr(f, "tokensPerSecond", p.tokensPerSecond);
     p.mfu = doubleOr(f, "mfu", p.mfu);
     p.secondsPerStep = doubleOr(f, "secondsPerStep", p.secondsPerStep);

@@ -77,6 +77,10 @@ public class Progress {
   @JsonPropertyDescription("Gradient norm of the latest step, before clipping.")
   public Double gradNorm;
 
+  @JsonPropertyDescription(
+      "Loss on the held-out sequences (spec.evaluation) at the latest measurement.")
+  public Double evalLoss;
+
   @JsonPropertyDescription("Tokens per second over all ranks.")
   public Double tokensPerSecond;
 

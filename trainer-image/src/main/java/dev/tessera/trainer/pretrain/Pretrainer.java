@@ -300,6 +300,7 @@ public final class Pretrainer {
     double lastLoss = Double.NaN;
     Path lastCheckpoint = latest.orElse(null);
     long badSteps = state.badSteps();
+    double lastEvalLoss = Double.NaN;
     try (TrainingTask.RankData data =
         task.open(model, collective.rank(), collective.size(), state.dataPosition())) {
       long runStarted = System.nanoTime();
@@ -377,8 +378,10 @@ public final class Pretrainer {
           figures.put("loss", result.loss());
           figures.put("lr", lr);
           figures.put("gradNorm", norm);
-          if (!Double.isNaN(evalLoss)) {
-            figures.put("evalLoss", evalLoss);
+          lastEvalLoss = Double.isNaN(evalLoss) ? lastEvalLoss : evalLoss;
+          if (!Double.isNaN(lastEvalLoss)) {
+            // Every report carries the latest measurement: a report replaces the one before.
+            figures.put("evalLoss", lastEvalLoss);
           }
           figures.put("tokensPerSecond", Math.round(result.tokens() / seconds));
           Double mfu = mfu(flops, seconds);
