@@ -84,6 +84,22 @@ final class FinetuneCommand implements Callable<Integer> {
               + " fixed: keep it (default: ${DEFAULT-VALUE}).")
   String imageQuirk = "reference";
 
+  @Option(
+      names = "--eval-sequences",
+      paramLabel = "N",
+      description =
+          "Hold N conversations out of training and report the loss on them (eval_loss in"
+              + " metrics.jsonl); 0: none (default: ${DEFAULT-VALUE}).")
+  int evalSequences = 0;
+
+  @Option(
+      names = "--eval-every",
+      paramLabel = "K",
+      description =
+          "Steps between measurements of the held-out loss; the last step always gets one"
+              + " (default: the checkpoint interval).")
+  int evalEvery = 0;
+
   @Override
   public Integer call() throws IOException {
     if ((steps == null) == (epochs == null)) {
@@ -106,10 +122,26 @@ final class FinetuneCommand implements Callable<Integer> {
     try (QwenTokenizer qwen = QwenTokenizer.load(tokenizer)) {
       FinetuneTask task =
           new FinetuneTask(
-              conversations, qwen, init, imageTokens, maxLength, training.seed, quirk, err);
+              conversations,
+              qwen,
+              init,
+              imageTokens,
+              maxLength,
+              training.seed,
+              quirk,
+              evalSequences,
+              err);
       PretrainOptions options =
           training.toOptions(
-              data, out, stepCount, AttentionMask.CONTINUOUS, null, null, null, 0, 0);
+              data,
+              out,
+              stepCount,
+              AttentionMask.CONTINUOUS,
+              null,
+              null,
+              null,
+              evalSequences,
+              evalEvery);
       Pretrainer.Summary summary =
           Pretrainer.run(options, task, err, training.reporter("FinetuneRun"));
       PrintWriter printer = spec.commandLine().getOut();

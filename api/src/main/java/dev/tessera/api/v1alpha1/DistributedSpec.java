@@ -35,6 +35,11 @@ public abstract class DistributedSpec extends WorkloadSpec {
   @JsonPropertyDescription("Checkpoint interval and retention.")
   public CheckpointSpec checkpoints;
 
+  @JsonPropertyDescription(
+      "Sequences held out of training to measure the loss on: packed sequences for a"
+          + " PretrainRun, conversations for a FinetuneRun (default: none).")
+  public EvaluationSpec evaluation;
+
   @JsonPropertyDescription("Shared memory for the data loader, e.g. 16Gi (default 8Gi).")
   public String sharedMemory;
 
@@ -47,8 +52,8 @@ public abstract class DistributedSpec extends WorkloadSpec {
   }
 
   /**
-   * The trainer's flags for {@link #training} and {@link #checkpoints}: what the operator's Jobs
-   * and the local runner pass alike.
+   * The trainer's flags for {@link #training}, {@link #checkpoints} and {@link #evaluation}: what
+   * the operator's Jobs and the local runner pass alike.
    */
   public List<String> trainerOptions() {
     List<String> args = new ArrayList<>();
@@ -71,6 +76,10 @@ public abstract class DistributedSpec extends WorkloadSpec {
     if (checkpoints != null) {
       WorkerFlags.option(args, "--checkpoint-every", checkpoints.every);
       WorkerFlags.option(args, "--keep-last", checkpoints.keepLast);
+    }
+    if (evaluation != null) {
+      WorkerFlags.option(args, "--eval-sequences", evaluation.sequences);
+      WorkerFlags.option(args, "--eval-every", evaluation.every);
     }
     return args;
   }

@@ -5,12 +5,15 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Required;
 
-/** Packed sequences held out of pre-training, and how often the loss on them is measured. */
+/**
+ * Sequences held out of training (packed sequences, or conversations for fine-tuning), and how
+ * often the loss on them is measured.
+ */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class EvaluationSpec {
   @JsonPropertyDescription(
-      "Sequences of the packed set held out of training; the loss on them is eval_loss in"
-          + " metrics.jsonl.")
+      "Sequences held out of training; the loss on them is eval_loss in metrics.jsonl and"
+          + " status.progress.evalLoss.")
   @Required
   @Min(1)
   public Integer sequences;

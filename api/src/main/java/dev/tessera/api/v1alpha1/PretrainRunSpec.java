@@ -4,7 +4,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.ValidationRule;
-import java.util.List;
 
 /** {@code PretrainRun.spec}: pre-training on packed sequences (docs/training.md). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -24,19 +23,4 @@ public class PretrainRunSpec extends DistributedSpec {
 
   @JsonPropertyDescription("The model to start from (default: the tiny preset).")
   public ModelSpec model;
-
-  @JsonPropertyDescription(
-      "Packed sequences held out of training to measure the loss on (default: none).")
-  public EvaluationSpec evaluation;
-
-  /** The shared training flags, and the held-out evaluation's. */
-  @Override
-  public List<String> trainerOptions() {
-    List<String> args = super.trainerOptions();
-    if (evaluation != null) {
-      WorkerFlags.option(args, "--eval-sequences", evaluation.sequences);
-      WorkerFlags.option(args, "--eval-every", evaluation.every);
-    }
-    return args;
-  }
 }

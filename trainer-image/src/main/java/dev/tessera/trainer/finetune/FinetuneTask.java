@@ -1,6 +1,7 @@
 package dev.tessera.trainer.finetune;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.data.packed.HeldOut;
 import dev.tessera.data.packed.PackedLoader;
 import dev.tessera.engine.Backend;
 import dev.tessera.model.siglip.SiglipImageProcessor;
@@ -39,7 +40,10 @@ import javax.imageio.ImageIO;
 public final class FinetuneTask implements TrainingTask {
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** The conversations trained on, and those held out to measure the loss on. */
   private final List<Conversations.Conversation> conversations;
+
+  private final List<Conversations.Conversation> heldOut;
   private final QwenTokenizer tokenizer;
   private final ChatTemplate template;
   private final Path checkpoint;
@@ -50,6 +54,8 @@ public final class FinetuneTask implements TrainingTask {
 
   /**
    * @param init a pre-training run (its newest valid checkpoint) or one of its checkpoints
+   * @param evalSequences conversations held out of training to measure the loss on ({@link
+   *     HeldOut}, the same draw as for packed sequences); 0 for none
    * @throws IllegalArgumentException when {@code init} holds no usable checkpoint
    */
   public FinetuneTask(
@@ -60,12 +66,21 @@ public final class FinetuneTask implements TrainingTask {
       int maxLength,
       long seed,
       ChatTemplate.ImageQuirk quirk,
+      int evalSequences,
       PrintWriter log)
       throws IOException {
     if (conversations.isEmpty()) {
       throw new IllegalArgumentException("no conversations to fine-tune on");
     }
-    this.conversations = List.copyOf(conversations);
+    HeldOut split;
+    try {
+      split = HeldOut.split(conversations.size(), evalSequences);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "--eval-sequences " + evalSequences + ": " + e.getMessage(), e);
+    }
+    this.conversations = pick(conversations, split.training());
+    this.heldOut = pick(conversations, split.evaluation());
     this.tokenizer = tokenizer;
     this.template = new ChatTemplate(tokenizer, quirk);
     this.imageTokens = imageTokens;
@@ -80,6 +95,15 @@ public final class FinetuneTask implements TrainingTask {
               .latestValid(log)
               .orElseThrow(() -> new IllegalArgumentException("no valid checkpoint in " + init));
     }
+  }
+
+  private static List<Conversations.Conversation> pick(
+      List<Conversations.Conversation> all, int[] indexes) {
+    List<Conversations.Conversation> picked = new ArrayList<>(indexes.length);
+    for (int index : indexes) {
+      picked.add(all.get(index));
+    }
+    return List.copyOf(picked);
   }
 
   @Override
@@ -151,24 +175,12 @@ public final class FinetuneTask implements TrainingTask {
         }
         List<MicroBatch> batches = new ArrayList<>();
         for (int from = 0; from < sequences; from += micro) {
-          List<CaptionLayout.Sample> examples = new ArrayList<>();
-          List<float[]> images = new ArrayList<>();
+          List<Row> rows = new ArrayList<>();
           for (int i = from; i < Math.min(sequences, from + micro); i++) {
-            Row row = take();
+            rows.add(take());
             next += ranks;
-            examples.add(row.sample());
-            if (row.pixels() != null) {
-              images.add(row.pixels());
-            }
           }
-          ConversationBatch batch = ConversationBatch.of(examples, imageTokens, pad, maxLength);
-          float[] pixels = new float[images.size() * perImage];
-          for (int i = 0; i < images.size(); i++) {
-            System.arraycopy(images.get(i), 0, pixels, i * perImage, perImage);
-          }
-          batches.add(
-              new MicroBatch(
-                  batch.batch(), batch.targets(), pixels, batch.images(), batch.realTokens()));
+          batches.add(microBatch(rows, pad, perImage));
         }
         return batches;
       }
@@ -208,6 +220,47 @@ public final class FinetuneTask implements TrainingTask {
         workers.shutdown();
       }
     };
+  }
+
+  /** Held-out conversations {@code rank, rank + ranks, ...}, prepared on this thread. */
+  @Override
+  public List<MicroBatch> evaluation(VisionLanguageModel model, int rank, int ranks, int micro)
+      throws IOException {
+    SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
+    int pad = tokenizer.specialId(QwenTokenizer.END_OF_TEXT);
+    int perImage = 3 * processor.size() * processor.size();
+    List<MicroBatch> batches = new ArrayList<>();
+    List<Row> rows = new ArrayList<>();
+    for (int i = rank; i < heldOut.size(); i += ranks) {
+      rows.add(row(processor, heldOut.get(i)));
+      if (rows.size() == micro) {
+        batches.add(microBatch(rows, pad, perImage));
+        rows = new ArrayList<>();
+      }
+    }
+    if (!rows.isEmpty()) {
+      batches.add(microBatch(rows, pad, perImage));
+    }
+    return batches;
+  }
+
+  /** Laid-out examples and their images as one decoder batch with the images' pixels. */
+  private MicroBatch microBatch(List<Row> rows, int pad, int perImage) {
+    List<CaptionLayout.Sample> examples = new ArrayList<>();
+    List<float[]> images = new ArrayList<>();
+    for (Row row : rows) {
+      examples.add(row.sample());
+      if (row.pixels() != null) {
+        images.add(row.pixels());
+      }
+    }
+    ConversationBatch batch = ConversationBatch.of(examples, imageTokens, pad, maxLength);
+    float[] pixels = new float[images.size() * perImage];
+    for (int i = 0; i < images.size(); i++) {
+      System.arraycopy(images.get(i), 0, pixels, i * perImage, perImage);
+    }
+    return new MicroBatch(
+        batch.batch(), batch.targets(), pixels, batch.images(), batch.realTokens());
   }
 
   private Row row(SiglipImageProcessor processor, Conversations.Conversation conversation)

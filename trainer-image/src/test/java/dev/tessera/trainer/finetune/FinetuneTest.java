@@ -151,6 +151,36 @@ class FinetuneTest {
     assertThat(again.err()).contains("already complete");
   }
 
+  /** Conversations held out of fine-tuning: their loss every 2 steps and at the end. */
+  @Test
+  void theLossOnHeldOutConversationsIsMeasured() throws IOException {
+    Path init = checkpoint();
+    Path data = conversations();
+    Path out = dir.resolve("sft-eval");
+    Outcome outcome =
+        run(
+            args(init, data, out, "--eval-sequences", "2", "--eval-every", "2")
+                .toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    assertThat(outcome.err()).contains("eval at step 2: held-out loss ", "over 2 sequences");
+    List<Integer> measured = new ArrayList<>();
+    for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) {
+      JsonNode node = JSON.readTree(line);
+      if (node.has("eval_loss")) {
+        measured.add(node.path("step").asInt());
+        assertThat(node.path("eval_loss").asDouble()).isFinite().isPositive();
+      }
+    }
+    assertThat(measured).containsExactly(2, 4);
+
+    Outcome all =
+        run(
+            args(init, data, dir.resolve("sft-all"), "--eval-sequences", "7")
+                .toArray(String[]::new));
+    assertThat(all.exitCode()).isNotZero();
+    assertThat(all.err()).contains("--eval-sequences 7: cannot hold out 7 of 7");
+  }
+
   /**
    * A fine-tuning run restarted from its step-2 checkpoint ends with the same metrics and weights.
    */
