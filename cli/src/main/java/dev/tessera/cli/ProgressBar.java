@@ -82,6 +82,9 @@ final class ProgressBar implements AutoCloseable {
     if (p.loss != null) {
       d.append(String.format("loss %.3f ", p.loss));
     }
+    if (p.evalLoss != null) {
+      d.append(String.format(java.util.Locale.ROOT, "held-out %.3f ", p.evalLoss));
+    }
     if (p.kept != null && p.samples != null) {
       d.append("kept ").append(p.kept).append('/').append(p.samples).append(' ');
     } else if (p.samples != null) {

@@ -220,7 +220,8 @@ class LocalRunTest {
             "Succeeded",
             "100%",
             "Complete",
-            "latest checkpoint: step 8");
+            "latest checkpoint: step 8")
+        .containsPattern("loss \\d+\\.\\d{3} held-out \\d+\\.\\d{3}");
   }
 
   @Test
