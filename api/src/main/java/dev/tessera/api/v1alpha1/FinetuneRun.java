@@ -36,6 +36,11 @@ import io.fabric8.kubernetes.model.annotation.Version;
     jsonPath = ".status.progress.mfu",
     type = AdditionalPrinterColumn.Type.NUMBER)
 @AdditionalPrinterColumn(
+    name = "Eval-Loss",
+    jsonPath = ".status.progress.evalLoss",
+    type = AdditionalPrinterColumn.Type.NUMBER,
+    priority = 1)
+@AdditionalPrinterColumn(
     name = "Restarts",
     jsonPath = ".status.restarts",
     type = AdditionalPrinterColumn.Type.INTEGER,
