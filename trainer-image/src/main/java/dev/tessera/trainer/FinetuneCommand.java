@@ -84,22 +84,6 @@ final class FinetuneCommand implements Callable<Integer> {
               + " fixed: keep it (default: ${DEFAULT-VALUE}).")
   String imageQuirk = "reference";
 
-  @Option(
-      names = "--eval-sequences",
-      paramLabel = "N",
-      description =
-          "Hold N conversations out of training and report the loss on them (eval_loss in"
-              + " metrics.jsonl); 0: none (default: ${DEFAULT-VALUE}).")
-  int evalSequences = 0;
-
-  @Option(
-      names = "--eval-every",
-      paramLabel = "K",
-      description =
-          "Steps between measurements of the held-out loss; the last step always gets one"
-              + " (default: the checkpoint interval).")
-  int evalEvery = 0;
-
   @Override
   public Integer call() throws IOException {
     if ((steps == null) == (epochs == null)) {
@@ -129,19 +113,10 @@ final class FinetuneCommand implements Callable<Integer> {
               maxLength,
               training.seed,
               quirk,
-              evalSequences,
+              training.evalSequences,
               err);
       PretrainOptions options =
-          training.toOptions(
-              data,
-              out,
-              stepCount,
-              AttentionMask.CONTINUOUS,
-              null,
-              null,
-              null,
-              evalSequences,
-              evalEvery);
+          training.toOptions(data, out, stepCount, AttentionMask.CONTINUOUS, null, null, null);
       Pretrainer.Summary summary =
           Pretrainer.run(options, task, err, training.reporter("FinetuneRun"));
       PrintWriter printer = spec.commandLine().getOut();

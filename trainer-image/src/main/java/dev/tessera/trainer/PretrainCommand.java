@@ -78,22 +78,6 @@ final class PretrainCommand implements Callable<Integer> {
       description = "Start the (frozen) tower from this Hugging Face SigLIP directory.")
   Path initVision;
 
-  @Option(
-      names = "--eval-sequences",
-      paramLabel = "N",
-      description =
-          "Hold N sequences of the packed set out of training and report the loss on them"
-              + " (eval_loss in metrics.jsonl); 0: none (default: ${DEFAULT-VALUE}).")
-  int evalSequences = 0;
-
-  @Option(
-      names = "--eval-every",
-      paramLabel = "K",
-      description =
-          "Steps between measurements of the held-out loss; the last step always gets one"
-              + " (default: the checkpoint interval).")
-  int evalEvery = 0;
-
   /** Steps that cover {@code tokens} packed tokens of the data's sequence length. */
   private int stepsFor(long tokens) throws IOException {
     if (tokens < 1) {
@@ -123,16 +107,7 @@ final class PretrainCommand implements Callable<Integer> {
     }
     int stepCount = steps != null ? steps : stepsFor(tokens);
     PretrainOptions options =
-        training.toOptions(
-            data,
-            out,
-            stepCount,
-            mask,
-            initLlm,
-            initVision,
-            modelConfigFile,
-            evalSequences,
-            evalEvery);
+        training.toOptions(data, out, stepCount, mask, initLlm, initVision, modelConfigFile);
     Pretrainer.Summary summary =
         Pretrainer.run(options, spec.commandLine().getErr(), training.reporter("PretrainRun"));
     PrintWriter printer = spec.commandLine().getOut();

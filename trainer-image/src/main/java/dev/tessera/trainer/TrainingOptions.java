@@ -121,6 +121,23 @@ final class TrainingOptions {
   double peakTflops = 0;
 
   @Option(
+      names = "--eval-sequences",
+      paramLabel = "N",
+      description =
+          "Hold N sequences (packed sequences, or conversations when fine-tuning) out of training"
+              + " and report the loss on them (eval_loss in metrics.jsonl); 0: none (default:"
+              + " ${DEFAULT-VALUE}).")
+  int evalSequences = 0;
+
+  @Option(
+      names = "--eval-every",
+      paramLabel = "K",
+      description =
+          "Steps between measurements of the held-out loss; the last step always gets one"
+              + " (default: the checkpoint interval).")
+  int evalEvery = 0;
+
+  @Option(
       names = "--progress-file",
       paramLabel = "FILE",
       description =
@@ -150,9 +167,7 @@ final class TrainingOptions {
       AttentionMask attention,
       Path initLlm,
       Path initVision,
-      Path modelConfig,
-      int evalSequences,
-      int evalEvery) {
+      Path modelConfig) {
     return new PretrainOptions(
         data,
         out,
