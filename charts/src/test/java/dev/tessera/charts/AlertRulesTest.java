@@ -44,6 +44,7 @@ class AlertRulesTest {
           "tessera_waiting_seconds",
           "tessera_training_step",
           "tessera_training_loss",
+          "tessera_training_eval_loss",
           "tessera_training_tokens_per_second",
           "tessera_training_mfu",
           "tessera_training_mfu_target",

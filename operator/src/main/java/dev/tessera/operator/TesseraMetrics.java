@@ -174,6 +174,7 @@ public class TesseraMetrics {
           "tessera.training.loss",
           tags,
           Boolean.FALSE.equals(p.lossFinite) ? Double.valueOf(Double.NaN) : p.loss);
+      addIf(rows, "tessera.training.eval.loss", tags, p.evalLoss);
       addIf(rows, "tessera.training.tokens.per.second", tags, p.tokensPerSecond);
       addIf(rows, "tessera.training.mfu", tags, p.mfu);
       addIf(rows, "tessera.curation.unreadable", tags, p.unreadable);

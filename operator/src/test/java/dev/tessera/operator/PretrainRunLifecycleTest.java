@@ -406,6 +406,9 @@ class PretrainRunLifecycleTest {
                   .containsPattern(
                       "tessera_checkpoint_interval_seconds\\{kind=\"PretrainRun\",name=\"ptr1\",namespace=\"[^\"]+\"} 40.0");
               assertThat(metrics)
+                  .containsPattern(
+                      "tessera_training_eval_loss\\{kind=\"PretrainRun\",name=\"ptr1\",namespace=\"[^\"]+\"} 2.75");
+              assertThat(metrics)
                   .contains("tessera_progress_percent{kind=\"PackJob\",name=\"pack1\"");
               assertThat(metrics).contains("reconciliations_");
             });
