@@ -230,15 +230,11 @@ public final class FinetuneTask implements TrainingTask {
     int pad = tokenizer.specialId(QwenTokenizer.END_OF_TEXT);
     int perImage = 3 * processor.size() * processor.size();
     List<MicroBatch> batches = new ArrayList<>();
-    List<Row> rows = new ArrayList<>();
-    for (int i = rank; i < heldOut.size(); i += ranks) {
-      rows.add(row(processor, heldOut.get(i)));
-      if (rows.size() == micro) {
-        batches.add(microBatch(rows, pad, perImage));
-        rows = new ArrayList<>();
+    for (List<Integer> group : TrainingTask.evaluationShare(heldOut.size(), rank, ranks, micro)) {
+      List<Row> rows = new ArrayList<>();
+      for (int i : group) {
+        rows.add(row(processor, heldOut.get(i)));
       }
-    }
-    if (!rows.isEmpty()) {
       batches.add(microBatch(rows, pad, perImage));
     }
     return batches;

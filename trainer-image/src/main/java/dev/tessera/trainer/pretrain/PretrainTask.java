@@ -160,24 +160,21 @@ final class PretrainTask implements TrainingTask {
     if (heldOut == null) {
       return List.of();
     }
+    // Read again at each measurement rather than kept: decoded, a few hundred held-out
+    // sequences of a full-size run would hold gigabytes of pixels between measurements.
     SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
     int[] sequences = heldOut.evaluation();
     List<MicroBatch> batches = new ArrayList<>();
-    List<PackedSequence> rows = new ArrayList<>();
-    List<float[]> images = new ArrayList<>();
-    for (int i = rank; i < sequences.length; i += ranks) {
-      PackedSequence sequence = shards.read(sequences[i]);
-      rows.add(sequence);
-      for (ByteBuffer image : sequence.images()) {
-        images.add(pixels(processor, image.asReadOnlyBuffer()));
+    for (List<Integer> group : TrainingTask.evaluationShare(sequences.length, rank, ranks, micro)) {
+      List<PackedSequence> rows = new ArrayList<>();
+      List<float[]> images = new ArrayList<>();
+      for (int i : group) {
+        PackedSequence sequence = shards.read(sequences[i]);
+        rows.add(sequence);
+        for (ByteBuffer image : sequence.images()) {
+          images.add(pixels(processor, image.asReadOnlyBuffer()));
+        }
       }
-      if (rows.size() == micro) {
-        batches.add(microBatch(rows, images, processor));
-        rows = new ArrayList<>();
-        images = new ArrayList<>();
-      }
-    }
-    if (!rows.isEmpty()) {
       batches.add(microBatch(rows, images, processor));
     }
     return batches;

@@ -4,6 +4,7 @@ import dev.tessera.engine.Backend;
 import dev.tessera.model.qwen2.Qwen2Batch;
 import dev.tessera.model.vlm.VisionLanguageModel;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -33,6 +34,26 @@ public interface TrainingTask {
   default List<MicroBatch> evaluation(VisionLanguageModel model, int rank, int ranks, int micro)
       throws IOException {
     return List.of();
+  }
+
+  /**
+   * Rank {@code rank}'s share of {@code count} held-out items — {@code rank, rank + ranks, ...} —
+   * in micro-batches of at most {@code micro}.
+   */
+  static List<List<Integer>> evaluationShare(int count, int rank, int ranks, int micro) {
+    List<List<Integer>> groups = new ArrayList<>();
+    List<Integer> group = new ArrayList<>();
+    for (int i = rank; i < count; i += ranks) {
+      group.add(i);
+      if (group.size() == micro) {
+        groups.add(group);
+        group = new ArrayList<>();
+      }
+    }
+    if (!group.isEmpty()) {
+      groups.add(group);
+    }
+    return groups;
   }
 
   /** One rank's stream of micro-batches. */

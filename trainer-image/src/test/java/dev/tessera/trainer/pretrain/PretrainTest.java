@@ -342,6 +342,14 @@ class PretrainTest {
   }
 
   @Test
+  void ranksShareTheHeldOutItemsInMicroBatches() {
+    assertThat(TrainingTask.evaluationShare(7, 0, 2, 3))
+        .isEqualTo(List.of(List.of(0, 2, 4), List.of(6)));
+    assertThat(TrainingTask.evaluationShare(7, 1, 2, 3)).isEqualTo(List.of(List.of(1, 3, 5)));
+    assertThat(TrainingTask.evaluationShare(1, 1, 2, 3)).isEmpty();
+  }
+
+  @Test
   void refusesToContinueARunWithOtherSettings() {
     Path out = tmp.resolve("run");
     assertThat(run(args(out, 3).toArray(String[]::new)).exitCode()).isZero();
