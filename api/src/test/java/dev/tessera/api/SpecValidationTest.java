@@ -210,14 +210,31 @@ class SpecValidationTest {
   }
 
   @Test
-  void severalMultiGpuNodesAreRefusedUntilTheTrainerRunsThem() {
+  void severalMultiGpuNodesAreAValidRun() {
     PretrainRun r = pretrain();
     r.getSpec().nodes = 2;
     r.getSpec().gpusPerNode = 8;
+    assertThat(SpecValidation.problems(r)).isEmpty();
+    assertThat(r.getSpec().worldSize()).isEqualTo(16);
+  }
+
+  @Test
+  void theGlobalBatchMustSplitEvenlyOverTheRanks() {
+    PretrainRun r = pretrain();
+    r.getSpec().nodes = 2;
+    r.getSpec().gpusPerNode = 8;
+    r.getSpec().training.globalBatch = 48;
+    r.getSpec().training.microBatch = 2;
     assertThat(SpecValidation.problems(r))
         .singleElement()
         .asString()
-        .contains("nodes > 1 needs gpusPerNode <= 1");
+        .contains("training.globalBatch (48) must be a multiple of the ranks (2 nodes x 8)")
+        .contains("x training.microBatch (2)");
+    r.getSpec().training.globalBatch = 64;
+    assertThat(SpecValidation.problems(r)).isEmpty();
+    r.getSpec().training.microBatch = null;
+    r.getSpec().training.globalBatch = 24;
+    assertThat(SpecValidation.problems(r)).singleElement().asString().contains("(2 nodes x 8)");
   }
 
   @Test

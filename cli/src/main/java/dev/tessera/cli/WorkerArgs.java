@@ -111,10 +111,12 @@ final class WorkerArgs {
     args.addAll(List.of("--out", abs(volume, spec.output)));
     args.addAll(spec.trainerOptions());
     int gpus = spec.gpusPerNodeOrDefault();
-    // One machine: its GPUs as threads of this process, or one rank on the CPU.
+    // One machine runs every rank of every node as threads of this process, so a run trains here
+    // as on the cluster (the same ranks, the same sums); ranks beyond this machine's GPUs share
+    // them, through host memory.
     args.addAll(
         List.of(
-            "--ranks", String.valueOf(Math.max(1, gpus)), "--backend", gpus > 0 ? "cuda" : "cpu"));
+            "--ranks", String.valueOf(spec.worldSize()), "--backend", gpus > 0 ? "cuda" : "cpu"));
   }
 
   static String abs(Path volume, String path) {

@@ -74,9 +74,12 @@ abstract class TrainingReconciler<
     List<String> args = new ArrayList<>(command(resource, input));
     args.addAll(List.of("--out", spec.output));
     args.addAll(spec.trainerOptions());
-    // One node: its GPUs are threads of one JVM. Several nodes: one rank per node, meeting at
-    // pod 0 (SpecValidation refuses several multi-GPU nodes).
-    args.addAll(List.of("--ranks", String.valueOf(nodes > 1 ? nodes : Math.max(1, gpus))));
+    // Each node's GPUs (or its one CPU rank) are threads of one JVM; several nodes meet at pod 0,
+    // each pod running ranks index × G to index × G + G - 1.
+    args.addAll(List.of("--ranks", String.valueOf(spec.worldSize())));
+    if (nodes > 1) {
+      args.addAll(List.of("--local-ranks", String.valueOf(Math.max(1, gpus))));
+    }
     args.addAll(List.of("--backend", gpus > 0 ? "cuda" : "cpu"));
     WorkerPod pod =
         new WorkerPod(resource, spec, config.images().trainer(), args)

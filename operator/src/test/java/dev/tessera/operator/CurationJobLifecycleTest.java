@@ -200,7 +200,8 @@ class CurationJobLifecycleTest {
             "finetune", "--data", "sft/llava_v1_5_mix665k.json", "--init", "runs/ptr-ft")
         .containsSubsequence("--epochs", "1.0")
         .containsSubsequence("--ranks", "8")
-        .containsSubsequence("--backend", "cuda");
+        .containsSubsequence("--backend", "cuda")
+        .doesNotContain("--local-ranks");
     assertThat(container.getResources().getLimits().get("nvidia.com/gpu").getAmount())
         .isEqualTo("8");
     assertThat(train.getSpec().getCompletions()).isEqualTo(1);

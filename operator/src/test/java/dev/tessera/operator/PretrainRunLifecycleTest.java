@@ -66,7 +66,7 @@ class PretrainRunLifecycleTest {
     spec.input.packJob = packJob;
     spec.output = "runs/" + name;
     spec.nodes = 2;
-    spec.gpusPerNode = 1;
+    spec.gpusPerNode = 4;
     spec.backoffLimit = 1;
     spec.queueName = "gpu-queue";
     spec.training = new TrainingSpec();
@@ -228,7 +228,7 @@ class PretrainRunLifecycleTest {
     var container = pod.getContainers().get(0);
     assertThat(container.getArgs())
         .containsSubsequence("pretrain", "--data", "packed")
-        .contains("--ranks", "2")
+        .containsSubsequence("--ranks", "8", "--local-ranks", "4")
         .contains("--backend", "cuda")
         .containsSubsequence("--steps", "100")
         .containsSubsequence("--eval-sequences", "16", "--eval-every", "10");
@@ -241,7 +241,7 @@ class PretrainRunLifecycleTest {
     assertThat(env.get("TESSERA_PROGRESS_CONFIGMAP").getValue()).isEqualTo("ptr1-progress");
     assertThat(env).doesNotContainKey("TESSERA_RESUME_FROM");
     assertThat(container.getResources().getLimits().get("nvidia.com/gpu").getAmount())
-        .isEqualTo("1");
+        .isEqualTo("4");
     assertThat(pod.getSubdomain()).isEqualTo("ptr1-ranks");
     assertThat(pod.getServiceAccountName()).isEqualTo("ptr1-worker");
     assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();

@@ -91,8 +91,20 @@ final class TrainingOptions {
   @Option(
       names = "--rank",
       paramLabel = "r",
-      description = "This process's rank with --rendezvous (default: $TESSERA_RANK, else 0).")
+      description =
+          "This process's index with --rendezvous: it runs ranks r × G to r × G + G - 1, G being"
+              + " --local-ranks, so with one rank per process r is the rank (default: $TESSERA_RANK,"
+              + " else 0).")
   int rank = envInt("TESSERA_RANK", 0);
+
+  @Option(
+      names = "--local-ranks",
+      paramLabel = "G",
+      description =
+          "With --rendezvous: ranks run as threads of this process, one per GPU of a node; --ranks"
+              + " is then all processes' ranks together, a multiple of G (default: 1, or --ranks"
+              + " without --rendezvous).")
+  Integer localRanks;
 
   @Option(
       names = "--backend",
@@ -168,6 +180,7 @@ final class TrainingOptions {
       Path initLlm,
       Path initVision,
       Path modelConfig) {
+    boolean multiProcess = rendezvous != null && !rendezvous.isBlank();
     return new PretrainOptions(
         data,
         out,
@@ -189,11 +202,12 @@ final class TrainingOptions {
         initVision,
         rank,
         zero,
-        rendezvous == null || rendezvous.isBlank() ? null : rendezvous,
+        multiProcess ? rendezvous : null,
         backend,
         modelConfig,
         evalSequences,
-        evalEvery);
+        evalEvery,
+        localRanks != null ? localRanks : multiProcess ? 1 : ranks);
   }
 
   private static int envInt(String name, int fallback) {

@@ -187,13 +187,24 @@ public final class SpecValidation {
     }
     if (spec.training == null) {
       problems.add("spec.training is required");
-    }
-    if (spec.nodesOrDefault() > 1 && spec.gpusPerNodeOrDefault() > 1) {
-      // One JVM per node drives its GPUs as threads; processes meet over TCP one rank each.
-      // Both at once is not built yet, and a run that would hang is refused instead.
-      problems.add(
-          "nodes > 1 needs gpusPerNode <= 1: the trainer runs several GPUs as threads of one"
-              + " node, or one rank per node across nodes, not both yet");
+    } else if (spec.training.globalBatch != null) {
+      // Every rank takes the same share of a step, in whole micro-batches (the trainer's default
+      // micro-batch is checked by the trainer itself).
+      int micro = spec.training.microBatch == null ? 1 : spec.training.microBatch;
+      long perStep = (long) spec.worldSize() * micro;
+      if (spec.training.globalBatch % perStep != 0) {
+        problems.add(
+            "training.globalBatch ("
+                + spec.training.globalBatch
+                + ") must be a multiple of the ranks ("
+                + spec.nodesOrDefault()
+                + " nodes x "
+                + Math.max(1, spec.gpusPerNodeOrDefault())
+                + ")"
+                + (spec.training.microBatch == null
+                    ? ""
+                    : " x training.microBatch (" + spec.training.microBatch + ")"));
+      }
     }
   }
 

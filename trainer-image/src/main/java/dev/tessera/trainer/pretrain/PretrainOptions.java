@@ -26,9 +26,12 @@ import java.util.Objects;
  * @param keepLast checkpoints kept
  * @param seed initialisation and data order
  * @param maxBadSteps steps with a non-finite loss or gradient skipped before the run fails
- * @param ranks data-parallel ranks, each with a model replica and its share of every step's
- *     sequences: threads of this process, or — with a rendezvous — processes
- * @param rank this process's rank when the ranks are processes (with {@code rendezvous})
+ * @param ranks data-parallel ranks over the whole run, each with a model replica and its share of
+ *     every step's sequences: threads of this process, or — with a rendezvous — spread over
+ *     processes, {@code localRanks} threads in each
+ * @param rank this process's index among the processes (with {@code rendezvous}): it runs ranks
+ *     {@code rank × localRanks} to {@code rank × localRanks + localRanks − 1}, so with one rank per
+ *     process it is the rank
  * @param zero ZeRO stage: 0 keeps the optimizer state on every rank, 1 shards it over the ranks, 2
  *     also sums each gradient on its owner only
  * @param rendezvous {@code host:port} of rank 0, where the ranks of a multi-process run meet (in an
@@ -46,6 +49,8 @@ import java.util.Objects;
  *     ({@link dev.tessera.data.packed.HeldOut}); 0 for none
  * @param evalEvery steps between measurements of the held-out loss (the last step always gets one);
  *     0 for the checkpoint interval
+ * @param localRanks ranks run as threads of this process: all of them without a rendezvous; with
+ *     one, a divisor of {@code ranks} (a node's GPUs, one thread each)
  */
 public record PretrainOptions(
     Path data,
@@ -72,7 +77,8 @@ public record PretrainOptions(
     ComputeBackend backend,
     Path modelConfig,
     int evalSequences,
-    int evalEvery) {
+    int evalEvery,
+    int localRanks) {
 
   public PretrainOptions {
     Objects.requireNonNull(data, "data");
@@ -104,8 +110,27 @@ public record PretrainOptions(
               + microBatch
               + ")");
     }
-    if (rendezvous != null && (rank < 0 || rank >= ranks)) {
-      throw new IllegalArgumentException("--rank must be in 0.." + (ranks - 1) + ", got " + rank);
+    if (rendezvous == null && localRanks != ranks) {
+      throw new IllegalArgumentException(
+          "--local-ranks ("
+              + localRanks
+              + ") differs from --ranks ("
+              + ranks
+              + ") but there is no --rendezvous for the other processes to meet at");
+    }
+    if (localRanks < 1 || ranks % localRanks != 0) {
+      throw new IllegalArgumentException(
+          "--ranks (" + ranks + ") must be a multiple of --local-ranks (" + localRanks + ")");
+    }
+    // (A compact constructor sees its parameters, not yet the fields the accessors read.)
+    int processes = ranks / localRanks;
+    if (rendezvous != null && (rank < 0 || rank >= processes)) {
+      throw new IllegalArgumentException(
+          (localRanks == 1 ? "--rank" : "--rank (this process's index)")
+              + " must be in 0.."
+              + (processes - 1)
+              + ", got "
+              + rank);
     }
     if (zero < 0 || zero > 2) {
       throw new IllegalArgumentException("--zero must be 0, 1 or 2, got " + zero);
@@ -135,6 +160,16 @@ public record PretrainOptions(
   /** Whether the ranks are separate processes meeting at {@link #rendezvous()}. */
   public boolean multiProcess() {
     return rendezvous != null;
+  }
+
+  /** The processes the ranks are spread over: 1 without a rendezvous. */
+  public int processes() {
+    return ranks / localRanks;
+  }
+
+  /** The rank of this process's first thread. */
+  public int firstLocalRank() {
+    return multiProcess() ? rank * localRanks : 0;
   }
 
   /** Warmup steps: the warmup share of all steps, rounded up. */

@@ -140,18 +140,38 @@ public final class Pretrainer {
       return new Summary(state.step(), Double.NaN, Double.NaN, latest.orElse(null));
     }
     if (options.multiProcess()) {
-      note("rank %d of %d: joining %s", options.rank(), options.ranks(), options.rendezvous());
-      try (TcpCollective group =
-          TcpCollective.join(
-              options.rank(), options.ranks(), rendezvousAddress(), RENDEZVOUS_TIMEOUT)) {
-        return trainRank(group, task, checkpoints, latest, state);
+      int first = options.firstLocalRank();
+      InetSocketAddress address = rendezvousAddress();
+      if (options.localRanks() == 1) {
+        note("rank %d of %d: joining %s", first, options.ranks(), options.rendezvous());
+      } else {
+        note(
+            "process %d of %d (ranks %d to %d of %d): joining %s",
+            options.rank(),
+            options.processes(),
+            first,
+            first + options.localRanks() - 1,
+            options.ranks(),
+            options.rendezvous());
       }
+      // Every rank, thread or process, meets rank 0 over a connection of its own: rank 0 then
+      // combines each collective in rank order, the same bits as all ranks as threads.
+      return trainRanks(
+          options.localRanks(),
+          local -> TcpCollective.join(first + local, options.ranks(), address, RENDEZVOUS_TIMEOUT),
+          task,
+          checkpoints,
+          latest,
+          state);
     }
     List<Collective> group = InProcessCollective.group(options.ranks());
-    if (options.ranks() == 1) {
-      return trainRank(group.get(0), task, checkpoints, latest, state);
-    }
-    return trainRanks(group, task, checkpoints, latest, state);
+    return trainRanks(group.size(), group::get, task, checkpoints, latest, state);
+  }
+
+  /** Opens the collective of this process's {@code local}-th rank. */
+  @FunctionalInterface
+  private interface RankJoin {
+    Collective join(int local) throws IOException;
   }
 
   /** How long ranks wait for each other to start. */
@@ -172,17 +192,24 @@ public final class Pretrainer {
     }
   }
 
-  /** Runs every rank on a thread of its own; rank 0's summary, or the first failure. */
+  /**
+   * Runs this process's ranks, each on a thread of its own (a single one on this thread); the
+   * summary of its first rank, or the first failure.
+   */
   private Summary trainRanks(
-      List<Collective> group,
+      int count,
+      RankJoin join,
       TrainingTask task,
       Checkpoints checkpoints,
       Optional<Path> latest,
       TrainerState state)
       throws IOException {
+    if (count == 1) {
+      return joinAndTrain(0, count, join, task, checkpoints, latest, state);
+    }
     ExecutorService threads =
         Executors.newFixedThreadPool(
-            group.size(),
+            count,
             runnable -> {
               Thread thread = new Thread(runnable, "rank");
               thread.setDaemon(true);
@@ -190,18 +217,11 @@ public final class Pretrainer {
             });
     try {
       List<Future<Summary>> ranks = new ArrayList<>();
-      for (Collective rank : group) {
+      for (int local = 0; local < count; local++) {
+        int index = local;
         ranks.add(
             threads.submit(
-                () -> {
-                  try {
-                    return trainRank(rank, task, checkpoints, latest, state);
-                  } catch (IOException | RuntimeException e) {
-                    // Release the other ranks from the collective they wait in.
-                    rank.close();
-                    throw e;
-                  }
-                }));
+                () -> joinAndTrain(index, count, join, task, checkpoints, latest, state)));
       }
       Summary summary = null;
       for (Future<Summary> rank : ranks) {
@@ -227,31 +247,58 @@ public final class Pretrainer {
   }
 
   /**
+   * Joins the group as this process's {@code local}-th rank and trains. The collective is closed at
+   * the end; after a failure that releases the other ranks from the collective they wait in.
+   */
+  private Summary joinAndTrain(
+      int local,
+      int ranksHere,
+      RankJoin join,
+      TrainingTask task,
+      Checkpoints checkpoints,
+      Optional<Path> latest,
+      TrainerState state)
+      throws IOException {
+    Collective collective = join.join(local);
+    try {
+      return trainRank(collective, local, ranksHere, task, checkpoints, latest, state);
+    } finally {
+      collective.close();
+    }
+  }
+
+  /**
    * One rank's training loop: its own model replica and its share of each step's sequences;
    * gradients, loss and token counts are summed over the ranks, so every replica applies the same
    * update. Rank 0 writes metrics and checkpoints.
    */
   private Summary trainRank(
       Collective collective,
+      int local,
+      int ranksHere,
       TrainingTask task,
       Checkpoints checkpoints,
       Optional<Path> latest,
       TrainerState state)
       throws IOException {
-    try (Backend backend = options.backend().open(collective.rank())) {
+    // This process's GPUs are its own: its local-th rank computes on the local-th of them.
+    try (Backend backend = options.backend().open(local)) {
       if (backend instanceof CudaBackend cuda && collective.size() > 1) {
         int gpus = CudaBackend.deviceCount();
-        if (usesNccl(collective.size(), options.multiProcess(), gpus)) {
+        // Every rank must take the same way, or some would wait in NCCL for ranks that never
+        // come: NCCL only if it suits every process (nodes may differ in GPUs).
+        boolean suits = usesNccl(collective.size(), ranksHere, gpus);
+        if (collective.allReduceSum(suits ? 1L : 0L) == collective.size()) {
           // GPU ranks sum gradients and share weights with NCCL, device to device.
           try (NcclCollective nccl = NcclCollective.open(cuda, collective)) {
             return trainRank(nccl, task, checkpoints, latest, state, backend);
           }
         }
-        if (collective.rank() == 0) {
+        if (collective.rank() == options.firstLocalRank()) {
           note(
               "%d ranks share %d GPU%s: gradients and weights go through host memory"
                   + " (NCCL needs a GPU per rank)",
-              collective.size(), gpus, gpus == 1 ? "" : "s");
+              ranksHere, gpus, gpus == 1 ? "" : "s");
         }
       }
       return trainRank(collective, task, checkpoints, latest, state, backend);
@@ -259,13 +306,13 @@ public final class Pretrainer {
   }
 
   /**
-   * Whether GPU ranks exchange tensors with NCCL: always between processes (each process's GPUs are
-   * its own), and between the threads of one process when each has a GPU of its own. NCCL refuses
-   * two ranks on one GPU, so ranks that share one (more ranks than GPUs, rank r on GPU r modulo the
+   * Whether GPU ranks exchange tensors with NCCL: when each of the {@code ranksHere} ranks this
+   * process runs (all of them, or a node's share) has a GPU of its own. NCCL refuses two ranks on
+   * one GPU, so ranks that share one (more ranks than GPUs, the local-th on GPU local modulo the
    * count) use the host collective: slower, the same training.
    */
-  static boolean usesNccl(int ranks, boolean multiProcess, int gpus) {
-    return ranks > 1 && (multiProcess || ranks <= gpus);
+  static boolean usesNccl(int ranks, int ranksHere, int gpus) {
+    return ranks > 1 && ranksHere <= gpus;
   }
 
   private Summary trainRank(

@@ -178,14 +178,16 @@ class PretrainTest {
   @Test
   void gpuRanksUseNcclOnlyWhereEachHasAGpuOfItsOwn() {
     // Threads of one process: NCCL when every rank has a GPU, the host collective when they share.
-    assertThat(Pretrainer.usesNccl(8, false, 8)).isTrue();
-    assertThat(Pretrainer.usesNccl(2, false, 8)).isTrue();
-    assertThat(Pretrainer.usesNccl(2, false, 1)).isFalse();
-    assertThat(Pretrainer.usesNccl(9, false, 8)).isFalse();
-    // Processes: each has GPUs of its own.
-    assertThat(Pretrainer.usesNccl(16, true, 1)).isTrue();
+    assertThat(Pretrainer.usesNccl(8, 8, 8)).isTrue();
+    assertThat(Pretrainer.usesNccl(2, 2, 8)).isTrue();
+    assertThat(Pretrainer.usesNccl(2, 2, 1)).isFalse();
+    assertThat(Pretrainer.usesNccl(9, 9, 8)).isFalse();
+    // Processes: each process's GPUs are its own, one rank per process or a node's GPUs as threads.
+    assertThat(Pretrainer.usesNccl(16, 1, 1)).isTrue();
+    assertThat(Pretrainer.usesNccl(16, 8, 8)).isTrue();
+    assertThat(Pretrainer.usesNccl(16, 8, 4)).isFalse();
     // One rank exchanges nothing.
-    assertThat(Pretrainer.usesNccl(1, false, 1)).isFalse();
+    assertThat(Pretrainer.usesNccl(1, 1, 1)).isFalse();
   }
 
   @Test
@@ -415,6 +417,77 @@ class PretrainTest {
   }
 
   /**
+   * Several processes with several rank threads each (a node's GPUs) train exactly as all the ranks
+   * as threads of one process: every rank meets rank 0 over its own connection.
+   */
+  @Test
+  void processesOfSeveralRanksTrainExactlyAsRanksInProcess() throws Exception {
+    Path threads = tmp.resolve("threads");
+    List<String> inProcess = withMicroBatch(args(threads, 6, "--ranks", "4", "--zero", "2"), "1");
+    Outcome outcome = run(inProcess.toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+
+    Path nodes = tmp.resolve("nodes");
+    List<Outcome> outcomes =
+        runOverTcp(
+            withMicroBatch(
+                args(nodes, 6, "--ranks", "4", "--local-ranks", "2", "--zero", "2"), "1"),
+            2);
+    assertThat(outcomes.get(0).err()).contains("process 0 of 2 (ranks 0 to 1 of 4)");
+    assertThat(outcomes.get(1).err()).contains("process 1 of 2 (ranks 2 to 3 of 4)");
+    assertThat(metrics(nodes)).isEqualTo(metrics(threads));
+    assertThat(finalWeights(nodes, 6)).isEqualTo(finalWeights(threads, 6));
+  }
+
+  @Test
+  void localRanksMustDivideTheRanksAndNeedARendezvous() {
+    Path out = tmp.resolve("bad");
+    Outcome indivisible =
+        run(
+            withMicroBatch(
+                    args(
+                        out,
+                        2,
+                        "--ranks",
+                        "4",
+                        "--local-ranks",
+                        "3",
+                        "--rendezvous",
+                        "127.0.0.1:1"),
+                    "1")
+                .toArray(String[]::new));
+    assertThat(indivisible.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(indivisible.err()).contains("--ranks (4) must be a multiple of --local-ranks (3)");
+
+    Outcome alone =
+        run(
+            withMicroBatch(args(out, 2, "--ranks", "4", "--local-ranks", "2"), "1")
+                .toArray(String[]::new));
+    assertThat(alone.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(alone.err()).contains("no --rendezvous");
+
+    Outcome outside =
+        run(
+            withMicroBatch(
+                    args(
+                        out,
+                        2,
+                        "--ranks",
+                        "4",
+                        "--local-ranks",
+                        "2",
+                        "--rank",
+                        "2",
+                        "--rendezvous",
+                        "127.0.0.1:1"),
+                    "1")
+                .toArray(String[]::new));
+    assertThat(outside.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(outside.err()).contains("--rank (this process's index) must be in 0..1, got 2");
+    assertThat(out).doesNotExist();
+  }
+
+  /**
    * ZeRO-1 shards the optimizer state over the ranks without changing a bit of the training, and
    * its checkpoints (moments gathered per parameter) resume exactly.
    */
@@ -469,23 +542,34 @@ class PretrainTest {
 
   /** Runs each of two ranks as a whole trainer on its own thread, meeting over TCP. */
   private static void runOverTcp(Path out, int steps, String... extra) throws Exception {
+    runOverTcp(args(out, steps, extra), 2);
+  }
+
+  /**
+   * Runs {@code processes} whole trainers with the command line {@code base}, each on a thread of
+   * its own, meeting over TCP; their outcomes, each checked to have succeeded.
+   */
+  private static List<Outcome> runOverTcp(List<String> base, int processes) throws Exception {
     int port;
     try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
       port = socket.getLocalPort();
     }
     java.util.concurrent.ExecutorService pool =
-        java.util.concurrent.Executors.newFixedThreadPool(2);
+        java.util.concurrent.Executors.newFixedThreadPool(processes);
     try {
       List<java.util.concurrent.Future<Outcome>> ranks = new ArrayList<>();
-      for (int rank = 0; rank < 2; rank++) {
-        List<String> args = args(out, steps, extra);
+      for (int rank = 0; rank < processes; rank++) {
+        List<String> args = new ArrayList<>(base);
         args.addAll(List.of("--rank", String.valueOf(rank), "--rendezvous", "127.0.0.1:" + port));
         ranks.add(pool.submit(() -> run(args.toArray(String[]::new))));
       }
+      List<Outcome> outcomes = new ArrayList<>();
       for (java.util.concurrent.Future<Outcome> rank : ranks) {
         Outcome outcome = rank.get();
         assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+        outcomes.add(outcome);
       }
+      return outcomes;
     } finally {
       pool.shutdownNow();
     }

@@ -1,0 +1,44 @@
+package dev.tessera.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tessera.api.v1alpha1.PretrainRun;
+import dev.tessera.api.v1alpha1.PretrainRunSpec;
+import dev.tessera.api.v1alpha1.TrainingSpec;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class WorkerArgsTest {
+  @TempDir Path volume;
+
+  /**
+   * A run of several nodes trains locally with all its ranks as threads of one process: the same
+   * ranks, so the same training, as on the cluster.
+   */
+  @Test
+  void everyRankOfEveryNodeRunsAsAThreadHere() throws IOException {
+    assertThat(argsFor(2, 0)).containsSubsequence("--ranks", "2", "--backend", "cpu");
+    List<String> gpus = argsFor(2, 4);
+    assertThat(gpus).containsSubsequence("--ranks", "8", "--backend", "cuda");
+    assertThat(gpus).doesNotContain("--local-ranks", "--rendezvous");
+    assertThat(argsFor(1, 0)).containsSubsequence("--ranks", "1");
+  }
+
+  private List<String> argsFor(int nodes, int gpusPerNode) throws IOException {
+    PretrainRun run = new PretrainRun();
+    run.setMetadata(new ObjectMetaBuilder().withName("ptr").build());
+    PretrainRunSpec spec = new PretrainRunSpec();
+    spec.output = "runs/ptr";
+    spec.nodes = nodes;
+    spec.gpusPerNode = gpusPerNode;
+    spec.training = new TrainingSpec();
+    spec.training.steps = 10L;
+    run.setSpec(spec);
+    return WorkerArgs.of(
+        new Stage(volume.resolve("ptr.yaml"), run), volume, "packed", volume.resolve("p.json"));
+  }
+}
