@@ -24,6 +24,13 @@ record JobFailure(String reason, String message, boolean disruption, boolean per
   /** Exit codes the workers use for bad input or a missing device: rerunning gives the same. */
   static final Set<Integer> PERMANENT_EXIT_CODES = Set.of(2, 3, 4);
 
+  /**
+   * The trainer's exit code for a rank that lost a peer (another rank failed, went away or stopped
+   * answering): never the cause while another pod failed otherwise, and retried when it is all
+   * there is (the ranks lost each other: a network fault).
+   */
+  static final int PEER_LOST_EXIT_CODE = 5;
+
   static final String COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index";
 
   static JobFailure of(Job job, Collection<Pod> pods) {
@@ -42,10 +49,15 @@ record JobFailure(String reason, String message, boolean disruption, boolean per
             false);
       }
     }
+    // The first pod that failed of its own accord: when a rank dies, the others stop in their
+    // next collective as ranks that lost a peer, often within the same second.
+    Comparator<Pod> causeFirst =
+        Comparator.<Pod, Boolean>comparing(p -> terminated(p).getExitCode() == PEER_LOST_EXIT_CODE)
+            .thenComparing(p -> or(terminated(p).getFinishedAt(), ""));
     Pod first =
         pods.stream()
             .filter(p -> terminated(p) != null && terminated(p).getExitCode() != 0)
-            .min(Comparator.comparing(p -> or(terminated(p).getFinishedAt(), "")))
+            .min(causeFirst)
             .orElse(null);
     if (first != null) {
       ContainerStateTerminated state = terminated(first);

@@ -2,6 +2,7 @@ package dev.tessera.trainer;
 
 import dev.tessera.engine.cpu.VectorApiLauncher;
 import dev.tessera.engine.cuda.CudaException;
+import dev.tessera.engine.dist.PeerLostException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import picocli.CommandLine;
@@ -36,6 +37,12 @@ public final class TrainerMain {
   /** Exit code when the device asked for (--backend cuda) cannot be opened. */
   public static final int NO_DEVICE = 4;
 
+  /**
+   * Exit code when another rank failed, went away or stopped answering: this rank is not the cause,
+   * and the run can be retried from its last checkpoint.
+   */
+  public static final int PEER_LOST = 5;
+
   public static void main(String[] args) {
     // Kernels need jdk.incubator.vector, which `java -jar` cannot enable from the manifest.
     if (!VectorApiLauncher.relaunchIfNeeded(TrainerMain.class, args)) {
@@ -61,6 +68,10 @@ public final class TrainerMain {
               if (exception instanceof CudaException) {
                 commandLine.getErr().println("error: " + message);
                 return NO_DEVICE;
+              }
+              if (exception instanceof PeerLostException) {
+                commandLine.getErr().println("error: " + message);
+                return PEER_LOST;
               }
               if (exception instanceof IllegalStateException) {
                 commandLine.getErr().println("error: " + message);

@@ -13,6 +13,7 @@ import dev.tessera.engine.cuda.CudaBackend;
 import dev.tessera.engine.cuda.NcclCollective;
 import dev.tessera.engine.dist.Collective;
 import dev.tessera.engine.dist.InProcessCollective;
+import dev.tessera.engine.dist.PeerLostException;
 import dev.tessera.engine.dist.TcpCollective;
 import dev.tessera.engine.optim.AdamW;
 import dev.tessera.engine.optim.LrSchedule;
@@ -41,6 +42,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The pre-training loop on one rank: packed sequences in, checkpoints and metrics out.
@@ -168,6 +171,22 @@ public final class Pretrainer {
     return trainRanks(group.size(), group::get, task, checkpoints, latest, state);
   }
 
+  /** How long the other ranks of this process get to stop once one has failed. */
+  static final Duration FAILURE_GRACE = Duration.ofSeconds(60);
+
+  /**
+   * Of two rank failures, the one to report: a rank's own failure rather than another's that only
+   * lost it as a peer, else the first.
+   */
+  static Throwable rootCause(Throwable first, Throwable next) {
+    if (first == null) {
+      return next;
+    }
+    return first instanceof PeerLostException && !(next instanceof PeerLostException)
+        ? next
+        : first;
+  }
+
   /** Opens the collective of this process's {@code local}-th rank. */
   @FunctionalInterface
   private interface RankJoin {
@@ -223,21 +242,35 @@ public final class Pretrainer {
             threads.submit(
                 () -> joinAndTrain(index, count, join, task, checkpoints, latest, state)));
       }
+      // Every rank's outcome, so that the failure reported is the one that stopped the others:
+      // after a rank fails, the rest fail in their next collective (PeerLostException).
       Summary summary = null;
+      Throwable failure = null;
+      long deadline = Long.MAX_VALUE;
       for (Future<Summary> rank : ranks) {
-        Summary result = rank.get();
-        summary = summary == null ? result : summary;
+        try {
+          Summary result =
+              failure == null
+                  ? rank.get()
+                  : rank.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+          summary = summary == null ? result : summary;
+        } catch (ExecutionException e) {
+          failure = rootCause(failure, e.getCause());
+          deadline = Math.min(deadline, System.nanoTime() + FAILURE_GRACE.toNanos());
+        } catch (TimeoutException e) {
+          // A rank busy outside any collective: report what is known.
+        }
       }
-      return summary;
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof IOException io) {
+      if (failure instanceof IOException io) {
         throw io;
       }
-      if (cause instanceof RuntimeException runtime) {
+      if (failure instanceof RuntimeException runtime) {
         throw runtime;
       }
-      throw new IOException(cause);
+      if (failure != null) {
+        throw new IOException(failure);
+      }
+      return summary;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted", e);

@@ -1,6 +1,7 @@
 package dev.tessera.trainer.pretrain;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -8,9 +9,11 @@ import dev.tessera.data.manifest.ShardManifest;
 import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.data.packed.PackedSequence;
 import dev.tessera.data.packed.PackedShardWriter;
+import dev.tessera.data.packed.PackedShards;
 import dev.tessera.data.packing.BinPacker;
 import dev.tessera.data.packing.Packing;
 import dev.tessera.data.packing.PackingAlgorithm;
+import dev.tessera.data.progress.ProgressReporter;
 import dev.tessera.data.synth.SynthGenerator;
 import dev.tessera.data.synth.SynthOptions;
 import dev.tessera.data.synth.SynthProgress;
@@ -20,6 +23,7 @@ import dev.tessera.data.webdataset.ShardList;
 import dev.tessera.data.webdataset.WebDatasetReader;
 import dev.tessera.engine.DType;
 import dev.tessera.engine.cpu.CpuBackend;
+import dev.tessera.engine.dist.PeerLostException;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
@@ -28,7 +32,9 @@ import dev.tessera.model.io.SafetensorsFile;
 import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
+import dev.tessera.model.vlm.VisionLanguageModel;
 import dev.tessera.trainer.TrainerMain;
+import dev.tessera.trainer.pretrain.Pretrainer.Summary;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -437,6 +443,123 @@ class PretrainTest {
     assertThat(outcomes.get(1).err()).contains("process 1 of 2 (ranks 2 to 3 of 4)");
     assertThat(metrics(nodes)).isEqualTo(metrics(threads));
     assertThat(finalWeights(nodes, 6)).isEqualTo(finalWeights(threads, 6));
+  }
+
+  /** Options for a run made here without the command line: the same settings as {@link #args}. */
+  private static PretrainOptions options(Path out, int ranks, int rank, String rendezvous) {
+    return new PretrainOptions(
+        packed,
+        out,
+        4,
+        4,
+        2,
+        3e-3,
+        0.1,
+        0.01,
+        1.0,
+        dev.tessera.engine.ops.AttentionMask.CONTINUOUS,
+        5,
+        2,
+        9,
+        10,
+        ranks,
+        0,
+        null,
+        null,
+        rank,
+        1,
+        rendezvous,
+        dev.tessera.engine.ComputeBackend.CPU,
+        null,
+        0,
+        0,
+        rendezvous == null ? ranks : 1);
+  }
+
+  /** The pre-training task, whose rank 1 cannot read its data. */
+  private static TrainingTask failingOnRankOne(PretrainOptions options, PackedShards shards) {
+    TrainingTask task = new PretrainTask(options, shards);
+    return new TrainingTask() {
+      @Override
+      public Map<String, Object> identity() {
+        return task.identity();
+      }
+
+      @Override
+      public VisionLanguageModel buildModel(dev.tessera.engine.Backend backend) throws IOException {
+        return task.buildModel(backend);
+      }
+
+      @Override
+      public RankData open(VisionLanguageModel model, int rank, int ranks, long position)
+          throws IOException {
+        if (rank == 1) {
+          throw new IOException("rank 1's shard is damaged");
+        }
+        return task.open(model, rank, ranks, position);
+      }
+    };
+  }
+
+  /**
+   * When one rank fails, the others fail in their next collective as ranks that lost a peer; the
+   * failure reported is the one that stopped them, over threads and over TCP alike.
+   */
+  @Test
+  void theRankThatFailedFirstIsReportedNotThePeersThatLostIt() throws Exception {
+    PretrainOptions threads = options(tmp.resolve("threads"), 2, 0, null);
+    try (PackedShards shards = PackedShards.open(packed)) {
+      assertThatThrownBy(
+              () ->
+                  Pretrainer.run(
+                      threads,
+                      failingOnRankOne(threads, shards),
+                      new PrintWriter(new StringWriter()),
+                      ProgressReporter.NONE))
+          .isInstanceOf(IOException.class)
+          .hasMessage("rank 1's shard is damaged");
+    }
+
+    int port;
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      port = socket.getLocalPort();
+    }
+    java.util.concurrent.ExecutorService pool =
+        java.util.concurrent.Executors.newFixedThreadPool(2);
+    try (PackedShards shards = PackedShards.open(packed)) {
+      List<java.util.concurrent.Future<Summary>> processes = new ArrayList<>();
+      for (int rank = 0; rank < 2; rank++) {
+        PretrainOptions process = options(tmp.resolve("tcp"), 2, rank, "127.0.0.1:" + port);
+        processes.add(
+            pool.submit(
+                () ->
+                    Pretrainer.run(
+                        process,
+                        failingOnRankOne(process, shards),
+                        new PrintWriter(new StringWriter()),
+                        ProgressReporter.NONE)));
+      }
+      assertThatThrownBy(processes.get(0)::get)
+          .hasCauseInstanceOf(PeerLostException.class)
+          .hasMessageContaining("rank 0: the connection to rank 1 failed");
+      assertThatThrownBy(processes.get(1)::get)
+          .hasCauseInstanceOf(IOException.class)
+          .hasMessageContaining("rank 1's shard is damaged");
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aRankThatLostAPeerExitsWithItsOwnCode() throws Exception {
+    CommandLine cli = TrainerMain.commandLine();
+    cli.setErr(new PrintWriter(new StringWriter()));
+    PeerLostException lost = new PeerLostException("rank 3: rank 0 did not answer", null);
+    assertThat(cli.getExecutionExceptionHandler().handleExecutionException(lost, cli, null))
+        .isEqualTo(TrainerMain.PEER_LOST);
+    assertThat(Pretrainer.rootCause(lost, new IOException("disk"))).hasMessage("disk");
+    assertThat(Pretrainer.rootCause(new IOException("disk"), lost)).hasMessage("disk");
+    assertThat(Pretrainer.rootCause(lost, new PeerLostException("later", null))).isSameAs(lost);
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.tessera.engine.cuda;
 
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.dist.Collective;
+import dev.tessera.engine.dist.PeerLostException;
 import org.bytedeco.cuda.global.nccl;
 import org.bytedeco.cuda.nccl.ncclComm;
 import org.bytedeco.cuda.nccl.ncclUniqueId;
@@ -99,15 +100,27 @@ public final class NcclCollective implements Collective {
   private static void check(int status, String operation) {
     if (status != 0) {
       BytePointer text = nccl.ncclGetErrorString(status);
-      throw new CudaException(
-          operation
-              + " failed: "
-              + (text == null ? "unknown NCCL error" : text.getString())
-              + " (ncclResult "
-              + status
-              + ")",
-          status);
+      throw failure(status, operation, text == null ? null : text.getString());
     }
+  }
+
+  /** NCCL's "remote error": a peer's process or network went away mid-collective. */
+  static final int NCCL_REMOTE_ERROR = 6;
+
+  /**
+   * The exception for a failed NCCL call: {@link PeerLostException} when another rank is the cause
+   * (so the trainer exits as a rank that lost a peer), else a {@link CudaException}.
+   */
+  static RuntimeException failure(int status, String operation, String text) {
+    String message =
+        operation
+            + " failed: "
+            + (text == null ? "unknown NCCL error" : text)
+            + " (ncclResult "
+            + status
+            + ")";
+    CudaException error = new CudaException(message, status);
+    return status == NCCL_REMOTE_ERROR ? new PeerLostException(message, error) : error;
   }
 
   private Pointer at(Tensor tensor) {

@@ -25,6 +25,9 @@ public final class InProcessCollective implements Collective {
     final double[] doubles;
     final long[] longs;
 
+    /** Set when a rank closes the group: a rank that arrives later must not wait for it. */
+    volatile boolean closed;
+
     Shared(int size) {
       barrier = new CyclicBarrier(size);
       arrays = new float[size][];
@@ -166,22 +169,39 @@ public final class InProcessCollective implements Collective {
   }
 
   private void await() {
+    if (shared.closed) {
+      throw new PeerLostException(
+          "rank " + rank + ": another rank failed or left before this collective", null);
+    }
     try {
       shared.barrier.await(TIMEOUT_SECONDS, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       shared.barrier.reset();
-      throw new IllegalStateException("rank " + rank + " interrupted in a collective", e);
-    } catch (BrokenBarrierException | TimeoutException e) {
+      throw new PeerLostException("rank " + rank + " interrupted in a collective", e);
+    } catch (BrokenBarrierException e) {
       shared.barrier.reset();
-      throw new IllegalStateException(
-          "rank " + rank + ": another rank failed or did not arrive in a collective", e);
+      throw new PeerLostException("rank " + rank + ": another rank failed in a collective", e);
+    } catch (TimeoutException e) {
+      shared.barrier.reset();
+      throw new PeerLostException(
+          "rank "
+              + rank
+              + ": another rank did not arrive in a collective within "
+              + TIMEOUT_SECONDS
+              + " s",
+          e);
     }
   }
 
-  /** Breaks the group's barrier, so ranks waiting in a collective fail instead of hanging. */
+  /**
+   * Closes the group: ranks waiting in a collective fail at once, and so does any rank that calls
+   * one later, instead of hanging. A rank closes after its last collective, which every rank has
+   * then entered, so closing at the end fails nobody.
+   */
   @Override
   public void close() {
+    shared.closed = true;
     shared.barrier.reset();
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tessera.engine.dist.Collective;
 import dev.tessera.engine.dist.InProcessCollective;
+import dev.tessera.engine.dist.PeerLostException;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -36,5 +37,20 @@ class NcclCollectiveTest {
         .hasMessageContaining("element 1 = 2.5");
     assertThatThrownBy(() -> NcclCollective.decode(new float[] {256}))
         .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  /** A remote error is a lost peer (the trainer exits as such); other errors stay CUDA errors. */
+  @Test
+  void aRemoteErrorIsALostPeer() {
+    RuntimeException remote =
+        NcclCollective.failure(
+            NcclCollective.NCCL_REMOTE_ERROR, "ncclAllReduce", "remote process exited");
+    assertThat(remote)
+        .isInstanceOf(PeerLostException.class)
+        .hasMessage("ncclAllReduce failed: remote process exited (ncclResult 6)")
+        .hasCauseInstanceOf(CudaException.class);
+    assertThat(NcclCollective.failure(4, "ncclAllReduce", null))
+        .isInstanceOf(CudaException.class)
+        .hasMessage("ncclAllReduce failed: unknown NCCL error (ncclResult 4)");
   }
 }

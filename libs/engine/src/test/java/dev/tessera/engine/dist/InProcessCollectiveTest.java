@@ -124,9 +124,23 @@ class InProcessCollectiveTest {
       Future<?> waiting = threads.submit(() -> group.get(0).allReduceSum(1L));
       Thread.sleep(100);
       group.get(1).close();
-      assertThatThrownBy(waiting::get).hasMessageContaining("another rank failed");
+      assertThatThrownBy(waiting::get)
+          .hasCauseInstanceOf(PeerLostException.class)
+          .hasMessageContaining("another rank failed");
     } finally {
       threads.shutdownNow();
     }
+  }
+
+  /** A rank that fails before the others reach a collective must not leave them waiting. */
+  @Test
+  void aRankThatArrivesAfterAnotherFailedIsReleasedAtOnce() {
+    List<Collective> group = InProcessCollective.group(2);
+    group.get(1).close();
+    long start = System.nanoTime();
+    assertThatThrownBy(() -> group.get(0).allReduceSum(1L))
+        .isInstanceOf(PeerLostException.class)
+        .hasMessageContaining("rank 0: another rank failed or left");
+    assertThat(System.nanoTime() - start).isLessThan(5_000_000_000L);
   }
 }

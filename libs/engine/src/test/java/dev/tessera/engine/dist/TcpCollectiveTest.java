@@ -114,4 +114,95 @@ class TcpCollectiveTest {
         .isInstanceOf(IOException.class)
         .hasMessageContaining("could not reach rank 0 at");
   }
+
+  /** Arrays longer than one conversion chunk arrive whole and in order. */
+  @Test
+  void arraysLongerThanAChunkArriveWhole() throws Exception {
+    int length = 150_001;
+    InetSocketAddress rendezvous = new InetSocketAddress("127.0.0.1", freePort());
+    ExecutorService threads = Executors.newFixedThreadPool(2);
+    try {
+      List<Future<float[]>> sums = new ArrayList<>();
+      for (int r = 0; r < 2; r++) {
+        int rank = r;
+        sums.add(
+            threads.submit(
+                () -> {
+                  try (TcpCollective group =
+                      TcpCollective.join(rank, 2, rendezvous, Duration.ofSeconds(20))) {
+                    float[] values = data(rank, length);
+                    group.allReduceSum(values, 0, length);
+                    float[] broadcast = rank == 1 ? data(7, length) : new float[length];
+                    group.broadcast(broadcast, 0, length, 1);
+                    assertThat(broadcast).containsExactly(data(7, length));
+                    return values;
+                  }
+                }));
+      }
+      float[] expected = data(0, length);
+      float[] other = data(1, length);
+      for (int i = 0; i < length; i++) {
+        expected[i] += other[i];
+      }
+      assertThat(sums.get(0).get()).containsExactly(expected);
+      assertThat(sums.get(1).get()).containsExactly(expected);
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  /**
+   * A rank that stops answering is named by rank 0 once the answer timeout passes, and every rank
+   * fails with {@link PeerLostException} rather than waiting for ever.
+   */
+  @Test
+  void aSilentRankIsNamedAndReleasesEveryone() throws Exception {
+    InetSocketAddress rendezvous = new InetSocketAddress("127.0.0.1", freePort());
+    ExecutorService threads = Executors.newFixedThreadPool(3);
+    try {
+      List<Future<TcpCollective>> joined = new ArrayList<>();
+      for (int r = 0; r < 3; r++) {
+        int rank = r;
+        joined.add(
+            threads.submit(
+                () ->
+                    TcpCollective.join(
+                        rank, 3, rendezvous, Duration.ofSeconds(20), Duration.ofMillis(800))));
+      }
+      TcpCollective zero = joined.get(0).get();
+      TcpCollective one = joined.get(1).get();
+      TcpCollective silent = joined.get(2).get();
+      Future<?> waitingOne = threads.submit(() -> one.allReduceSum(1L));
+      assertThatThrownBy(() -> zero.allReduceSum(1L))
+          .isInstanceOf(PeerLostException.class)
+          .hasMessage("rank 0: rank 2 did not answer within 0.8 s (hung or stopped)");
+      // Rank 0 closed its connections, so rank 1 learns at once, not after its own timeout.
+      assertThatThrownBy(waitingOne::get)
+          .hasCauseInstanceOf(PeerLostException.class)
+          .hasMessageContaining("rank 1: the connection to rank 0 failed");
+      silent.close();
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  /** A rank whose process ends mid-run is named by rank 0. */
+  @Test
+  void aRankThatGoesAwayIsNamed() throws Exception {
+    InetSocketAddress rendezvous = new InetSocketAddress("127.0.0.1", freePort());
+    ExecutorService threads = Executors.newFixedThreadPool(2);
+    try {
+      Future<TcpCollective> one =
+          threads.submit(() -> TcpCollective.join(1, 2, rendezvous, Duration.ofSeconds(20)));
+      Future<TcpCollective> zero =
+          threads.submit(() -> TcpCollective.join(0, 2, rendezvous, Duration.ofSeconds(20)));
+      one.get().close();
+      float[] values = data(0, 10);
+      assertThatThrownBy(() -> zero.get().allReduceSum(values, 0, values.length))
+          .isInstanceOf(PeerLostException.class)
+          .hasMessageStartingWith("rank 0: the connection to rank 1 failed");
+    } finally {
+      threads.shutdownNow();
+    }
+  }
 }
