@@ -4,13 +4,10 @@ import dev.tessera.curator.CuratorMain;
 import dev.tessera.data.webdataset.Sample;
 import dev.tessera.data.webdataset.WebDatasetReader;
 import dev.tessera.engine.Backend;
-import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
-import dev.tessera.engine.ops.AttentionMask;
-import dev.tessera.model.qwen2.Qwen2Batch;
-import dev.tessera.model.siglip.SiglipImageProcessor;
+import dev.tessera.model.text.CaptionLayout;
 import dev.tessera.model.text.QwenTokenizer;
-import dev.tessera.model.vlm.OpenQwen2VL;
+import dev.tessera.model.vlm.Generator;
 import dev.tessera.model.vlm.VisionLanguageModel;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
@@ -20,9 +17,10 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 
@@ -76,54 +74,18 @@ final class Captions {
     }
   }
 
-  /** Greedy decoding without a cache: the tiny models this runs on make that cheap. */
+  /** The greedy caption, as {@code tessera-trainer generate --image} writes it. */
   static String caption(
       Backend backend, VisionLanguageModel model, QwenTokenizer tokenizer, BufferedImage image) {
-    OpenQwen2VL vlm = model.vlm(backend);
-    SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
-    Tensor pixels = processor.batch(backend, List.of(image));
-    Tensor features = model.tower().features(pixels);
-    int visual = model.projector().tokensPerImage();
-    int bos = tokenizer.specialId(QwenTokenizer.BOS);
-    int eos = tokenizer.specialId(QwenTokenizer.IM_END);
-    List<Integer> ids = new ArrayList<>();
-    ids.add(bos);
-    for (int i = 0; i < visual; i++) {
-      ids.add(-1);
-    }
-    for (int id : tokenizer.encodeIds("\n")) {
-      ids.add(id);
-    }
-    List<Long> out = new ArrayList<>();
-    for (int step = 0; step < MAX_TOKENS; step++) {
-      int t = ids.size();
-      int[] tokens = new int[t];
-      int[] positions = new int[t];
-      boolean[] visualAt = new boolean[t];
-      for (int i = 0; i < t; i++) {
-        visualAt[i] = ids.get(i) < 0;
-        tokens[i] = Math.max(0, ids.get(i));
-        positions[i] = i;
-      }
-      Qwen2Batch batch =
-          new Qwen2Batch(
-              1, t, tokens, positions, new int[t], AttentionMask.CONTINUOUS, null, null, visualAt);
-      Tensor logits = vlm.lastLogits(batch, features);
-      float[] values = backend.toHost(logits);
-      backend.release(logits);
-      int best = 0;
-      for (int v = 1; v < values.length; v++) {
-        if (values[v] > values[best]) {
-          best = v;
-        }
-      }
-      if (best == eos) {
-        break;
-      }
-      ids.add(best);
-      out.add((long) best);
-    }
-    return tokenizer.decode(out.stream().mapToLong(Long::longValue).toArray()).strip();
+    int pad = tokenizer.specialId(QwenTokenizer.END_OF_TEXT);
+    Generator.Settings settings =
+        new Generator.Settings(MAX_TOKENS, 0, 1)
+            .forTokenizer(
+                Set.of(tokenizer.specialId(QwenTokenizer.IM_END), pad), tokenizer.vocabularySize());
+    int[] ids =
+        Generator.generate(
+            backend, model, new CaptionLayout(tokenizer).prompt(""), image, pad, settings);
+    return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray()).strip();
   }
 
   private static Path latestCheckpoint(Path run) throws IOException {

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       PretrainCommand.class,
       FinetuneCommand.class,
       ExportCommand.class,
+      GenerateCommand.class,
       PlanCommand.class,
       ParamsCommand.class,
       LogitsCommand.class,

@@ -344,6 +344,27 @@ public final class Qwen2Decoder {
    * @return [m, vocab] the next-token logits after each token
    */
   public Tensor extend(Prefix prefix, int[] rows, int[] ids, int[] parents) {
+    Tensor x = extendHidden(prefix, rows, ids, parents);
+    Tensor logits = finalLogits(x);
+    backend.release(x);
+    return logits;
+  }
+
+  /**
+   * {@link #extend}'s logits after the last token only ({@code [1, vocab]}): what generating one
+   * token at a time needs, without the classifier over the tokens before it.
+   */
+  public Tensor extendLast(Prefix prefix, int[] rows, int[] ids, int[] parents) {
+    Tensor x = extendHidden(prefix, rows, ids, parents);
+    Tensor last = backend.empty(1, config.hiddenSize());
+    backend.copy(x.get(ids.length - 1), last.get(0));
+    Tensor logits = finalLogits(last);
+    backend.release(x, last);
+    return logits;
+  }
+
+  /** The continuation tokens' hidden states after the last layer: [m, hidden]. */
+  private Tensor extendHidden(Prefix prefix, int[] rows, int[] ids, int[] parents) {
     int m = ids.length;
     if (rows.length != m || parents.length != m || m == 0) {
       throw new IllegalArgumentException(
@@ -417,9 +438,7 @@ public final class Qwen2Decoder {
       Add.forward(x, middle, mlp);
       backend.release(norm, rstd, q, k, v, attention, projected, middle, gate, up, mlp);
     }
-    Tensor logits = finalLogits(x);
-    backend.release(x);
-    return logits;
+    return x;
   }
 
   /**

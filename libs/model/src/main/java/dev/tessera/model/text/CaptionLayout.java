@@ -45,6 +45,19 @@ public final class CaptionLayout {
     }
   }
 
+  /**
+   * A caption's beginning for the model to continue, as generation starts it: the layout of {@link
+   * #caption} up to {@code start} (empty for a whole caption), with no end separator.
+   */
+  public int[] prompt(String start) {
+    int[] text = tokenizer.encodeIds("\n" + start.replace("<image>", "<image-placeholder>"));
+    int[] ids = new int[2 + text.length];
+    ids[0] = bos;
+    ids[1] = IMAGE;
+    System.arraycopy(text, 0, ids, 2, text.length);
+    return ids;
+  }
+
   public Sample caption(String caption) {
     int[] text = tokenizer.encodeIds("\n" + caption.replace("<image>", "<image-placeholder>"));
     boolean endsWithEos = text.length > 0 && text[text.length - 1] == eos;
