@@ -150,6 +150,14 @@ final class TrainingOptions {
   int evalEvery = 0;
 
   @Option(
+      names = "--foreground-checkpoints",
+      description =
+          "Write each checkpoint before the next step starts. By default a checkpoint is written"
+              + " on a thread of its own while training goes on, from a copy of the weights and"
+              + " optimizer state taken at its step (one checkpoint in memory at a time).")
+  boolean foregroundCheckpoints;
+
+  @Option(
       names = "--progress-file",
       paramLabel = "FILE",
       description =
@@ -207,7 +215,8 @@ final class TrainingOptions {
         modelConfig,
         evalSequences,
         evalEvery,
-        localRanks != null ? localRanks : multiProcess ? 1 : ranks);
+        localRanks != null ? localRanks : multiProcess ? 1 : ranks,
+        !foregroundCheckpoints);
   }
 
   private static int envInt(String name, int fallback) {

@@ -51,6 +51,8 @@ import java.util.Objects;
  *     0 for the checkpoint interval
  * @param localRanks ranks run as threads of this process: all of them without a rendezvous; with
  *     one, a divisor of {@code ranks} (a node's GPUs, one thread each)
+ * @param backgroundCheckpoints whether checkpoints are written on a thread of their own while
+ *     training goes on (else training waits for each)
  */
 public record PretrainOptions(
     Path data,
@@ -78,7 +80,8 @@ public record PretrainOptions(
     Path modelConfig,
     int evalSequences,
     int evalEvery,
-    int localRanks) {
+    int localRanks,
+    boolean backgroundCheckpoints) {
 
   public PretrainOptions {
     Objects.requireNonNull(data, "data");

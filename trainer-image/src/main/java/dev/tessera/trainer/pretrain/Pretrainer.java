@@ -382,7 +382,9 @@ public final class Pretrainer {
     long badSteps = state.badSteps();
     double lastEvalLoss = Double.NaN;
     try (TrainingTask.RankData data =
-        task.open(model, collective.rank(), collective.size(), state.dataPosition())) {
+            task.open(model, collective.rank(), collective.size(), state.dataPosition());
+        BackgroundWrites<Written> writes =
+            new BackgroundWrites<>(lead && options.backgroundCheckpoints())) {
       long runStarted = System.nanoTime();
       for (long step = state.step(); step < options.steps(); step++) {
         long started = System.nanoTime();
@@ -434,6 +436,10 @@ public final class Pretrainer {
         lastLoss = result.loss();
         boolean checkpoint =
             (step + 1) % options.checkpointEvery() == 0 || step + 1 == options.steps();
+        if (checkpoint && lead) {
+          // One checkpoint in memory at a time: the one before must be on disk first.
+          lastCheckpoint = reported(writes.await(), lastCheckpoint);
+        }
         // Every rank takes part in gathering the sharded optimizer state; rank 0 writes it.
         Map<String, float[][]> moments = checkpoint ? optimizer.gatherMoments() : null;
         long optimizerSteps = checkpoint ? optimizer.steps() : 0;
@@ -472,19 +478,18 @@ public final class Pretrainer {
           figures.put("eta", eta);
           progress.progress(figures);
           if (checkpoint) {
-            // Rank 0's next position is the global position after this step's sequences.
+            // Rank 0's next position is the global position after this step's sequences. The
+            // weights are copied now; the next step changes them while the copy is written.
             TrainerState next = new TrainerState(step + 1, data.nextPosition(), badSteps);
-            lastCheckpoint = save(checkpoints, next, model, moments, optimizerSteps);
-            checkpoints.prune(options.keepLast(), step + 1);
-            Map<String, Object> reported = new LinkedHashMap<>();
-            reported.put("step", step + 1);
-            reported.put("path", lastCheckpoint.toString());
-            reported.put("loss", result.loss());
-            reported.put("verified", true);
-            reported.put("time", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
-            progress.checkpoint(reported);
+            VisionLanguageModel.Snapshot weights = model.snapshot();
+            double loss = result.loss();
+            writes.submit(() -> save(checkpoints, next, weights, moments, optimizerSteps, loss));
           }
+          lastCheckpoint = reported(writes.poll(), lastCheckpoint);
         }
+      }
+      if (lead) {
+        lastCheckpoint = reported(writes.await(), lastCheckpoint);
       }
     }
     return new Summary(options.steps(), firstLoss, lastLoss, lastCheckpoint);
@@ -551,18 +556,27 @@ public final class Pretrainer {
 
   // ---- checkpoints ---------------------------------------------------------------------------
 
-  private Path save(
+  /** A checkpoint on disk, verified, and what the progress report says of it. */
+  record Written(long step, Path path, double loss, Instant time) {}
+
+  /**
+   * Writes a checkpoint and drops the oldest beyond --keep-last: on the checkpoint writer's thread
+   * unless checkpoints are written in the foreground.
+   */
+  private Written save(
       Checkpoints checkpoints,
       TrainerState state,
-      VisionLanguageModel model,
+      VisionLanguageModel.Snapshot weights,
       Map<String, float[][]> moments,
-      long optimizerSteps)
+      long optimizerSteps,
+      double loss)
       throws IOException {
+    long started = System.nanoTime();
     Path written =
         checkpoints.write(
             state.step(),
             dir -> {
-              model.write(dir); // weights and config.json
+              weights.write(dir); // weights and config.json
               // Moments per parameter, so a run can resume with another sharding of them.
               SafetensorsWriter optimizerState =
                   new SafetensorsWriter().metadata("step", Long.toString(optimizerSteps));
@@ -576,8 +590,29 @@ public final class Pretrainer {
               optimizerState.write(dir.resolve(OPTIMIZER));
               AtomicFiles.write(dir.resolve(STATE), JSON.writeValueAsBytes(state));
             });
-    note("checkpoint %s", written);
-    return written;
+    checkpoints.prune(options.keepLast(), state.step());
+    note(
+        "checkpoint %s (%.1f s%s)",
+        written,
+        (System.nanoTime() - started) / 1e9,
+        options.backgroundCheckpoints() ? ", written while training went on" : "");
+    return new Written(state.step(), written, loss, Instant.now().truncatedTo(ChronoUnit.SECONDS));
+  }
+
+  /** Reports a finished checkpoint, if there is one; the newest checkpoint's path. */
+  private Path reported(Optional<Written> finished, Path latest) {
+    if (finished.isEmpty()) {
+      return latest;
+    }
+    Written checkpoint = finished.get();
+    Map<String, Object> reported = new LinkedHashMap<>();
+    reported.put("step", checkpoint.step());
+    reported.put("path", checkpoint.path().toString());
+    reported.put("loss", checkpoint.loss());
+    reported.put("verified", true);
+    reported.put("time", checkpoint.time().toString());
+    progress.checkpoint(reported);
+    return checkpoint.path();
   }
 
   private static void restore(

@@ -473,7 +473,8 @@ class PretrainTest {
         null,
         0,
         0,
-        rendezvous == null ? ranks : 1);
+        rendezvous == null ? ranks : 1,
+        true);
   }
 
   /** The pre-training task, whose rank 1 cannot read its data. */
@@ -560,6 +561,50 @@ class PretrainTest {
     assertThat(Pretrainer.rootCause(lost, new IOException("disk"))).hasMessage("disk");
     assertThat(Pretrainer.rootCause(new IOException("disk"), lost)).hasMessage("disk");
     assertThat(Pretrainer.rootCause(lost, new PeerLostException("later", null))).isSameAs(lost);
+  }
+
+  /**
+   * Checkpoints written on their own thread while training goes on hold exactly what checkpoints
+   * written with training waiting hold, and are reported only once on disk.
+   */
+  @Test
+  void checkpointsWrittenInTheBackgroundEqualThoseWrittenInTheForeground() throws IOException {
+    Path background = tmp.resolve("background");
+    Path progress = tmp.resolve("progress.json");
+    List<String> args = args(background, 10, "--progress-file", progress.toString());
+    args.set(args.indexOf("--checkpoint-every") + 1, "2");
+    args.set(args.indexOf("--keep-last") + 1, "3");
+    Outcome written = run(args.toArray(String[]::new));
+    assertThat(written.exitCode()).as(written.err()).isZero();
+    assertThat(written.err()).contains("written while training went on");
+    // The last checkpoint is reported, once written: the run waits for it before it ends.
+    JsonNode report = new ObjectMapper().readTree(progress.toFile());
+    assertThat(report.path("latestCheckpoint").path("path").asText())
+        .isEqualTo(new Checkpoints(background).stepDir(10).toString());
+    assertThat(report.path("checkpoints")).hasSize(5);
+
+    Path foreground = tmp.resolve("foreground");
+    List<String> waiting = new ArrayList<>(args);
+    waiting.set(waiting.indexOf(background.toString()), foreground.toString());
+    waiting.set(waiting.indexOf(progress.toString()), tmp.resolve("waited.json").toString());
+    waiting.add("--foreground-checkpoints");
+    Outcome waited = run(waiting.toArray(String[]::new));
+    assertThat(waited.exitCode()).as(waited.err()).isZero();
+    assertThat(waited.err()).doesNotContain("written while training went on");
+
+    assertThat(metrics(background)).isEqualTo(metrics(foreground));
+    Checkpoints one = new Checkpoints(background);
+    Checkpoints other = new Checkpoints(foreground);
+    assertThat(one.list())
+        .extracting(p -> p.getFileName().toString())
+        .containsExactly("step-00000006", "step-00000008", "step-00000010");
+    for (long step : new long[] {6, 8, 10}) {
+      for (String file : List.of(Pretrainer.WEIGHTS, Pretrainer.OPTIMIZER, Pretrainer.STATE)) {
+        assertThat(Files.readAllBytes(one.stepDir(step).resolve(file)))
+            .as("%s of step %d", file, step)
+            .isEqualTo(Files.readAllBytes(other.stepDir(step).resolve(file)));
+      }
+    }
   }
 
   @Test

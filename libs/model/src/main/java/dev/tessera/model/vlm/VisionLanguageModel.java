@@ -6,6 +6,7 @@ import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.DType;
+import dev.tessera.engine.Tensor;
 import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
@@ -89,16 +90,50 @@ public record VisionLanguageModel(
    * {@code config.json} with the parts' configurations.
    */
   public void write(Path dir) throws IOException {
-    Files.createDirectories(dir);
+    contents(false).write(dir);
+  }
+
+  /**
+   * The weights and configuration copied to the host: what {@link #write} writes, unchanged by
+   * later training, so it can be written while training goes on.
+   */
+  public Snapshot snapshot() throws IOException {
+    return contents(true);
+  }
+
+  /** A model's files ready to be written; see {@link #snapshot}. */
+  public static final class Snapshot {
+    private final SafetensorsWriter weights;
+    private final byte[] config;
+
+    private Snapshot(SafetensorsWriter weights, byte[] config) {
+      this.weights = weights;
+      this.config = config;
+    }
+
+    /** Writes {@code model.safetensors} and {@code config.json} into {@code dir}. */
+    public void write(Path dir) throws IOException {
+      Files.createDirectories(dir);
+      weights.write(dir.resolve("model.safetensors"));
+      AtomicFiles.write(dir.resolve("config.json"), config);
+    }
+  }
+
+  /** The model's files, the weights read in place at write time or copied now. */
+  private Snapshot contents(boolean copy) throws IOException {
     SafetensorsWriter weights = new SafetensorsWriter().metadata("format", "pt");
     for (Parameters part :
         List.of(tower.parameters(), projector.parameters(), decoder.parameters())) {
       for (String name : part.names()) {
-        weights.add(name, DType.F32, part.value(name));
+        Tensor value = part.value(name);
+        if (copy) {
+          weights.add(name, DType.F32, value.shape(), value.backend().toHost(value));
+        } else {
+          weights.add(name, DType.F32, value);
+        }
       }
     }
-    weights.write(dir.resolve("model.safetensors"));
-    AtomicFiles.write(dir.resolve("config.json"), JSON.writeValueAsBytes(configJson()));
+    return new Snapshot(weights, JSON.writeValueAsBytes(configJson()));
   }
 
   /**
