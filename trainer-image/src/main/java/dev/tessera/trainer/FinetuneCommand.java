@@ -89,13 +89,7 @@ final class FinetuneCommand implements Callable<Integer> {
     if ((steps == null) == (epochs == null)) {
       throw new IllegalArgumentException("give either --steps or --epochs");
     }
-    ChatTemplate.ImageQuirk quirk;
-    try {
-      quirk = ChatTemplate.ImageQuirk.valueOf(imageQuirk.toUpperCase(Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "--image-quirk must be reference or fixed, got '" + imageQuirk + "'", e);
-    }
+    ChatTemplate.ImageQuirk quirk = ChatTemplate.ImageQuirk.parse(imageQuirk);
     Path folder = imageFolder != null ? imageFolder : data.toAbsolutePath().getParent();
     List<Conversations.Conversation> conversations = Conversations.read(data, folder);
     int stepCount =

@@ -200,13 +200,7 @@ final class GenerateCommand implements Callable<Integer> {
       System.arraycopy(text, 0, ids, 1, text.length);
       return ids;
     }
-    ChatTemplate.ImageQuirk quirk;
-    try {
-      quirk = ChatTemplate.ImageQuirk.valueOf(imageQuirk.toUpperCase(Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "--image-quirk must be reference or fixed, got '" + imageQuirk + "'", e);
-    }
+    ChatTemplate.ImageQuirk quirk = ChatTemplate.ImageQuirk.parse(imageQuirk);
     String user = (withImage ? "<image>\n" : "") + prompt;
     return new ChatTemplate(qwen, quirk)
         .conversation(List.of(new ChatTemplate.Turn(ChatTemplate.Role.USER, user)))

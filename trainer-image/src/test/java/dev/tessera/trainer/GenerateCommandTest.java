@@ -1,5 +1,6 @@
 package dev.tessera.trainer;
 
+import static dev.tessera.trainer.TrainerCli.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.engine.cpu.CpuBackend;
@@ -15,13 +16,12 @@ import dev.tessera.model.text.QwenTokenizerFiles;
 import dev.tessera.model.vlm.AvgPoolProjector;
 import dev.tessera.model.vlm.Generator;
 import dev.tessera.model.vlm.VisionLanguageModel;
+import dev.tessera.trainer.TrainerCli.Outcome;
 import dev.tessera.trainer.pretrain.Checkpoints;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,7 +31,6 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code tessera-trainer generate} on a small model with the real Qwen vocabulary. */
 class GenerateCommandTest {
@@ -39,17 +38,6 @@ class GenerateCommandTest {
   static Path run;
   static Path imageFile;
   static VisionLanguageModel model;
-
-  private record Outcome(int exitCode, String out, String err) {}
-
-  private static Outcome run(String... args) {
-    CommandLine cli = TrainerMain.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    return new Outcome(cli.execute(args), out.toString(), err.toString());
-  }
 
   /** A run directory with one verified checkpoint (4 image tokens), and a picture. */
   @BeforeAll
@@ -211,6 +199,11 @@ class GenerateCommandTest {
         run(args("--image", imageFile.toString(), "--image-tokens", "25").toArray(String[]::new));
     assertThat(tooMany.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
     assertThat(tooMany.err()).contains("5x5 image tokens, but the checkpoint's tower has a 4x4");
+
+    Outcome quirk =
+        run(args("--chat", "--prompt", "hi", "--image-quirk", "odd").toArray(String[]::new));
+    assertThat(quirk.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(quirk.err()).contains("--image-quirk must be reference or fixed, got 'odd'");
 
     Outcome cold = run(args("--prompt", "hi", "--temperature", "-1").toArray(String[]::new));
     assertThat(cold.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);

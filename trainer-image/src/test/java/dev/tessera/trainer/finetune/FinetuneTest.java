@@ -1,5 +1,6 @@
 package dev.tessera.trainer.finetune;
 
+import static dev.tessera.trainer.TrainerCli.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -13,13 +14,12 @@ import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.QwenTokenizerFiles;
 import dev.tessera.model.vlm.AvgPoolProjector;
 import dev.tessera.model.vlm.VisionLanguageModel;
+import dev.tessera.trainer.TrainerCli.Outcome;
 import dev.tessera.trainer.TrainerMain;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,23 +28,11 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** Fine-tuning end to end: a small model with the real Qwen vocabulary on a few conversations. */
 class FinetuneTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir Path dir;
-
-  private record Outcome(int exitCode, String out, String err) {}
-
-  private static Outcome run(String... args) {
-    CommandLine cli = TrainerMain.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    return new Outcome(cli.execute(args), out.toString(), err.toString());
-  }
 
   /** A pre-training checkpoint as pretrain writes one: config.json and model.safetensors. */
   private Path checkpoint() throws IOException {

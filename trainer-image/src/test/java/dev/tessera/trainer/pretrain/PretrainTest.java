@@ -1,5 +1,6 @@
 package dev.tessera.trainer.pretrain;
 
+import static dev.tessera.trainer.TrainerCli.run;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -33,6 +34,7 @@ import dev.tessera.model.io.SafetensorsWriter;
 import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.vlm.VisionLanguageModel;
+import dev.tessera.trainer.TrainerCli.Outcome;
 import dev.tessera.trainer.TrainerMain;
 import dev.tessera.trainer.pretrain.Pretrainer.Summary;
 import java.io.IOException;
@@ -70,17 +72,6 @@ class PretrainTest {
   static Path packed;
 
   @TempDir Path tmp;
-
-  record Outcome(int exitCode, String out, String err) {}
-
-  static Outcome run(String... args) {
-    CommandLine cli = TrainerMain.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    return new Outcome(cli.execute(args), out.toString(), err.toString());
-  }
 
   /** 96 synthetic samples packed into 128-token sequences with 4 image tokens each. */
   @BeforeAll

@@ -27,7 +27,18 @@ public final class ChatTemplate {
   /** How the token after an image is treated (see the class comment). */
   public enum ImageQuirk {
     REFERENCE,
-    FIXED
+    FIXED;
+
+    /** {@code reference} or {@code fixed}, any case, as {@code --image-quirk} takes it. */
+    public static ImageQuirk parse(String name) {
+      for (ImageQuirk quirk : values()) {
+        if (quirk.name().equalsIgnoreCase(name)) {
+          return quirk;
+        }
+      }
+      throw new IllegalArgumentException(
+          "--image-quirk must be reference or fixed, got '" + name + "'");
+    }
   }
 
   /** One conversation turn. */
