@@ -61,9 +61,11 @@ final class PretrainCommand implements Callable<Integer> {
       names = "--attention",
       paramLabel = "continuous|document",
       description =
-          "continuous: one causal mask per sequence, as Open-Qwen2VL trained; document: each"
-              + " sample attends to itself only (default: ${DEFAULT-VALUE}).")
-  String attention = "continuous";
+          "document: each sample of a packed sequence attends to itself only, its positions"
+              + " restarting, as if it were a sequence of its own (less work, no attention across"
+              + " samples); continuous: one causal mask per sequence, as Open-Qwen2VL trained"
+              + " (default: ${DEFAULT-VALUE}).")
+  String attention = "document";
 
   @Option(
       names = "--init-llm",

@@ -49,7 +49,9 @@ public class TrainingSpec {
   @JsonPropertyDescription("Seed of the data order and initialisation.")
   public Long seed;
 
-  @JsonPropertyDescription("continuous (as Open-Qwen2VL) or document attention (PretrainRun).")
+  @JsonPropertyDescription(
+      "PretrainRun: document (the default: each packed sample attends to itself only) or"
+          + " continuous (one causal mask per sequence, as Open-Qwen2VL trained).")
   @Pattern("^(continuous|document)$")
   public String attention;
 
