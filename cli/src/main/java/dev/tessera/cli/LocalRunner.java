@@ -23,6 +23,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine;
 
 /**
@@ -145,9 +146,11 @@ public final class LocalRunner {
       ProgressBar bar = new ProgressBar(out, stage, progress, status);
       // Ctrl-C: say so in the state before the JVM goes (a SIGKILL leaves it Running, which the
       // next run treats the same way).
+      AtomicBoolean interrupted = new AtomicBoolean();
       Thread onInterrupt =
           new Thread(
               () -> {
+                interrupted.set(true);
                 status.phase = Phase.Pending;
                 set(
                     status,
@@ -167,7 +170,16 @@ public final class LocalRunner {
         code = worker.execute(args.toArray(String[]::new));
       } finally {
         bar.close();
-        Runtime.getRuntime().removeShutdownHook(onInterrupt);
+        try {
+          Runtime.getRuntime().removeShutdownHook(onInterrupt);
+        } catch (IllegalStateException shuttingDown) {
+          // Interrupted: the hook has run or is running.
+        }
+      }
+      if (interrupted.get()) {
+        // The worker stopped because of the interrupt (a trainer with a checkpoint at its step):
+        // the state says Interrupted, not Failed, and the JVM is on its way out.
+        return 130;
       }
     }
     fold(stage, status, progress);

@@ -2,6 +2,7 @@ package dev.tessera.operator;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.api.progress.ProgressFold;
+import dev.tessera.api.v1alpha1.CheckpointSpec;
 import dev.tessera.api.v1alpha1.DistributedSpec;
 import dev.tessera.api.v1alpha1.TesseraStatus;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
@@ -87,6 +88,8 @@ abstract class TrainingReconciler<
             .labels(jobLabels(resource, stage, attempt))
             .subdomain(serviceName(resource))
             .sharedMemory(spec.sharedMemory == null ? "8Gi" : spec.sharedMemory)
+            // SIGTERM makes the trainer checkpoint the step it is in; give it the time.
+            .terminationGracePeriod(CheckpointSpec.stopGracePeriodSeconds(spec.checkpoints))
             .env("TESSERA_NODES", String.valueOf(nodes))
             .env("TESSERA_GPUS_PER_NODE", String.valueOf(gpus))
             .env("TESSERA_WORLD_SIZE", String.valueOf(spec.worldSize()));

@@ -40,6 +40,7 @@ final class WorkerPod {
   private final List<VolumeMount> mounts = new ArrayList<>();
   private Map<String, String> labels;
   private String subdomain;
+  private Long terminationGracePeriodSeconds;
   private ResourceRequirements resources;
 
   WorkerPod(HasMetadata owner, WorkloadSpec spec, String defaultImage, List<String> args) {
@@ -126,6 +127,12 @@ final class WorkerPod {
     return this;
   }
 
+  /** Seconds between SIGTERM and SIGKILL (Kubernetes' default 30 when not set). */
+  WorkerPod terminationGracePeriod(long seconds) {
+    this.terminationGracePeriodSeconds = seconds;
+    return this;
+  }
+
   /** Gives the pods stable DNS names under a headless Service ({@code <pod>.<subdomain>}). */
   WorkerPod subdomain(String service) {
     this.subdomain = service;
@@ -145,6 +152,7 @@ final class WorkerPod {
         .withRestartPolicy("Never")
         .withServiceAccountName(ProgressChannel.serviceAccountName(owner))
         .withSubdomain(subdomain)
+        .withTerminationGracePeriodSeconds(terminationGracePeriodSeconds)
         .withNodeSelector(spec.nodeSelector)
         .withTolerations(spec.tolerations)
         .withSecurityContext(

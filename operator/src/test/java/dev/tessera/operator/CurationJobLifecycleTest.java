@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.api.v1alpha1.CheckpointSpec;
 import dev.tessera.api.v1alpha1.Conditions;
 import dev.tessera.api.v1alpha1.CurationJob;
 import dev.tessera.api.v1alpha1.CurationJobSpec;
@@ -181,6 +182,8 @@ class CurationJobLifecycleTest {
     spec.gpusPerNode = 8;
     spec.training = new TrainingSpec();
     spec.training.epochs = 1.0;
+    spec.checkpoints = new CheckpointSpec();
+    spec.checkpoints.stopGracePeriodSeconds = 90L;
     spec.storage = ClusterSimulation.storage();
     ft.setSpec(spec);
     client.resource(ft).create();
@@ -205,6 +208,8 @@ class CurationJobLifecycleTest {
     assertThat(container.getResources().getLimits().get("nvidia.com/gpu").getAmount())
         .isEqualTo("8");
     assertThat(train.getSpec().getCompletions()).isEqualTo(1);
+    assertThat(train.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds())
+        .isEqualTo(90L);
     assertThat(container.getEnv()).noneMatch(e -> e.getName().equals("TESSERA_RENDEZVOUS"));
   }
 

@@ -243,6 +243,7 @@ class PretrainRunLifecycleTest {
     assertThat(container.getResources().getLimits().get("nvidia.com/gpu").getAmount())
         .isEqualTo("4");
     assertThat(pod.getSubdomain()).isEqualTo("ptr1-ranks");
+    assertThat(pod.getTerminationGracePeriodSeconds()).isEqualTo(300L);
     assertThat(pod.getServiceAccountName()).isEqualTo("ptr1-worker");
     assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
     assertThat(container.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();

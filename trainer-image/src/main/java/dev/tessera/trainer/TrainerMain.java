@@ -3,6 +3,7 @@ package dev.tessera.trainer;
 import dev.tessera.engine.cpu.VectorApiLauncher;
 import dev.tessera.engine.cuda.CudaException;
 import dev.tessera.engine.dist.PeerLostException;
+import dev.tessera.trainer.pretrain.TrainingStopped;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import picocli.CommandLine;
@@ -70,7 +71,7 @@ public final class TrainerMain {
                 commandLine.getErr().println("error: " + message);
                 return NO_DEVICE;
               }
-              if (exception instanceof PeerLostException) {
+              if (exception instanceof PeerLostException || exception instanceof TrainingStopped) {
                 commandLine.getErr().println("error: " + message);
                 return PEER_LOST;
               }

@@ -78,11 +78,14 @@ public final class Pretrainer {
   private final PrintWriter log;
 
   private final ProgressReporter progress;
+  private final StopRequest stop;
 
-  private Pretrainer(PretrainOptions options, PrintWriter log, ProgressReporter progress) {
+  private Pretrainer(
+      PretrainOptions options, PrintWriter log, ProgressReporter progress, StopRequest stop) {
     this.options = options;
     this.log = log;
     this.progress = progress;
+    this.stop = stop;
   }
 
   /** Pre-trains, or continues the run in {@code options.out()} from its latest valid checkpoint. */
@@ -105,17 +108,36 @@ public final class Pretrainer {
   public static Summary run(
       PretrainOptions options, TrainingTask task, PrintWriter log, ProgressReporter progress)
       throws IOException {
+    // A SIGTERM or Ctrl-C from here on stops training with a checkpoint at the step it is in.
+    return run(options, task, log, progress, StopRequest.watch(log));
+  }
+
+  /**
+   * As {@link #run(PretrainOptions, TrainingTask, PrintWriter, ProgressReporter)}, told to stop by
+   * {@code stop}.
+   */
+  static Summary run(
+      PretrainOptions options,
+      TrainingTask task,
+      PrintWriter log,
+      ProgressReporter progress,
+      StopRequest stop)
+      throws IOException {
     boolean reports = !options.multiProcess() || options.rank() == 0;
     ProgressReporter reporter = reports ? progress : ProgressReporter.NONE;
     try {
-      Summary summary = new Pretrainer(options, log, reporter).run(task);
+      Summary summary = new Pretrainer(options, log, reporter, stop).run(task);
       reporter.phase("Succeeded", "trained " + summary.steps() + " steps");
       return summary;
+    } catch (TrainingStopped e) {
+      reporter.phase("Stopped", e.getMessage());
+      throw e;
     } catch (IOException | RuntimeException e) {
       reporter.phase("Failed", String.valueOf(e.getMessage()));
       throw e;
     } finally {
       reporter.close();
+      stop.close();
     }
   }
 
@@ -434,8 +456,12 @@ public final class Pretrainer {
         }
         firstLoss = Double.isNaN(firstLoss) ? result.loss() : firstLoss;
         lastLoss = result.loss();
+        // Every rank stops at the same step: a stop asked of any process (a gang's pods are not
+        // all signalled at once) is summed over the ranks, and checkpointed there.
+        boolean stopping =
+            collective.allReduceSum(stop.requested() ? 1L : 0L) > 0 && step + 1 < options.steps();
         boolean checkpoint =
-            (step + 1) % options.checkpointEvery() == 0 || step + 1 == options.steps();
+            stopping || (step + 1) % options.checkpointEvery() == 0 || step + 1 == options.steps();
         if (checkpoint && lead) {
           // One checkpoint in memory at a time: the one before must be on disk first.
           lastCheckpoint = reported(writes.await(), lastCheckpoint);
@@ -486,6 +512,21 @@ public final class Pretrainer {
             writes.submit(() -> save(checkpoints, next, weights, moments, optimizerSteps, loss));
           }
           lastCheckpoint = reported(writes.poll(), lastCheckpoint);
+        }
+        if (stopping) {
+          if (lead) {
+            lastCheckpoint = reported(writes.await(), lastCheckpoint);
+            note(
+                "stopped at step %d as asked; starting the run again continues from there",
+                step + 1);
+          }
+          throw new TrainingStopped(
+              "stopped at step "
+                  + (step + 1)
+                  + " of "
+                  + options.steps()
+                  + " as asked (a termination signal to this or another rank's process), with a"
+                  + " checkpoint there: starting the run again continues from it");
         }
       }
       if (lead) {

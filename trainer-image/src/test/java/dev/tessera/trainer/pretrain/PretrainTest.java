@@ -255,6 +255,132 @@ class PretrainTest {
     assertThat(killed).as("runs actually killed").isPositive();
   }
 
+  /**
+   * Asked to stop, every rank finishes the same step, a checkpoint is written there, and the run
+   * started again ends as an uninterrupted one.
+   */
+  @Test
+  void aStopRequestCheckpointsTheStepAndTheRunContinuesFromIt() throws Exception {
+    Path reference = tmp.resolve("reference");
+    assertThat(run(args(reference, 12, "--ranks", "2").toArray(String[]::new)).exitCode()).isZero();
+
+    Path stopped = tmp.resolve("stopped");
+    PretrainOptions options = options(stopped, 2, 0, null);
+    options =
+        new PretrainOptions(
+            options.data(),
+            options.out(),
+            12,
+            options.globalBatch(),
+            options.microBatch(),
+            options.lr(),
+            options.warmup(),
+            options.weightDecay(),
+            options.clip(),
+            options.attention(),
+            options.checkpointEvery(),
+            options.keepLast(),
+            options.seed(),
+            options.maxBadSteps(),
+            options.ranks(),
+            options.peakTflops(),
+            null,
+            null,
+            0,
+            options.zero(),
+            null,
+            options.backend(),
+            null,
+            0,
+            0,
+            options.localRanks(),
+            true);
+    StopRequest stop = StopRequest.manual();
+    // Asked during step 3's report: the ranks agree on it at the end of step 4.
+    ProgressReporter asking =
+        new ProgressReporter() {
+          @Override
+          public void progress(Map<String, Object> progress) {
+            if (((Number) progress.get("step")).intValue() == 3) {
+              stop.request();
+            }
+          }
+
+          @Override
+          public void checkpoint(Map<String, Object> checkpoint) {}
+
+          @Override
+          public void phase(String phase, String message) {}
+
+          @Override
+          public void close() {}
+        };
+    StringWriter log = new StringWriter();
+    PretrainOptions stopping = options;
+    try (PackedShards shards = PackedShards.open(packed)) {
+      assertThatThrownBy(
+              () ->
+                  Pretrainer.run(
+                      stopping,
+                      new PretrainTask(stopping, shards),
+                      new PrintWriter(log),
+                      asking,
+                      stop))
+          .isInstanceOf(TrainingStopped.class)
+          .hasMessageStartingWith("stopped at step 4 of 12 as asked");
+    }
+    assertThat(log.toString()).contains("stopped at step 4 as asked");
+    assertThat(new Checkpoints(stopped).list())
+        .extracting(path -> path.getFileName().toString())
+        .containsExactly("step-00000004");
+
+    Outcome resumed = run(args(stopped, 12, "--ranks", "2").toArray(String[]::new));
+    assertThat(resumed.exitCode()).as(resumed.err()).isZero();
+    assertThat(resumed.err()).contains("resuming from step-00000004");
+    assertThat(metrics(stopped)).isEqualTo(metrics(reference));
+    assertThat(finalWeights(stopped, 12)).isEqualTo(finalWeights(reference, 12));
+  }
+
+  /**
+   * SIGTERM, as Kubernetes sends a pod before it preempts or evicts it: the trainer holds the JVM's
+   * shutdown until it has checkpointed the step it is in.
+   */
+  @Test
+  void sigtermStopsTrainingWithACheckpointAtTheStep() throws Exception {
+    Path reference = tmp.resolve("reference");
+    assertThat(run(args(reference, 40).toArray(String[]::new)).exitCode()).isZero();
+
+    Path out = tmp.resolve("terminated");
+    Path progress = tmp.resolve("progress.json");
+    List<String> args = args(out, 40, "--progress-file", progress.toString());
+    args.set(args.indexOf("--checkpoint-every") + 1, "100");
+    Process child =
+        ChildJvm.start(TrainerMain.class, List.of("--add-modules", "jdk.incubator.vector"), args);
+    Path metrics = out.resolve(Pretrainer.METRICS_FILE);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while ((!Files.exists(metrics) || Files.readAllLines(metrics).size() < 3)
+        && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(child.isAlive()).as("still training when signalled").isTrue();
+    child.destroy(); // SIGTERM
+    assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(child.exitValue()).isEqualTo(143);
+    List<Path> written = new Checkpoints(out).list();
+    assertThat(written).as("the stop's checkpoint, between the regular ones").hasSize(1);
+    long step = Long.parseLong(written.get(0).getFileName().toString().substring(5));
+    assertThat(step).isBetween(3L, 39L);
+    JsonNode report = new ObjectMapper().readTree(progress.toFile());
+    assertThat(report.path("phase").asText()).isEqualTo("Stopped");
+    assertThat(report.path("latestCheckpoint").path("step").asLong()).isEqualTo(step);
+
+    Outcome resumed = run(args(out, 40).toArray(String[]::new));
+    assertThat(resumed.exitCode()).as(resumed.err()).isZero();
+    assertThat(resumed.err()).contains("resuming from " + written.get(0).getFileName());
+    assertThat(metrics(out)).isEqualTo(metrics(reference));
+    assertThat(finalWeights(out, 40)).isEqualTo(finalWeights(reference, 40));
+  }
+
   @Test
   void aDamagedCheckpointIsSkippedForThePreviousOne() throws IOException {
     Path out = tmp.resolve("run");
@@ -448,7 +574,7 @@ class PretrainTest {
         0.1,
         0.01,
         1.0,
-        dev.tessera.engine.ops.AttentionMask.CONTINUOUS,
+        dev.tessera.engine.ops.AttentionMask.DOCUMENT,
         5,
         2,
         9,

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Makes {@code java -jar tool.jar ...} run with the Vector API. A jar manifest cannot add the
@@ -19,6 +20,9 @@ import java.util.List;
  * killed with SIGKILL, which runs no shutdown hook).
  */
 public final class VectorApiLauncher {
+  /** How long a signalled launcher waits for its child to finish (a trainer's last checkpoint). */
+  static final long CHILD_STOP_WAIT_MINUTES = 10;
+
   static final String MARKER = "tessera.relaunched";
 
   private VectorApiLauncher() {}
@@ -42,7 +46,19 @@ public final class VectorApiLauncher {
     }
     try {
       Process child = new ProcessBuilder(command).inheritIO().start();
-      Thread stopChild = new Thread(child::destroy, "stop relaunched child");
+      // A signal to this JVM goes on to the child, and this JVM waits for it: the child may be
+      // writing a checkpoint on its way out, and in a container this JVM's end ends it too.
+      Thread stopChild =
+          new Thread(
+              () -> {
+                child.destroy();
+                try {
+                  child.waitFor(CHILD_STOP_WAIT_MINUTES, TimeUnit.MINUTES);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              },
+              "stop relaunched child");
       Runtime.getRuntime().addShutdownHook(stopChild);
       childExitCode = child.waitFor();
       Runtime.getRuntime().removeShutdownHook(stopChild);
