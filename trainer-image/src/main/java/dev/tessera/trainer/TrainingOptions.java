@@ -150,6 +150,15 @@ final class TrainingOptions {
   int evalEvery = 0;
 
   @Option(
+      names = "--max-damaged-sequences",
+      paramLabel = "N",
+      description =
+          "Packed sequences that cannot be read or whose image cannot be decoded which a rank"
+              + " passes over, each named in the log, before the run fails (default:"
+              + " ${DEFAULT-VALUE}).")
+  int maxDamagedSequences = 10;
+
+  @Option(
       names = "--foreground-checkpoints",
       description =
           "Write each checkpoint before the next step starts. By default a checkpoint is written"
@@ -216,7 +225,8 @@ final class TrainingOptions {
         evalSequences,
         evalEvery,
         localRanks != null ? localRanks : multiProcess ? 1 : ranks,
-        !foregroundCheckpoints);
+        !foregroundCheckpoints,
+        maxDamagedSequences);
   }
 
   private static int envInt(String name, int fallback) {

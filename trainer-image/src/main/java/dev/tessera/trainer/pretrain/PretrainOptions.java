@@ -53,6 +53,8 @@ import java.util.Objects;
  *     one, a divisor of {@code ranks} (a node's GPUs, one thread each)
  * @param backgroundCheckpoints whether checkpoints are written on a thread of their own while
  *     training goes on (else training waits for each)
+ * @param maxDamagedSequences packed sequences that cannot be read or decoded which a rank passes
+ *     over (logged) before the run fails
  */
 public record PretrainOptions(
     Path data,
@@ -81,7 +83,8 @@ public record PretrainOptions(
     int evalSequences,
     int evalEvery,
     int localRanks,
-    boolean backgroundCheckpoints) {
+    boolean backgroundCheckpoints,
+    int maxDamagedSequences) {
 
   public PretrainOptions {
     Objects.requireNonNull(data, "data");
@@ -140,6 +143,10 @@ public record PretrainOptions(
     }
     if (!(peakTflops >= 0)) {
       throw new IllegalArgumentException("--peak-tflops must be >= 0, got " + peakTflops);
+    }
+    if (maxDamagedSequences < 0) {
+      throw new IllegalArgumentException(
+          "--max-damaged-sequences must be >= 0, got " + maxDamagedSequences);
     }
     if (checkpointEvery < 1 || keepLast < 1 || maxBadSteps < 0) {
       throw new IllegalArgumentException(

@@ -2,6 +2,7 @@ package dev.tessera.trainer.pretrain;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.data.packed.DamagedSequenceException;
 import dev.tessera.data.packed.HeldOut;
 import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.data.packed.PackedLoader;
@@ -16,6 +17,7 @@ import dev.tessera.model.vlm.PackedBatch;
 import dev.tessera.model.vlm.VisionLanguageModel;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -35,13 +37,18 @@ final class PretrainTask implements TrainingTask {
   private final PretrainOptions options;
   private final PackedShards shards;
   private final PackedLayout layout;
+  private final PrintWriter log;
 
   /** The sequences trained on and those held out, or null when nothing is held out. */
   private final HeldOut heldOut;
 
-  PretrainTask(PretrainOptions options, PackedShards shards) {
+  /**
+   * @param log where each damaged sequence passed over is named
+   */
+  PretrainTask(PretrainOptions options, PackedShards shards, PrintWriter log) {
     this.options = options;
     this.shards = shards;
+    this.log = log;
     this.layout = shards.layout();
     try {
       this.heldOut =
@@ -125,6 +132,8 @@ final class PretrainTask implements TrainingTask {
             position,
             heldOut == null ? null : heldOut.training());
     return new RankData() {
+      private int damaged;
+
       @Override
       public List<MicroBatch> nextStep(int sequences, int micro) throws IOException {
         List<MicroBatch> batches = new ArrayList<>();
@@ -132,13 +141,46 @@ final class PretrainTask implements TrainingTask {
           List<PackedSequence> rows = new ArrayList<>();
           List<float[]> images = new ArrayList<>();
           for (int i = from; i < Math.min(sequences, from + micro); i++) {
-            PackedLoader.Item<float[]> item = loader.next();
+            PackedLoader.Item<float[]> item;
+            try {
+              item = loader.next();
+            } catch (DamagedSequenceException e) {
+              // Passed over: its micro-batch has a row less, and the loss is the mean over the
+              // step's targets, whatever rows they came in. The same sequence is passed over
+              // when the run resumes, so training stays reproducible.
+              passOver(e);
+              continue;
+            }
             rows.add(item.sequence());
             images.addAll(item.images());
           }
-          batches.add(microBatch(rows, images, processor));
+          if (!rows.isEmpty()) {
+            batches.add(microBatch(rows, images, processor));
+          }
         }
         return batches;
+      }
+
+      private void passOver(DamagedSequenceException e) throws IOException {
+        damaged++;
+        if (damaged > options.maxDamagedSequences()) {
+          throw new IOException(
+              "rank "
+                  + rank
+                  + ": "
+                  + damaged
+                  + " damaged packed sequences, more than --max-damaged-sequences "
+                  + options.maxDamagedSequences()
+                  + " (check the set with `tessera-curator inspect "
+                  + shards.dir()
+                  + "`); the last: "
+                  + e.getMessage(),
+              e);
+        }
+        log.printf(
+            "warning: rank %d passes over a damaged sequence (%d of at most %d): %s%n",
+            rank, damaged, options.maxDamagedSequences(), e.getMessage());
+        log.flush();
       }
 
       @Override

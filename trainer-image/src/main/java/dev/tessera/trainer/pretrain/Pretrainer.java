@@ -97,7 +97,7 @@ public final class Pretrainer {
   public static Summary run(PretrainOptions options, PrintWriter log, ProgressReporter progress)
       throws IOException {
     try (PackedShards shards = PackedShards.open(options.data())) {
-      return run(options, new PretrainTask(options, shards), log, progress);
+      return run(options, new PretrainTask(options, shards, log), log, progress);
     }
   }
 

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.manifest.ShardManifest;
 import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.data.packed.PackedSequence;
@@ -110,11 +111,36 @@ class PretrainTest {
     int[] lengths = parts.stream().mapToInt(p -> p.multimodalLength(4)).toArray();
     Packing packing = BinPacker.pack(lengths, 128, PackingAlgorithm.FIRST_FIT_DECREASING);
     packed = shared.resolve("packed");
-    try (PackedShardWriter writer = new PackedShardWriter(packed, 0)) {
+    writePacked(packed, parts, packing, layout, -1);
+    damaged = shared.resolve("damaged");
+    writePacked(damaged, parts, packing, layout, DAMAGED_SEQUENCE);
+  }
+
+  /** The set with its one damaged sequence, whose first image is not an image. */
+  static Path damaged;
+
+  static final int DAMAGED_SEQUENCE = 3;
+
+  private static void writePacked(
+      Path dir, List<PackedSequence.Part> parts, Packing packing, PackedLayout layout, int damage)
+      throws IOException {
+    try (PackedShardWriter writer = new PackedShardWriter(dir, 0)) {
       for (int bin = 0; bin < packing.binCount(); bin++) {
         List<PackedSequence.Part> members = new ArrayList<>();
         for (int sample : packing.members(bin)) {
-          members.add(parts.get(sample));
+          PackedSequence.Part part = parts.get(sample);
+          if (bin == damage && members.isEmpty()) {
+            part =
+                new PackedSequence.Part(
+                    part.uid(),
+                    part.key(),
+                    part.ids(),
+                    part.truncated(),
+                    part.imageExtension(),
+                    ByteBuffer.wrap(
+                        "not an image".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+          }
+          members.add(part);
         }
         writer.write(PackedSequence.build(bin, layout, members));
       }
@@ -123,8 +149,55 @@ class PretrainTest {
               layout.toMap(),
               Map.of("command", "test"),
               List.of(writer.finish()))
-          .write(packed);
+          .write(dir);
     }
+  }
+
+  /**
+   * A sequence whose image cannot be decoded is passed over, named in the log, up to
+   * --max-damaged-sequences; past that the run stops, naming it.
+   */
+  @Test
+  void damagedSequencesArePassedOverUpToTheLimit() throws IOException {
+    Path out = tmp.resolve("damaged");
+    List<String> args = args(out, 12);
+    args.set(args.indexOf("--data") + 1, damaged.toString());
+    args.set(args.indexOf("--checkpoint-every") + 1, "1");
+    args.set(args.indexOf("--keep-last") + 1, "100");
+    Outcome outcome = run(args.toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    assertThat(outcome.err())
+        .contains(
+            "warning: rank 0 passes over a damaged sequence (1 of at most 10): packed sequence "
+                + DAMAGED_SEQUENCE
+                + " (stream position ")
+        .contains("cannot be decoded");
+
+    // Resumed from the step before the one that met it, the run passes over it again and ends
+    // with the same weights: the damage does not make training irreproducible.
+    java.util.regex.Matcher first =
+        java.util.regex.Pattern.compile("\\(stream position (\\d+)\\)").matcher(outcome.err());
+    assertThat(first.find()).isTrue();
+    long stepBefore = Long.parseLong(first.group(1)) / 4;
+    byte[] weights = finalWeights(out, 12);
+    Checkpoints checkpoints = new Checkpoints(out);
+    for (Path step : checkpoints.list()) {
+      if (Long.parseLong(step.getFileName().toString().substring(5)) > stepBefore) {
+        AtomicFiles.deleteRecursively(step);
+      }
+    }
+    Outcome resumed = run(args.toArray(String[]::new));
+    assertThat(resumed.exitCode()).as(resumed.err()).isZero();
+    assertThat(resumed.err()).contains("passes over a damaged sequence");
+    assertThat(finalWeights(out, 12)).isEqualTo(weights);
+
+    List<String> strict = args(tmp.resolve("strict"), 12, "--max-damaged-sequences", "0");
+    strict.set(strict.indexOf("--data") + 1, damaged.toString());
+    Outcome refused = run(strict.toArray(String[]::new));
+    assertThat(refused.exitCode()).isEqualTo(TrainerMain.IO_ERROR);
+    assertThat(refused.err())
+        .contains("rank 0: 1 damaged packed sequences, more than --max-damaged-sequences 0")
+        .contains("packed sequence " + DAMAGED_SEQUENCE);
   }
 
   static List<String> args(Path out, int steps, String... extra) {
@@ -265,36 +338,7 @@ class PretrainTest {
     assertThat(run(args(reference, 12, "--ranks", "2").toArray(String[]::new)).exitCode()).isZero();
 
     Path stopped = tmp.resolve("stopped");
-    PretrainOptions options = options(stopped, 2, 0, null);
-    options =
-        new PretrainOptions(
-            options.data(),
-            options.out(),
-            12,
-            options.globalBatch(),
-            options.microBatch(),
-            options.lr(),
-            options.warmup(),
-            options.weightDecay(),
-            options.clip(),
-            options.attention(),
-            options.checkpointEvery(),
-            options.keepLast(),
-            options.seed(),
-            options.maxBadSteps(),
-            options.ranks(),
-            options.peakTflops(),
-            null,
-            null,
-            0,
-            options.zero(),
-            null,
-            options.backend(),
-            null,
-            0,
-            0,
-            options.localRanks(),
-            true);
+    PretrainOptions options = options(stopped, 12, 2, 0, null);
     StopRequest stop = StopRequest.manual();
     // Asked during step 3's report: the ranks agree on it at the end of step 4.
     ProgressReporter asking =
@@ -322,7 +366,7 @@ class PretrainTest {
               () ->
                   Pretrainer.run(
                       stopping,
-                      new PretrainTask(stopping, shards),
+                      new PretrainTask(stopping, shards, new PrintWriter(log)),
                       new PrintWriter(log),
                       asking,
                       stop))
@@ -563,11 +607,12 @@ class PretrainTest {
   }
 
   /** Options for a run made here without the command line: the same settings as {@link #args}. */
-  private static PretrainOptions options(Path out, int ranks, int rank, String rendezvous) {
+  private static PretrainOptions options(
+      Path out, int steps, int ranks, int rank, String rendezvous) {
     return new PretrainOptions(
         packed,
         out,
-        4,
+        steps,
         4,
         2,
         3e-3,
@@ -591,12 +636,13 @@ class PretrainTest {
         0,
         0,
         rendezvous == null ? ranks : 1,
-        true);
+        true,
+        10);
   }
 
   /** The pre-training task, whose rank 1 cannot read its data. */
   private static TrainingTask failingOnRankOne(PretrainOptions options, PackedShards shards) {
-    TrainingTask task = new PretrainTask(options, shards);
+    TrainingTask task = new PretrainTask(options, shards, new PrintWriter(new StringWriter()));
     return new TrainingTask() {
       @Override
       public Map<String, Object> identity() {
@@ -625,7 +671,7 @@ class PretrainTest {
    */
   @Test
   void theRankThatFailedFirstIsReportedNotThePeersThatLostIt() throws Exception {
-    PretrainOptions threads = options(tmp.resolve("threads"), 2, 0, null);
+    PretrainOptions threads = options(tmp.resolve("threads"), 4, 2, 0, null);
     try (PackedShards shards = PackedShards.open(packed)) {
       assertThatThrownBy(
               () ->
@@ -647,7 +693,7 @@ class PretrainTest {
     try (PackedShards shards = PackedShards.open(packed)) {
       List<java.util.concurrent.Future<Summary>> processes = new ArrayList<>();
       for (int rank = 0; rank < 2; rank++) {
-        PretrainOptions process = options(tmp.resolve("tcp"), 2, rank, "127.0.0.1:" + port);
+        PretrainOptions process = options(tmp.resolve("tcp"), 4, 2, rank, "127.0.0.1:" + port);
         processes.add(
             pool.submit(
                 () ->

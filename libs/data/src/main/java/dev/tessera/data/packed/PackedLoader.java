@@ -1,7 +1,6 @@
 package dev.tessera.data.packed;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -171,7 +170,8 @@ public final class PackedLoader<T> implements AutoCloseable {
   /**
    * The next sequence for this rank, waiting for it if the background threads are behind.
    *
-   * @throws IOException naming the shard and sequence when a sequence cannot be read
+   * @throws DamagedSequenceException when the sequence cannot be read or one of its images cannot
+   *     be decoded; the loader has moved past it, and the next call returns the one after
    */
   public Item<T> next() throws IOException {
     if (closed) {
@@ -184,19 +184,14 @@ public final class PackedLoader<T> implements AutoCloseable {
       nextToSubmit += options.ranks();
     }
     Future<Item<T>> head = ahead.poll();
+    long position = nextToDeliver;
     try {
       Item<T> item = head.get();
       nextToDeliver += options.ranks();
       return item;
     } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof UncheckedIOException unchecked) {
-        throw unchecked.getCause();
-      }
-      if (cause instanceof IOException io) {
-        throw io;
-      }
-      throw new IOException("loading packed sequence failed: " + cause, cause);
+      nextToDeliver += options.ranks();
+      throw new DamagedSequenceException(sequenceAt(position), position, e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while waiting for a packed sequence", e);
