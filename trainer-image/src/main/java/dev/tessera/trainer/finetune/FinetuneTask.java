@@ -51,11 +51,15 @@ public final class FinetuneTask implements TrainingTask {
   private final int maxLength;
   private final long seed;
   private final ChatTemplate.ImageQuirk quirk;
+  private final int maxDamaged;
+  private final PrintWriter log;
 
   /**
    * @param init a pre-training run (its newest valid checkpoint) or one of its checkpoints
    * @param evalSequences conversations held out of training to measure the loss on ({@link
    *     HeldOut}, the same draw as for packed sequences); 0 for none
+   * @param maxDamaged conversations whose image cannot be read or decoded which a rank passes over
+   *     (named in {@code log}) before the run fails
    * @throws IllegalArgumentException when {@code init} holds no usable checkpoint
    */
   public FinetuneTask(
@@ -67,8 +71,11 @@ public final class FinetuneTask implements TrainingTask {
       long seed,
       ChatTemplate.ImageQuirk quirk,
       int evalSequences,
+      int maxDamaged,
       PrintWriter log)
       throws IOException {
+    this.maxDamaged = maxDamaged;
+    this.log = log;
     if (conversations.isEmpty()) {
       throw new IllegalArgumentException("no conversations to fine-tune on");
     }
@@ -177,12 +184,44 @@ public final class FinetuneTask implements TrainingTask {
         for (int from = 0; from < sequences; from += micro) {
           List<Row> rows = new ArrayList<>();
           for (int i = from; i < Math.min(sequences, from + micro); i++) {
-            rows.add(take());
+            long position = next;
             next += ranks;
+            try {
+              rows.add(take());
+            } catch (IOException e) {
+              // As for packed sequences: passed over, the same one again on resumption.
+              passOver(position, e);
+            }
           }
-          batches.add(microBatch(rows, pad, perImage));
+          if (!rows.isEmpty()) {
+            batches.add(microBatch(rows, pad, perImage));
+          }
         }
         return batches;
+      }
+
+      private int damaged;
+
+      private void passOver(long position, IOException e) throws IOException {
+        damaged++;
+        if (damaged > maxDamaged) {
+          throw new IOException(
+              "rank "
+                  + rank
+                  + ": "
+                  + damaged
+                  + " conversations whose image cannot be read, more than"
+                  + " --max-damaged-sequences "
+                  + maxDamaged
+                  + "; the last: "
+                  + e.getMessage(),
+              e);
+        }
+        log.printf(
+            "warning: rank %d passes over a conversation at stream position %d (%d of at most"
+                + " %d): %s%n",
+            rank, position, damaged, maxDamaged, e.getMessage());
+        log.flush();
       }
 
       private Row take() throws IOException {

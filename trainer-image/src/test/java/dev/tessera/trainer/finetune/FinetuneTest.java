@@ -209,4 +209,29 @@ class FinetuneTest {
     assertThat(outcome.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
     assertThat(outcome.err()).contains("--image-tokens 729 pools to 27x27");
   }
+
+  /**
+   * A conversation whose image file is damaged is passed over with a warning, up to
+   * --max-damaged-sequences; past that the run stops, naming it.
+   */
+  @Test
+  void aConversationWithADamagedImageIsPassedOver() throws IOException {
+    Path init = checkpoint();
+    Path data = conversations();
+    // The box picture of the first conversation, overwritten after the file was written.
+    Files.write(dir.resolve("data/images/0.png"), new byte[] {'n', 'o', 't', ' ', 'p', 'n', 'g'});
+    Outcome outcome = run(args(init, data, dir.resolve("passed")).toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    assertThat(outcome.err())
+        .contains("warning: rank 0 passes over a conversation at stream position")
+        .contains("(1 of at most 10)")
+        .contains("0.png");
+
+    Outcome strict =
+        run(
+            args(init, data, dir.resolve("strict"), "--max-damaged-sequences", "0")
+                .toArray(String[]::new));
+    assertThat(strict.exitCode()).isEqualTo(TrainerMain.IO_ERROR);
+    assertThat(strict.err()).contains("more than --max-damaged-sequences 0").contains("0.png");
+  }
 }
