@@ -386,6 +386,53 @@ class PretrainTest {
   }
 
   /**
+   * A checkpoint that cannot be written (here its directory's place is taken by a file) fails the
+   * run with the cause, although it was written on the checkpoint thread.
+   */
+  @Test
+  void aCheckpointThatCannotBeWrittenFailsTheRun() throws Exception {
+    Path out = tmp.resolve("unwritable");
+    PretrainOptions options = options(out, 12, 1, 0, null);
+    ProgressReporter blocking =
+        new ProgressReporter() {
+          @Override
+          public void progress(Map<String, Object> progress) {
+            if (((Number) progress.get("step")).intValue() == 2) {
+              try {
+                Files.write(out.resolve("checkpoints"), new byte[] {1});
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            }
+          }
+
+          @Override
+          public void checkpoint(Map<String, Object> checkpoint) {}
+
+          @Override
+          public void phase(String phase, String message) {}
+
+          @Override
+          public void close() {}
+        };
+    try (PackedShards shards = PackedShards.open(packed)) {
+      assertThatThrownBy(
+              () ->
+                  Pretrainer.run(
+                      options,
+                      new PretrainTask(options, shards, new PrintWriter(new StringWriter())),
+                      new PrintWriter(new StringWriter()),
+                      blocking,
+                      StopRequest.manual()))
+          .isInstanceOf(IOException.class)
+          .hasMessageStartingWith("writing a checkpoint failed: ");
+    }
+    // The steps before it are all in the metrics.
+    assertThat(Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE)).size())
+        .isGreaterThanOrEqualTo(5);
+  }
+
+  /**
    * SIGTERM, as Kubernetes sends a pod before it preempts or evicts it: the trainer holds the JVM's
    * shutdown until it has checkpointed the step it is in.
    */
