@@ -341,24 +341,7 @@ class PretrainTest {
     PretrainOptions options = options(stopped, 12, 2, 0, null);
     StopRequest stop = StopRequest.manual();
     // Asked during step 3's report: the ranks agree on it at the end of step 4.
-    ProgressReporter asking =
-        new ProgressReporter() {
-          @Override
-          public void progress(Map<String, Object> progress) {
-            if (((Number) progress.get("step")).intValue() == 3) {
-              stop.request();
-            }
-          }
-
-          @Override
-          public void checkpoint(Map<String, Object> checkpoint) {}
-
-          @Override
-          public void phase(String phase, String message) {}
-
-          @Override
-          public void close() {}
-        };
+    ProgressReporter asking = atStep(3, stop::request);
     StringWriter log = new StringWriter();
     PretrainOptions stopping = options;
     try (PackedShards shards = PackedShards.open(packed)) {
@@ -385,6 +368,27 @@ class PretrainTest {
     assertThat(finalWeights(stopped, 12)).isEqualTo(finalWeights(reference, 12));
   }
 
+  /** A progress reporter that runs {@code action} when rank 0 reports step {@code step}. */
+  private static ProgressReporter atStep(int step, Runnable action) {
+    return new ProgressReporter() {
+      @Override
+      public void progress(Map<String, Object> progress) {
+        if (((Number) progress.get("step")).intValue() == step) {
+          action.run();
+        }
+      }
+
+      @Override
+      public void checkpoint(Map<String, Object> checkpoint) {}
+
+      @Override
+      public void phase(String phase, String message) {}
+
+      @Override
+      public void close() {}
+    };
+  }
+
   /**
    * A checkpoint that cannot be written (here its directory's place is taken by a file) fails the
    * run with the cause, although it was written on the checkpoint thread.
@@ -394,27 +398,15 @@ class PretrainTest {
     Path out = tmp.resolve("unwritable");
     PretrainOptions options = options(out, 12, 1, 0, null);
     ProgressReporter blocking =
-        new ProgressReporter() {
-          @Override
-          public void progress(Map<String, Object> progress) {
-            if (((Number) progress.get("step")).intValue() == 2) {
+        atStep(
+            2,
+            () -> {
               try {
                 Files.write(out.resolve("checkpoints"), new byte[] {1});
               } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
               }
-            }
-          }
-
-          @Override
-          public void checkpoint(Map<String, Object> checkpoint) {}
-
-          @Override
-          public void phase(String phase, String message) {}
-
-          @Override
-          public void close() {}
-        };
+            });
     try (PackedShards shards = PackedShards.open(packed)) {
       assertThatThrownBy(
               () ->
