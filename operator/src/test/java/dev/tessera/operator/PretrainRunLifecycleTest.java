@@ -72,6 +72,7 @@ class PretrainRunLifecycleTest {
     spec.training = new TrainingSpec();
     spec.training.steps = 100L;
     spec.training.mfuTarget = 0.45;
+    spec.training.maxDamagedSequences = 3;
     spec.checkpoints = new dev.tessera.api.v1alpha1.CheckpointSpec();
     spec.checkpoints.every = 20;
     spec.evaluation = new dev.tessera.api.v1alpha1.EvaluationSpec();
@@ -231,7 +232,8 @@ class PretrainRunLifecycleTest {
         .containsSubsequence("--ranks", "8", "--local-ranks", "4")
         .contains("--backend", "cuda")
         .containsSubsequence("--steps", "100")
-        .containsSubsequence("--eval-sequences", "16", "--eval-every", "10");
+        .containsSubsequence("--eval-sequences", "16", "--eval-every", "10")
+        .containsSubsequence("--max-damaged-sequences", "3");
     Map<String, EnvVar> env =
         container.getEnv().stream().collect(Collectors.toMap(EnvVar::getName, e -> e));
     assertThat(env.get("TESSERA_RENDEZVOUS").getValue())

@@ -72,6 +72,8 @@ public abstract class DistributedSpec extends WorkloadSpec {
       WorkerFlags.option(args, "--attention", t.attention);
       WorkerFlags.option(args, "--zero", t.zero);
       WorkerFlags.option(args, "--peak-tflops", t.peakTflops);
+      WorkerFlags.option(args, "--max-bad-steps", t.maxBadSteps);
+      WorkerFlags.option(args, "--max-damaged-sequences", t.maxDamagedSequences);
     }
     if (checkpoints != null) {
       WorkerFlags.option(args, "--checkpoint-every", checkpoints.every);

@@ -68,4 +68,15 @@ public class TrainingSpec {
   @Min(0)
   @Max(1)
   public Double mfuTarget;
+
+  @JsonPropertyDescription(
+      "Steps with a non-finite loss or gradient skipped before the run fails (default 10).")
+  @Min(0)
+  public Integer maxBadSteps;
+
+  @JsonPropertyDescription(
+      "Packed sequences (or conversations) that cannot be read or decoded which a rank passes"
+          + " over, each named in its log, before the run fails (default 10).")
+  @Min(0)
+  public Integer maxDamagedSequences;
 }
