@@ -25,6 +25,7 @@ import picocli.CommandLine.Parameters;
       TesseraMain.Run.class,
       TesseraMain.Status.class,
       TesseraMain.Logs.class,
+      TesseraMain.Generate.class,
       TesseraMain.Report.class
     })
 public final class TesseraMain {
@@ -65,6 +66,9 @@ public final class TesseraMain {
       }
       if (type == Logs.class) {
         return type.cast(new Logs(out));
+      }
+      if (type == Generate.class) {
+        return type.cast(new Generate(out));
       }
       if (type == Report.class) {
         return type.cast(new Report(out));
@@ -226,6 +230,74 @@ public final class TesseraMain {
     @Override
     public Integer call() throws Exception {
       return StageLogs.print(out, StageLogs.find(volumes(volume), name), tail, follow);
+    }
+  }
+
+  @Command(
+      name = "generate",
+      description =
+          "Ask a PretrainRun or FinetuneRun that ran here about an image: its newest checkpoint,"
+              + " with the tokenizer and layout it was trained with.")
+  static final class Generate implements Callable<Integer> {
+    private final PrintStream out;
+
+    @Parameters(paramLabel = "NAME", description = "The PretrainRun's or FinetuneRun's name.")
+    String name;
+
+    @Option(
+        names = "--volume",
+        paramLabel = "DIR",
+        description = "The volume (default: the one under work/ where NAME ran).")
+    Path volume;
+
+    @Option(names = "--image", paramLabel = "FILE", description = "The image to ask about.")
+    Path image;
+
+    @Option(
+        names = "--prompt",
+        paramLabel = "TEXT",
+        description = "The caption's start, or a FinetuneRun's question.")
+    String prompt;
+
+    @Option(
+        names = "--max-tokens",
+        paramLabel = "N",
+        description = "The most tokens to write (default: 64).")
+    Integer maxTokens;
+
+    @Option(
+        names = "--temperature",
+        paramLabel = "T",
+        description = "0 for the most likely tokens (default), above 0 to sample.")
+    Double temperature;
+
+    @Option(names = "--seed", paramLabel = "S", description = "The sampler's seed.")
+    Long seed;
+
+    Generate(PrintStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      List<String> options = new ArrayList<>();
+      if (image != null) {
+        options.addAll(List.of("--image", image.toAbsolutePath().toString()));
+      }
+      if (prompt != null) {
+        options.addAll(List.of("--prompt", prompt));
+      }
+      if (maxTokens != null) {
+        options.addAll(List.of("--max-tokens", maxTokens.toString()));
+      }
+      if (temperature != null) {
+        options.addAll(List.of("--temperature", temperature.toString()));
+      }
+      if (seed != null) {
+        options.addAll(List.of("--seed", seed.toString()));
+      }
+      StageLogs.Found stage = StageLogs.find(volumes(volume), name);
+      return GenerateArgs.run(out, GenerateArgs.of(stage, options));
     }
   }
 

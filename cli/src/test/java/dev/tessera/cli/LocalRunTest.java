@@ -205,6 +205,62 @@ class LocalRunTest {
         .contains("over 2 sequences");
   }
 
+  /**
+   * {@code tessera generate} asks the run's newest checkpoint with the tokenizer it was trained
+   * with: the same text as {@code tessera-trainer generate} given them by hand.
+   */
+  @Test
+  void generateAsksTheTrainedModelAboutAnImage() throws IOException {
+    Path picture = dir.resolve("picture.png");
+    java.awt.image.BufferedImage image =
+        new java.awt.image.BufferedImage(48, 40, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    java.awt.Graphics2D g = image.createGraphics();
+    g.setColor(java.awt.Color.BLUE);
+    g.fillOval(8, 8, 24, 20);
+    g.dispose();
+    javax.imageio.ImageIO.write(image, "png", picture.toFile());
+
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int code =
+        TesseraMain.commandLine(new PrintStream(out, true, StandardCharsets.UTF_8))
+            .execute(
+                "generate",
+                "mini-pretrain",
+                "--volume",
+                volume.toString(),
+                "--image",
+                picture.toString(),
+                "--max-tokens",
+                "6");
+    String asked = out.toString(StandardCharsets.UTF_8);
+    assertThat(code).as(asked).isZero();
+    assertThat(asked).contains("step-00000008").contains("generate: ");
+
+    java.io.StringWriter direct = new java.io.StringWriter();
+    int directCode =
+        dev.tessera.trainer.TrainerMain.commandLine()
+            .setOut(new java.io.PrintWriter(direct, true))
+            .setErr(new java.io.PrintWriter(new java.io.StringWriter(), true))
+            .execute(
+                "generate",
+                "--model",
+                volume.resolve("runs/mini").toString(),
+                "--tokenizer",
+                volume.resolve("tokenizer.json").toString(),
+                "--image",
+                picture.toString(),
+                "--max-tokens",
+                "6");
+    assertThat(directCode).isZero();
+    assertThat(asked.lines().findFirst().orElseThrow()).isEqualTo(direct.toString().strip());
+
+    ByteArrayOutputStream notARun = new ByteArrayOutputStream();
+    int refused =
+        TesseraMain.commandLine(new PrintStream(notARun, true, StandardCharsets.UTF_8))
+            .execute("generate", "mini-pack", "--volume", volume.toString());
+    assertThat(refused).isEqualTo(TesseraMain.PIPELINE_ERROR);
+  }
+
   @Test
   void statusShowsWhatRan() {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
