@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -199,10 +200,8 @@ public final class TesseraMain {
     return volumes;
   }
 
-  @Command(name = "logs", description = "A stage's worker output, as kubectl logs shows a pod's.")
-  static final class Logs implements Callable<Integer> {
-    private final PrintStream out;
-
+  /** A resource that ran locally, by name, and the volume to look on. */
+  static final class NamedStage {
     @Parameters(paramLabel = "NAME", description = "The resource's name.")
     String name;
 
@@ -211,6 +210,17 @@ public final class TesseraMain {
         paramLabel = "DIR",
         description = "The volume (default: the one under work/ where NAME ran).")
     Path volume;
+
+    StageLogs.Found find() throws IOException {
+      return StageLogs.find(volumes(volume), name);
+    }
+  }
+
+  @Command(name = "logs", description = "A stage's worker output, as kubectl logs shows a pod's.")
+  static final class Logs implements Callable<Integer> {
+    private final PrintStream out;
+
+    @Mixin NamedStage stage;
 
     @Option(
         names = {"-f", "--follow"},
@@ -229,7 +239,7 @@ public final class TesseraMain {
 
     @Override
     public Integer call() throws Exception {
-      return StageLogs.print(out, StageLogs.find(volumes(volume), name), tail, follow);
+      return StageLogs.print(out, stage.find(), tail, follow);
     }
   }
 
@@ -241,14 +251,7 @@ public final class TesseraMain {
   static final class Generate implements Callable<Integer> {
     private final PrintStream out;
 
-    @Parameters(paramLabel = "NAME", description = "The PretrainRun's or FinetuneRun's name.")
-    String name;
-
-    @Option(
-        names = "--volume",
-        paramLabel = "DIR",
-        description = "The volume (default: the one under work/ where NAME ran).")
-    Path volume;
+    @Mixin NamedStage stage;
 
     @Option(names = "--image", paramLabel = "FILE", description = "The image to ask about.")
     Path image;
@@ -296,8 +299,7 @@ public final class TesseraMain {
       if (seed != null) {
         options.addAll(List.of("--seed", seed.toString()));
       }
-      StageLogs.Found stage = StageLogs.find(volumes(volume), name);
-      return GenerateArgs.run(out, GenerateArgs.of(stage, options));
+      return GenerateArgs.run(out, GenerateArgs.of(stage.find(), options));
     }
   }
 
