@@ -344,27 +344,51 @@ public final class Qwen2Decoder {
    * @return [m, vocab] the next-token logits after each token
    */
   public Tensor extend(Prefix prefix, int[] rows, int[] ids, int[] parents) {
-    Tensor x = extendHidden(prefix, rows, ids, parents);
+    Tensor x = extendHidden(prefix, rows, ids, parents, null);
     Tensor logits = finalLogits(x);
     backend.release(x);
     return logits;
   }
 
   /**
-   * {@link #extend}'s logits after the last token only ({@code [1, vocab]}): what generating one
-   * token at a time needs, without the classifier over the tokens before it.
+   * A one-row prefix grown by token {@code id}: its keys and values appended, and its {@link
+   * Prefix#lastLogits} the logits after it ({@code [1, vocab]}). Generating one token at a time
+   * this way runs each token once, as a key-value cache does.
    */
-  public Tensor extendLast(Prefix prefix, int[] rows, int[] ids, int[] parents) {
-    Tensor x = extendHidden(prefix, rows, ids, parents);
-    Tensor last = backend.empty(1, config.hiddenSize());
-    backend.copy(x.get(ids.length - 1), last.get(0));
-    Tensor logits = finalLogits(last);
-    backend.release(x, last);
-    return logits;
+  public Prefix append(Prefix prefix, int id) {
+    if (prefix.rows() != 1) {
+      throw new IllegalArgumentException(
+          "tokens are appended to a one-row prefix, not one of " + prefix.rows());
+    }
+    float[][][] added = new float[2][layers.length][];
+    Tensor x = extendHidden(prefix, new int[] {0}, new int[] {id}, new int[] {-1}, added);
+    Tensor logits = finalLogits(x);
+    backend.release(x);
+    int kv = config.kvDim();
+    int length = prefix.lengths[0];
+    float[][] keys = new float[layers.length][];
+    float[][] values = new float[layers.length][];
+    for (int l = 0; l < layers.length; l++) {
+      keys[l] = Arrays.copyOf(prefix.keys[l], (length + 1) * kv);
+      System.arraycopy(added[0][l], 0, keys[l], length * kv, kv);
+      values[l] = Arrays.copyOf(prefix.values[l], (length + 1) * kv);
+      System.arraycopy(added[1][l], 0, values[l], length * kv, kv);
+    }
+    return new Prefix(
+        length + 1,
+        new int[] {length + 1},
+        new int[] {prefix.nextPositions[0] + 1},
+        keys,
+        values,
+        logits);
   }
 
-  /** The continuation tokens' hidden states after the last layer: [m, hidden]. */
-  private Tensor extendHidden(Prefix prefix, int[] rows, int[] ids, int[] parents) {
+  /**
+   * The continuation tokens' hidden states after the last layer: [m, hidden]; with {@code keep}
+   * ({@code [2][layers][]}), each layer's keys and values of the tokens (after RoPE), on the host.
+   */
+  private Tensor extendHidden(
+      Prefix prefix, int[] rows, int[] ids, int[] parents, float[][][] keep) {
     int m = ids.length;
     if (rows.length != m || parents.length != m || m == 0) {
       throw new IllegalArgumentException(
@@ -408,11 +432,17 @@ public final class Qwen2Decoder {
       Matmul.forward(v, norm, layer.v(), layer.vBias());
       Rope.forward(q.view(m, hq, hd), q.view(m, hq, hd), positions, 0, rope);
       Rope.forward(k.view(m, hkv, hd), k.view(m, hkv, hd), positions, 0, rope);
+      float[] keys = backend.toHost(k);
+      float[] values = backend.toHost(v);
+      if (keep != null) {
+        keep[0][l] = keys;
+        keep[1][l] = values;
+      }
       float[] attended =
           TreeAttention.forward(
               backend.toHost(q),
-              backend.toHost(k),
-              backend.toHost(v),
+              keys,
+              values,
               prefix.keys[l],
               prefix.values[l],
               prefix.tokens,

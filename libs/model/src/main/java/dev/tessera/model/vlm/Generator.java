@@ -108,18 +108,9 @@ public final class Generator {
       if (generated.size() == settings.maxTokens()) {
         break;
       }
-      // The generated tokens as one chain continuing the prompt: token j follows token j - 1.
-      int m = generated.size();
-      int[] rows = new int[m];
-      int[] ids = new int[m];
-      int[] parents = new int[m];
-      for (int j = 0; j < m; j++) {
-        ids[j] = generated.get(j);
-        parents[j] = j - 1;
-      }
-      Tensor extended = model.decoder().extendLast(prefix, rows, ids, parents);
-      logits = backend.toHost(extended);
-      backend.release(extended);
+      prefix = model.decoder().append(prefix, next);
+      logits = backend.toHost(prefix.lastLogits());
+      backend.release(prefix.lastLogits());
     }
     return generated.stream().mapToInt(Integer::intValue).toArray();
   }

@@ -97,6 +97,8 @@ class Qwen2PrefixTest {
         .hasMessageContaining("continues row 2 of a prefix of 2");
     assertThatThrownBy(() -> decoder.prefill(batch, new int[] {11, 12}))
         .hasMessageContaining("length 12 is outside 1..11");
+    assertThatThrownBy(() -> decoder.append(prefix, 1))
+        .hasMessageContaining("a one-row prefix, not one of 2");
   }
 
   /** Libtorch logits of a whole row; row 0's embeddings replace positions 2 and 3. */
