@@ -4,17 +4,13 @@ import static dev.tessera.trainer.TrainerCli.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.engine.cpu.CpuBackend;
-import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
-import dev.tessera.model.config.SiglipVisionConfig;
-import dev.tessera.model.qwen2.Qwen2Decoder;
-import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.CaptionLayout;
 import dev.tessera.model.text.ChatTemplate;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.text.QwenTokenizerFiles;
-import dev.tessera.model.vlm.AvgPoolProjector;
 import dev.tessera.model.vlm.Generator;
+import dev.tessera.model.vlm.RandomVlm;
 import dev.tessera.model.vlm.VisionLanguageModel;
 import dev.tessera.trainer.TrainerCli.Outcome;
 import dev.tessera.trainer.pretrain.Checkpoints;
@@ -42,19 +38,13 @@ class GenerateCommandTest {
   /** A run directory with one verified checkpoint (4 image tokens), and a picture. */
   @BeforeAll
   static void checkpointAndImage() throws IOException {
-    CpuBackend cpu = CpuBackend.get();
-    Qwen2Config llm = new Qwen2Config(16, 32, 2, 2, 1, 151936, 1e-6, 1e4, true, 512, "float32");
-    SiglipVisionConfig vision =
-        new SiglipVisionConfig(16, 32, 2, 2, 32, 8, 3, 1e-6, "gelu_pytorch_tanh", false);
-    Qwen2Decoder decoder = new Qwen2Decoder(cpu, llm, false);
-    SiglipVisionTower tower = new SiglipVisionTower(cpu, vision);
-    AvgPoolProjector projector = new AvgPoolProjector(cpu, 16, 16, 4, 2);
-    long seed = 11;
-    for (Parameters part :
-        List.of(decoder.parameters(), tower.parameters(), projector.parameters())) {
-      part.initialise(seed++, 0.5);
-    }
-    model = new VisionLanguageModel(tower, projector, decoder);
+    model =
+        RandomVlm.of(
+            CpuBackend.get(),
+            new Qwen2Config(16, 32, 2, 2, 1, 151936, 1e-6, 1e4, true, 512, "float32"),
+            2,
+            11,
+            0.5);
     run = dir.resolve("run");
     new Checkpoints(run).write(10, model::write);
     BufferedImage image = new BufferedImage(40, 30, BufferedImage.TYPE_INT_RGB);

@@ -6,14 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.engine.cpu.CpuBackend;
-import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
-import dev.tessera.model.config.SiglipVisionConfig;
-import dev.tessera.model.qwen2.Qwen2Decoder;
-import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.QwenTokenizerFiles;
-import dev.tessera.model.vlm.AvgPoolProjector;
-import dev.tessera.model.vlm.VisionLanguageModel;
+import dev.tessera.model.vlm.RandomVlm;
 import dev.tessera.trainer.TrainerCli.Outcome;
 import dev.tessera.trainer.TrainerMain;
 import java.awt.Color;
@@ -36,20 +31,14 @@ class FinetuneTest {
 
   /** A pre-training checkpoint as pretrain writes one: config.json and model.safetensors. */
   private Path checkpoint() throws IOException {
-    CpuBackend cpu = CpuBackend.get();
-    Qwen2Config llm = new Qwen2Config(16, 32, 1, 2, 1, 151936, 1e-6, 1e4, true, 512, "float32");
-    SiglipVisionConfig vision =
-        new SiglipVisionConfig(16, 32, 2, 2, 32, 8, 3, 1e-6, "gelu_pytorch_tanh", false);
-    Qwen2Decoder decoder = new Qwen2Decoder(cpu, llm, false);
-    SiglipVisionTower tower = new SiglipVisionTower(cpu, vision);
-    AvgPoolProjector projector = new AvgPoolProjector(cpu, 16, 16, 4, 4);
     Path step = Files.createDirectories(dir.resolve("pretrain/checkpoints/step-00000010"));
-    long seed = 1;
-    for (Parameters part :
-        List.of(decoder.parameters(), tower.parameters(), projector.parameters())) {
-      part.initialise(seed++, 0.05);
-    }
-    new VisionLanguageModel(tower, projector, decoder).write(step);
+    RandomVlm.of(
+            CpuBackend.get(),
+            new Qwen2Config(16, 32, 1, 2, 1, 151936, 1e-6, 1e4, true, 512, "float32"),
+            4,
+            1,
+            0.05)
+        .write(step);
     return step;
   }
 

@@ -6,13 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tessera.engine.Tensor;
 import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.ops.AttentionMask;
-import dev.tessera.model.Parameters;
 import dev.tessera.model.config.Qwen2Config;
-import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.qwen2.Qwen2Batch;
-import dev.tessera.model.qwen2.Qwen2Decoder;
 import dev.tessera.model.siglip.SiglipImageProcessor;
-import dev.tessera.model.siglip.SiglipVisionTower;
 import dev.tessera.model.text.CaptionLayout;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
@@ -31,18 +27,12 @@ class GeneratorTest {
   private static final int PAD = 299;
 
   private static VisionLanguageModel model() {
-    Qwen2Config llm = new Qwen2Config(32, 64, 2, 4, 2, VOCABULARY, 1e-6, 1e4, true, 512, "float32");
-    SiglipVisionConfig vision =
-        new SiglipVisionConfig(16, 32, 2, 2, 32, 8, 3, 1e-6, "gelu_pytorch_tanh", false);
-    Qwen2Decoder decoder = new Qwen2Decoder(CPU, llm, false);
-    SiglipVisionTower tower = new SiglipVisionTower(CPU, vision);
-    AvgPoolProjector projector = new AvgPoolProjector(CPU, 16, 32, 4, 2);
-    long seed = 3;
-    for (Parameters part :
-        List.of(decoder.parameters(), tower.parameters(), projector.parameters())) {
-      part.initialise(seed++, 0.5);
-    }
-    return new VisionLanguageModel(tower, projector, decoder);
+    return RandomVlm.of(
+        CPU,
+        new Qwen2Config(32, 64, 2, 4, 2, VOCABULARY, 1e-6, 1e4, true, 512, "float32"),
+        2,
+        3,
+        0.5);
   }
 
   private static BufferedImage image() {
