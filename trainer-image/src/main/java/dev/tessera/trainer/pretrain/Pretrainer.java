@@ -235,7 +235,7 @@ public final class Pretrainer {
 
   /**
    * Runs this process's ranks, each on a thread of its own (a single one on this thread); the
-   * summary of its first rank, or the first failure.
+   * summary of its first rank, or the failure that stopped the others.
    */
   private Summary trainRanks(
       int count,
@@ -246,7 +246,7 @@ public final class Pretrainer {
       TrainerState state)
       throws IOException {
     if (count == 1) {
-      return joinAndTrain(0, count, join, task, checkpoints, latest, state);
+      return joinAndTrain(0, join, task, checkpoints, latest, state);
     }
     ExecutorService threads =
         Executors.newFixedThreadPool(
@@ -261,8 +261,7 @@ public final class Pretrainer {
       for (int local = 0; local < count; local++) {
         int index = local;
         ranks.add(
-            threads.submit(
-                () -> joinAndTrain(index, count, join, task, checkpoints, latest, state)));
+            threads.submit(() -> joinAndTrain(index, join, task, checkpoints, latest, state)));
       }
       // Every rank's outcome, so that the failure reported is the one that stopped the others:
       // after a rank fails, the rest fail in their next collective (PeerLostException).
@@ -307,7 +306,6 @@ public final class Pretrainer {
    */
   private Summary joinAndTrain(
       int local,
-      int ranksHere,
       RankJoin join,
       TrainingTask task,
       Checkpoints checkpoints,
@@ -316,7 +314,7 @@ public final class Pretrainer {
       throws IOException {
     Collective collective = join.join(local);
     try {
-      return trainRank(collective, local, ranksHere, task, checkpoints, latest, state);
+      return trainRank(collective, local, task, checkpoints, latest, state);
     } finally {
       collective.close();
     }
@@ -330,7 +328,6 @@ public final class Pretrainer {
   private Summary trainRank(
       Collective collective,
       int local,
-      int ranksHere,
       TrainingTask task,
       Checkpoints checkpoints,
       Optional<Path> latest,
@@ -342,7 +339,7 @@ public final class Pretrainer {
         int gpus = CudaBackend.deviceCount();
         // Every rank must take the same way, or some would wait in NCCL for ranks that never
         // come: NCCL only if it suits every process (nodes may differ in GPUs).
-        boolean suits = usesNccl(collective.size(), ranksHere, gpus);
+        boolean suits = usesNccl(collective.size(), options.localRanks(), gpus);
         if (collective.allReduceSum(suits ? 1L : 0L) == collective.size()) {
           // GPU ranks sum gradients and share weights with NCCL, device to device.
           try (NcclCollective nccl = NcclCollective.open(cuda, collective)) {
@@ -353,7 +350,7 @@ public final class Pretrainer {
           note(
               "%d ranks share %d GPU%s: gradients and weights go through host memory"
                   + " (NCCL needs a GPU per rank)",
-              ranksHere, gpus, gpus == 1 ? "" : "s");
+              options.localRanks(), gpus, gpus == 1 ? "" : "s");
         }
       }
       return trainRank(collective, task, checkpoints, latest, state, backend);

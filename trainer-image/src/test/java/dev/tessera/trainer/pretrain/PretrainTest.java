@@ -812,49 +812,34 @@ class PretrainTest {
   @Test
   void localRanksMustDivideTheRanksAndNeedARendezvous() {
     Path out = tmp.resolve("bad");
-    Outcome indivisible =
-        run(
-            withMicroBatch(
-                    args(
-                        out,
-                        2,
-                        "--ranks",
-                        "4",
-                        "--local-ranks",
-                        "3",
-                        "--rendezvous",
-                        "127.0.0.1:1"),
-                    "1")
-                .toArray(String[]::new));
-    assertThat(indivisible.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
-    assertThat(indivisible.err()).contains("--ranks (4) must be a multiple of --local-ranks (3)");
-
-    Outcome alone =
-        run(
-            withMicroBatch(args(out, 2, "--ranks", "4", "--local-ranks", "2"), "1")
-                .toArray(String[]::new));
-    assertThat(alone.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
-    assertThat(alone.err()).contains("no --rendezvous");
-
-    Outcome outside =
-        run(
-            withMicroBatch(
-                    args(
-                        out,
-                        2,
-                        "--ranks",
-                        "4",
-                        "--local-ranks",
-                        "2",
-                        "--rank",
-                        "2",
-                        "--rendezvous",
-                        "127.0.0.1:1"),
-                    "1")
-                .toArray(String[]::new));
-    assertThat(outside.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
-    assertThat(outside.err()).contains("--rank (this process's index) must be in 0..1, got 2");
+    assertRefused(
+        out,
+        "--ranks (4) must be a multiple of --local-ranks (3)",
+        "--local-ranks",
+        "3",
+        "--rendezvous",
+        "127.0.0.1:1");
+    assertRefused(out, "no --rendezvous", "--local-ranks", "2");
+    assertRefused(
+        out,
+        "--rank (this process's index) must be in 0..1, got 2",
+        "--local-ranks",
+        "2",
+        "--rank",
+        "2",
+        "--rendezvous",
+        "127.0.0.1:1");
     assertThat(out).doesNotExist();
+  }
+
+  /** A 4-rank run with {@code extra} is refused as bad usage, saying {@code why}. */
+  private static void assertRefused(Path out, String why, String... extra) {
+    List<String> args = new ArrayList<>(List.of("--ranks", "4"));
+    args.addAll(List.of(extra));
+    Outcome outcome =
+        run(withMicroBatch(args(out, 2, args.toArray(String[]::new)), "1").toArray(String[]::new));
+    assertThat(outcome.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(outcome.err()).contains(why);
   }
 
   /**
