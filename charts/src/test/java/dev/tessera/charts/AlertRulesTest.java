@@ -21,8 +21,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The alerts of charts/tessera/files/alerts.yaml: promtool checks the file and runs its unit tests
- * (tests/alerts_test.yaml), and plain Java checks that they are the alerts DESIGN.md §7 asks for,
- * written against the metrics the operator exports, each tested both firing and silent.
+ * (tests/alerts_test.yaml), and plain Java checks that they are the alerts DESIGN.md §7 asks for
+ * (and one for damaged training data), written against the metrics the operator exports, each
+ * tested both firing and silent.
  *
  * <p>promtool comes from Debian's prometheus package. Without it the promtool tests are skipped,
  * unless TESSERA_REQUIRE_PROMTOOL=1 (CI sets it), which makes a missing promtool a failure.
@@ -48,6 +49,8 @@ class AlertRulesTest {
           "tessera_training_tokens_per_second",
           "tessera_training_mfu",
           "tessera_training_mfu_target",
+          "tessera_training_skipped_steps",
+          "tessera_training_damaged_sequences",
           "tessera_checkpoint_timestamp_seconds",
           "tessera_checkpoint_interval_seconds",
           "tessera_curation_samples",
@@ -64,6 +67,7 @@ class AlertRulesTest {
           "TesseraMfuLow",
           "TesseraCheckpointOverdue",
           "TesseraCurationErrorRateHigh",
+          "TesseraTrainingDataDamaged",
           "TesseraInputWaitingTooLong");
 
   @Test

@@ -251,7 +251,7 @@ class ChartTest {
 
     assertThat(rule.get("apiVersion").asText()).isEqualTo("monitoring.coreos.com/v1");
     assertThat(rule.get("spec")).isEqualTo(alertsFile);
-    assertThat(rule.at("/spec/groups/0/rules").size()).isEqualTo(8);
+    assertThat(rule.at("/spec/groups/0/rules").size()).isEqualTo(AlertRulesTest.ALERT_NAMES.size());
   }
 
   @Test

@@ -85,6 +85,13 @@ final class ProgressBar implements AutoCloseable {
     if (p.evalLoss != null) {
       d.append(String.format(java.util.Locale.ROOT, "held-out %.3f ", p.evalLoss));
     }
+    // Only when there is something to say: most runs pass nothing over and skip no step.
+    if (p.damagedSequences != null && p.damagedSequences > 0) {
+      d.append(p.damagedSequences).append(" damaged passed over ");
+    }
+    if (p.skippedSteps != null && p.skippedSteps > 0) {
+      d.append(p.skippedSteps).append(" steps skipped ");
+    }
     if (p.kept != null && p.samples != null) {
       d.append("kept ").append(p.kept).append('/').append(p.samples).append(' ');
     } else if (p.samples != null) {

@@ -177,6 +177,8 @@ public class TesseraMetrics {
       addIf(rows, "tessera.training.eval.loss", tags, p.evalLoss);
       addIf(rows, "tessera.training.tokens.per.second", tags, p.tokensPerSecond);
       addIf(rows, "tessera.training.mfu", tags, p.mfu);
+      addIf(rows, "tessera.training.skipped.steps", tags, p.skippedSteps);
+      addIf(rows, "tessera.training.damaged.sequences", tags, p.damagedSequences);
       addIf(rows, "tessera.curation.unreadable", tags, p.unreadable);
       if ("CurationJob".equals(resource.getKind())) {
         addIf(rows, "tessera.curation.samples", tags, p.samples);

@@ -277,7 +277,7 @@ class PretrainRunLifecycleTest {
     cluster.report(
         run,
         0,
-        "{\"version\":7,\"phase\":\"Running\",\"progress\":{\"step\":40,\"steps\":100,\"loss\":2.5,\"evalLoss\":2.75,\"tokensPerSecond\":18400,\"mfu\":0.41,\"secondsPerStep\":2.0,\"eta\":\"2m\"},"
+        "{\"version\":7,\"phase\":\"Running\",\"progress\":{\"step\":40,\"steps\":100,\"loss\":2.5,\"evalLoss\":2.75,\"tokensPerSecond\":18400,\"mfu\":0.41,\"secondsPerStep\":2.0,\"eta\":\"2m\",\"skippedSteps\":1,\"damagedSequences\":3},"
             + "\"checkpoints\":[{\"step\":40,\"path\":\"runs/ptr1/checkpoints/step-00000040\",\"loss\":2.5,\"verified\":true}],\"updated\":\"2026-11-26T10:05:00Z\"}");
     PretrainRun progressing =
         cluster.awaitStatus(PretrainRun.class, "ptr1", s -> s.latestCheckpoint != null);
@@ -286,6 +286,8 @@ class PretrainRunLifecycleTest {
     assertThat(progressing.getStatus().progress.percent).isEqualTo(40.0);
     assertThat(progressing.getStatus().progress.loss).isEqualTo(2.5);
     assertThat(progressing.getStatus().progress.evalLoss).isEqualTo(2.75);
+    assertThat(progressing.getStatus().progress.skippedSteps).isEqualTo(1);
+    assertThat(progressing.getStatus().progress.damagedSequences).isEqualTo(3);
     assertThat(progressing.getStatus().latestCheckpoint.path)
         .isEqualTo("runs/ptr1/checkpoints/step-00000040");
     assertThat(progressing.getStatus().latestCheckpoint.time).isEqualTo("2026-11-26T10:05:00Z");
@@ -411,6 +413,12 @@ class PretrainRunLifecycleTest {
               assertThat(metrics)
                   .containsPattern(
                       "tessera_training_eval_loss\\{kind=\"PretrainRun\",name=\"ptr1\",namespace=\"[^\"]+\"} 2.75");
+              assertThat(metrics)
+                  .containsPattern(
+                      "tessera_training_skipped_steps\\{kind=\"PretrainRun\",name=\"ptr1\",namespace=\"[^\"]+\"} 1.0");
+              assertThat(metrics)
+                  .containsPattern(
+                      "tessera_training_damaged_sequences\\{kind=\"PretrainRun\",name=\"ptr1\",namespace=\"[^\"]+\"} 3.0");
               assertThat(metrics)
                   .contains("tessera_progress_percent{kind=\"PackJob\",name=\"pack1\"");
               assertThat(metrics).contains("reconciliations_");

@@ -108,7 +108,6 @@ final class FinetuneCommand implements Callable<Integer> {
               training.seed,
               quirk,
               training.evalSequences,
-              training.maxDamagedSequences,
               err);
       PretrainOptions options =
           training.toOptions(data, out, stepCount, AttentionMask.CONTINUOUS, null, null, null);

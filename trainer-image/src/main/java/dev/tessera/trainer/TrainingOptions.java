@@ -153,9 +153,9 @@ final class TrainingOptions {
       names = "--max-damaged-sequences",
       paramLabel = "N",
       description =
-          "Packed sequences that cannot be read or whose image cannot be decoded which a rank"
-              + " passes over, each named in the log, before the run fails (default:"
-              + " ${DEFAULT-VALUE}).")
+          "Packed sequences (or conversations) that cannot be read or whose image cannot be"
+              + " decoded which the run passes over, each named in the log, before it fails;"
+              + " counted over all ranks and resumptions (default: ${DEFAULT-VALUE}).")
   int maxDamagedSequences = 10;
 
   @Option(

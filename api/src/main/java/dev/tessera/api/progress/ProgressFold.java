@@ -72,6 +72,8 @@ public final class ProgressFold {
     p.tokensPerSecond = doubleOr(f, "tokensPerSecond", p.tokensPerSecond);
     p.mfu = doubleOr(f, "mfu", p.mfu);
     p.secondsPerStep = doubleOr(f, "secondsPerStep", p.secondsPerStep);
+    p.skippedSteps = longOr(f, "skippedSteps", p.skippedSteps);
+    p.damagedSequences = longOr(f, "damagedSequences", p.damagedSequences);
     if (f.hasNonNull("eta")) {
       p.eta = f.get("eta").asText();
     }

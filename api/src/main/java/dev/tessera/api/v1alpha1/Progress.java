@@ -89,4 +89,14 @@ public class Progress {
 
   @JsonPropertyDescription("Seconds per optimizer step.")
   public Double secondsPerStep;
+
+  @JsonPropertyDescription(
+      "Steps not applied because their loss or gradient was not finite, over the whole run"
+          + " (training.maxBadSteps is the limit).")
+  public Long skippedSteps;
+
+  @JsonPropertyDescription(
+      "Packed sequences (or conversations) that could not be read or decoded and were passed"
+          + " over, over all ranks and restarts (training.maxDamagedSequences is the limit).")
+  public Long damagedSequences;
 }

@@ -75,8 +75,9 @@ public class TrainingSpec {
   public Integer maxBadSteps;
 
   @JsonPropertyDescription(
-      "Packed sequences (or conversations) that cannot be read or decoded which a rank passes"
-          + " over, each named in its log, before the run fails (default 10).")
+      "Packed sequences (or conversations) that cannot be read or decoded which the run passes"
+          + " over, each named in its rank's log, before it fails; counted over all ranks and"
+          + " restarts (default 10).")
   @Min(0)
   public Integer maxDamagedSequences;
 }

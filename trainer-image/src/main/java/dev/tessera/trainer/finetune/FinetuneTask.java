@@ -11,6 +11,7 @@ import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.vlm.ConversationBatch;
 import dev.tessera.model.vlm.VisionLanguageModel;
 import dev.tessera.trainer.pretrain.Checkpoints;
+import dev.tessera.trainer.pretrain.PassedOver;
 import dev.tessera.trainer.pretrain.TinyPreset;
 import dev.tessera.trainer.pretrain.TrainingTask;
 import java.awt.image.BufferedImage;
@@ -51,15 +52,13 @@ public final class FinetuneTask implements TrainingTask {
   private final int maxLength;
   private final long seed;
   private final ChatTemplate.ImageQuirk quirk;
-  private final int maxDamaged;
   private final PrintWriter log;
 
   /**
    * @param init a pre-training run (its newest valid checkpoint) or one of its checkpoints
    * @param evalSequences conversations held out of training to measure the loss on ({@link
    *     HeldOut}, the same draw as for packed sequences); 0 for none
-   * @param maxDamaged conversations whose image cannot be read or decoded which a rank passes over
-   *     (named in {@code log}) before the run fails
+   * @param log where each conversation passed over (its image cannot be read) is named
    * @throws IllegalArgumentException when {@code init} holds no usable checkpoint
    */
   public FinetuneTask(
@@ -71,10 +70,8 @@ public final class FinetuneTask implements TrainingTask {
       long seed,
       ChatTemplate.ImageQuirk quirk,
       int evalSequences,
-      int maxDamaged,
       PrintWriter log)
       throws IOException {
-    this.maxDamaged = maxDamaged;
     this.log = log;
     if (conversations.isEmpty()) {
       throw new IllegalArgumentException("no conversations to fine-tune on");
@@ -166,6 +163,9 @@ public final class FinetuneTask implements TrainingTask {
               thread.setDaemon(true);
               return thread;
             });
+    PassedOver passed =
+        new PassedOver(
+            rank, log, "conversations whose image cannot be read", "check the images they name");
     return new RankData() {
       private long next = position + Math.floorMod(rank - position, (long) ranks);
       private long submitted = next;
@@ -190,7 +190,7 @@ public final class FinetuneTask implements TrainingTask {
               rows.add(take());
             } catch (IOException e) {
               // As for packed sequences: passed over, the same one again on resumption.
-              passOver(position, e);
+              passed.add("a conversation at stream position " + position + ": " + e.getMessage());
             }
           }
           if (!rows.isEmpty()) {
@@ -200,28 +200,9 @@ public final class FinetuneTask implements TrainingTask {
         return batches;
       }
 
-      private int damaged;
-
-      private void passOver(long position, IOException e) throws IOException {
-        damaged++;
-        if (damaged > maxDamaged) {
-          throw new IOException(
-              "rank "
-                  + rank
-                  + ": "
-                  + damaged
-                  + " conversations whose image cannot be read, more than"
-                  + " --max-damaged-sequences "
-                  + maxDamaged
-                  + "; the last: "
-                  + e.getMessage(),
-              e);
-        }
-        log.printf(
-            "warning: rank %d passes over a conversation at stream position %d (%d of at most"
-                + " %d): %s%n",
-            rank, position, damaged, maxDamaged, e.getMessage());
-        log.flush();
+      @Override
+      public PassedOver passedOver() {
+        return passed;
       }
 
       private Row take() throws IOException {

@@ -53,8 +53,8 @@ import java.util.Objects;
  *     one, a divisor of {@code ranks} (a node's GPUs, one thread each)
  * @param backgroundCheckpoints whether checkpoints are written on a thread of their own while
  *     training goes on (else training waits for each)
- * @param maxDamagedSequences packed sequences that cannot be read or decoded which a rank passes
- *     over (logged) before the run fails
+ * @param maxDamagedSequences packed sequences (or conversations) that cannot be read or decoded
+ *     which the run passes over (each logged), counted over all ranks and attempts, before it fails
  */
 public record PretrainOptions(
     Path data,

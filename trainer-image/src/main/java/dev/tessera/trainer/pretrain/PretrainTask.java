@@ -131,9 +131,13 @@ final class PretrainTask implements TrainingTask {
             bytes -> pixels(processor, bytes),
             position,
             heldOut == null ? null : heldOut.training());
+    PassedOver passed =
+        new PassedOver(
+            rank,
+            log,
+            "damaged packed sequences",
+            "check the set with `tessera-curator inspect " + shards.dir() + "`");
     return new RankData() {
-      private int damaged;
-
       @Override
       public List<MicroBatch> nextStep(int sequences, int micro) throws IOException {
         List<MicroBatch> batches = new ArrayList<>();
@@ -148,7 +152,7 @@ final class PretrainTask implements TrainingTask {
               // Passed over: its micro-batch has a row less, and the loss is the mean over the
               // step's targets, whatever rows they came in. The same sequence is passed over
               // when the run resumes, so training stays reproducible.
-              passOver(e);
+              passed.add("a damaged sequence: " + e.getMessage());
               continue;
             }
             rows.add(item.sequence());
@@ -161,26 +165,9 @@ final class PretrainTask implements TrainingTask {
         return batches;
       }
 
-      private void passOver(DamagedSequenceException e) throws IOException {
-        damaged++;
-        if (damaged > options.maxDamagedSequences()) {
-          throw new IOException(
-              "rank "
-                  + rank
-                  + ": "
-                  + damaged
-                  + " damaged packed sequences, more than --max-damaged-sequences "
-                  + options.maxDamagedSequences()
-                  + " (check the set with `tessera-curator inspect "
-                  + shards.dir()
-                  + "`); the last: "
-                  + e.getMessage(),
-              e);
-        }
-        log.printf(
-            "warning: rank %d passes over a damaged sequence (%d of at most %d): %s%n",
-            rank, damaged, options.maxDamagedSequences(), e.getMessage());
-        log.flush();
+      @Override
+      public PassedOver passedOver() {
+        return passed;
       }
 
       @Override

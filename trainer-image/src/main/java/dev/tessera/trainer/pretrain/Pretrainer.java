@@ -71,8 +71,15 @@ public final class Pretrainer {
   /** How a run went. */
   public record Summary(long steps, double firstLoss, double lastLoss, Path latestCheckpoint) {}
 
-  /** What a checkpoint records besides weights and moments. */
-  record TrainerState(long step, long dataPosition, long badSteps) {}
+  /**
+   * What a checkpoint records besides weights and moments. The counts are the run's, over all ranks
+   * and attempts up to the checkpoint's step (a checkpoint written before they were recorded reads
+   * as 0).
+   *
+   * @param badSteps steps not applied for a non-finite loss or gradient
+   * @param damagedSequences damaged rows (packed sequences, conversations) passed over
+   */
+  record TrainerState(long step, long dataPosition, long badSteps, long damagedSequences) {}
 
   private final PretrainOptions options;
   private final PrintWriter log;
@@ -153,7 +160,7 @@ public final class Pretrainer {
     TrainerState state =
         latest.isPresent()
             ? JSON.readValue(latest.get().resolve(STATE).toFile(), TrainerState.class)
-            : new TrainerState(0, 0, 0);
+            : new TrainerState(0, 0, 0, 0);
     if (latest.isPresent()) {
       note("resuming from %s (step %d)", latest.get().getFileName(), state.step());
     }
@@ -198,15 +205,23 @@ public final class Pretrainer {
 
   /**
    * Of two rank failures, the one to report: a rank's own failure rather than another's that only
-   * lost it as a peer, else the first.
+   * lost it as a peer, a rank that names a damaged row over one that passed none over, else the
+   * first.
    */
   static Throwable rootCause(Throwable first, Throwable next) {
     if (first == null) {
       return next;
     }
-    return first instanceof PeerLostException && !(next instanceof PeerLostException)
-        ? next
-        : first;
+    if (first instanceof PeerLostException && !(next instanceof PeerLostException)) {
+      return next;
+    }
+    if (first instanceof TooManyDamagedException mine
+        && !mine.namesOne()
+        && next instanceof TooManyDamagedException theirs
+        && theirs.namesOne()) {
+      return next;
+    }
+    return first;
   }
 
   /** Opens the collective of this process's {@code local}-th rank. */
@@ -399,6 +414,8 @@ public final class Pretrainer {
     double lastLoss = Double.NaN;
     Path lastCheckpoint = latest.orElse(null);
     long badSteps = state.badSteps();
+    long damaged = state.damagedSequences();
+    long damagedCounted = 0;
     double lastEvalLoss = Double.NaN;
     try (TrainingTask.RankData data =
             task.open(model, collective.rank(), collective.size(), state.dataPosition());
@@ -408,6 +425,15 @@ public final class Pretrainer {
       for (long step = state.step(); step < options.steps(); step++) {
         long started = System.nanoTime();
         List<TrainingTask.MicroBatch> micro = data.nextStep(perRank, options.microBatch());
+        // Summed over the ranks before the step runs, so that all stop at the same step, and a
+        // step that passes the limit is not trained.
+        long damagedHere = data.passedOver().count();
+        long damagedInStep = collective.allReduceSum(damagedHere - damagedCounted);
+        damagedCounted = damagedHere;
+        damaged += damagedInStep;
+        if (damaged > options.maxDamagedSequences()) {
+          throw data.passedOver().tooMany(damaged, options.maxDamagedSequences());
+        }
         StepResult result;
         Backend.WeightScope weightsFixed = backend.stableWeights();
         try {
@@ -469,7 +495,16 @@ public final class Pretrainer {
         if (lead) {
           double flops = result.flops();
           appendMetrics(
-              options.out(), step + 1, result, lr, norm, finite, seconds, flops, evalLoss);
+              options.out(),
+              step + 1,
+              result,
+              lr,
+              norm,
+              finite,
+              seconds,
+              flops,
+              evalLoss,
+              damagedInStep);
           String eta = eta(runStarted, step + 1 - state.step(), options.steps() - step - 1);
           note(
               "step %d/%d %s loss %.4f lr %.3g grad norm %.3f %,.0f tokens/s, eta %s",
@@ -498,12 +533,14 @@ public final class Pretrainer {
             figures.put("mfu", mfu);
           }
           figures.put("secondsPerStep", Math.round(seconds * 1e3) / 1e3);
+          figures.put("skippedSteps", badSteps);
+          figures.put("damagedSequences", damaged);
           figures.put("eta", eta);
           progress.progress(figures);
           if (checkpoint) {
             // Rank 0's next position is the global position after this step's sequences. The
             // weights are copied now; the next step changes them while the copy is written.
-            TrainerState next = new TrainerState(step + 1, data.nextPosition(), badSteps);
+            TrainerState next = new TrainerState(step + 1, data.nextPosition(), badSteps, damaged);
             VisionLanguageModel.Snapshot weights = model.snapshot();
             double loss = result.loss();
             writes.submit(() -> save(checkpoints, next, weights, moments, optimizerSteps, loss));
@@ -714,7 +751,8 @@ public final class Pretrainer {
       boolean applied,
       double seconds,
       double flops,
-      double evalLoss)
+      double evalLoss,
+      long damagedSequences)
       throws IOException {
     Map<String, Object> line = new LinkedHashMap<>();
     line.put("step", step);
@@ -730,6 +768,9 @@ public final class Pretrainer {
     }
     if (!Double.isNaN(evalLoss)) {
       line.put("eval_loss", evalLoss);
+    }
+    if (damagedSequences > 0) {
+      line.put("damaged_sequences", damagedSequences);
     }
     Files.writeString(
         out.resolve(METRICS_FILE),

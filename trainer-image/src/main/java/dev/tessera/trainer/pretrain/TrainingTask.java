@@ -64,6 +64,9 @@ public interface TrainingTask {
     /** The global position of the next row this rank will take (for checkpoints on rank 0). */
     long nextPosition();
 
+    /** The damaged rows this rank has passed over in the steps read so far. */
+    PassedOver passedOver();
+
     @Override
     void close();
   }

@@ -154,13 +154,15 @@ class PretrainTest {
   }
 
   /**
-   * A sequence whose image cannot be decoded is passed over, named in the log, up to
-   * --max-damaged-sequences; past that the run stops, naming it.
+   * A sequence whose image cannot be decoded is passed over, named in the log and counted in the
+   * metrics, progress and checkpoints, up to --max-damaged-sequences over the whole run; past that
+   * the run stops, naming it.
    */
   @Test
   void damagedSequencesArePassedOverUpToTheLimit() throws IOException {
     Path out = tmp.resolve("damaged");
-    List<String> args = args(out, 12);
+    Path progress = tmp.resolve("damaged-progress.json");
+    List<String> args = args(out, 12, "--progress-file", progress.toString());
     args.set(args.indexOf("--data") + 1, damaged.toString());
     args.set(args.indexOf("--checkpoint-every") + 1, "1");
     args.set(args.indexOf("--keep-last") + 1, "100");
@@ -168,17 +170,32 @@ class PretrainTest {
     assertThat(outcome.exitCode()).as(outcome.err()).isZero();
     assertThat(outcome.err())
         .contains(
-            "warning: rank 0 passes over a damaged sequence (1 of at most 10): packed sequence "
+            "warning: rank 0 passes over a damaged sequence: packed sequence "
                 + DAMAGED_SEQUENCE
                 + " (stream position ")
         .contains("cannot be decoded");
 
+    // Counted on the steps that met it (once an epoch), and from there on in the run's total.
+    Map<Long, Integer> perStep = damagedPerStep(outcome.err());
+    long stepBefore = perStep.keySet().iterator().next() - 1;
+    List<String> lines = Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE));
+    long total = 0;
+    for (int step = 1; step <= 12; step++) {
+      JsonNode line = JSON.readTree(lines.get(step - 1));
+      assertThat(line.path("damaged_sequences").asInt())
+          .as("step %d: %s", step, line)
+          .isEqualTo(perStep.getOrDefault((long) step, 0));
+      total += perStep.getOrDefault((long) step, 0);
+      JsonNode state =
+          JSON.readTree(new Checkpoints(out).stepDir(step).resolve(Pretrainer.STATE).toFile());
+      assertThat(state.path("damagedSequences").asLong()).isEqualTo(total);
+    }
+    JsonNode report = JSON.readTree(progress.toFile());
+    assertThat(report.path("progress").path("damagedSequences").asLong()).isEqualTo(total);
+    assertThat(report.path("progress").path("skippedSteps").asLong()).isZero();
+
     // Resumed from the step before the one that met it, the run passes over it again and ends
     // with the same weights: the damage does not make training irreproducible.
-    java.util.regex.Matcher first =
-        java.util.regex.Pattern.compile("\\(stream position (\\d+)\\)").matcher(outcome.err());
-    assertThat(first.find()).isTrue();
-    long stepBefore = Long.parseLong(first.group(1)) / 4;
     byte[] weights = finalWeights(out, 12);
     Checkpoints checkpoints = new Checkpoints(out);
     for (Path step : checkpoints.list()) {
@@ -191,13 +208,99 @@ class PretrainTest {
     assertThat(resumed.err()).contains("passes over a damaged sequence");
     assertThat(finalWeights(out, 12)).isEqualTo(weights);
 
+    // The limit is the run's: resumed after the damaged step with a limit of 0, the run counts
+    // the sequence passed over before and stops at its first step.
+    for (Path step : checkpoints.list()) {
+      if (Long.parseLong(step.getFileName().toString().substring(5)) > stepBefore + 1) {
+        AtomicFiles.deleteRecursively(step);
+      }
+    }
+    List<String> lowered = new ArrayList<>(args);
+    lowered.addAll(List.of("--max-damaged-sequences", "0"));
+    Outcome stopped = run(lowered.toArray(String[]::new));
+    assertThat(stopped.exitCode()).isEqualTo(TrainerMain.IO_ERROR);
+    assertThat(stopped.err())
+        .contains("1 damaged packed sequences passed over in this run, more than")
+        .contains("rank 0 passed over none of them");
+    assertThat(new Checkpoints(out).latestValid(new PrintWriter(new StringWriter())).orElseThrow())
+        .isEqualTo(checkpoints.stepDir(stepBefore + 1));
+
     List<String> strict = args(tmp.resolve("strict"), 12, "--max-damaged-sequences", "0");
     strict.set(strict.indexOf("--data") + 1, damaged.toString());
     Outcome refused = run(strict.toArray(String[]::new));
     assertThat(refused.exitCode()).isEqualTo(TrainerMain.IO_ERROR);
     assertThat(refused.err())
-        .contains("rank 0: 1 damaged packed sequences, more than --max-damaged-sequences 0")
-        .contains("packed sequence " + DAMAGED_SEQUENCE);
+        .contains(
+            "1 damaged packed sequences passed over in this run, more than"
+                + " --max-damaged-sequences 0 (check the set with `tessera-curator inspect")
+        .contains("the last on rank 0: a damaged sequence: packed sequence " + DAMAGED_SEQUENCE);
+  }
+
+  /**
+   * Over two ranks the limit counts what both passed over: all stop at the same step, and the
+   * failure reported names the sequence, whichever rank met it.
+   */
+  @Test
+  void theDamageLimitCountsEveryRank() throws IOException {
+    List<String> strict =
+        args(tmp.resolve("two"), 12, "--ranks", "2", "--max-damaged-sequences", "0");
+    strict.set(strict.indexOf("--data") + 1, damaged.toString());
+    Outcome refused = run(strict.toArray(String[]::new));
+    assertThat(refused.exitCode()).as(refused.err()).isEqualTo(TrainerMain.IO_ERROR);
+    assertThat(refused.err())
+        .contains("1 damaged packed sequences passed over in this run")
+        .contains(": a damaged sequence: packed sequence " + DAMAGED_SEQUENCE)
+        .doesNotContain("passed over none of them");
+
+    List<String> lenient = args(tmp.resolve("two-lenient"), 12, "--ranks", "2");
+    lenient.set(lenient.indexOf("--data") + 1, damaged.toString());
+    Outcome passed = run(lenient.toArray(String[]::new));
+    assertThat(passed.exitCode()).as(passed.err()).isZero();
+    Map<Long, Integer> perStep = damagedPerStep(passed.err());
+    assertThat(perStep).isNotEmpty();
+    List<String> lines =
+        Files.readAllLines(tmp.resolve("two-lenient").resolve(Pretrainer.METRICS_FILE));
+    for (int step = 1; step <= 12; step++) {
+      assertThat(JSON.readTree(lines.get(step - 1)).path("damaged_sequences").asInt())
+          .as("step %d", step)
+          .isEqualTo(perStep.getOrDefault((long) step, 0));
+    }
+  }
+
+  /**
+   * The damaged sequences each step passed over, from the log's warnings: the global batch is 4, so
+   * stream position p is in step p / 4 + 1.
+   */
+  private static Map<Long, Integer> damagedPerStep(String log) {
+    Map<Long, Integer> perStep = new java.util.TreeMap<>();
+    java.util.regex.Matcher warning =
+        java.util.regex.Pattern.compile(
+                "passes over a damaged sequence: .*\\(stream position (\\d+)\\)")
+            .matcher(log);
+    while (warning.find()) {
+      perStep.merge(Long.parseLong(warning.group(1)) / 4 + 1, 1, Integer::sum);
+    }
+    return perStep;
+  }
+
+  @Test
+  void aCheckpointWrittenBeforeTheDamageCountReadsAsNone() throws IOException {
+    Pretrainer.TrainerState state =
+        JSON.readValue(
+            "{\"step\":3,\"dataPosition\":12,\"badSteps\":1}", Pretrainer.TrainerState.class);
+    assertThat(state).isEqualTo(new Pretrainer.TrainerState(3, 12, 1, 0));
+  }
+
+  @Test
+  void aRankThatNamesTheDamageIsReportedOverOneThatPassedNoneOver() {
+    IOException none =
+        new PassedOver(1, new PrintWriter(new StringWriter()), "rows", "").tooMany(1, 0);
+    PassedOver seen = new PassedOver(0, new PrintWriter(new StringWriter()), "rows", "");
+    seen.add("row 7: broken");
+    IOException named = seen.tooMany(1, 0);
+    assertThat(Pretrainer.rootCause(none, named)).isSameAs(named);
+    assertThat(Pretrainer.rootCause(named, none)).isSameAs(named);
+    assertThat(named).hasMessageContaining("the last on rank 0: row 7: broken");
   }
 
   static List<String> args(Path out, int steps, String... extra) {
