@@ -3,7 +3,12 @@
 #   ghcr.io/tessera-dev/tessera-curator:$IMAGE_TAG   (curator-image/Containerfile)
 #   ghcr.io/tessera-dev/tessera-trainer:$IMAGE_TAG   (trainer-image/Containerfile)
 #   ghcr.io/tessera-dev/tessera-operator:$IMAGE_TAG  (operator/src/main/docker/Containerfile)
-# The names are the ones the operator (TESSERA_*_IMAGE defaults) and the Helm chart default to.
+# and, asked for by name, their CUDA variants (scripts/cuda.Containerfile):
+#   ghcr.io/tessera-dev/tessera-trainer:$IMAGE_TAG-cuda13   (trainer-cuda)
+#   ghcr.io/tessera-dev/tessera-curator:$IMAGE_TAG-cuda13   (curator-cuda)
+# the worker image plus CUDA 13's runtime, cuBLAS, NVRTC and NCCL from CUDA_LIBS (directories or
+# NVIDIA's wheels, gathered and checked by scripts/cuda-libraries.sh), for resources that ask for
+# GPUs. The names are the ones the operator (TESSERA_*_IMAGE defaults) and the Helm chart default to.
 #
 # 1. The base, Debian bookworm with openjdk-17-jre-headless, is made once with mmdebstrap from the
 #    Debian mirror and cached as a root-filesystem tar in $XDG_CACHE_HOME/tessera/images (default
@@ -15,12 +20,14 @@
 #    `podman load` or `docker load` on another machine).
 # 4. --smoke runs each image once, read-only root filesystem, no network, non-root user.
 #
-# Usage: scripts/build-images.sh [--smoke] [--save DIR] [--rebuild-base] [curator|trainer|operator ...]
+# Usage: scripts/build-images.sh [--smoke] [--save DIR] [--rebuild-base]
+#          [curator|trainer|operator|trainer-cuda|curator-cuda ...]
 # Environment: IMAGE_TAG (default 0.1.0), IMAGE_PREFIX (default ghcr.io/tessera-dev),
 #   DEBIAN_MIRROR (default http://deb.debian.org/debian), DEBIAN_SECURITY_MIRROR
 #   (default http://deb.debian.org/debian-security; "none" leaves it out), PODMAN_RUNTIME (default
 #   runc when installed), CONTAINERS_CONF (default: a file in the cache that turns off podman's
-#   default ulimits and pids limit, which some sandboxed hosts cannot apply).
+#   default ulimits and pids limit, which some sandboxed hosts cannot apply), CUDA_LIBS (for the
+#   CUDA variants: directories or .whl files, separated by spaces).
 # Works as root and as a normal user with rootless podman/buildah (mmdebstrap then runs in its
 # unshare mode, which needs the same /etc/subuid range as rootless podman). docs/images.md has more.
 set -euo pipefail
@@ -46,7 +53,7 @@ while [ $# -gt 0 ]; do
     --save=*) save_dir=${1#--save=} ;;
     --rebuild-base) rebuild_base=true ;;
     -h|--help) usage; exit 0 ;;
-    curator|trainer|operator) selected+=("$1") ;;
+    curator|trainer|operator|trainer-cuda|curator-cuda) selected+=("$1") ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
   shift
@@ -63,16 +70,27 @@ security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 
 # Per image: module directory (the build context), Containerfile (relative to it), what must be
 # built first (relative to it).
-context_of() { case "$1" in curator) echo curator-image ;; trainer) echo trainer-image ;; operator) echo operator ;; esac; }
+context_of() { case "$1" in curator*) echo curator-image ;; trainer*) echo trainer-image ;; operator) echo operator ;; esac; }
 containerfile_of() { case "$1" in operator) echo src/main/docker/Containerfile ;; *) echo Containerfile ;; esac; }
 artifact_of() {
   case "$1" in
-    curator) echo target/tessera-curator.jar ;;
-    trainer) echo target/tessera-trainer.jar ;;
+    curator*) echo target/tessera-curator.jar ;;
+    trainer*) echo target/tessera-trainer.jar ;;
     operator) echo target/quarkus-app/quarkus-run.jar ;;
   esac
 }
-image_of() { echo "$prefix/tessera-$1:$tag"; }
+image_of() {
+  case "$1" in
+    *-cuda) echo "$prefix/tessera-${1%-cuda}:$tag-cuda13" ;;
+    *) echo "$prefix/tessera-$1:$tag" ;;
+  esac
+}
+# A CUDA variant is built on its worker image: that one is built first, in the same run.
+for name in "${selected[@]}"; do
+  if [[ "$name" == *-cuda ]] && [[ " ${selected[*]} " != *" ${name%-cuda} "* ]]; then
+    selected=("${name%-cuda}" "${selected[@]}")
+  fi
+done
 
 # --- tools and the build outputs, checked before anything slow starts ----------------------------
 command -v podman >/dev/null || die "podman is missing (Debian/Ubuntu: apt-get install podman buildah mmdebstrap runc)"
@@ -86,6 +104,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   die "missing build output: ${missing[*]}
   build the jars first: ./mvnw -B package -DskipTests"
 fi
+# The CUDA libraries are gathered and checked against each jar's JNI glue before anything slow.
+for name in "${selected[@]}"; do
+  [[ "$name" == *-cuda ]] || continue
+  [ -n "${CUDA_LIBS:-}" ] || die "$name needs CUDA_LIBS: directories or NVIDIA wheels holding CUDA 13's runtime, cuBLAS, NVRTC and NCCL (see scripts/cuda-libraries.sh --help)"
+  libs=$cache/cuda-libs-$name
+  # shellcheck disable=SC2086 # CUDA_LIBS is a list
+  scripts/cuda-libraries.sh --out "$libs" --jar "$(context_of "$name")/$(artifact_of "$name")" $CUDA_LIBS \
+    || die "$name: the CUDA libraries are incomplete (above)"
+done
 
 # podman's default ulimits (RLIMIT_NOFILE) and pids limit fail on some sandboxed hosts (hybrid
 # cgroups, VMs); turning them off changes nothing that these short runs need. A CONTAINERS_CONF
@@ -148,6 +175,14 @@ fi
 for name in "${selected[@]}"; do
   image=$(image_of "$name")
   echo "== building $image"
+  if [[ "$name" == *-cuda ]]; then
+    libs=$cache/cuda-libs-$name
+    "${build_cmd[@]}" --isolation chroot --pull=never --layers \
+      --build-arg "WORKER=$(image_of "${name%-cuda}")" --build-arg "VERSION=$tag" \
+      --build-arg "TITLE=tessera-${name%-cuda}" --build-arg "CUDA_LIBRARIES=$(ls "$libs" | tr '\n' ' ' | sed 's/ $//')" \
+      -f scripts/cuda.Containerfile -t "$image" "$libs" >/dev/null
+    continue
+  fi
   "${build_cmd[@]}" --isolation chroot --pull=never --layers \
     --build-arg "BASE=$base_image" --build-arg "VERSION=$tag" \
     -f "$(containerfile_of "$name")" -t "$image" "$(context_of "$name")" >/dev/null
@@ -163,7 +198,7 @@ done
 if [ -n "$save_dir" ]; then
   mkdir -p "$save_dir"
   for name in "${selected[@]}"; do
-    out=$save_dir/tessera-$name-$tag.tar
+    out=$save_dir/$(basename "$(image_of "$name")" | tr : -).tar
     rm -f "$out"  # podman save refuses to overwrite
     podman save --quiet --format docker-archive -o "$out" "$(image_of "$name")"
     echo "   saved $out ($(du -m "$out" | cut -f1) MB)"
@@ -231,10 +266,33 @@ smoke_operator() {
     'Operator SDK .* starting'
 }
 
+# A CUDA variant: every bundled library resolves all it needs inside the image (its own loader and
+# glibc, so a library built for a newer glibc fails here), and the worker's CUDA backend finds all
+# but the driver's libcuda.so.1, which only a GPU node provides.
+smoke_cuda() {
+  local image log
+  image=$(image_of "$1")
+  log=$(mktemp)
+  cleanup+=("rm -f '$log'")
+  podman run --rm "${run_opts[@]}" --read-only --tmpfs /tmp --user 1000:1000 --entrypoint /bin/sh "$image" \
+    -c 'echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; for f in /opt/cuda/lib/*; do echo "library $f"; ldd "$f" 2>&1; done' \
+    >"$log" 2>&1 || { cat "$log" >&2; die "smoke test failed: $1 libraries"; }
+  if grep -E 'not found|No such file' "$log" >&2; then
+    die "smoke test failed: $1 has libraries that cannot be resolved (above)"
+  fi
+  expect "$log" '^LD_LIBRARY_PATH=/opt/cuda/lib$' '^library /opt/cuda/lib/libcudart\.so\.13$' \
+    '^library /opt/cuda/lib/libcublasLt\.so\.13$' '^library /opt/cuda/lib/libnvrtc\.so\.13$' \
+    '^library /opt/cuda/lib/libnccl\.so\.2$'
+  if [ "$1" = trainer-cuda ]; then
+    podman run --rm "${run_opts[@]}" --read-only --tmpfs /tmp --user 1000:1000 "$image" gpu-check >"$log" 2>&1 || true
+    expect "$log" 'cannot load the CUDA runtime .*libcuda\.so\.1'
+  fi
+}
+
 if $smoke; then
   for name in "${selected[@]}"; do
     echo "== smoke test: $(image_of "$name")"
-    "smoke_$name"
+    if [[ "$name" == *-cuda ]]; then smoke_cuda "$name"; else "smoke_$name"; fi
   done
 fi
 

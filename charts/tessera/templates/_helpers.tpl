@@ -46,3 +46,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $configured := index .root.Values.workerImages .worker }}
 {{- default (printf "ghcr.io/tessera-dev/tessera-%s:%s" .worker .root.Chart.AppVersion) $configured }}
 {{- end }}
+
+{{/* A worker's CUDA variant: "worker" is curator or trainer. */}}
+{{- define "tessera.workerCudaImage" -}}
+{{- $configured := index .root.Values.workerImages (printf "%sCuda" .worker) }}
+{{- default (printf "ghcr.io/tessera-dev/tessera-%s:%s-cuda13" .worker .root.Chart.AppVersion) $configured }}
+{{- end }}

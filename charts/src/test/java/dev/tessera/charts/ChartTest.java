@@ -209,6 +209,12 @@ class ChartTest {
             "TESSERA_CURATOR_IMAGE", "ghcr.io/tessera-dev/tessera-curator:" + appVersion())
         .containsEntry(
             "TESSERA_TRAINER_IMAGE", "ghcr.io/tessera-dev/tessera-trainer:" + appVersion())
+        .containsEntry(
+            "TESSERA_CURATOR_CUDA_IMAGE",
+            "ghcr.io/tessera-dev/tessera-curator:" + appVersion() + "-cuda13")
+        .containsEntry(
+            "TESSERA_TRAINER_CUDA_IMAGE",
+            "ghcr.io/tessera-dev/tessera-trainer:" + appVersion() + "-cuda13")
         .containsKey("JAVA_TOOL_OPTIONS");
     JsonNode podNamespace = envVar(container, "POD_NAMESPACE");
     assertThat(podNamespace.at("/valueFrom/fieldRef/fieldPath").asText())
@@ -224,8 +230,12 @@ class ChartTest {
     assertThat(deployment.at("/spec/replicas").asInt()).isEqualTo(2);
     assertThat(env)
         .containsEntry("QUARKUS_OPERATOR_SDK_NAMESPACES", "ml-team-a,ml-team-b")
-        .containsEntry("TESSERA_CURATOR_IMAGE", "registry.example.com/tessera-curator:0.1.0-cuda")
-        .containsEntry("TESSERA_TRAINER_IMAGE", "registry.example.com/tessera-trainer:0.1.0-cuda")
+        .containsEntry("TESSERA_CURATOR_IMAGE", "registry.example.com/tessera-curator:0.1.0")
+        .containsEntry("TESSERA_TRAINER_IMAGE", "registry.example.com/tessera-trainer:0.1.0")
+        .containsEntry(
+            "TESSERA_CURATOR_CUDA_IMAGE", "registry.example.com/tessera-curator:0.1.0-cuda")
+        .containsEntry(
+            "TESSERA_TRAINER_CUDA_IMAGE", "registry.example.com/tessera-trainer:0.1.0-cuda")
         .containsEntry("QUARKUS_LOG_LEVEL", "DEBUG");
   }
 

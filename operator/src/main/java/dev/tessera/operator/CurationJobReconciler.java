@@ -79,12 +79,17 @@ public class CurationJobReconciler extends StageReconciler<CurationJobSpec, Cura
                 stage,
                 "--shard-count",
                 String.valueOf(pods)));
-    if ("score".equals(stage) && spec.asksForGpus()) {
+    boolean onGpu = "score".equals(stage) && spec.asksForGpus();
+    if (onGpu) {
       // The model scorers (clipScore, mlmFilter) run on the pod's GPU.
       args.addAll(List.of("--backend", "cuda"));
     }
     WorkerPod pod =
-        new WorkerPod(resource, spec, config.images().curator(), args)
+        new WorkerPod(
+                resource,
+                spec,
+                onGpu ? config.images().curatorCuda() : config.images().curator(),
+                args)
             .labels(jobLabels(resource, stage, attempt))
             .configMap("spec", specConfigMap(resource), SPEC_DIR);
     return ChildJobs.indexed(

@@ -26,5 +26,14 @@ public interface OperatorConfig {
     String curator();
 
     String trainer();
+
+    /**
+     * The curator with CUDA 13's libraries, for the score stage of a CurationJob that asks for GPUs
+     * (the other stages run on the CPU image).
+     */
+    String curatorCuda();
+
+    /** The trainer with CUDA 13's libraries, for runs that ask for GPUs. */
+    String trainerCuda();
   }
 }

@@ -83,7 +83,11 @@ abstract class TrainingReconciler<
     }
     args.addAll(List.of("--backend", gpus > 0 ? "cuda" : "cpu"));
     WorkerPod pod =
-        new WorkerPod(resource, spec, config.images().trainer(), args)
+        new WorkerPod(
+                resource,
+                spec,
+                gpus > 0 ? config.images().trainerCuda() : config.images().trainer(),
+                args)
             .resources(withGpus(spec.resources, gpus))
             .labels(jobLabels(resource, stage, attempt))
             .subdomain(serviceName(resource))

@@ -95,6 +95,9 @@ class CurationJobLifecycleTest {
         .containsSubsequence("--paths-relative-to", "/data")
         .containsSubsequence("--phase", "score", "--shard-count", "2")
         .containsSubsequence("--backend", "cuda");
+    // The GPU stage runs the curator's CUDA variant, the others the CPU image.
+    assertThat(score.getSpec().getTemplate().getSpec().getContainers().get(0).getImage())
+        .isEqualTo("ghcr.io/tessera-dev/tessera-curator:0.1.0-cuda13");
 
     // Two score pods report; their counters add up.
     cluster.running("cj1-score", 2);
@@ -126,6 +129,8 @@ class CurationJobLifecycleTest {
     assertThat(select.getSpec().getCompletions()).isEqualTo(1);
     assertThat(select.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs())
         .doesNotContain("--backend");
+    assertThat(select.getSpec().getTemplate().getSpec().getContainers().get(0).getImage())
+        .isEqualTo("ghcr.io/tessera-dev/tessera-curator:0.1.0");
     cluster.report(
         cj,
         0,

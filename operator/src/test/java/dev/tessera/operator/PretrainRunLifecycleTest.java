@@ -83,6 +83,22 @@ class PretrainRunLifecycleTest {
     return run;
   }
 
+  /** A run without GPUs trains on the CPU image; a run with GPUs (below) on its CUDA variant. */
+  @Test
+  void aRunWithoutGpusRunsTheCpuTrainerImage() {
+    ClusterSimulation cluster = cluster();
+    PretrainRun run = pretrainRun("ptr-cpu", null);
+    run.getSpec().input = InputRef.path("packed");
+    run.getSpec().queueName = null;
+    run.getSpec().nodes = 1;
+    run.getSpec().gpusPerNode = 0;
+    client.resource(run).create();
+    var container =
+        cluster.awaitJob("ptr-cpu-train").getSpec().getTemplate().getSpec().getContainers().get(0);
+    assertThat(container.getImage()).isEqualTo("ghcr.io/tessera-dev/tessera-trainer:0.1.0");
+    assertThat(container.getArgs()).containsSubsequence("--backend", "cpu");
+  }
+
   /**
    * The way to running pods comes first: a new resource's ServiceAccount (its pods cannot be made
    * without it), then its Job; the Role, RoleBinding and progress ConfigMap follow, the ConfigMap
@@ -227,6 +243,7 @@ class PretrainRunLifecycleTest {
         .anySatisfy(r -> assertThat(r.getOnExitCodes().getValues()).contains(2, 4));
     var pod = train.getSpec().getTemplate().getSpec();
     var container = pod.getContainers().get(0);
+    assertThat(container.getImage()).isEqualTo("ghcr.io/tessera-dev/tessera-trainer:0.1.0-cuda13");
     assertThat(container.getArgs())
         .containsSubsequence("pretrain", "--data", "packed")
         .containsSubsequence("--ranks", "8", "--local-ranks", "4")

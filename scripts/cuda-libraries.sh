@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Gathers the CUDA 13 user-space libraries the CUDA backend loads into one directory, and checks
+# that they are complete: every library that the backend's JNI glue (in the worker jar) needs, and
+# every library those need in turn, is there, except the driver's libcuda.so.1, which the NVIDIA
+# container toolkit (or the host) provides.
+#
+# Usage: scripts/cuda-libraries.sh --out DIR [--jar JAR] SOURCE...
+#   SOURCE  a directory searched for the libraries (a CUDA toolkit's lib64, a Python environment's
+#           site-packages/nvidia, an unpacked NVIDIA container image), or a wheel (.whl) of NVIDIA's
+#           pip packages: nvidia-cuda-runtime, nvidia-cublas, nvidia-cuda-nvrtc and nvidia-nccl-cu13
+#           for CUDA 13.
+#   --out   where the libraries are copied, each under its soname (emptied first)
+#   --jar   the worker jar whose JNI glue is checked (default trainer-image/target/tessera-trainer.jar)
+#
+# The libraries: libcudart.so.13 (runtime), libcublas.so.13 and libcublasLt.so.13 (GEMMs),
+# libnvrtc.so.13 with its libnvrtc-builtins.so.13.* (kernels for GPUs the built-in fatbin does not
+# cover), libnccl.so.2 (several GPUs). Exit status 1, naming what is missing, when any is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "cuda-libraries: $*" >&2; exit 1; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+out=
+jar=trainer-image/target/tessera-trainer.jar
+sources=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift ;;
+    --jar) [ $# -ge 2 ] || die "--jar needs a file"; jar=$2; shift ;;
+    -h|--help) usage; exit 0 ;;
+    -*) die "unknown option '$1' (try --help)" ;;
+    *) sources+=("$1") ;;
+  esac
+  shift
+done
+[ -n "$out" ] || die "--out DIR is required (try --help)"
+[ ${#sources[@]} -gt 0 ] || die "no SOURCE given: a directory holding the CUDA 13 libraries, or NVIDIA's wheels (try --help)"
+[ -f "$jar" ] || die "no worker jar at $jar: build it first (./mvnw -B package -DskipTests)"
+for tool in readelf unzip; do
+  command -v "$tool" >/dev/null || die "$tool is missing (Debian/Ubuntu: apt-get install binutils unzip)"
+done
+
+# The JNI glue of the CUDA backend: runtime, GEMMs, NVRTC, NCCL.
+GLUE=(libjnicudart.so libjnicublas.so libjninvrtc.so libjninccl.so)
+# What the glue loads, and what NVRTC opens at run time without naming it as a dependency.
+WANTED=(libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnvrtc.so.13 libnccl.so.2)
+BUILTINS='libnvrtc-builtins.so.13.*'
+# Libraries every Debian/Ubuntu base has (libc6, libstdc++6, libgcc-s1), and the driver.
+SYSTEM_RE='^(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|ld-linux-x86-64)\.so\.[0-9]+$|^libcuda\.so\.1$'
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Wheels are zip files: their shared libraries are unpacked into the search.
+search=()
+for source in "${sources[@]}"; do
+  if [ -d "$source" ]; then
+    search+=("$source")
+  elif [ -f "$source" ] && [[ "$source" == *.whl ]]; then
+    dir=$work/wheels/$(basename "$source" .whl)
+    mkdir -p "$dir"
+    unzip -q -o "$source" '*.so*' -d "$dir" 2>/dev/null || echo "cuda-libraries: $source holds no shared library" >&2
+    search+=("$dir")
+  else
+    die "SOURCE $source is neither a directory nor a .whl file"
+  fi
+done
+
+soname() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'; }
+needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
+
+# A file named like the soname (or a versioned name of it) whose ELF soname is exactly that.
+find_library() {
+  local name=$1 file
+  while IFS= read -r file; do
+    if [ "$(soname "$file")" = "$name" ] || [[ "$name" == libnvrtc-builtins* && "$(soname "$file")" == $name ]]; then
+      echo "$file"
+      return 0
+    fi
+  done < <(find -L "${search[@]}" -name "${name}*" \( -type f -o -type l \) 2>/dev/null | sort)
+  return 1
+}
+
+rm -rf "$out"
+mkdir -p "$out"
+missing=()
+for name in "${WANTED[@]}" "$BUILTINS"; do
+  if file=$(find_library "$name"); then
+    target=$out/$(soname "$file")
+    cp -L "$file" "$target"
+    chmod 0644 "$target"
+  else
+    missing+=("$name")
+  fi
+done
+
+# Every dependency of the glue and of the libraries gathered must be gathered too, or the system's.
+mkdir -p "$work/glue"
+unzip -q -j -o "$jar" "${GLUE[@]/#/org/bytedeco/cuda/linux-x86_64/}" -d "$work/glue" \
+  || die "$jar lacks the CUDA JNI glue (${GLUE[*]})"
+unresolved=()
+for file in "$work"/glue/*.so "$out"/*; do
+  [ -f "$file" ] || continue
+  for dependency in $(needed "$file"); do
+    if [ ! -f "$out/$dependency" ] && ! [[ "$dependency" =~ $SYSTEM_RE ]] \
+      && ! [[ " ${missing[*]} " == *" $dependency "* ]]; then
+      unresolved+=("$dependency (needed by $(basename "$file"))")
+    fi
+  done
+done
+
+if [ ${#missing[@]} -gt 0 ] || [ ${#unresolved[@]} -gt 0 ]; then
+  {
+    [ ${#missing[@]} -eq 0 ] || echo "cuda-libraries: not found in ${sources[*]}: ${missing[*]}"
+    for u in "${unresolved[@]}"; do echo "cuda-libraries: unresolved: $u"; done
+    echo "cuda-libraries: give directories or wheels holding CUDA 13's runtime, cuBLAS, NVRTC and NCCL"
+    echo "  (pip download --no-deps nvidia-cuda-runtime nvidia-cublas nvidia-cuda-nvrtc nvidia-nccl-cu13"
+    echo "   with versions for CUDA 13; or a CUDA 13 toolkit's lib64 plus NCCL's lib)"
+  } >&2
+  exit 1
+fi
+
+echo "cuda-libraries: $(ls "$out" | wc -l) libraries in $out ($(du -sm "$out" | cut -f1) MB):"
+for file in "$out"/*; do
+  printf '  %-32s %6d kB\n' "$(basename "$file")" $(($(stat -c %s "$file") / 1024))
+done
