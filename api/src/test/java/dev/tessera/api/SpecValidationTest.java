@@ -124,6 +124,13 @@ class SpecValidationTest {
           return SpecValidation.problems(p);
         });
     b.put(
+        "a PackJob takes exactly one of input and inputs",
+        () -> {
+          PackJob p = pack();
+          p.getSpec().inputs = List.of(InputRef.path("more/shards"));
+          return SpecValidation.problems(p);
+        });
+    b.put(
         "a PretrainRun's input is a packJob or a path",
         () -> {
           PretrainRun r = pretrain();
@@ -190,6 +197,28 @@ class SpecValidationTest {
     assertThat(SpecValidation.problems(pack())).isEmpty();
     assertThat(SpecValidation.problems(pretrain())).isEmpty();
     assertThat(SpecValidation.problems(finetune())).isEmpty();
+  }
+
+  @Test
+  void aPackJobPacksSeveralInputsTogether() {
+    PackJob p = pack();
+    InputRef ccs = new InputRef();
+    ccs.curationJob = "curate-ccs";
+    p.getSpec().input = null;
+    p.getSpec().inputs = List.of(ccs, InputRef.path("datacomp/shards"));
+    assertThat(SpecValidation.problems(p)).isEmpty();
+    assertThat(p.getSpec().inputList()).containsExactly(ccs, p.getSpec().inputs.get(1));
+
+    InputRef run = new InputRef();
+    run.pretrainRun = "r";
+    p.getSpec().inputs = List.of(ccs, run);
+    assertThat(SpecValidation.problems(p))
+        .containsExactly("a PackJob's input is a curationJob or a path");
+    p.getSpec().inputs = List.of();
+    assertThat(SpecValidation.problems(p)).containsExactly("spec.inputs must name 1 to 64 inputs");
+    p.getSpec().inputs = null;
+    assertThat(SpecValidation.problems(p))
+        .containsExactly("a PackJob takes exactly one of input and inputs");
   }
 
   @Test

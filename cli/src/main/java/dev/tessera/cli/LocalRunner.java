@@ -108,7 +108,10 @@ public final class LocalRunner {
   private int runStage(Stage stage, JsonNode spec, TesseraStatus previous) throws IOException {
     TesseraStatus status = previous == null ? new TesseraStatus() : previous;
     Instant started = Instant.now();
-    String input = resolveInput(stage);
+    List<String> inputs = new ArrayList<>();
+    for (int i = 0; i < stage.inputs().size(); i++) {
+      inputs.add(resolveInput(stage, i));
+    }
     if (previous != null && (previous.phase == Phase.Running || interrupted(previous))) {
       out.printf("↻ %-12s %-20s was interrupted: continuing%n", stage.kind(), stage.name());
     }
@@ -116,7 +119,7 @@ public final class LocalRunner {
     status.startTime = status.startTime == null ? started.toString() : status.startTime;
     status.completionTime = null;
     status.observedGeneration = 1L;
-    set(status, Conditions.INPUT_READY, true, "InputReady", input);
+    set(status, Conditions.INPUT_READY, true, "InputReady", String.join(", ", inputs));
     set(status, Conditions.RUNNING, true, "Running", "running in process on " + volume);
     state.put(stage.id(), spec, status);
 
@@ -126,7 +129,7 @@ public final class LocalRunner {
     Files.createDirectories(progress.getParent());
     Files.createDirectories(log.getParent());
     Files.deleteIfExists(progress);
-    List<String> args = WorkerArgs.of(stage, volume, input, progress);
+    List<String> args = WorkerArgs.of(stage, volume, inputs, progress);
     int code;
     // The worker's own output goes to the stage's log (appended: an interrupted run's stays);
     // the console gets the progress line.
@@ -217,9 +220,12 @@ public final class LocalRunner {
     return code;
   }
 
-  /** The input, relative to the volume: the named stage's output, or the spec's path. */
-  private String resolveInput(Stage stage) throws IOException {
-    InputRef ref = stage.input();
+  /**
+   * Input {@code index} of the stage, relative to the volume: the named stage's output, or the
+   * spec's path.
+   */
+  private String resolveInput(Stage stage, int index) throws IOException {
+    InputRef ref = stage.inputs().get(index);
     if (ref.kind() != null) {
       LocalState.Entry upstream = state.get(ref.kind() + "/" + ref.name());
       if (upstream == null
@@ -228,7 +234,7 @@ public final class LocalRunner {
         throw new PipelineError(
             stage.where()
                 + ": "
-                + stage.inputField()
+                + stage.inputField(index)
                 + ": "
                 + ref.kind()
                 + " "
@@ -251,7 +257,7 @@ public final class LocalRunner {
         throw new PipelineError(
             stage.where()
                 + ": "
-                + stage.inputField()
+                + stage.inputField(index)
                 + ": "
                 + path
                 + " is not on the volume "

@@ -180,25 +180,28 @@ public final class Pipeline {
 
   private static List<Stage> dependencies(Stage s, Map<String, Stage> byId, List<Stage> all) {
     List<Stage> deps = new ArrayList<>();
-    InputRef ref = s.input();
-    if (ref != null && ref.kind() != null) {
-      Stage named = byId.get(ref.kind() + "/" + ref.name());
-      if (named == null) {
-        throw new PipelineError(
-            s.where()
-                + ": "
-                + s.inputField()
-                + ": no "
-                + ref.kind()
-                + " named '"
-                + ref.name()
-                + "' in the pipeline");
-      }
-      deps.add(named);
-    } else if (ref != null && ref.path != null) {
-      for (Stage other : all) {
-        if (other != s && inside(ref.path, other.outputDir())) {
-          deps.add(other);
+    List<InputRef> inputs = s.inputs();
+    for (int i = 0; i < inputs.size(); i++) {
+      InputRef ref = inputs.get(i);
+      if (ref != null && ref.kind() != null) {
+        Stage named = byId.get(ref.kind() + "/" + ref.name());
+        if (named == null) {
+          throw new PipelineError(
+              s.where()
+                  + ": "
+                  + s.inputField(i)
+                  + ": no "
+                  + ref.kind()
+                  + " named '"
+                  + ref.name()
+                  + "' in the pipeline");
+        }
+        deps.add(named);
+      } else if (ref != null && ref.path != null) {
+        for (Stage other : all) {
+          if (other != s && inside(ref.path, other.outputDir()) && !deps.contains(other)) {
+            deps.add(other);
+          }
         }
       }
     }

@@ -32,24 +32,34 @@ public record Stage(Path file, CustomResource<?, TesseraStatus> resource) {
     return kind() + "/" + name();
   }
 
-  /** What the stage names as its input, and the field that names it; null when nothing. */
-  public InputRef input() {
+  /** What the stage names as its inputs, in order (a PackJob may name several). */
+  public List<InputRef> inputs() {
     if (resource instanceof PackJob p) {
-      return p.getSpec().input;
+      return p.getSpec().inputList();
     }
     if (resource instanceof PretrainRun p) {
-      return p.getSpec().input;
+      return List.of(p.getSpec().input);
     }
     if (resource instanceof FinetuneRun f) {
-      return f.getSpec().init;
+      return List.of(f.getSpec().init);
     }
-    return InputRef.path(((CurationJob) resource).getSpec().input);
+    return List.of(InputRef.path(((CurationJob) resource).getSpec().input));
   }
 
-  /** The field of {@link #input()}, for messages. */
+  /** The field naming the first input, for messages. */
   public String inputField() {
-    String field = resource instanceof FinetuneRun ? "spec.init" : "spec.input";
-    InputRef ref = input();
+    return inputField(0);
+  }
+
+  /** The field naming input {@code index} of {@link #inputs()}, for messages. */
+  public String inputField(int index) {
+    String field =
+        resource instanceof FinetuneRun
+            ? "spec.init"
+            : resource instanceof PackJob p && p.getSpec().inputs != null
+                ? "spec.inputs[" + index + "]"
+                : "spec.input";
+    InputRef ref = inputs().get(index);
     if (resource instanceof CurationJob) {
       return field;
     }

@@ -28,11 +28,14 @@ final class WorkerArgs {
   private WorkerArgs() {}
 
   /**
-   * @param input the resolved input, relative to the volume
+   * @param inputs the resolved inputs, relative to the volume, in the order of {@link
+   *     Stage#inputs()}
    * @param progress the progress report file
    */
-  static List<String> of(Stage stage, Path volume, String input, Path progress) throws IOException {
+  static List<String> of(Stage stage, Path volume, List<String> inputs, Path progress)
+      throws IOException {
     List<String> args = new ArrayList<>();
+    String input = inputs.get(0);
     if (stage.resource() instanceof CurationJob c) {
       CurationJobSpec spec = c.getSpec();
       Path config =
@@ -57,11 +60,12 @@ final class WorkerArgs {
       }
     } else if (stage.resource() instanceof PackJob p) {
       PackJobSpec spec = p.getSpec();
+      args.add("pack");
+      for (String each : inputs) {
+        args.addAll(List.of("--input", abs(volume, each)));
+      }
       args.addAll(
           List.of(
-              "pack",
-              "--input",
-              abs(volume, input),
               "--out",
               abs(volume, spec.output),
               "--tokenizer",

@@ -94,6 +94,29 @@ class PipelineErrorsTest {
   }
 
   @Test
+  void aMissingInputAmongSeveralIsNamedWithItsIndex() throws IOException {
+    String curation =
+        """
+        apiVersion: tessera.dev/v1alpha1
+        kind: CurationJob
+        metadata: {name: ccs}
+        spec:
+          input: raw/{00000..00003}.tar
+          output: {path: curated-ccs}
+        ---
+        """;
+    assertThat(
+            error(
+                curation
+                    + PACK.replace(
+                        "input: {path: curated/shards}",
+                        "inputs: [{curationJob: ccs}, {curationJob: nope}]")))
+        .contains(
+            "PackJob pack: spec.inputs[1].curationJob: no CurationJob named 'nope' in the"
+                + " pipeline");
+  }
+
+  @Test
   void aMissingInputPathIsNamed() throws IOException {
     assertThat(error(PACK))
         .contains("PackJob pack: spec.input.path: curated/shards is not on the volume");

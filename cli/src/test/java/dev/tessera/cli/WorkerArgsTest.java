@@ -2,6 +2,9 @@ package dev.tessera.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tessera.api.v1alpha1.InputRef;
+import dev.tessera.api.v1alpha1.PackJob;
+import dev.tessera.api.v1alpha1.PackJobSpec;
 import dev.tessera.api.v1alpha1.PretrainRun;
 import dev.tessera.api.v1alpha1.PretrainRunSpec;
 import dev.tessera.api.v1alpha1.TrainingSpec;
@@ -39,6 +42,34 @@ class WorkerArgsTest {
     spec.training.steps = 10L;
     run.setSpec(spec);
     return WorkerArgs.of(
-        new Stage(volume.resolve("ptr.yaml"), run), volume, "packed", volume.resolve("p.json"));
+        new Stage(volume.resolve("ptr.yaml"), run),
+        volume,
+        List.of("packed"),
+        volume.resolve("p.json"));
+  }
+
+  @Test
+  void aPackJobWithSeveralInputsPacksThemInTheirOrder() throws IOException {
+    PackJob pack = new PackJob();
+    pack.setMetadata(new ObjectMetaBuilder().withName("pack").build());
+    PackJobSpec spec = new PackJobSpec();
+    spec.inputs = List.of(InputRef.path("ccs/shards"), InputRef.path("datacomp/{0..1}.tar"));
+    spec.output = "packed";
+    spec.tokenizer = "tokenizer.json";
+    pack.setSpec(spec);
+    List<String> args =
+        WorkerArgs.of(
+            new Stage(volume.resolve("pack.yaml"), pack),
+            volume,
+            List.of("ccs/shards", "datacomp/{0..1}.tar"),
+            volume.resolve("p.json"));
+    assertThat(args)
+        .containsSubsequence(
+            "pack",
+            "--input",
+            volume.resolve("ccs/shards").toString(),
+            "--input",
+            volume.resolve("datacomp/{0..1}.tar").toString(),
+            "--out");
   }
 }

@@ -36,8 +36,10 @@ final class PackCommand implements Callable<Integer> {
       names = "--input",
       required = true,
       paramLabel = "SHARDS",
-      description = "A directory, a tar file, or a brace pattern such as 'raw/{00000..00099}.tar'.")
-  String input;
+      description =
+          "A directory, a tar file, or a brace pattern such as 'raw/{00000..00099}.tar'; repeat"
+              + " it to pack several sets together (their shards in the order given).")
+  List<String> inputs;
 
   @Option(names = "--allow-missing", description = "Skip shards a brace pattern names but lacks.")
   boolean allowMissing;
@@ -115,7 +117,7 @@ final class PackCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    List<Path> shards = UserError.resolveShards(input, allowMissing);
+    List<Path> shards = UserError.resolveShards(inputs, allowMissing);
     PackOptions options;
     try {
       options =

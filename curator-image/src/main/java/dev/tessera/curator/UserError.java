@@ -4,7 +4,10 @@ import dev.tessera.data.webdataset.ShardList;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /** A mistake in what the user asked for: reported as one line, without a stack trace. */
 final class UserError extends RuntimeException {
@@ -26,5 +29,25 @@ final class UserError extends RuntimeException {
     } catch (IllegalArgumentException e) {
       throw new UserError(e.getMessage());
     }
+  }
+
+  /**
+   * The shards of several arguments, in the order given; a shard named by two of them is a user
+   * error (it would be packed twice).
+   */
+  static List<Path> resolveShards(List<String> specs, boolean allowMissing) throws IOException {
+    List<Path> shards = new ArrayList<>();
+    Map<Path, String> namedBy = new HashMap<>();
+    for (String spec : specs) {
+      for (Path shard : resolveShards(spec, allowMissing)) {
+        String earlier = namedBy.putIfAbsent(shard.toAbsolutePath().normalize(), spec);
+        if (earlier != null) {
+          throw new UserError(
+              shard + " is named by two inputs, '" + earlier + "' and '" + spec + "'");
+        }
+        shards.add(shard);
+      }
+    }
+    return shards;
   }
 }

@@ -279,6 +279,31 @@ class PackCommandTest {
     assertSameFiles(two, one);
   }
 
+  /**
+   * Several inputs pack together, their shards in the order given: a set split over two inputs
+   * packs exactly as one input naming the same shards. A shard two inputs name is refused.
+   */
+  @Test
+  void severalInputsPackTogether() throws IOException {
+    Path whole = tmp.resolve("whole");
+    assertThat(pack(whole).exitCode()).isZero();
+    Path split = tmp.resolve("split");
+    List<String> args = packArgs(split);
+    args.set(args.indexOf("--input") + 1, raw.resolve("00000.tar").toString());
+    args.addAll(List.of("--input", raw + "/{00001..00002}.tar"));
+    Outcome together = run(args.toArray(String[]::new));
+    assertThat(together.exitCode()).as(together.err()).isZero();
+    assertSameFiles(split, whole);
+
+    List<String> twice = packArgs(tmp.resolve("twice"));
+    twice.addAll(List.of("--input", raw + "/{00001..00002}.tar"));
+    Outcome refused = run(twice.toArray(String[]::new));
+    assertThat(refused.exitCode()).isEqualTo(CuratorMain.USAGE_ERROR);
+    assertThat(refused.err())
+        .contains(
+            "00001.tar is named by two inputs, '" + raw + "' and '" + raw + "/{00001..00002}.tar'");
+  }
+
   @Test
   void overlongCaptionsAreTruncatedToEndOnEosOrDropped() throws IOException {
     // 20-token sequences with 4 image tokens leave room for 16 text tokens: the longer synthetic

@@ -37,8 +37,9 @@ public class CurationJobReconciler extends StageReconciler<CurationJobSpec, Cura
   }
 
   @Override
-  protected InputRef input(CurationJob resource) {
-    return null;
+  protected List<InputRef> inputs(CurationJob resource) {
+    // Its input is raw shards, a path the curator itself resolves from the spec file.
+    return List.of();
   }
 
   @Override
@@ -61,7 +62,8 @@ public class CurationJobReconciler extends StageReconciler<CurationJobSpec, Cura
   }
 
   @Override
-  protected Job job(CurationJob resource, String stage, String jobName, String input, int attempt) {
+  protected Job job(
+      CurationJob resource, String stage, String jobName, List<String> inputs, int attempt) {
     CurationJobSpec spec = resource.getSpec();
     int pods = "select".equals(stage) ? 1 : spec.parallelismOrDefault();
     List<String> args =

@@ -24,8 +24,8 @@ public class FinetuneRunReconciler extends TrainingReconciler<FinetuneRunSpec, F
   }
 
   @Override
-  protected InputRef input(FinetuneRun resource) {
-    return resource.getSpec().init;
+  protected List<InputRef> inputs(FinetuneRun resource) {
+    return List.of(resource.getSpec().init);
   }
 
   @Override

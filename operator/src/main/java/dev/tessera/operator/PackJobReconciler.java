@@ -31,8 +31,8 @@ public class PackJobReconciler extends StageReconciler<PackJobSpec, PackJob> {
   }
 
   @Override
-  protected InputRef input(PackJob resource) {
-    return resource.getSpec().input;
+  protected List<InputRef> inputs(PackJob resource) {
+    return resource.getSpec().inputList();
   }
 
   @Override
@@ -41,19 +41,15 @@ public class PackJobReconciler extends StageReconciler<PackJobSpec, PackJob> {
   }
 
   @Override
-  protected Job job(PackJob resource, String stage, String jobName, String input, int attempt) {
+  protected Job job(
+      PackJob resource, String stage, String jobName, List<String> inputs, int attempt) {
     PackJobSpec spec = resource.getSpec();
-    List<String> args =
-        new ArrayList<>(
-            List.of(
-                "pack",
-                "--input",
-                input,
-                "--out",
-                spec.output,
-                "--tokenizer",
-                spec.tokenizer,
-                "--resume"));
+    List<String> args = new ArrayList<>(List.of("pack"));
+    for (String input : inputs) {
+      // Several inputs pack together, their shards in this order.
+      args.addAll(List.of("--input", input));
+    }
+    args.addAll(List.of("--out", spec.output, "--tokenizer", spec.tokenizer, "--resume"));
     args.addAll(spec.packerOptions());
     WorkerPod pod =
         new WorkerPod(resource, spec, config.images().curator(), args)

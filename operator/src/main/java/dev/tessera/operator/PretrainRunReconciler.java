@@ -24,8 +24,8 @@ public class PretrainRunReconciler extends TrainingReconciler<PretrainRunSpec, P
   }
 
   @Override
-  protected InputRef input(PretrainRun resource) {
-    return resource.getSpec().input;
+  protected List<InputRef> inputs(PretrainRun resource) {
+    return List.of(resource.getSpec().input);
   }
 
   @Override

@@ -73,17 +73,21 @@ public abstract class StageReconciler<
   /** Problems with the spec ({@code SpecValidation}); empty when it is valid. */
   protected abstract List<String> validate(R resource);
 
-  /** The input resource, or null when the input is a path (or there is none). */
-  protected abstract InputRef input(R resource);
+  /**
+   * The inputs in order: resources, which must have succeeded before the Jobs start, or paths on
+   * the volume; empty when the kind reads none.
+   */
+  protected abstract List<InputRef> inputs(R resource);
 
   /** The stages in order, e.g. score, select, reshard. */
   protected abstract List<String> stages(R resource);
 
   /**
-   * The Job of {@code stage}, attempt {@code attempt}, with {@code input} the resolved input path
-   * (the input resource's output, or the spec's path).
+   * The Job of {@code stage}, attempt {@code attempt}, with {@code inputs} the resolved input paths
+   * in the order of {@link #inputs} (each input resource's output, or the spec's path).
    */
-  protected abstract Job job(R resource, String stage, String jobName, String input, int attempt);
+  protected abstract Job job(
+      R resource, String stage, String jobName, List<String> inputs, int attempt);
 
   /** Objects the Jobs need besides the progress channel (a spec ConfigMap, a Service). */
   protected List<HasMetadata> extras(R resource) {
@@ -227,10 +231,15 @@ public abstract class StageReconciler<
       }
       return null;
     }
-    // The input: another resource must have succeeded first.
-    String inputPath = null;
-    InputRef ref = input(resource);
-    if (ref != null && ref.kind() != null) {
+    // The inputs: the resources among them must all have succeeded first.
+    List<String> inputPaths = new ArrayList<>();
+    List<String> succeeded = new ArrayList<>();
+    List<String> waitingFor = new ArrayList<>();
+    for (InputRef ref : inputs(resource)) {
+      if (ref.kind() == null) {
+        inputPaths.add(ref.path);
+        continue;
+      }
       HasMetadata upstream = fetch(context.getClient(), ref, namespace(resource));
       TesseraStatus upstreamStatus = statusOf(upstream);
       Phase upstreamPhase = upstreamStatus == null ? null : upstreamStatus.phase;
@@ -256,34 +265,41 @@ public abstract class StageReconciler<
         return null;
       }
       if (upstreamPhase != Phase.Succeeded) {
-        status.phase = Phase.Waiting;
-        status.setCondition(
-            Conditions.INPUT_READY,
-            false,
-            Conditions.REASON_WAITING,
-            "waiting for "
-                + ref.kind()
+        waitingFor.add(
+            ref.kind()
                 + " "
                 + ref.name()
                 + (upstream == null
                     ? " (not found)"
-                    : " (phase " + (upstreamPhase == null ? "none" : upstreamPhase) + ")"),
-            generation,
-            now);
-        return config.waitingPoll();
+                    : " (phase " + (upstreamPhase == null ? "none" : upstreamPhase) + ")"));
+        continue;
       }
-      inputPath = upstreamStatus.output == null ? null : upstreamStatus.output.path;
+      String path = upstreamStatus.output == null ? null : upstreamStatus.output.path;
+      inputPaths.add(path);
+      succeeded.add(ref.kind() + " " + ref.name() + " succeeded: " + path);
+    }
+    if (!waitingFor.isEmpty()) {
+      status.phase = Phase.Waiting;
+      status.setCondition(
+          Conditions.INPUT_READY,
+          false,
+          Conditions.REASON_WAITING,
+          "waiting for " + String.join(", ", waitingFor),
+          generation,
+          now);
+      return config.waitingPoll();
+    }
+    if (succeeded.isEmpty()) {
+      status.setCondition(
+          Conditions.INPUT_READY, true, "Path", "input on the volume", generation, now);
+    } else {
       status.setCondition(
           Conditions.INPUT_READY,
           true,
           "InputSucceeded",
-          ref.kind() + " " + ref.name() + " succeeded: " + inputPath,
+          String.join("; ", succeeded),
           generation,
           now);
-    } else {
-      inputPath = ref == null ? null : ref.path;
-      status.setCondition(
-          Conditions.INPUT_READY, true, "Path", "input on the volume", generation, now);
     }
 
     ensureChannel(resource, context, afterStep);
@@ -313,7 +329,7 @@ public abstract class StageReconciler<
               .orElse(null);
       foldProgress(resource, status, reports, stage, status.stagesDone.size());
       if (job == null) {
-        Job desired = job(resource, stage, jobName, inputPath, attempt);
+        Job desired = job(resource, stage, jobName, inputPaths, attempt);
         annotateWorkSpec(desired, resource);
         create(context.getClient(), desired);
         deleteOtherAttempts(resource, context, stage, jobName);

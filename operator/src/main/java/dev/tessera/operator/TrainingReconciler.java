@@ -68,8 +68,9 @@ abstract class TrainingReconciler<
   }
 
   @Override
-  protected Job job(R resource, String stage, String jobName, String input, int attempt) {
+  protected Job job(R resource, String stage, String jobName, List<String> inputs, int attempt) {
     S spec = resource.getSpec();
+    String input = inputs.get(0);
     int nodes = spec.nodesOrDefault();
     int gpus = spec.gpusPerNodeOrDefault();
     List<String> args = new ArrayList<>(command(resource, input));

@@ -172,6 +172,79 @@ class CurationJobLifecycleTest {
         .containsSubsequence("--input", "curated/shards");
   }
 
+  /**
+   * A PackJob with several inputs waits for every CurationJob among them, and packs their outputs
+   * and its paths together, in the order given.
+   */
+  @Test
+  void aPackJobWithSeveralInputsWaitsForAllOfThem() {
+    ClusterSimulation cluster = new ClusterSimulation(client, client.getNamespace());
+    PackJob pack = PretrainRunLifecycleTest.packJob("pack-mix");
+    InputRef first = new InputRef();
+    first.curationJob = "mix-a";
+    InputRef second = new InputRef();
+    second.curationJob = "mix-b";
+    pack.getSpec().input = null;
+    pack.getSpec().inputs = List.of(first, second, InputRef.path("extra/shards"));
+    client.resource(pack).create();
+    for (String name : List.of("mix-a", "mix-b")) {
+      CurationJob curation = curationJob(name);
+      curation.getSpec().output.path = "curated-" + name;
+      client.resource(curation).create();
+    }
+    PackJob both =
+        cluster.awaitStatus(
+            PackJob.class,
+            "pack-mix",
+            s ->
+                s.condition(Conditions.INPUT_READY) != null
+                    && s.condition(Conditions.INPUT_READY).getMessage().contains("mix-b"));
+    assertThat(both.getStatus().phase).isEqualTo(Phase.Waiting);
+    assertThat(both.getStatus().condition(Conditions.INPUT_READY).getMessage())
+        .startsWith("waiting for CurationJob mix-a (phase ")
+        .contains(", CurationJob mix-b (phase ");
+
+    for (String stage : List.of("score", "select", "reshard")) {
+      cluster.complete(cluster.awaitJob("mix-a-" + stage).getMetadata().getName());
+    }
+    cluster.awaitStatus(CurationJob.class, "mix-a", s -> s.phase == Phase.Succeeded);
+    PackJob one =
+        cluster.awaitStatus(
+            PackJob.class,
+            "pack-mix",
+            s ->
+                s.condition(Conditions.INPUT_READY) != null
+                    && !s.condition(Conditions.INPUT_READY).getMessage().contains("mix-a"));
+    assertThat(one.getStatus().condition(Conditions.INPUT_READY).getMessage())
+        .startsWith("waiting for CurationJob mix-b (phase ");
+    assertThat(client.batch().v1().jobs().withName("pack-mix-pack").get()).isNull();
+
+    for (String stage : List.of("score", "select", "reshard")) {
+      cluster.complete(cluster.awaitJob("mix-b-" + stage).getMetadata().getName());
+    }
+    Job packing = cluster.awaitJob("pack-mix-pack");
+    assertThat(packing.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs())
+        .containsSubsequence(
+            "--input",
+            "curated-mix-a/shards",
+            "--input",
+            "curated-mix-b/shards",
+            "--input",
+            "extra/shards",
+            "--out");
+    PackJob ready =
+        cluster.awaitStatus(
+            PackJob.class,
+            "pack-mix",
+            s ->
+                s.condition(Conditions.INPUT_READY) != null
+                    && "True".equals(s.condition(Conditions.INPUT_READY).getStatus()));
+    assertThat(ready.getStatus().condition(Conditions.INPUT_READY).getMessage())
+        .isEqualTo(
+            "CurationJob mix-a succeeded: curated-mix-a/shards;"
+                + " CurationJob mix-b succeeded: curated-mix-b/shards");
+  }
+
   @Test
   void finetuneStartsFromThePretrainRunsOutput() {
     ClusterSimulation cluster = new ClusterSimulation(client, client.getNamespace());

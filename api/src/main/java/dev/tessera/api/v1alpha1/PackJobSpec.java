@@ -6,6 +6,7 @@ import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,12 +14,34 @@ import java.util.List;
 /** {@code PackJob.spec}: the packer's options (docs/packing.md). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(
-    value = "!has(self.input.packJob) && !has(self.input.pretrainRun)",
+    value = "has(self.input) != has(self.inputs)",
+    message = "a PackJob takes exactly one of input and inputs")
+@ValidationRule(
+    value =
+        "(!has(self.input) || (!has(self.input.packJob) && !has(self.input.pretrainRun)))"
+            + " && (!has(self.inputs) || self.inputs.all(i, !has(i.packJob) &&"
+            + " !has(i.pretrainRun)))",
     message = "a PackJob's input is a curationJob or a path")
 public class PackJobSpec extends WorkloadSpec {
+  /** Most sets one PackJob packs together. */
+  public static final int MAX_INPUTS = 64;
+
   @JsonPropertyDescription("The samples: a CurationJob's output, or shards on the volume.")
-  @Required
   public InputRef input;
+
+  @JsonPropertyDescription(
+      "Several sets packed together instead of one input, their shards in this order:"
+          + " CurationJobs (the PackJob waits until all have succeeded) or shards on the volume.")
+  @Size(min = 1, max = MAX_INPUTS)
+  public List<InputRef> inputs;
+
+  /** The input, or the inputs, in order. */
+  public List<InputRef> inputList() {
+    if (input != null) {
+      return List.of(input);
+    }
+    return inputs == null ? List.of() : inputs;
+  }
 
   @JsonPropertyDescription("Output directory for the packed shards, relative to the volume.")
   @Required

@@ -98,8 +98,19 @@ public final class SpecValidation {
     if (spec == null) {
       return problems;
     }
-    input(problems, spec.input);
-    if (spec.input != null && (spec.input.packJob != null || spec.input.pretrainRun != null)) {
+    if ((spec.input != null) == (spec.inputs != null)) {
+      problems.add("a PackJob takes exactly one of input and inputs");
+    }
+    if (spec.inputs != null
+        && (spec.inputs.isEmpty() || spec.inputs.size() > PackJobSpec.MAX_INPUTS)) {
+      problems.add("spec.inputs must name 1 to " + PackJobSpec.MAX_INPUTS + " inputs");
+    }
+    boolean otherKind = false;
+    for (InputRef ref : spec.inputList()) {
+      input(problems, ref);
+      otherKind |= ref != null && (ref.packJob != null || ref.pretrainRun != null);
+    }
+    if (otherKind) {
       problems.add("a PackJob's input is a curationJob or a path");
     }
     require(problems, spec.output, "spec.output");
