@@ -120,7 +120,8 @@ record JobFailure(String reason, String message, boolean disruption, boolean per
     return null;
   }
 
-  private static String rank(Pod pod) {
+  /** " (index N)" for a pod of an Indexed Job, else empty. */
+  static String rank(Pod pod) {
     var annotations = pod.getMetadata().getAnnotations();
     String index = annotations == null ? null : annotations.get(COMPLETION_INDEX);
     if (index == null && pod.getMetadata().getLabels() != null) {

@@ -368,14 +368,7 @@ public abstract class StageReconciler<
         continue;
       }
       if (JobFailure.jobCondition(job, "Failed") != null) {
-        List<Pod> pods =
-            context.getSecondaryResources(Pod.class).stream()
-                .filter(
-                    p ->
-                        stage.equals(label(p, Labels.STAGE))
-                            && String.valueOf(attempt).equals(label(p, Labels.ATTEMPT)))
-                .toList();
-        JobFailure failure = JobFailure.of(job, pods);
+        JobFailure failure = JobFailure.of(job, pods(context, stage, attempt));
         int restarts = status.restarts == null ? 0 : status.restarts;
         if (failure.disruption()) {
           status.disruptions = (status.disruptions == null ? 0 : status.disruptions) + 1;
@@ -409,6 +402,11 @@ public abstract class StageReconciler<
       }
       boolean suspended = Boolean.TRUE.equals(job.getSpec().getSuspend());
       suspended(resource, status, suspended, generation, now);
+      boolean active =
+          job.getStatus() != null
+              && job.getStatus().getActive() != null
+              && job.getStatus().getActive() > 0;
+      PodTrouble trouble = active ? PodTrouble.of(pods(context, stage, attempt)) : null;
       if (suspended) {
         status.phase = Phase.Suspended;
         status.setCondition(
@@ -418,9 +416,22 @@ public abstract class StageReconciler<
             "Job " + jobName + " is suspended",
             generation,
             now);
-      } else if (job.getStatus() != null
-          && job.getStatus().getActive() != null
-          && job.getStatus().getActive() > 0) {
+      } else if (trouble != null) {
+        // Active to the Job controller, but stuck: say why, once as an event.
+        status.phase = Phase.Pending;
+        var previous = status.condition(Conditions.RUNNING);
+        if (previous == null || !trouble.reason().equals(previous.getReason())) {
+          Events.record(
+              context.getClient(), resource, "Warning", trouble.reason(), trouble.message());
+        }
+        status.setCondition(
+            Conditions.RUNNING,
+            false,
+            trouble.reason(),
+            "stage " + stage + ": " + trouble.message(),
+            generation,
+            now);
+      } else if (active) {
         status.phase = Phase.Running;
         status.setCondition(
             Conditions.RUNNING,
@@ -716,6 +727,16 @@ public abstract class StageReconciler<
   @SuppressWarnings("unchecked")
   private static TesseraStatus statusOf(HasMetadata resource) {
     return resource == null ? null : ((CustomResource<?, TesseraStatus>) resource).getStatus();
+  }
+
+  /** The pods of attempt {@code attempt} of {@code stage}. */
+  private static List<Pod> pods(Context<?> context, String stage, int attempt) {
+    return context.getSecondaryResources(Pod.class).stream()
+        .filter(
+            p ->
+                stage.equals(label(p, Labels.STAGE))
+                    && String.valueOf(attempt).equals(label(p, Labels.ATTEMPT)))
+        .toList();
   }
 
   private static String label(HasMetadata object, String key) {

@@ -4,6 +4,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.tessera.api.v1alpha1.StorageSpec;
 import dev.tessera.api.v1alpha1.TesseraStatus;
+import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -55,6 +56,12 @@ final class ClusterSimulation {
         .until(
             () -> client.resources(type).inNamespace(namespace).withName(name).get(),
             r -> r != null && r.getStatus() != null && condition.test(r.getStatus()));
+  }
+
+  /** Waits until the resource's condition {@code type} exists and passes {@code test}. */
+  <R extends CustomResource<?, TesseraStatus>> R awaitCondition(
+      Class<R> kind, String name, String type, Predicate<Condition> test) {
+    return awaitStatus(kind, name, s -> s.condition(type) != null && test.test(s.condition(type)));
   }
 
   /** Changes a resource as a user would, retrying when the operator wrote its status between. */
@@ -133,6 +140,43 @@ final class ClusterSimulation {
             .endContainerStatus()
             .build());
     return create(pod);
+  }
+
+  /** A pod of {@code job} whose container waits for {@code reason}, e.g. ImagePullBackOff. */
+  Pod waitingPod(Job job, int index, String reason, String message) {
+    Pod pod = podOf(job, index);
+    pod.setStatus(
+        new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+            .withPhase("Pending")
+            .addNewContainerStatus()
+            .withName(WorkerPod.CONTAINER)
+            .withImage(pod.getSpec().getContainers().get(0).getImage())
+            .withNewState()
+            .withNewWaiting()
+            .withReason(reason)
+            .withMessage(message)
+            .endWaiting()
+            .endState()
+            .endContainerStatus()
+            .build());
+    return create(pod);
+  }
+
+  /** The pod's container runs now. */
+  void podRunning(Pod pod) {
+    Pod current = client.pods().inNamespace(namespace).withName(pod.getMetadata().getName()).get();
+    current.setStatus(
+        new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+            .withPhase("Running")
+            .addNewContainerStatus()
+            .withName(WorkerPod.CONTAINER)
+            .withNewState()
+            .withNewRunning()
+            .endRunning()
+            .endState()
+            .endContainerStatus()
+            .build());
+    client.pods().inNamespace(namespace).resource(current).updateStatus();
   }
 
   /** A pod of {@code job} that the scheduler preempted. */

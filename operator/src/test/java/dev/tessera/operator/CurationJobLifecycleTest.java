@@ -193,12 +193,11 @@ class CurationJobLifecycleTest {
       client.resource(curation).create();
     }
     PackJob both =
-        cluster.awaitStatus(
+        cluster.awaitCondition(
             PackJob.class,
             "pack-mix",
-            s ->
-                s.condition(Conditions.INPUT_READY) != null
-                    && s.condition(Conditions.INPUT_READY).getMessage().contains("mix-b"));
+            Conditions.INPUT_READY,
+            c -> c.getMessage().contains("mix-b"));
     assertThat(both.getStatus().phase).isEqualTo(Phase.Waiting);
     assertThat(both.getStatus().condition(Conditions.INPUT_READY).getMessage())
         .startsWith("waiting for CurationJob mix-a (phase ")
@@ -209,12 +208,11 @@ class CurationJobLifecycleTest {
     }
     cluster.awaitStatus(CurationJob.class, "mix-a", s -> s.phase == Phase.Succeeded);
     PackJob one =
-        cluster.awaitStatus(
+        cluster.awaitCondition(
             PackJob.class,
             "pack-mix",
-            s ->
-                s.condition(Conditions.INPUT_READY) != null
-                    && !s.condition(Conditions.INPUT_READY).getMessage().contains("mix-a"));
+            Conditions.INPUT_READY,
+            c -> !c.getMessage().contains("mix-a"));
     assertThat(one.getStatus().condition(Conditions.INPUT_READY).getMessage())
         .startsWith("waiting for CurationJob mix-b (phase ");
     assertThat(client.batch().v1().jobs().withName("pack-mix-pack").get()).isNull();
@@ -233,12 +231,8 @@ class CurationJobLifecycleTest {
             "extra/shards",
             "--out");
     PackJob ready =
-        cluster.awaitStatus(
-            PackJob.class,
-            "pack-mix",
-            s ->
-                s.condition(Conditions.INPUT_READY) != null
-                    && "True".equals(s.condition(Conditions.INPUT_READY).getStatus()));
+        cluster.awaitCondition(
+            PackJob.class, "pack-mix", Conditions.INPUT_READY, c -> "True".equals(c.getStatus()));
     assertThat(ready.getStatus().condition(Conditions.INPUT_READY).getMessage())
         .isEqualTo(
             "CurationJob mix-a succeeded: curated-mix-a/shards;"

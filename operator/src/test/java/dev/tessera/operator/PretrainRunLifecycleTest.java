@@ -83,6 +83,41 @@ class PretrainRunLifecycleTest {
     return run;
   }
 
+  /**
+   * A pod whose image cannot be pulled keeps its Job active for ever: the resource is Pending with
+   * the reason and the image named, and Running again once the pod runs.
+   */
+  @Test
+  void aPodThatCannotPullItsImageIsReported() {
+    ClusterSimulation cluster = cluster();
+    client.resource(packJob("stuck")).create();
+    Job job = cluster.awaitJob("stuck-pack");
+    cluster.running("stuck-pack", 1);
+    var pod =
+        cluster.waitingPod(
+            job, 0, "ImagePullBackOff", "Back-off pulling image \"registry.invalid/x:1\"");
+    PackJob stuck =
+        cluster.awaitCondition(
+            PackJob.class,
+            "stuck",
+            Conditions.RUNNING,
+            c -> "ImagePullBackOff".equals(c.getReason()));
+    assertThat(stuck.getStatus().phase).isEqualTo(Phase.Pending);
+    assertThat(stuck.getStatus().condition(Conditions.RUNNING).getMessage())
+        .startsWith("stage pack: pod " + pod.getMetadata().getName() + " (index 0) cannot pull")
+        .contains("ghcr.io/tessera-dev/tessera-curator:0.1.0");
+    assertThat(
+            client.v1().events().list().getItems().stream()
+                .filter(e -> "ImagePullBackOff".equals(e.getReason()))
+                .filter(e -> "stuck".equals(e.getInvolvedObject().getName())))
+        .as("an event when the trouble starts, not one each reconcile")
+        .isNotEmpty()
+        .hasSizeLessThanOrEqualTo(2);
+
+    cluster.podRunning(pod);
+    cluster.awaitStatus(PackJob.class, "stuck", s -> s.phase == Phase.Running);
+  }
+
   /** A run without GPUs trains on the CPU image; a run with GPUs (below) on its CUDA variant. */
   @Test
   void aRunWithoutGpusRunsTheCpuTrainerImage() {
@@ -376,12 +411,8 @@ class PretrainRunLifecycleTest {
     assertThat(suspended.getStatus().isTrue(Conditions.SPEC_APPLIED)).isTrue();
     cluster.edit(PretrainRun.class, "ptr1", r -> r.getSpec().suspend = false);
     PretrainRun queued =
-        cluster.awaitStatus(
-            PretrainRun.class,
-            "ptr1",
-            s ->
-                s.condition(Conditions.SUSPENDED) != null
-                    && "Queued".equals(s.condition(Conditions.SUSPENDED).getReason()));
+        cluster.awaitCondition(
+            PretrainRun.class, "ptr1", Conditions.SUSPENDED, c -> "Queued".equals(c.getReason()));
     assertThat(queued.getStatus().condition(Conditions.SUSPENDED).getMessage())
         .contains("gpu-queue");
 
