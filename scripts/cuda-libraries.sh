@@ -37,9 +37,76 @@ done
 [ -n "$out" ] || die "--out DIR is required (try --help)"
 [ ${#sources[@]} -gt 0 ] || die "no SOURCE given: a directory holding the CUDA 13 libraries, or NVIDIA's wheels (try --help)"
 [ -f "$jar" ] || die "no worker jar at $jar: build it first (./mvnw -B package -DskipTests)"
-for tool in readelf unzip; do
-  command -v "$tool" >/dev/null || die "$tool is missing (Debian/Ubuntu: apt-get install binutils unzip)"
-done
+
+# Sonames and dependencies from the ELF dynamic section: readelf's, or (machines without binutils,
+# such as a GPU box with only Python; CUDA_LIBRARIES_ELF=python chooses it) a few lines of Python.
+ELF_PY='
+import struct, sys
+want, path = sys.argv[1], sys.argv[2]
+try:
+    data = open(path, "rb").read()
+except OSError:
+    sys.exit(0)
+if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+    sys.exit(0)  # not a 64-bit little-endian ELF file: no soname, no dependencies
+phoff, = struct.unpack_from("<Q", data, 0x20)
+phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+loads, dynamic = [], None
+for i in range(phnum):
+    p_type, _, p_offset, p_vaddr, _, p_filesz, _, _ = struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize)
+    if p_type == 1:
+        loads.append((p_vaddr, p_offset, p_filesz))
+    elif p_type == 2:
+        dynamic = (p_offset, p_filesz)
+if dynamic is None:
+    sys.exit(0)
+entries, strtab = [], None
+for at in range(dynamic[0], dynamic[0] + dynamic[1], 16):
+    tag, value = struct.unpack_from("<qQ", data, at)
+    if tag == 0:
+        break
+    if tag == 5:
+        strtab = next(off + value - va for va, off, size in loads if va <= value < va + size)
+    entries.append((tag, value))
+for tag, value in entries:
+    if (tag == 1 and want == "NEEDED") or (tag == 14 and want == "SONAME"):
+        end = data.index(b"\0", strtab + value)
+        print(data[strtab + value:end].decode())
+'
+if command -v readelf >/dev/null && [ "${CUDA_LIBRARIES_ELF:-readelf}" != python ]; then
+  soname() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'; }
+  needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
+elif command -v python3 >/dev/null; then
+  soname() { python3 -c "$ELF_PY" SONAME "$1"; }
+  needed() { python3 -c "$ELF_PY" NEEDED "$1"; }
+else
+  die "readelf or python3 is needed to read the libraries' sonames (apt-get install binutils)"
+fi
+# Wheels and the jar are zip files: unzip's, or Python's zipfile.
+if command -v unzip >/dev/null && [ "${CUDA_LIBRARIES_ELF:-readelf}" != python ]; then
+  unpack() { unzip -q -o "$1" "${@:3}" -d "$2"; }
+  unpack_flat() { unzip -q -j -o "$1" "${@:3}" -d "$2"; }
+else
+  command -v python3 >/dev/null || die "unzip or python3 is needed to read wheels and the jar"
+  # unpack ZIP DIR PATTERN...: the members matching a pattern; unpack_flat drops their folders.
+  ZIP_PY='
+import fnmatch, os, sys, zipfile
+archive, target, flat, patterns = sys.argv[1], sys.argv[2], sys.argv[3] == "flat", sys.argv[4:]
+found = 0
+with zipfile.ZipFile(archive) as z:
+    for name in z.namelist():
+        if name.endswith("/") or not any(fnmatch.fnmatch(name, p) for p in patterns):
+            continue
+        out = os.path.join(target, os.path.basename(name) if flat else name)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with z.open(name) as src, open(out, "wb") as dst:
+            dst.write(src.read())
+        found += 1
+sys.exit(0 if found else 11)
+'
+  unpack() { python3 -c "$ZIP_PY" "$1" "$2" tree "${@:3}"; }
+  unpack_flat() { python3 -c "$ZIP_PY" "$1" "$2" flat "${@:3}"; }
+fi
 
 # The JNI glue of the CUDA backend: runtime, GEMMs, NVRTC, NCCL.
 GLUE=(libjnicudart.so libjnicublas.so libjninvrtc.so libjninccl.so)
@@ -60,15 +127,12 @@ for source in "${sources[@]}"; do
   elif [ -f "$source" ] && [[ "$source" == *.whl ]]; then
     dir=$work/wheels/$(basename "$source" .whl)
     mkdir -p "$dir"
-    unzip -q -o "$source" '*.so*' -d "$dir" 2>/dev/null || echo "cuda-libraries: $source holds no shared library" >&2
+    unpack "$source" "$dir" '*.so*' 2>/dev/null || echo "cuda-libraries: $source holds no shared library" >&2
     search+=("$dir")
   else
     die "SOURCE $source is neither a directory nor a .whl file"
   fi
 done
-
-soname() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'; }
-needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
 
 # A file named like the soname (or a versioned name of it) whose ELF soname is exactly that.
 find_library() {
@@ -97,7 +161,7 @@ done
 
 # Every dependency of the glue and of the libraries gathered must be gathered too, or the system's.
 mkdir -p "$work/glue"
-unzip -q -j -o "$jar" "${GLUE[@]/#/org/bytedeco/cuda/linux-x86_64/}" -d "$work/glue" \
+unpack_flat "$jar" "$work/glue" "${GLUE[@]/#/org/bytedeco/cuda/linux-x86_64/}" \
   || die "$jar lacks the CUDA JNI glue (${GLUE[*]})"
 unresolved=()
 for file in "$work"/glue/*.so "$out"/*; do

@@ -13,7 +13,10 @@
 #                                 leaves it out), again with activation checkpointing
 #                                 (SKIP_CHECKPOINTING=1 leaves it out), each with the memory plan
 #                                 against the allocator's peak, and the trainer on both backends
-#                                 (one rank, then two ranks with ZeRO-2 sharing the GPU).
+#                                 (one rank, then two ranks with ZeRO-2 sharing the GPU); then
+#                                 the CUDA images' library set gathered from this machine
+#                                 (scripts/cuda-libraries.sh) and the kernel checks on it alone
+#                                 (SKIP_IMAGE_LIBS=1 leaves it out).
 #
 # Output: the check's log on stdout and, when $OUT is set, $OUT/gpu-check.log.
 set -euo pipefail
@@ -134,6 +137,17 @@ PY
       --data "$ref/packed" --out "$work/cuda-ranks-run" --backend cuda | tail -5 \
       || echo "pretrain --backend cuda ${RANK_ARGS[*]} exited with status $?"
     compare "two ranks cpu vs cuda" "$ref/cpu-ranks-metrics.jsonl" "$work/cuda-ranks-run/metrics.jsonl"
+    if [[ "${SKIP_IMAGE_LIBS:-0}" != 1 ]]; then
+      # What the CUDA worker images would carry (docs/images.md): the libraries gathered from this
+      # machine by scripts/cuda-libraries.sh, their sizes, and the kernel checks with nothing else
+      # on LD_LIBRARY_PATH (the driver comes from the system path, as in a GPU pod).
+      echo "== the CUDA images' library set, gathered from this machine =="
+      if "$root/scripts/cuda-libraries.sh" --out "$work/image-libs" --jar "$bundle/tessera-trainer.jar" \
+          $(echo "$libs" | tr ':' ' '); then
+        LD_LIBRARY_PATH="$work/image-libs" timeout "${NVRTC_TIMEOUT:-120}" "${trainer[@]}" gpu-check --skip-training "$@" \
+          | grep -E "device:|kernel checks|NCCL|FAIL" || echo "kernel checks on the image's libraries failed (status $?)"
+      fi
+    fi
   } 2>&1 | tee "$log"
   ;;
 *)

@@ -11,14 +11,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * scripts/cuda-libraries.sh, which gathers the CUDA libraries of the CUDA worker images: against
@@ -26,6 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
  * sonames and dependencies of CUDA 13's, in a directory and in a wheel. It must gather a complete
  * set under the sonames, and refuse, by name, a set with a library missing, a library that is not
  * one, or a dependency nobody provides.
+ *
+ * <p>Each case runs twice: with readelf and unzip, and with the script's Python fallback for
+ * machines without binutils (a GPU machine with only Python).
  *
  * <p>Needs gcc, readelf and unzip: without them the test is skipped, unless
  * TESSERA_REQUIRE_BINUTILS=1 (CI sets it), which makes that a failure.
@@ -83,10 +88,11 @@ class CudaLibrariesScriptTest {
     Files.delete(nccl);
   }
 
-  @Test
-  void aCompleteSetIsGatheredUnderItsSonames(@TempDir Path tmp) throws Exception {
+  @ParameterizedTest
+  @ValueSource(strings = {"readelf", "python"})
+  void aCompleteSetIsGatheredUnderItsSonames(String reader, @TempDir Path tmp) throws Exception {
     Path out = tmp.resolve("libs");
-    Result result = run(out, toolkit(), wheel());
+    Result result = run(reader, out, toolkit(), wheel());
     assertThat(result.status()).as(result.output()).isZero();
     try (Stream<Path> files = Files.list(out)) {
       assertThat(files.map(p -> p.getFileName().toString()))
@@ -105,17 +111,19 @@ class CudaLibrariesScriptTest {
     assertThat(result.output()).contains("6 libraries in " + out);
   }
 
-  @Test
-  void aMissingLibraryIsNamed(@TempDir Path tmp) throws Exception {
-    Result result = run(tmp.resolve("libs"), toolkit());
+  @ParameterizedTest
+  @ValueSource(strings = {"readelf", "python"})
+  void aMissingLibraryIsNamed(String reader, @TempDir Path tmp) throws Exception {
+    Result result = run(reader, tmp.resolve("libs"), toolkit());
     assertThat(result.status()).isEqualTo(1);
     assertThat(result.output())
         .contains("not found in " + toolkit() + ": libnccl.so.2")
         .contains("nvidia-nccl-cu13");
   }
 
-  @Test
-  void aFileThatIsNotTheLibraryDoesNotCount(@TempDir Path tmp) throws Exception {
+  @ParameterizedTest
+  @ValueSource(strings = {"readelf", "python"})
+  void aFileThatIsNotTheLibraryDoesNotCount(String reader, @TempDir Path tmp) throws Exception {
     Path fake = Files.createDirectories(tmp.resolve("fake"));
     Files.writeString(fake.resolve("libnvrtc.so.13"), "not a shared library");
     Path partial = Files.createDirectories(tmp.resolve("partial"));
@@ -127,13 +135,15 @@ class CudaLibrariesScriptTest {
             "libnvrtc-builtins.so.13.0")) {
       Files.copy(toolkit().resolve(name), partial.resolve(name));
     }
-    Result result = run(tmp.resolve("libs"), partial, fake, wheel());
+    Result result = run(reader, tmp.resolve("libs"), partial, fake, wheel());
     assertThat(result.status()).isEqualTo(1);
     assertThat(result.output()).contains(": libnvrtc.so.13");
   }
 
-  @Test
-  void aDependencyNobodyProvidesIsNamedWithWhatNeedsIt(@TempDir Path tmp) throws Exception {
+  @ParameterizedTest
+  @ValueSource(strings = {"readelf", "python"})
+  void aDependencyNobodyProvidesIsNamedWithWhatNeedsIt(String reader, @TempDir Path tmp)
+      throws Exception {
     Path other = Files.createDirectories(tmp.resolve("other"));
     Path extra = Files.createDirectories(tmp.resolve("extra"));
     compile(extra.resolve("libcublasExtra.so.13"), "libcublasExtra.so.13");
@@ -143,7 +153,7 @@ class CudaLibrariesScriptTest {
             "libcudart.so.13", "libcublas.so.13", "libnvrtc.so.13", "libnvrtc-builtins.so.13.0")) {
       Files.copy(toolkit().resolve(name), other.resolve(name));
     }
-    Result result = run(tmp.resolve("libs"), other, wheel());
+    Result result = run(reader, tmp.resolve("libs"), other, wheel());
     assertThat(result.status()).isEqualTo(1);
     assertThat(result.output())
         .contains("unresolved: libcublasExtra.so.13 (needed by libcublasLt.so.13)");
@@ -159,7 +169,11 @@ class CudaLibrariesScriptTest {
 
   private record Result(int status, String output) {}
 
-  private static Result run(Path out, Path... sources) throws Exception {
+  /**
+   * Runs the script; {@code reader} "python" makes it read ELF files and zips with Python instead
+   * of readelf and unzip, as on a machine without binutils.
+   */
+  private static Result run(String reader, Path out, Path... sources) throws Exception {
     List<String> command =
         new ArrayList<>(
             List.of(
@@ -167,7 +181,7 @@ class CudaLibrariesScriptTest {
     for (Path source : sources) {
       command.add(source.toString());
     }
-    return exec(command);
+    return exec(command, Map.of("CUDA_LIBRARIES_ELF", reader));
   }
 
   /** A shared library of one function, with soname {@code soname}, needing {@code needs}. */
@@ -189,12 +203,15 @@ class CudaLibrariesScriptTest {
         command.add("-l:" + linkDirAndNeeds[i]);
       }
     }
-    Result result = exec(command);
+    Result result = exec(command, Map.of());
     assertThat(result.status()).as("gcc: %s", result.output()).isZero();
   }
 
-  private static Result exec(List<String> command) throws IOException, InterruptedException {
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+  private static Result exec(List<String> command, Map<String, String> env)
+      throws IOException, InterruptedException {
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().putAll(env);
+    Process process = builder.start();
     process.getOutputStream().close();
     byte[] output = process.getInputStream().readAllBytes();
     assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("%s finished", command.get(0)).isTrue();
