@@ -22,8 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The alerts of charts/tessera/files/alerts.yaml: promtool checks the file and runs its unit tests
  * (tests/alerts_test.yaml), and plain Java checks that they are the alerts DESIGN.md §7 asks for
- * (and one for damaged training data), written against the metrics the operator exports, each
- * tested both firing and silent.
+ * (and two more: damaged training data, pods that do not start), written against the metrics the
+ * operator exports, each tested both firing and silent.
  *
  * <p>promtool comes from Debian's prometheus package. Without it the promtool tests are skipped,
  * unless TESSERA_REQUIRE_PROMTOOL=1 (CI sets it), which makes a missing promtool a failure.
@@ -68,6 +68,7 @@ class AlertRulesTest {
           "TesseraCheckpointOverdue",
           "TesseraCurationErrorRateHigh",
           "TesseraTrainingDataDamaged",
+          "TesseraPodsNotStarting",
           "TesseraInputWaitingTooLong");
 
   @Test
