@@ -2,7 +2,8 @@
 -- Argo CD runs it with only the base, table and os libraries (no string library unless
 -- useOpenLibs is set), so messages are built with ".." and tostring alone.
 -- Order: no status -> Progressing; status behind the spec -> Progressing; Failed -> Degraded;
--- spec change refused -> Degraded; Suspended -> Suspended; Complete -> Healthy; anything else ->
+-- spec change refused -> Degraded; Suspended -> Suspended; Complete -> Healthy; pods that cannot
+-- start (image, container) -> Degraded; anything else ->
 -- Progressing with the progress.
 local hs = {}
 
@@ -154,6 +155,24 @@ if isTrue(complete) or status.phase == "Succeeded" then
   return hs
 end
 
+-- Pods that cannot start (an image that cannot be pulled, a container that cannot be created)
+-- wait for ever, and Argo CD shows such pods Degraded too. A pod no node can take yet
+-- (Unschedulable) stays Progressing: an autoscaler may still add the node.
+local stuck = {
+  ErrImagePull = true,
+  ImagePullBackOff = true,
+  InvalidImageName = true,
+  CreateContainerConfigError = true,
+  CreateContainerError = true,
+}
+local running = condition(status, "Running")
+if status.phase == "Pending" and running ~= nil and running.status == "False" and running.reason ~= nil
+    and stuck[running.reason] then
+  hs.status = "Degraded"
+  hs.message = running.reason .. ": " .. (running.message or "")
+  return hs
+end
+
 -- Still on its way: waiting for its input, pending, or running.
 hs.status = "Progressing"
 local inputReady = condition(status, "InputReady")
@@ -166,6 +185,13 @@ if status.phase == "Waiting" or (inputReady ~= nil and inputReady.status == "Fal
   return hs
 end
 hs.message = status.phase or "Pending"
+if status.phase == "Pending" and running ~= nil and running.status == "False" and running.reason ~= nil then
+  -- Why its pods have not started yet, e.g. Unschedulable.
+  hs.message = hs.message .. ": " .. running.reason
+  if running.message ~= nil and running.message ~= "" then
+    hs.message = hs.message .. ": " .. running.message
+  end
+end
 if status.progress ~= nil then
   local details = join(progressSummary(status.progress), percentAndEta(status.progress))
   if details ~= "" then
