@@ -215,6 +215,7 @@ class ChartTest {
         .containsEntry(
             "TESSERA_TRAINER_CUDA_IMAGE",
             "ghcr.io/tessera-dev/tessera-trainer:" + appVersion() + "-cuda13")
+        .containsEntry("TESSERA_WORKER_IMAGE_PULL_SECRETS", "")
         .containsKey("JAVA_TOOL_OPTIONS");
     JsonNode podNamespace = envVar(container, "POD_NAMESPACE");
     assertThat(podNamespace.at("/valueFrom/fieldRef/fieldPath").asText())
@@ -236,6 +237,7 @@ class ChartTest {
             "TESSERA_CURATOR_CUDA_IMAGE", "registry.example.com/tessera-curator:0.1.0-cuda")
         .containsEntry(
             "TESSERA_TRAINER_CUDA_IMAGE", "registry.example.com/tessera-trainer:0.1.0-cuda")
+        .containsEntry("TESSERA_WORKER_IMAGE_PULL_SECRETS", "regcred,mirror-cred")
         .containsEntry("QUARKUS_LOG_LEVEL", "DEBUG");
   }
 

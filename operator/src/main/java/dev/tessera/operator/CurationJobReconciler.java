@@ -93,6 +93,7 @@ public class CurationJobReconciler extends StageReconciler<CurationJobSpec, Cura
                 onGpu ? config.images().curatorCuda() : config.images().curator(),
                 args)
             .labels(jobLabels(resource, stage, attempt))
+            .pullSecrets(config.workerImagePullSecrets())
             .configMap("spec", specConfigMap(resource), SPEC_DIR);
     return ChildJobs.indexed(
         resource, spec, jobName, jobLabels(resource, stage, attempt), pods, false, pod.build());

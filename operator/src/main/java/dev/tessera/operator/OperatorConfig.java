@@ -3,6 +3,7 @@ package dev.tessera.operator;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /** The operator's settings ({@code tessera.*} in application.properties, or env). */
@@ -21,6 +22,12 @@ public interface OperatorConfig {
 
   /** Namespace of the leader-election Lease; default: the client's (the pod's) namespace. */
   Optional<String> leaseNamespace();
+
+  /**
+   * Secrets the worker pods pull their image with, when a resource names none
+   * (spec.imagePullSecrets): names, looked up in each resource's namespace.
+   */
+  Optional<List<String>> workerImagePullSecrets();
 
   interface Images {
     String curator();

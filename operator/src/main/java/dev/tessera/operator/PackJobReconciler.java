@@ -53,7 +53,8 @@ public class PackJobReconciler extends StageReconciler<PackJobSpec, PackJob> {
     args.addAll(spec.packerOptions());
     WorkerPod pod =
         new WorkerPod(resource, spec, config.images().curator(), args)
-            .labels(jobLabels(resource, stage, attempt));
+            .labels(jobLabels(resource, stage, attempt))
+            .pullSecrets(config.workerImagePullSecrets());
     return ChildJobs.indexed(
         resource, spec, jobName, jobLabels(resource, stage, attempt), 1, false, pod.build());
   }

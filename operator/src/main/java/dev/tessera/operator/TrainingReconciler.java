@@ -91,6 +91,7 @@ abstract class TrainingReconciler<
                 args)
             .resources(withGpus(spec.resources, gpus))
             .labels(jobLabels(resource, stage, attempt))
+            .pullSecrets(config.workerImagePullSecrets())
             .subdomain(serviceName(resource))
             .sharedMemory(spec.sharedMemory == null ? "8Gi" : spec.sharedMemory)
             // SIGTERM makes the trainer checkpoint the step it is in; give it the time.

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.PodSecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.PodTemplateSpecBuilder;
@@ -42,6 +43,7 @@ final class WorkerPod {
   private String subdomain;
   private Long terminationGracePeriodSeconds;
   private ResourceRequirements resources;
+  private List<LocalObjectReference> pullSecrets = List.of();
 
   WorkerPod(HasMetadata owner, WorkloadSpec spec, String defaultImage, List<String> args) {
     this.owner = owner;
@@ -82,6 +84,16 @@ final class WorkerPod {
             .endFieldRef()
             .endValueFrom()
             .build());
+  }
+
+  /** The operator's pull secrets, for a resource that names none. */
+  WorkerPod pullSecrets(java.util.Optional<List<String>> names) {
+    this.pullSecrets =
+        names.orElse(List.of()).stream()
+            .filter(name -> !name.isBlank())
+            .map(name -> new LocalObjectReference(name.strip()))
+            .toList();
+    return this;
   }
 
   WorkerPod env(String name, String value) {
@@ -153,6 +165,7 @@ final class WorkerPod {
         .withServiceAccountName(ProgressChannel.serviceAccountName(owner))
         .withSubdomain(subdomain)
         .withTerminationGracePeriodSeconds(terminationGracePeriodSeconds)
+        .withImagePullSecrets(spec.imagePullSecrets != null ? spec.imagePullSecrets : pullSecrets)
         .withNodeSelector(spec.nodeSelector)
         .withTolerations(spec.tolerations)
         .withSecurityContext(

@@ -134,6 +134,35 @@ class PretrainRunLifecycleTest {
     assertThat(container.getArgs()).containsSubsequence("--backend", "cpu");
   }
 
+  /** The operator's pull secrets reach the pods, unless the resource names its own. */
+  @Test
+  void workerPodsPullWithTheOperatorsSecretsOrTheirOwn() {
+    ClusterSimulation cluster = cluster();
+    client.resource(packJob("pull-default")).create();
+    PackJob own = packJob("pull-own");
+    own.getSpec().imagePullSecrets =
+        List.of(new io.fabric8.kubernetes.api.model.LocalObjectReference("team-registry"));
+    client.resource(own).create();
+    assertThat(
+            cluster
+                .awaitJob("pull-default-pack")
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getImagePullSecrets())
+        .extracting(io.fabric8.kubernetes.api.model.LocalObjectReference::getName)
+        .containsExactly("regcred", "mirror-cred");
+    assertThat(
+            cluster
+                .awaitJob("pull-own-pack")
+                .getSpec()
+                .getTemplate()
+                .getSpec()
+                .getImagePullSecrets())
+        .extracting(io.fabric8.kubernetes.api.model.LocalObjectReference::getName)
+        .containsExactly("team-registry");
+  }
+
   /**
    * The way to running pods comes first: a new resource's ServiceAccount (its pods cannot be made
    * without it), then its Job; the Role, RoleBinding and progress ConfigMap follow, the ConfigMap

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.api.model.Toleration;
@@ -28,6 +29,11 @@ public abstract class WorkloadSpec {
   @JsonPropertyDescription("Image pull policy of the worker container.")
   @Pattern("^(Always|IfNotPresent|Never)$")
   public String imagePullPolicy;
+
+  @JsonPropertyDescription(
+      "Secrets in the resource's namespace for pulling the worker image from a private registry;"
+          + " default: the operator's workerImagePullSecrets.")
+  public List<LocalObjectReference> imagePullSecrets;
 
   @JsonPropertyDescription("CPU, memory and GPU requests and limits of each worker pod.")
   public ResourceRequirements resources;
