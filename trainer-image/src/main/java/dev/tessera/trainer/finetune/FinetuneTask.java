@@ -25,6 +25,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -53,6 +55,9 @@ public final class FinetuneTask implements TrainingTask {
   private final long seed;
   private final ChatTemplate.ImageQuirk quirk;
   private final PrintWriter log;
+
+  /** Held-out conversations whose image cannot be read (named in the log once). */
+  private final Set<Integer> damagedHeldOut = ConcurrentHashMap.newKeySet();
 
   /**
    * @param init a pre-training run (its newest valid checkpoint) or one of its checkpoints
@@ -253,9 +258,21 @@ public final class FinetuneTask implements TrainingTask {
     for (List<Integer> group : TrainingTask.evaluationShare(heldOut.size(), rank, ranks, micro)) {
       List<Row> rows = new ArrayList<>();
       for (int i : group) {
-        rows.add(row(processor, heldOut.get(i)));
+        try {
+          rows.add(row(processor, heldOut.get(i)));
+        } catch (IOException e) {
+          // As for packed sequences: left out of every measurement, named once.
+          if (damagedHeldOut.add(i)) {
+            log.printf(
+                "warning: rank %d leaves a held-out conversation out of the held-out loss: %s%n",
+                rank, e.getMessage());
+            log.flush();
+          }
+        }
       }
-      batches.add(microBatch(rows, pad, perImage));
+      if (!rows.isEmpty()) {
+        batches.add(microBatch(rows, pad, perImage));
+      }
     }
     return batches;
   }

@@ -23,6 +23,8 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import javax.imageio.ImageIO;
 
 /**
@@ -41,6 +43,9 @@ final class PretrainTask implements TrainingTask {
 
   /** The sequences trained on and those held out, or null when nothing is held out. */
   private final HeldOut heldOut;
+
+  /** Held-out sequences that could not be read or decoded (named in the log once). */
+  private final Set<Integer> damagedHeldOut = ConcurrentHashMap.newKeySet();
 
   /**
    * @param log where each damaged sequence passed over is named
@@ -198,13 +203,31 @@ final class PretrainTask implements TrainingTask {
       List<PackedSequence> rows = new ArrayList<>();
       List<float[]> images = new ArrayList<>();
       for (int i : group) {
-        PackedSequence sequence = shards.read(sequences[i]);
-        rows.add(sequence);
-        for (ByteBuffer image : sequence.images()) {
-          images.add(pixels(processor, image.asReadOnlyBuffer()));
+        PackedSequence sequence;
+        List<float[]> decoded = new ArrayList<>();
+        try {
+          sequence = shards.read(sequences[i]);
+          for (ByteBuffer image : sequence.images()) {
+            decoded.add(pixels(processor, image.asReadOnlyBuffer()));
+          }
+        } catch (IOException | RuntimeException e) {
+          // Left out of every measurement, so that they stay comparable; a damaged held-out
+          // sequence must not fail the run at each evaluation.
+          if (damagedHeldOut.add(sequences[i])) {
+            log.printf(
+                "warning: rank %d leaves damaged held-out sequence %d out of the held-out loss:"
+                    + " %s%n",
+                rank, sequences[i], e.getMessage());
+            log.flush();
+          }
+          continue;
         }
+        rows.add(sequence);
+        images.addAll(decoded);
       }
-      batches.add(microBatch(rows, images, processor));
+      if (!rows.isEmpty()) {
+        batches.add(microBatch(rows, images, processor));
+      }
     }
     return batches;
   }

@@ -215,6 +215,30 @@ class FinetuneTest {
         .contains("warning: rank 0 passes over a conversation at stream position")
         .contains("0.png");
 
+    // Held out, it is left out of every measurement of the held-out loss, named once.
+    int held = 1;
+    while (java.util.Arrays.stream(dev.tessera.data.packed.HeldOut.split(7, held).evaluation())
+        .noneMatch(i -> i == 0)) {
+      held++;
+    }
+    Outcome measured =
+        run(
+            args(
+                    init,
+                    data,
+                    dir.resolve("held"),
+                    "--eval-sequences",
+                    String.valueOf(held),
+                    "--eval-every",
+                    "2")
+                .toArray(String[]::new));
+    assertThat(measured.exitCode()).as(measured.err()).isZero();
+    String warning = "leaves a held-out conversation out of the held-out loss";
+    assertThat(measured.err().split(java.util.regex.Pattern.quote(warning), -1)).hasSize(2);
+    assertThat(measured.err()).contains("0.png");
+    assertThat(Files.readString(dir.resolve("held").resolve("metrics.jsonl")))
+        .contains("\"eval_loss\"");
+
     Outcome strict =
         run(
             args(init, data, dir.resolve("strict"), "--max-damaged-sequences", "0")

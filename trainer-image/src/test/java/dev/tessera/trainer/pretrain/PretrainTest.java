@@ -237,6 +237,38 @@ class PretrainTest {
   }
 
   /**
+   * A damaged sequence among the held-out ones is left out of every measurement, named once, and
+   * the run goes on: before, it failed the run at each evaluation, on every attempt.
+   */
+  @Test
+  void aDamagedHeldOutSequenceIsLeftOutOfTheMeasurement() throws IOException {
+    long count;
+    try (dev.tessera.data.packed.PackedShards shards =
+        dev.tessera.data.packed.PackedShards.open(damaged)) {
+      count = shards.sequenceCount();
+    }
+    int held = 1;
+    while (java.util.Arrays.stream(dev.tessera.data.packed.HeldOut.split(count, held).evaluation())
+        .noneMatch(s -> s == DAMAGED_SEQUENCE)) {
+      held++;
+    }
+    Path out = tmp.resolve("held-damaged");
+    List<String> args = args(out, 6, "--eval-sequences", String.valueOf(held), "--eval-every", "2");
+    args.set(args.indexOf("--data") + 1, damaged.toString());
+    Outcome outcome = run(args.toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    String warning =
+        "leaves damaged held-out sequence " + DAMAGED_SEQUENCE + " out of the held-out";
+    assertThat(outcome.err().split(java.util.regex.Pattern.quote(warning), -1)).hasSize(2);
+    List<String> lines = Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE));
+    for (int step : new int[] {2, 4, 6}) {
+      JsonNode line = JSON.readTree(lines.get(step - 1));
+      assertThat(line.path("eval_loss").isNumber()).as("step %d: %s", step, line).isTrue();
+      assertThat(Double.isFinite(line.path("eval_loss").asDouble())).isTrue();
+    }
+  }
+
+  /**
    * Over two ranks the limit counts what both passed over: all stop at the same step, and the
    * failure reported names the sequence, whichever rank met it.
    */
