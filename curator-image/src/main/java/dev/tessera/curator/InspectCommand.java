@@ -64,6 +64,13 @@ final class InspectCommand implements Callable<Integer> {
               + " with uid, key and length).")
   boolean json;
 
+  @Option(
+      names = "--decode-images",
+      description =
+          "Packed sets: decode every stored image too, naming those that cannot be (what the"
+              + " trainer passes over as damaged sequences). Slower: every image is read.")
+  boolean decodeImages;
+
   @Spec CommandSpec spec;
 
   @Override
@@ -71,10 +78,11 @@ final class InspectCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     Path dir = Path.of(shards);
     if (Files.isDirectory(dir) && PackedShards.isPacked(dir)) {
-      return PackedInspection.run(dir, json, show, out);
+      return PackedInspection.run(dir, json, show, decodeImages, out);
     }
-    if (json) {
-      throw new UserError("--json is for packed sets; " + shards + " is not one");
+    if (json || decodeImages) {
+      throw new UserError(
+          (json ? "--json" : "--decode-images") + " is for packed sets; " + shards + " is not one");
     }
     if (Files.isDirectory(dir) && CheckpointInspection.isCheckpoint(dir)) {
       return CheckpointInspection.run(dir, out);

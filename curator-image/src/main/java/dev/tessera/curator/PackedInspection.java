@@ -5,13 +5,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.data.packed.PackedLayout;
 import dev.tessera.data.packed.PackedSequence;
 import dev.tessera.data.packed.PackedShards;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import javax.imageio.ImageIO;
 
 /**
  * {@code inspect} of a packed set: the layout, {@code stats.json}, manifest checksums and every
@@ -23,7 +26,32 @@ final class PackedInspection {
 
   private PackedInspection() {}
 
-  static int run(Path dir, boolean json, int show, PrintWriter out) throws IOException {
+  /** The images of sequence {@code s} that cannot be decoded, as the trainer would find them. */
+  private static List<String> undecodable(long s, PackedSequence sequence) {
+    List<String> problems = new ArrayList<>();
+    List<ByteBuffer> images = sequence.images();
+    for (int i = 0; i < images.size(); i++) {
+      ByteBuffer image = images.get(i).asReadOnlyBuffer();
+      byte[] bytes = new byte[image.remaining()];
+      image.get(bytes);
+      String why;
+      try {
+        why =
+            ImageIO.read(new ByteArrayInputStream(bytes)) == null
+                ? "no image reader accepts it"
+                : null;
+      } catch (IOException | RuntimeException e) {
+        why = String.valueOf(e.getMessage());
+      }
+      if (why != null) {
+        problems.add("sequence " + s + ": image " + i + " cannot be decoded (" + why + ")");
+      }
+    }
+    return problems;
+  }
+
+  static int run(Path dir, boolean json, int show, boolean decodeImages, PrintWriter out)
+      throws IOException {
     try (PackedShards packed = PackedShards.open(dir)) {
       if (json) {
         for (int shard = 0; shard < packed.shardCount(); shard++) {
@@ -71,6 +99,9 @@ final class PackedInspection {
           samples += sequence.samples().size();
           tokens += sequence.length();
           problems.addAll(sequence.problems(layout));
+          if (decodeImages) {
+            problems.addAll(undecodable(s, sequence));
+          }
         } catch (IOException e) {
           problems.add(e.getMessage());
         }

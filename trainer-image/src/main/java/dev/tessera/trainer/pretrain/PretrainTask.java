@@ -141,7 +141,7 @@ final class PretrainTask implements TrainingTask {
             rank,
             log,
             "damaged packed sequences",
-            "check the set with `tessera-curator inspect " + shards.dir() + "`");
+            "check the set with `tessera-curator inspect " + shards.dir() + " --decode-images`");
     return new RankData() {
       @Override
       public List<MicroBatch> nextStep(int sequences, int micro) throws IOException {

@@ -232,7 +232,9 @@ class PretrainTest {
     assertThat(refused.err())
         .contains(
             "1 damaged packed sequences passed over in this run, more than"
-                + " --max-damaged-sequences 0 (check the set with `tessera-curator inspect")
+                + " --max-damaged-sequences 0 (check the set with `tessera-curator inspect "
+                + damaged
+                + " --decode-images`)")
         .contains("the last on rank 0: a damaged sequence: packed sequence " + DAMAGED_SEQUENCE);
   }
 
