@@ -64,4 +64,27 @@ class CrdsUpToDateTest {
       }
     }
   }
+
+  /**
+   * {@code kubectl get} shows every kind's phase and why: the Running condition's reason
+   * (JobRunning, Completed, ImagePullBackOff, Unschedulable, OOMKilled, ...).
+   */
+  @Test
+  void everyKindShowsThePhaseAndItsReason() throws IOException {
+    try (Stream<Path> files = Files.list(GENERATED)) {
+      for (Path crd : files.filter(f -> f.toString().endsWith("-v1.yml")).toList()) {
+        com.fasterxml.jackson.databind.JsonNode columns =
+            new com.fasterxml.jackson.dataformat.yaml.YAMLMapper()
+                .readTree(crd.toFile())
+                .at("/spec/versions/0/additionalPrinterColumns");
+        List<String> shown = new java.util.ArrayList<>();
+        columns.forEach(
+            c -> shown.add(c.path("name").asText() + " " + c.path("jsonPath").asText()));
+        assertThat(shown)
+            .as(crd.getFileName().toString())
+            .contains(
+                "Phase .status.phase", "Reason .status.conditions[?(@.type==\"Running\")].reason");
+      }
+    }
+  }
 }

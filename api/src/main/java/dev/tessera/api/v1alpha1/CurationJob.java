@@ -18,6 +18,12 @@ import io.fabric8.kubernetes.model.annotation.Version;
     name = "Phase",
     jsonPath = ".status.phase",
     type = AdditionalPrinterColumn.Type.STRING)
+// Why it is in that phase: JobRunning, Completed, or what stops it (ImagePullBackOff,
+// Unschedulable, OOMKilled, InputFailed, ...).
+@AdditionalPrinterColumn(
+    name = "Reason",
+    jsonPath = ".status.conditions[?(@.type==\"Running\")].reason",
+    type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(
     name = "Stage",
     jsonPath = ".status.progress.stage",

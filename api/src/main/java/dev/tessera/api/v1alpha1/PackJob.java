@@ -15,6 +15,12 @@ import io.fabric8.kubernetes.model.annotation.Version;
     name = "Phase",
     jsonPath = ".status.phase",
     type = AdditionalPrinterColumn.Type.STRING)
+// Why it is in that phase: JobRunning, Completed, or what stops it (ImagePullBackOff,
+// Unschedulable, OOMKilled, InputFailed, ...).
+@AdditionalPrinterColumn(
+    name = "Reason",
+    jsonPath = ".status.conditions[?(@.type==\"Running\")].reason",
+    type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(
     name = "Progress",
     jsonPath = ".status.progress.percent",
