@@ -214,6 +214,9 @@ class SpecValidationTest {
     p.getSpec().inputs = List.of(ccs, run);
     assertThat(SpecValidation.problems(p))
         .containsExactly("a PackJob's input is a curationJob or a path");
+    p.getSpec().inputs = List.of(ccs, InputRef.path("datacomp/shards"), ccs);
+    assertThat(SpecValidation.problems(p))
+        .containsExactly("spec.inputs names CurationJob curate-ccs twice");
     p.getSpec().inputs = List.of();
     assertThat(SpecValidation.problems(p)).containsExactly("spec.inputs must name 1 to 64 inputs");
     p.getSpec().inputs = null;

@@ -106,9 +106,16 @@ public final class SpecValidation {
       problems.add("spec.inputs must name 1 to " + PackJobSpec.MAX_INPUTS + " inputs");
     }
     boolean otherKind = false;
+    java.util.Set<String> named = new java.util.HashSet<>();
     for (InputRef ref : spec.inputList()) {
       input(problems, ref);
       otherKind |= ref != null && (ref.packJob != null || ref.pretrainRun != null);
+      String what =
+          ref == null ? null : ref.kind() != null ? ref.kind() + " " + ref.name() : ref.path;
+      if (what != null && !named.add(what)) {
+        // Its shards would be packed twice.
+        problems.add("spec.inputs names " + what + " twice");
+      }
     }
     if (otherKind) {
       problems.add("a PackJob's input is a curationJob or a path");
