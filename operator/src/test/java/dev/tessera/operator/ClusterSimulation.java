@@ -9,6 +9,8 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodStatus;
+import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobConditionBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.JobStatusBuilder;
@@ -47,6 +49,23 @@ final class ClusterSimulation {
         .until(
             () -> client.batch().v1().jobs().inNamespace(namespace).withName(name).get(),
             j -> j != null);
+  }
+
+  /**
+   * Waits until {@code owner}'s progress ConfigMap exists: the last child a new resource gets, so a
+   * test that returns after it leaves no creations behind for the next test to see.
+   */
+  void awaitChildren(HasMetadata owner) {
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                client
+                    .configMaps()
+                    .inNamespace(namespace)
+                    .withName(ProgressChannel.configMapName(owner))
+                    .get(),
+            c -> c != null);
   }
 
   <R extends CustomResource<?, TesseraStatus>> R awaitStatus(
@@ -145,38 +164,46 @@ final class ClusterSimulation {
   /** A pod of {@code job} whose container waits for {@code reason}, e.g. ImagePullBackOff. */
   Pod waitingPod(Job job, int index, String reason, String message) {
     Pod pod = podOf(job, index);
-    pod.setStatus(
-        new io.fabric8.kubernetes.api.model.PodStatusBuilder()
-            .withPhase("Pending")
-            .addNewContainerStatus()
-            .withName(WorkerPod.CONTAINER)
-            .withImage(pod.getSpec().getContainers().get(0).getImage())
-            .withNewState()
-            .withNewWaiting()
-            .withReason(reason)
-            .withMessage(message)
-            .endWaiting()
-            .endState()
-            .endContainerStatus()
-            .build());
+    pod.setStatus(waiting(pod.getSpec().getContainers().get(0).getImage(), reason, message));
     return create(pod);
   }
 
   /** The pod's container runs now. */
   void podRunning(Pod pod) {
     Pod current = client.pods().inNamespace(namespace).withName(pod.getMetadata().getName()).get();
-    current.setStatus(
-        new io.fabric8.kubernetes.api.model.PodStatusBuilder()
-            .withPhase("Running")
-            .addNewContainerStatus()
-            .withName(WorkerPod.CONTAINER)
-            .withNewState()
-            .withNewRunning()
-            .endRunning()
-            .endState()
-            .endContainerStatus()
-            .build());
+    current.setStatus(running());
     client.pods().inNamespace(namespace).resource(current).updateStatus();
+  }
+
+  /** A pending pod's status: the worker container of {@code image} waits for {@code reason}. */
+  static PodStatus waiting(String image, String reason, String message) {
+    return new PodStatusBuilder()
+        .withPhase("Pending")
+        .addNewContainerStatus()
+        .withName(WorkerPod.CONTAINER)
+        .withImage(image)
+        .withNewState()
+        .withNewWaiting()
+        .withReason(reason)
+        .withMessage(message)
+        .endWaiting()
+        .endState()
+        .endContainerStatus()
+        .build();
+  }
+
+  /** A running pod's status. */
+  static PodStatus running() {
+    return new PodStatusBuilder()
+        .withPhase("Running")
+        .addNewContainerStatus()
+        .withName(WorkerPod.CONTAINER)
+        .withNewState()
+        .withNewRunning()
+        .endRunning()
+        .endState()
+        .endContainerStatus()
+        .build();
   }
 
   /** A pod of {@code job} that the scheduler preempted. */

@@ -197,7 +197,9 @@ class CurationJobLifecycleTest {
             PackJob.class,
             "pack-mix",
             Conditions.INPUT_READY,
-            c -> c.getMessage().contains("mix-b"));
+            // Both found (the PackJob may be reconciled before the CurationJobs exist).
+            c ->
+                c.getMessage().contains("mix-a (phase") && c.getMessage().contains("mix-b (phase"));
     assertThat(both.getStatus().phase).isEqualTo(Phase.Waiting);
     assertThat(both.getStatus().condition(Conditions.INPUT_READY).getMessage())
         .startsWith("waiting for CurationJob mix-a (phase ")
@@ -221,6 +223,7 @@ class CurationJobLifecycleTest {
       cluster.complete(cluster.awaitJob("mix-b-" + stage).getMetadata().getName());
     }
     Job packing = cluster.awaitJob("pack-mix-pack");
+    cluster.awaitChildren(pack);
     assertThat(packing.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs())
         .containsSubsequence(
             "--input",

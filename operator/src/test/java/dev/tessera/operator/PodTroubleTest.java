@@ -19,35 +19,14 @@ class PodTroubleTest {
 
   private static Pod waiting(String name, int index, String reason, String message) {
     return pod(name, index)
-        .withNewStatus()
-        .withPhase("Pending")
-        .addNewContainerStatus()
-        .withName(WorkerPod.CONTAINER)
-        .withImage("ghcr.io/tessera-dev/tessera-trainer:0.1.0-cuda13")
-        .withNewState()
-        .withNewWaiting()
-        .withReason(reason)
-        .withMessage(message)
-        .endWaiting()
-        .endState()
-        .endContainerStatus()
-        .endStatus()
+        .withStatus(
+            ClusterSimulation.waiting(
+                "ghcr.io/tessera-dev/tessera-trainer:0.1.0-cuda13", reason, message))
         .build();
   }
 
   private static Pod running(String name, int index) {
-    return pod(name, index)
-        .withNewStatus()
-        .withPhase("Running")
-        .addNewContainerStatus()
-        .withName(WorkerPod.CONTAINER)
-        .withNewState()
-        .withNewRunning()
-        .endRunning()
-        .endState()
-        .endContainerStatus()
-        .endStatus()
-        .build();
+    return pod(name, index).withStatus(ClusterSimulation.running()).build();
   }
 
   @Test

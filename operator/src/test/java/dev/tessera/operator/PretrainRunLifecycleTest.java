@@ -92,6 +92,7 @@ class PretrainRunLifecycleTest {
     ClusterSimulation cluster = cluster();
     client.resource(packJob("stuck")).create();
     Job job = cluster.awaitJob("stuck-pack");
+    cluster.awaitChildren(packJob("stuck"));
     cluster.running("stuck-pack", 1);
     var pod =
         cluster.waitingPod(
@@ -132,6 +133,7 @@ class PretrainRunLifecycleTest {
         cluster.awaitJob("ptr-cpu-train").getSpec().getTemplate().getSpec().getContainers().get(0);
     assertThat(container.getImage()).isEqualTo("ghcr.io/tessera-dev/tessera-trainer:0.1.0");
     assertThat(container.getArgs()).containsSubsequence("--backend", "cpu");
+    cluster.awaitChildren(run);
   }
 
   /** The operator's pull secrets reach the pods, unless the resource names its own. */
@@ -161,6 +163,8 @@ class PretrainRunLifecycleTest {
                 .getImagePullSecrets())
         .extracting(io.fabric8.kubernetes.api.model.LocalObjectReference::getName)
         .containsExactly("team-registry");
+    cluster.awaitChildren(packJob("pull-default"));
+    cluster.awaitChildren(own);
   }
 
   /**
