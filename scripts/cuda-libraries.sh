@@ -9,20 +9,23 @@
 #           site-packages/nvidia, an unpacked NVIDIA container image), or a wheel (.whl) of NVIDIA's
 #           pip packages: nvidia-cuda-runtime, nvidia-cublas, nvidia-cuda-nvrtc and nvidia-nccl-cu13
 #           for CUDA 13.
-#   --out   where the libraries are copied, each under its soname (emptied first)
-#   --jar   the worker jar whose JNI glue is checked (default trainer-image/target/tessera-trainer.jar)
+#   --out   where the libraries are copied, each under its soname: a new or empty directory, or one
+#           this script filled before (its libraries are replaced)
+#   --jar   the worker jar whose JNI glue is checked (default: the repository's
+#           trainer-image/target/tessera-trainer.jar)
+# Relative paths are taken from the current directory.
 #
 # The libraries: libcudart.so.13 (runtime), libcublas.so.13 and libcublasLt.so.13 (GEMMs),
 # libnvrtc.so.13 with its libnvrtc-builtins.so.13.* (kernels for GPUs the built-in fatbin does not
 # cover), libnccl.so.2 (several GPUs). Exit status 1, naming what is missing, when any is.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+repo=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "cuda-libraries: $*" >&2; exit 1; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 out=
-jar=trainer-image/target/tessera-trainer.jar
+jar=$repo/trainer-image/target/tessera-trainer.jar
 sources=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -146,7 +149,13 @@ find_library() {
   return 1
 }
 
-rm -rf "$out"
+# Only what this script puts there is replaced: anything else in --out is refused, not deleted.
+if [ -e "$out" ]; then
+  [ -d "$out" ] || die "--out $out is not a directory"
+  others=$(find "$out" -mindepth 1 \( ! -type f -o ! -name 'lib*.so*' \) -print -quit)
+  [ -z "$others" ] || die "--out $out holds other files than libraries ($others): give a new or empty directory"
+  find "$out" -mindepth 1 -maxdepth 1 -type f -name 'lib*.so*' -delete
+fi
 mkdir -p "$out"
 missing=()
 for name in "${WANTED[@]}" "$BUILTINS"; do

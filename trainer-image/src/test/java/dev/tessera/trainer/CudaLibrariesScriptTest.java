@@ -18,6 +18,7 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -157,6 +158,24 @@ class CudaLibrariesScriptTest {
     assertThat(result.status()).isEqualTo(1);
     assertThat(result.output())
         .contains("unresolved: libcublasExtra.so.13 (needed by libcublasLt.so.13)");
+  }
+
+  /** --out is emptied of the libraries a run put there, never of anything else. */
+  @Test
+  void anOutputDirectoryHoldingOtherFilesIsRefusedAndKept(@TempDir Path tmp) throws Exception {
+    Path out = Files.createDirectories(tmp.resolve("libs"));
+    Files.writeString(out.resolve("notes.txt"), "keep me");
+    Result refused = run("readelf", out, toolkit(), wheel());
+    assertThat(refused.status()).isEqualTo(1);
+    assertThat(refused.output()).contains("holds other files than libraries");
+    assertThat(out.resolve("notes.txt")).hasContent("keep me");
+
+    Files.delete(out.resolve("notes.txt"));
+    Files.writeString(out.resolve("libold.so.1"), "a library of an earlier run");
+    Result again = run("readelf", out, toolkit(), wheel());
+    assertThat(again.status()).as(again.output()).isZero();
+    assertThat(out.resolve("libold.so.1")).doesNotExist();
+    assertThat(out.resolve("libnccl.so.2")).exists();
   }
 
   private static Path toolkit() {
