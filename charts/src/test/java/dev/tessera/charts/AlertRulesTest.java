@@ -22,8 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The alerts of charts/tessera/files/alerts.yaml: promtool checks the file and runs its unit tests
  * (tests/alerts_test.yaml), and plain Java checks that they are the alerts DESIGN.md §7 asks for
- * (and two more: damaged training data, pods that do not start), written against the metrics the
- * operator exports, each tested both firing and silent.
+ * (and three more: damaged training data, skipped steps, pods that do not start), written against
+ * the metrics the operator exports, each tested both firing and silent.
  *
  * <p>promtool comes from Debian's prometheus package. Without it the promtool tests are skipped,
  * unless TESSERA_REQUIRE_PROMTOOL=1 (CI sets it), which makes a missing promtool a failure.
@@ -69,6 +69,7 @@ class AlertRulesTest {
           "TesseraCurationErrorRateHigh",
           "TesseraTrainingDataDamaged",
           "TesseraPodsNotStarting",
+          "TesseraTrainingStepsSkipped",
           "TesseraInputWaitingTooLong");
 
   @Test
