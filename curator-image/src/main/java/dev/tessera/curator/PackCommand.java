@@ -8,9 +8,12 @@ import dev.tessera.data.packing.PackingAlgorithm;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -32,14 +35,29 @@ final class PackCommand implements Callable<Integer> {
 
   @Mixin WorkerOptions worker;
 
-  @Option(
-      names = "--input",
-      required = true,
-      paramLabel = "SHARDS",
-      description =
-          "A directory, a tar file, or a brace pattern such as 'raw/{00000..00099}.tar'; repeat"
-              + " it to pack several sets together (their shards in the order given).")
-  List<String> inputs;
+  /** One {@code --input} and the {@code --repeat} that may follow it. */
+  static final class Input {
+    @Option(
+        names = "--input",
+        required = true,
+        paramLabel = "SHARDS",
+        description =
+            "A directory, a tar file, or a brace pattern such as 'raw/{00000..00099}.tar'; repeat"
+                + " it to pack several sets together (their shards in the order given).")
+    String shards;
+
+    @Option(
+        names = "--repeat",
+        paramLabel = "R",
+        description =
+            "How many times the samples of the --input before it are packed: 2 twice, 0.5 a fixed"
+                + " half of them, 1.5 all once and a fixed half again; copies never share a"
+                + " sequence (default: 1).")
+    double repeat = 1;
+  }
+
+  @ArgGroup(exclusive = false, multiplicity = "1..*")
+  List<Input> inputs;
 
   @Option(names = "--allow-missing", description = "Skip shards a brace pattern names but lacks.")
   boolean allowMissing;
@@ -117,12 +135,20 @@ final class PackCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    List<Path> shards = UserError.resolveShards(inputs, allowMissing);
+    List<List<Path>> named =
+        UserError.resolveShards(inputs.stream().map(input -> input.shards).toList(), allowMissing);
+    List<Path> shards = new ArrayList<>();
+    List<Double> repeats = new ArrayList<>();
+    for (int i = 0; i < inputs.size(); i++) {
+      shards.addAll(named.get(i));
+      repeats.addAll(Collections.nCopies(named.get(i).size(), inputs.get(i).repeat));
+    }
     PackOptions options;
     try {
       options =
           new PackOptions(
               shards,
+              repeats,
               out,
               tokenizer,
               sequenceLength,
@@ -152,13 +178,20 @@ final class PackCommand implements Callable<Integer> {
     printer.printf(
         Locale.ROOT,
         "pack: %d samples -> %d sequences (lower bound %d, fill ratio %.4f), %d dropped, %d"
-            + " truncated; %s%n",
+            + " truncated%s; %s%n",
         stats.samples(),
         stats.sequences(),
         stats.lowerBoundSequences(),
         stats.fillRatio(),
         stats.dropped(),
         stats.truncated(),
+        stats.notChosen() + stats.repeated() == 0
+            ? ""
+            : String.format(
+                Locale.ROOT,
+                ", %d not chosen and %d repeated by --repeat",
+                stats.notChosen(),
+                stats.repeated()),
         out.resolve(PackStats.FILE_NAME));
     printer.flush();
     return 0;

@@ -32,21 +32,23 @@ final class UserError extends RuntimeException {
   }
 
   /**
-   * The shards of several arguments, in the order given; a shard named by two of them is a user
-   * error (it would be packed twice).
+   * The shards of several arguments, one list per argument in the order given; a shard named by two
+   * of them is a user error (it would be packed twice).
    */
-  static List<Path> resolveShards(List<String> specs, boolean allowMissing) throws IOException {
-    List<Path> shards = new ArrayList<>();
+  static List<List<Path>> resolveShards(List<String> specs, boolean allowMissing)
+      throws IOException {
+    List<List<Path>> shards = new ArrayList<>();
     Map<Path, String> namedBy = new HashMap<>();
     for (String spec : specs) {
-      for (Path shard : resolveShards(spec, allowMissing)) {
+      List<Path> named = resolveShards(spec, allowMissing);
+      for (Path shard : named) {
         String earlier = namedBy.putIfAbsent(shard.toAbsolutePath().normalize(), spec);
         if (earlier != null) {
           throw new UserError(
               shard + " is named by two inputs, '" + earlier + "' and '" + spec + "'");
         }
-        shards.add(shard);
       }
+      shards.add(named);
     }
     return shards;
   }

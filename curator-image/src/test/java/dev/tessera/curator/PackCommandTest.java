@@ -34,6 +34,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
@@ -302,6 +303,118 @@ class PackCommandTest {
     assertThat(refused.err())
         .contains(
             "00001.tar is named by two inputs, '" + raw + "' and '" + raw + "/{00001..00002}.tar'");
+  }
+
+  /** The keys of every packed sample, in order, and each sequence's keys as a set. */
+  private static List<String> packedKeys(Path dir, List<Set<String>> perSequence)
+      throws IOException {
+    List<String> keys = new ArrayList<>();
+    try (PackedShards shards = PackedShards.open(dir)) {
+      for (long s = 0; s < shards.sequenceCount(); s++) {
+        Set<String> inSequence = new HashSet<>();
+        for (PackedSample sample : shards.read(s).samples()) {
+          keys.add(sample.key());
+          assertThat(inSequence.add(sample.key()))
+              .as("a sample's copies share sequence " + s + ": " + sample.key())
+              .isTrue();
+        }
+        perSequence.add(inSequence);
+      }
+    }
+    return keys;
+  }
+
+  /**
+   * {@code --repeat} mixes inputs: 2 packs every sample of its input twice, never two copies in one
+   * sequence; 0.5 packs a fixed half of each shard, the same half whatever the other inputs. The
+   * statistics account for every sample.
+   */
+  @Test
+  void repeatedInputsArePackedThatManyTimesAndCopiesNeverShareASequence() throws IOException {
+    Path whole = tmp.resolve("whole");
+    assertThat(pack(whole).exitCode()).isZero();
+    Map<String, Long> kept = new HashMap<>();
+    for (String key : packedKeys(whole, new ArrayList<>())) {
+      kept.merge(key.substring(0, key.indexOf('/')), 1L, Long::sum);
+    }
+    assertThat(kept).containsOnlyKeys("00000.tar", "00001.tar", "00002.tar");
+
+    Path mixed = tmp.resolve("mixed");
+    List<String> args = packArgs(mixed);
+    args.set(args.indexOf("--input") + 1, raw.resolve("00000.tar").toString());
+    args.addAll(
+        args.indexOf("--input") + 2,
+        List.of("--repeat", "2", "--input", raw + "/{00001..00002}.tar", "--repeat", "0.5"));
+    Outcome outcome = run(args.toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+    assertThat(outcome.out()).contains("not chosen and " + kept.get("00000.tar") + " repeated");
+
+    List<String> keys = packedKeys(mixed, new ArrayList<>());
+    Map<String, Long> copies = new HashMap<>();
+    keys.forEach(key -> copies.merge(key, 1L, Long::sum));
+    Map<String, Long> perShard = new HashMap<>();
+    for (Map.Entry<String, Long> key : copies.entrySet()) {
+      String shard = key.getKey().substring(0, key.getKey().indexOf('/'));
+      assertThat(key.getValue()).as(key.getKey()).isEqualTo(shard.equals("00000.tar") ? 2 : 1);
+      perShard.merge(shard, 1L, Long::sum);
+    }
+    assertThat(perShard.get("00000.tar")).isEqualTo(kept.get("00000.tar"));
+    for (String shard : List.of("00001.tar", "00002.tar")) {
+      assertThat(perShard.get(shard)).as(shard).isEqualTo(Math.round(kept.get(shard) * 0.5));
+    }
+
+    JsonNode stats = JSON.readTree(mixed.resolve("stats.json").toFile());
+    long notChosen =
+        kept.get("00001.tar")
+            + kept.get("00002.tar")
+            - perShard.get("00001.tar")
+            - perShard.get("00002.tar");
+    assertThat(stats.path("not_chosen").asLong()).isEqualTo(notChosen);
+    assertThat(stats.path("repeated").asLong()).isEqualTo(kept.get("00000.tar"));
+    assertThat(stats.path("samples").asLong()).isEqualTo(keys.size());
+    assertThat(stats.path("samples").asLong())
+        .isEqualTo(
+            stats.path("input_samples").asLong()
+                - stats.path("dropped").asLong()
+                - notChosen
+                + kept.get("00000.tar"));
+    JsonNode manifest = JSON.readTree(mixed.resolve("manifest.json").toFile());
+    assertThat(manifest.path("spec").path("inputs").get(0).path("repeat").asDouble()).isEqualTo(2);
+    assertThat(manifest.path("spec").path("inputs").get(1).path("repeat").asDouble())
+        .isEqualTo(0.5);
+
+    // The half of a shard does not depend on the other inputs, nor on the worker count.
+    Path alone = tmp.resolve("alone");
+    List<String> aloneArgs = packArgs(alone, "--workers", "1");
+    aloneArgs.set(aloneArgs.indexOf("--input") + 1, raw.resolve("00001.tar").toString());
+    aloneArgs.addAll(aloneArgs.indexOf("--input") + 2, List.of("--repeat", "0.5"));
+    assertThat(run(aloneArgs.toArray(String[]::new)).exitCode()).isZero();
+    assertThat(new HashSet<>(packedKeys(alone, new ArrayList<>())))
+        .isEqualTo(
+            copies.keySet().stream()
+                .filter(key -> key.startsWith("00001.tar/"))
+                .collect(Collectors.toSet()));
+
+    // Packing again gives the same bytes.
+    Path again = tmp.resolve("again");
+    args.set(args.indexOf("--out") + 1, again.toString());
+    args.addAll(List.of("--workers", "1"));
+    assertThat(run(args.toArray(String[]::new)).exitCode()).isZero();
+    assertSameFiles(again, mixed);
+  }
+
+  @Test
+  void repeatsOutsideTheirRangeAreRefused() {
+    for (String repeat : List.of("0", "-1", "100.5", "NaN")) {
+      Outcome refused = pack(tmp.resolve("r" + repeat), "--repeat", repeat);
+      assertThat(refused.exitCode()).as(repeat).isEqualTo(CuratorMain.USAGE_ERROR);
+      assertThat(refused.err())
+          .as(repeat)
+          .contains("--repeat must be more than 0 and at most 100, got");
+    }
+    Outcome orphan = pack(tmp.resolve("orphan"), "--repeat", "2", "--repeat", "3");
+    assertThat(orphan.exitCode()).isEqualTo(CuratorMain.USAGE_ERROR);
+    assertThat(orphan.err()).contains("--input");
   }
 
   @Test

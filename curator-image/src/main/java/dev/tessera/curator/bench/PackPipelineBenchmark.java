@@ -21,6 +21,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 
@@ -157,6 +158,7 @@ public final class PackPipelineBenchmark {
       PackOptions options =
           new PackOptions(
               inputs,
+              Collections.nCopies(inputs.size(), 1.0),
               out,
               tokenizer,
               4096,

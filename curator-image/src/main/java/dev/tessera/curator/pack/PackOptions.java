@@ -9,6 +9,9 @@ import java.util.Objects;
  * Everything a pack run needs.
  *
  * @param inputs input shards, in order (their order fixes sample numbering and tie-breaking)
+ * @param repeats how many times each input shard's samples are packed, one entry per shard: 1 once,
+ *     2 twice, 0.5 a fixed half of them, 1.5 all once and a fixed half of them again (see {@link
+ *     Repeats})
  * @param out output directory
  * @param tokenizer the Qwen2-family {@code tokenizer.json}
  * @param sequenceLength tokens per packed sequence
@@ -26,6 +29,7 @@ import java.util.Objects;
  */
 public record PackOptions(
     List<Path> inputs,
+    List<Double> repeats,
     Path out,
     Path tokenizer,
     int sequenceLength,
@@ -50,6 +54,9 @@ public record PackOptions(
 
   public static final int DEFAULT_SEQUENCES_PER_SHARD = 500;
 
+  /** The largest {@code --repeat}: each round of repeats packs the whole input again. */
+  public static final double MAX_REPEAT = 100;
+
   /** What happens to a sample whose multimodal length exceeds the sequence length. */
   public enum Overlong {
     /** Cut the caption's tokens so the sample fills one sequence, keeping its final EOS. */
@@ -73,6 +80,23 @@ public record PackOptions(
     inputs = List.copyOf(inputs);
     if (inputs.isEmpty()) {
       throw new IllegalArgumentException("no input shards");
+    }
+    repeats = List.copyOf(repeats);
+    if (repeats.size() != inputs.size()) {
+      throw new IllegalArgumentException(
+          repeats.size() + " repeats for " + inputs.size() + " input shards");
+    }
+    for (int i = 0; i < repeats.size(); i++) {
+      double repeat = repeats.get(i);
+      if (!(repeat > 0 && repeat <= MAX_REPEAT)) {
+        throw new IllegalArgumentException(
+            "--repeat must be more than 0 and at most "
+                + (int) MAX_REPEAT
+                + ", got "
+                + repeat
+                + " for "
+                + inputs.get(i));
+      }
     }
     if (imageTokens < 1) {
       throw new IllegalArgumentException("--image-tokens must be >= 1, got " + imageTokens);

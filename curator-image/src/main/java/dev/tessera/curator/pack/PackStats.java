@@ -9,12 +9,16 @@ import java.util.Map;
  * same input and options give the same file.
  *
  * @param inputSamples samples the reader delivered or dropped
- * @param samples samples packed
+ * @param samples samples packed, each copy of a repeated sample counted
  * @param dropped samples not packed, all reasons
  * @param droppedByReason the reasons: reader problems ({@code missing_image}, {@code
  *     invalid_utf8_caption}, …), {@code bad_image}, {@code degenerate_image}, {@code
  *     oversized_image}, {@code empty_caption}, {@code too_long}
- * @param truncated samples whose caption was cut to fit a sequence
+ * @param truncated samples whose caption was cut to fit a sequence (each counted once, however
+ *     often it is repeated)
+ * @param notChosen samples kept by the filters but packed in no round, left out by a repeat below 1
+ * @param repeated places holding a sample again (a repeat above 1); {@code samples = input_samples
+ *     − dropped − not_chosen + repeated}
  * @param sequences packed sequences
  * @param tokens real (non-padding) tokens over all sequences, visual positions included
  * @param textTokens the text part of {@code tokens}
@@ -33,6 +37,8 @@ import java.util.Map;
   "dropped",
   "dropped_by_reason",
   "truncated",
+  "not_chosen",
+  "repeated",
   "sequences",
   "tokens",
   "text_tokens",
@@ -51,6 +57,8 @@ public record PackStats(
     @JsonProperty("dropped") long dropped,
     @JsonProperty("dropped_by_reason") Map<String, Long> droppedByReason,
     @JsonProperty("truncated") long truncated,
+    @JsonProperty("not_chosen") long notChosen,
+    @JsonProperty("repeated") long repeated,
     @JsonProperty("sequences") long sequences,
     @JsonProperty("tokens") long tokens,
     @JsonProperty("text_tokens") long textTokens,

@@ -118,10 +118,15 @@ public final class Packer {
     Map<String, Object> spec = new LinkedHashMap<>();
     spec.put("command", "pack");
     List<Map<String, Object>> inputs = new ArrayList<>();
-    for (Path input : options.inputs()) {
+    for (int i = 0; i < options.inputs().size(); i++) {
+      Path input = options.inputs().get(i);
       Map<String, Object> entry = new LinkedHashMap<>();
       entry.put("name", input.getFileName().toString());
       entry.put("bytes", Files.size(input));
+      if (options.repeats().get(i) != 1.0) {
+        // Only when set, so a set packed without repeats keeps the spec it always had.
+        entry.put("repeat", options.repeats().get(i));
+      }
       inputs.add(entry);
     }
     spec.put("inputs", inputs);
@@ -164,7 +169,8 @@ public final class Packer {
         readers.add(ScanFile.Reader.open(scanFile(i)));
       }
       long planStarted = System.nanoTime();
-      Packing packing = plan(readers);
+      Plan plan = plan(readers);
+      Packing packing = plan.packing();
       note(
           "plan: %,d samples into %,d sequences (lower bound %,d, fill %.4f) in %.2f s%n",
           packing.sampleCount(),
@@ -174,10 +180,10 @@ public final class Packer {
           seconds(planStarted));
 
       long writeStarted = System.nanoTime();
-      List<ShardManifest.Shard> shards = writeAll(layout, readers, packing);
+      List<ShardManifest.Shard> shards = writeAll(layout, readers, plan);
       note("write: done in %.1f s%n", seconds(writeStarted));
 
-      PackStats stats = stats(scans, packing, shards.size());
+      PackStats stats = stats(scans, plan, shards.size());
       AtomicFiles.write(out.resolve(PackStats.FILE_NAME), JSON.writeValueAsBytes(stats));
       ShardManifest.of(ShardManifest.KIND_PACKED, layout.toMap(), spec, shards).write(out);
       if (!options.keepWork()) {
@@ -386,20 +392,71 @@ public final class Packer {
 
   // ---- plan ----------------------------------------------------------------------------------
 
-  private Packing plan(List<ScanFile.Reader> readers) {
+  /**
+   * Which samples go into which sequences. Without repeats that is one packing of every sample;
+   * with them, one packing per round of {@link Repeats}, joined, and {@link Plan#sampleOf} maps
+   * each packed place back to its sample.
+   */
+  private Plan plan(List<ScanFile.Reader> readers) {
     long total = readers.stream().mapToLong(ScanFile.Reader::count).sum();
     if (total > Integer.MAX_VALUE - 8) {
       throw new PackException(
           total + " samples in one pack run; split the input (at most 2^31 per run)");
     }
     int[] lengths = new int[(int) total];
+    int[] counts = new int[readers.size()];
     int at = 0;
-    for (ScanFile.Reader reader : readers) {
-      int[] shardLengths = reader.lengths();
+    for (int i = 0; i < readers.size(); i++) {
+      int[] shardLengths = readers.get(i).lengths();
       System.arraycopy(shardLengths, 0, lengths, at, shardLengths.length);
+      counts[i] = shardLengths.length;
       at += shardLengths.length;
     }
-    return BinPacker.pack(lengths, options.sequenceLength(), options.algorithm());
+    if (Repeats.once(options.repeats())) {
+      return new Plan(
+          BinPacker.pack(lengths, options.sequenceLength(), options.algorithm()), null, total);
+    }
+    List<String> names = options.inputs().stream().map(p -> p.getFileName().toString()).toList();
+    List<int[]> rounds = Repeats.rounds(counts, options.repeats(), names);
+    if (rounds.isEmpty()) {
+      return new Plan(
+          BinPacker.pack(new int[0], options.sequenceLength(), options.algorithm()), new int[0], 0);
+    }
+    long places = rounds.stream().mapToLong(round -> round.length).sum();
+    if (places > Integer.MAX_VALUE - 8) {
+      throw new PackException(
+          places + " samples with their repeats in one pack run; repeat less or split the input");
+    }
+    int[] sampleOf = new int[(int) places];
+    List<Packing> packings = new ArrayList<>();
+    int place = 0;
+    for (int[] round : rounds) {
+      int[] roundLengths = new int[round.length];
+      for (int i = 0; i < round.length; i++) {
+        roundLengths[i] = lengths[round[i]];
+      }
+      packings.add(BinPacker.pack(roundLengths, options.sequenceLength(), options.algorithm()));
+      System.arraycopy(round, 0, sampleOf, place, round.length);
+      place += round.length;
+    }
+    note(
+        "plan: %d rounds of repeats, %,d of %,d samples chosen, %,d places%n",
+        rounds.size(), rounds.get(0).length, total, places);
+    return new Plan(Packing.concat(packings), sampleOf, rounds.get(0).length);
+  }
+
+  /**
+   * The packing, and the sample each of its places holds.
+   *
+   * @param packing the sequences, over places
+   * @param sampleOf the sample (numbered across shards in order) at each place; null when every
+   *     sample is packed once, in its own place
+   * @param chosen samples packed at least once (all of round 0 of the repeats)
+   */
+  private record Plan(Packing packing, int[] sampleOf, long chosen) {
+    int sampleAt(int place) {
+      return sampleOf == null ? place : sampleOf[place];
+    }
   }
 
   // ---- write ---------------------------------------------------------------------------------
@@ -409,7 +466,8 @@ public final class Packer {
   }
 
   private List<ShardManifest.Shard> writeAll(
-      PackedLayout layout, List<ScanFile.Reader> readers, Packing packing) throws IOException {
+      PackedLayout layout, List<ScanFile.Reader> readers, Plan plan) throws IOException {
+    Packing packing = plan.packing();
     int[] firstSample = new int[readers.size() + 1];
     for (int i = 0; i < readers.size(); i++) {
       firstSample[i + 1] = firstSample[i] + readers.get(i).count();
@@ -429,7 +487,7 @@ public final class Packer {
             } else {
               int first = shard * perShard;
               int last = Math.min(packing.binCount(), first + perShard);
-              written = writeShard(shard, first, last, layout, readers, firstSample, packing);
+              written = writeShard(shard, first, last, layout, readers, firstSample, plan);
               AtomicFiles.write(marker, JSON.writeValueAsBytes(written));
             }
             int finished = done.incrementAndGet();
@@ -461,13 +519,14 @@ public final class Packer {
       PackedLayout layout,
       List<ScanFile.Reader> readers,
       int[] firstSample,
-      Packing packing)
+      Plan plan)
       throws IOException {
+    Packing packing = plan.packing();
     try (PackedShardWriter writer = new PackedShardWriter(options.out(), shard)) {
       for (int bin = firstBin; bin < lastBin; bin++) {
         List<PackedSequence.Part> parts = new ArrayList<>(packing.binSize(bin));
         for (int k = 0; k < packing.binSize(bin); k++) {
-          int sample = packing.member(bin, k);
+          int sample = plan.sampleAt(packing.member(bin, k));
           int input = upperBound(firstSample, sample) - 1;
           ScanFile.Entry entry = readers.get(input).read(sample - firstSample[input]);
           parts.add(
@@ -502,18 +561,21 @@ public final class Packer {
 
   // ---- stats ---------------------------------------------------------------------------------
 
-  private PackStats stats(List<ScanSummary> scans, Packing packing, int shards) {
+  private PackStats stats(List<ScanSummary> scans, Plan plan, int shards) {
+    Packing packing = plan.packing();
     long read = 0;
-    long textTokens = 0;
     long truncated = 0;
     Map<String, Long> dropped = new TreeMap<>();
+    long kept = 0;
     for (ScanSummary scan : scans) {
       read += scan.read();
-      textTokens += scan.textTokens();
+      kept += scan.kept();
       truncated += scan.truncated();
       scan.dropped().forEach((reason, count) -> dropped.merge(reason, count, Long::sum));
     }
     long droppedTotal = dropped.values().stream().mapToLong(Long::longValue).sum();
+    // Every packed place holds its sample's text tokens and the image's.
+    long textTokens = packing.totalLength() - (long) packing.sampleCount() * options.imageTokens();
     int minSamples = Integer.MAX_VALUE;
     int maxSamples = 0;
     for (int bin = 0; bin < packing.binCount(); bin++) {
@@ -533,6 +595,8 @@ public final class Packer {
         droppedTotal,
         dropped,
         truncated,
+        kept - plan.chosen(),
+        packing.sampleCount() - plan.chosen(),
         packing.binCount(),
         packing.totalLength(),
         textTokens,

@@ -1,6 +1,7 @@
 package dev.tessera.data.packing;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -34,6 +35,58 @@ public final class Packing {
     this.members = members;
     this.binLoad = binLoad;
     this.totalLength = totalLength;
+  }
+
+  /**
+   * The bins of several packings of one capacity, one packing's after another's: the samples of
+   * part {@code p} are numbered after those of the parts before it, in the same order, and its bins
+   * after theirs. A packer that packs a set in rounds (each sample at most once per round) joins
+   * the rounds with this.
+   *
+   * @throws IllegalArgumentException if the parts were packed to different capacities, or hold more
+   *     than {@code Integer.MAX_VALUE - 8} samples or bins together
+   */
+  public static Packing concat(List<Packing> parts) {
+    if (parts.isEmpty()) {
+      throw new IllegalArgumentException("no packings to join");
+    }
+    int capacity = parts.get(0).capacity;
+    long samples = 0;
+    long bins = 0;
+    long totalLength = 0;
+    for (Packing part : parts) {
+      if (part.capacity != capacity) {
+        throw new IllegalArgumentException(
+            "packings of capacities " + capacity + " and " + part.capacity + " cannot be joined");
+      }
+      samples += part.sampleCount();
+      bins += part.binCount();
+      totalLength += part.totalLength;
+    }
+    if (samples > Integer.MAX_VALUE - 8 || bins > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(
+          samples + " samples in " + bins + " bins: too many for one packing");
+    }
+    int[] binOf = new int[(int) samples];
+    int[] binStart = new int[(int) bins + 1];
+    int[] members = new int[(int) samples];
+    int[] binLoad = new int[(int) bins];
+    int sampleOffset = 0;
+    int binOffset = 0;
+    for (Packing part : parts) {
+      for (int i = 0; i < part.binOf.length; i++) {
+        binOf[sampleOffset + i] = binOffset + part.binOf[i];
+        members[sampleOffset + i] = sampleOffset + part.members[i];
+      }
+      for (int b = 0; b < part.binLoad.length; b++) {
+        binStart[binOffset + b] = sampleOffset + part.binStart[b];
+        binLoad[binOffset + b] = part.binLoad[b];
+      }
+      sampleOffset += part.binOf.length;
+      binOffset += part.binLoad.length;
+    }
+    binStart[binOffset] = sampleOffset;
+    return new Packing(capacity, binOf, binStart, members, binLoad, totalLength);
   }
 
   /** The capacity every bin was packed to. */

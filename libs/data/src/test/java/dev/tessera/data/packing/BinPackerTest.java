@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -366,5 +367,44 @@ class BinPackerTest {
 
   private static boolean visitedBefore(int[] lengths, int a, int b) {
     return lengths[a] > lengths[b] || lengths[a] == lengths[b] && a < b;
+  }
+
+  @Test
+  void concatenatedPackingsNumberTheLaterPartsSamplesAndBinsAfterTheEarlierOnes() {
+    int capacity = 100;
+    int[] first = lengths(Shape.UNIFORM, random, 40, capacity);
+    int[] second = lengths(Shape.SMALL, random, 25, capacity);
+    Packing a = BinPacker.pack(first, capacity, FIRST_FIT_DECREASING);
+    Packing b = BinPacker.pack(second, capacity, BEST_FIT_DECREASING);
+
+    Packing joined = Packing.concat(List.of(a, b));
+
+    assertThat(joined.sampleCount()).isEqualTo(65);
+    assertThat(joined.binCount()).isEqualTo(a.binCount() + b.binCount());
+    assertThat(joined.totalLength()).isEqualTo(a.totalLength() + b.totalLength());
+    for (int bin = 0; bin < a.binCount(); bin++) {
+      assertThat(joined.members(bin)).isEqualTo(a.members(bin));
+      assertThat(joined.binLoad(bin)).isEqualTo(a.binLoad(bin));
+    }
+    for (int bin = 0; bin < b.binCount(); bin++) {
+      int[] expected = Arrays.stream(b.members(bin)).map(s -> s + 40).toArray();
+      assertThat(joined.members(a.binCount() + bin)).isEqualTo(expected);
+      assertThat(joined.binLoad(a.binCount() + bin)).isEqualTo(b.binLoad(bin));
+    }
+    for (int sample = 0; sample < 65; sample++) {
+      int expected = sample < 40 ? a.binOf(sample) : a.binCount() + b.binOf(sample - 40);
+      assertThat(joined.binOf(sample)).isEqualTo(expected);
+    }
+  }
+
+  @Test
+  void packingsOfDifferentCapacitiesAreNotJoined() {
+    Packing a = BinPacker.pack(new int[] {3, 4}, 10, FIRST_FIT_DECREASING);
+    Packing b = BinPacker.pack(new int[] {3, 4}, 12, FIRST_FIT_DECREASING);
+    assertThatThrownBy(() -> Packing.concat(List.of(a, b)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("capacities 10 and 12");
+    assertThatThrownBy(() -> Packing.concat(List.of()))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }
