@@ -9,6 +9,7 @@ import dev.tessera.api.v1alpha1.CurationJobSpec;
 import dev.tessera.api.v1alpha1.FinetuneRun;
 import dev.tessera.api.v1alpha1.FinetuneRunSpec;
 import dev.tessera.api.v1alpha1.InputRef;
+import dev.tessera.api.v1alpha1.PackInput;
 import dev.tessera.api.v1alpha1.PackJob;
 import dev.tessera.api.v1alpha1.PackJobSpec;
 import dev.tessera.api.v1alpha1.PretrainRun;
@@ -127,7 +128,7 @@ class SpecValidationTest {
         "a PackJob takes exactly one of input and inputs",
         () -> {
           PackJob p = pack();
-          p.getSpec().inputs = List.of(InputRef.path("more/shards"));
+          p.getSpec().inputs = List.of(PackInput.of(InputRef.path("more/shards"), null));
           return SpecValidation.problems(p);
         });
     b.put(
@@ -202,26 +203,52 @@ class SpecValidationTest {
   @Test
   void aPackJobPacksSeveralInputsTogether() {
     PackJob p = pack();
-    InputRef ccs = new InputRef();
+    PackInput ccs = new PackInput();
     ccs.curationJob = "curate-ccs";
+    PackInput datacomp = PackInput.of(InputRef.path("datacomp/shards"), null);
     p.getSpec().input = null;
-    p.getSpec().inputs = List.of(ccs, InputRef.path("datacomp/shards"));
+    p.getSpec().inputs = List.of(ccs, datacomp);
     assertThat(SpecValidation.problems(p)).isEmpty();
-    assertThat(p.getSpec().inputList()).containsExactly(ccs, p.getSpec().inputs.get(1));
+    assertThat(p.getSpec().inputList()).containsExactly(ccs, datacomp);
 
-    InputRef run = new InputRef();
+    PackInput run = new PackInput();
     run.pretrainRun = "r";
     p.getSpec().inputs = List.of(ccs, run);
     assertThat(SpecValidation.problems(p))
         .containsExactly("a PackJob's input is a curationJob or a path");
-    p.getSpec().inputs = List.of(ccs, InputRef.path("datacomp/shards"), ccs);
+    p.getSpec().inputs = List.of(ccs, datacomp, ccs);
     assertThat(SpecValidation.problems(p))
-        .containsExactly("spec.inputs names CurationJob curate-ccs twice");
+        .containsExactly(
+            "spec.inputs names CurationJob curate-ccs twice (a repeat packs an input more than"
+                + " once: repeat: 2)");
     p.getSpec().inputs = List.of();
     assertThat(SpecValidation.problems(p)).containsExactly("spec.inputs must name 1 to 64 inputs");
     p.getSpec().inputs = null;
     assertThat(SpecValidation.problems(p))
         .containsExactly("a PackJob takes exactly one of input and inputs");
+  }
+
+  @Test
+  void aPackJobsInputsRepeatWithinTheirRange() {
+    PackJob p = pack();
+    p.getSpec().input = null;
+    PackInput ccs = PackInput.of(InputRef.path("ccs/shards"), 2.5);
+    PackInput datacomp = PackInput.of(InputRef.path("datacomp/shards"), 0.25);
+    p.getSpec().inputs = List.of(ccs, datacomp);
+    assertThat(SpecValidation.problems(p)).isEmpty();
+    assertThat(p.getSpec().packerInputs(List.of("/v/ccs", "/v/dc")))
+        .containsExactly(
+            "--input", "/v/ccs", "--repeat", "2.5", "--input", "/v/dc", "--repeat", "0.25");
+    datacomp.repeat = null;
+    assertThat(p.getSpec().packerInputs(List.of("/v/ccs", "/v/dc")))
+        .containsExactly("--input", "/v/ccs", "--repeat", "2.5", "--input", "/v/dc");
+
+    datacomp.repeat = 0.0;
+    assertThat(SpecValidation.problems(p))
+        .containsExactly("spec.inputs[1].repeat must be > 0, got 0.0");
+    datacomp.repeat = 100.5;
+    assertThat(SpecValidation.problems(p))
+        .containsExactly("spec.inputs[1].repeat must be <= 100, got 100.5");
   }
 
   @Test

@@ -61,9 +61,7 @@ final class WorkerArgs {
     } else if (stage.resource() instanceof PackJob p) {
       PackJobSpec spec = p.getSpec();
       args.add("pack");
-      for (String each : inputs) {
-        args.addAll(List.of("--input", abs(volume, each)));
-      }
+      args.addAll(spec.packerInputs(inputs.stream().map(each -> abs(volume, each)).toList()));
       args.addAll(
           List.of(
               "--out",

@@ -3,6 +3,7 @@ package dev.tessera.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tessera.api.v1alpha1.InputRef;
+import dev.tessera.api.v1alpha1.PackInput;
 import dev.tessera.api.v1alpha1.PackJob;
 import dev.tessera.api.v1alpha1.PackJobSpec;
 import dev.tessera.api.v1alpha1.PretrainRun;
@@ -53,7 +54,10 @@ class WorkerArgsTest {
     PackJob pack = new PackJob();
     pack.setMetadata(new ObjectMetaBuilder().withName("pack").build());
     PackJobSpec spec = new PackJobSpec();
-    spec.inputs = List.of(InputRef.path("ccs/shards"), InputRef.path("datacomp/{0..1}.tar"));
+    spec.inputs =
+        List.of(
+            PackInput.of(InputRef.path("ccs/shards"), null),
+            PackInput.of(InputRef.path("datacomp/{0..1}.tar"), 0.5));
     spec.output = "packed";
     spec.tokenizer = "tokenizer.json";
     pack.setSpec(spec);
@@ -70,6 +74,8 @@ class WorkerArgsTest {
             volume.resolve("ccs/shards").toString(),
             "--input",
             volume.resolve("datacomp/{0..1}.tar").toString(),
+            "--repeat",
+            "0.5",
             "--out");
   }
 }

@@ -45,7 +45,12 @@ final class UserError extends RuntimeException {
         String earlier = namedBy.putIfAbsent(shard.toAbsolutePath().normalize(), spec);
         if (earlier != null) {
           throw new UserError(
-              shard + " is named by two inputs, '" + earlier + "' and '" + spec + "'");
+              shard
+                  + " is named by two inputs, '"
+                  + earlier
+                  + "' and '"
+                  + spec
+                  + "' (--repeat packs an input more than once)");
         }
       }
       shards.add(named);

@@ -45,10 +45,8 @@ public class PackJobReconciler extends StageReconciler<PackJobSpec, PackJob> {
       PackJob resource, String stage, String jobName, List<String> inputs, int attempt) {
     PackJobSpec spec = resource.getSpec();
     List<String> args = new ArrayList<>(List.of("pack"));
-    for (String input : inputs) {
-      // Several inputs pack together, their shards in this order.
-      args.addAll(List.of("--input", input));
-    }
+    // Several inputs pack together, their shards in this order, each repeated as its spec says.
+    args.addAll(spec.packerInputs(inputs));
     args.addAll(List.of("--out", spec.output, "--tokenizer", spec.tokenizer, "--resume"));
     args.addAll(spec.packerOptions());
     WorkerPod pod =

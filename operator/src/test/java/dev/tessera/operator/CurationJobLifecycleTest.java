@@ -12,6 +12,7 @@ import dev.tessera.api.v1alpha1.CurationJobSpec;
 import dev.tessera.api.v1alpha1.FinetuneRun;
 import dev.tessera.api.v1alpha1.FinetuneRunSpec;
 import dev.tessera.api.v1alpha1.InputRef;
+import dev.tessera.api.v1alpha1.PackInput;
 import dev.tessera.api.v1alpha1.PackJob;
 import dev.tessera.api.v1alpha1.Phase;
 import dev.tessera.api.v1alpha1.PretrainRun;
@@ -180,12 +181,14 @@ class CurationJobLifecycleTest {
   void aPackJobWithSeveralInputsWaitsForAllOfThem() {
     ClusterSimulation cluster = new ClusterSimulation(client, client.getNamespace());
     PackJob pack = PretrainRunLifecycleTest.packJob("pack-mix");
-    InputRef first = new InputRef();
+    PackInput first = new PackInput();
     first.curationJob = "mix-a";
-    InputRef second = new InputRef();
+    PackInput second = new PackInput();
     second.curationJob = "mix-b";
+    second.repeat = 2.0;
     pack.getSpec().input = null;
-    pack.getSpec().inputs = List.of(first, second, InputRef.path("extra/shards"));
+    pack.getSpec().inputs =
+        List.of(first, second, PackInput.of(InputRef.path("extra/shards"), 0.5));
     client.resource(pack).create();
     for (String name : List.of("mix-a", "mix-b")) {
       CurationJob curation = curationJob(name);
@@ -230,8 +233,12 @@ class CurationJobLifecycleTest {
             "curated-mix-a/shards",
             "--input",
             "curated-mix-b/shards",
+            "--repeat",
+            "2.0",
             "--input",
             "extra/shards",
+            "--repeat",
+            "0.5",
             "--out");
     PackJob ready =
         cluster.awaitCondition(

@@ -31,16 +31,38 @@ public class PackJobSpec extends WorkloadSpec {
 
   @JsonPropertyDescription(
       "Several sets packed together instead of one input, their shards in this order:"
-          + " CurationJobs (the PackJob waits until all have succeeded) or shards on the volume.")
+          + " CurationJobs (the PackJob waits until all have succeeded) or shards on the volume,"
+          + " each with an optional repeat that sets its share of the mixture.")
   @Size(min = 1, max = MAX_INPUTS)
-  public List<InputRef> inputs;
+  public List<PackInput> inputs;
 
   /** The input, or the inputs, in order. */
   public List<InputRef> inputList() {
     if (input != null) {
       return List.of(input);
     }
-    return inputs == null ? List.of() : inputs;
+    return inputs == null ? List.of() : List.copyOf(inputs);
+  }
+
+  /**
+   * The packer's {@code --input} flags for the inputs' paths (as {@link #inputList()} orders them),
+   * each followed by its {@code --repeat} when the spec sets one.
+   */
+  public List<String> packerInputs(List<String> paths) {
+    List<InputRef> refs = inputList();
+    if (paths.size() != refs.size()) {
+      throw new IllegalArgumentException(paths.size() + " paths for " + refs.size() + " inputs");
+    }
+    List<String> args = new ArrayList<>();
+    for (int i = 0; i < paths.size(); i++) {
+      args.add("--input");
+      args.add(paths.get(i));
+      if (refs.get(i) instanceof PackInput each && each.repeat != null) {
+        args.add("--repeat");
+        args.add(String.valueOf(each.repeat));
+      }
+    }
+    return args;
   }
 
   @JsonPropertyDescription("Output directory for the packed shards, relative to the volume.")

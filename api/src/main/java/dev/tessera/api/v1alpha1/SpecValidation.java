@@ -114,7 +114,10 @@ public final class SpecValidation {
           ref == null ? null : ref.kind() != null ? ref.kind() + " " + ref.name() : ref.path;
       if (what != null && !named.add(what)) {
         // Its shards would be packed twice.
-        problems.add("spec.inputs names " + what + " twice");
+        problems.add(
+            "spec.inputs names "
+                + what
+                + " twice (a repeat packs an input more than once: repeat: 2)");
       }
     }
     if (otherKind) {
