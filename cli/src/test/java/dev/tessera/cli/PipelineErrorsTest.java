@@ -117,6 +117,17 @@ class PipelineErrorsTest {
   }
 
   @Test
+  void aRepeatOutsideItsBoundsIsRefusedWithItsIndex() throws IOException {
+    assertThat(
+            error(
+                PACK.replace(
+                    "input: {path: curated/shards}",
+                    "inputs: [{path: curated/shards, repeat: 2}, {path: more/shards, repeat: 0}]")))
+        .contains("PackJob pack:")
+        .contains("spec.inputs[1].repeat must be > 0, got 0.0");
+  }
+
+  @Test
   void aMissingInputPathIsNamed() throws IOException {
     assertThat(error(PACK))
         .contains("PackJob pack: spec.input.path: curated/shards is not on the volume");
