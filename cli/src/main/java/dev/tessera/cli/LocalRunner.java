@@ -63,14 +63,18 @@ public final class LocalRunner {
     return running != null && INTERRUPTED.equals(running.getReason());
   }
 
+  /** The stage's spec as the state file holds it, to tell whether it changed since it ran. */
+  static JsonNode specTree(Stage stage) throws IOException {
+    // Through text, as the state file holds it: a tree made from objects keeps Long where one
+    // read back has Integer, and the two would never be equal.
+    return LocalState.JSON.readTree(LocalState.JSON.writeValueAsBytes(stage.resource().getSpec()));
+  }
+
   /** Runs every stage in order; returns 0, or the exit code of the stage that failed. */
   public int run(Pipeline pipeline) throws IOException {
     out.printf("volume %s: %d stages%n", volume, pipeline.stages().size());
     for (Stage stage : pipeline.stages()) {
-      // Through text, as the state file holds it: a tree made from objects keeps Long where one
-      // read back has Integer, and the two would never be equal.
-      JsonNode spec =
-          LocalState.JSON.readTree(LocalState.JSON.writeValueAsBytes(stage.resource().getSpec()));
+      JsonNode spec = specTree(stage);
       LocalState.Entry entry = state.get(stage.id());
       TesseraStatus previous = entry == null ? null : entry.status();
       if (previous != null && previous.phase == Phase.Succeeded) {
@@ -129,6 +133,7 @@ public final class LocalRunner {
     Files.createDirectories(progress.getParent());
     Files.createDirectories(log.getParent());
     Files.deleteIfExists(progress);
+    WorkerArgs.writeConfig(stage, volume);
     List<String> args = WorkerArgs.of(stage, volume, inputs, progress);
     int code;
     // The worker's own output goes to the stage's log (appended: an interrupted run's stays);
@@ -271,7 +276,8 @@ public final class LocalRunner {
     return path;
   }
 
-  private static String synthetic(Stage stage) {
+  /** The synthetic-data recipe of a CurationJob's annotation, or null. */
+  static String synthetic(Stage stage) {
     Map<String, String> annotations = stage.resource().getMetadata().getAnnotations();
     return stage.resource() instanceof CurationJob && annotations != null
         ? annotations.get(SYNTHETIC_DATA)

@@ -6,7 +6,9 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine;
@@ -117,6 +119,13 @@ public final class TesseraMain {
     @Option(names = "--no-report", description = "Do not write report.html at the end.")
     boolean noReport;
 
+    @Option(
+        names = "--dry-run",
+        description =
+            "Print what would run: the stages in order, which already succeeded, each input's"
+                + " source and each worker's command. Runs nothing and writes nothing.")
+    boolean dryRun;
+
     Run(PrintStream out) {
       this.out = out;
     }
@@ -125,11 +134,15 @@ public final class TesseraMain {
     public Integer call() throws Exception {
       Pipeline loaded = Pipeline.load(pipeline, out);
       Path dir = volume != null ? volume : defaultVolume(pipeline);
+      if (dryRun) {
+        LocalState state = fresh ? LocalState.empty(dir) : LocalState.open(dir);
+        return new DryRun(dir, state, copyFiles(dir, false), out).print(loaded);
+      }
       Files.createDirectories(dir);
       // Everything that writes to the volume happens under its lock: one run at a time.
       VolumeLock lock = VolumeLock.acquire(dir.toAbsolutePath().normalize());
       try {
-        copyFiles(dir);
+        copyFiles(dir, true);
         LocalRunner runner = new LocalRunner(dir, out, fresh);
         int code = runner.run(loaded);
         if (!noReport) {
@@ -142,8 +155,12 @@ public final class TesseraMain {
       }
     }
 
-    /** The {@code --copy NAME=FILE} files, each unless NAME is already on the volume. */
-    private void copyFiles(Path dir) throws IOException {
+    /**
+     * The {@code --copy NAME=FILE} files, each unless NAME is already on the volume: copied when
+     * {@code write}, else only checked. Returns the names to be copied.
+     */
+    private Set<String> copyFiles(Path dir, boolean write) throws IOException {
+      Set<String> names = new HashSet<>();
       for (String copy : copies) {
         String[] kv = copy.split("=", 2);
         if (kv.length != 2) {
@@ -154,10 +171,14 @@ public final class TesseraMain {
           if (!Files.isRegularFile(Path.of(kv[1]))) {
             throw new PipelineError("--copy " + copy + ": no file " + kv[1]);
           }
-          Files.createDirectories(target.toAbsolutePath().getParent());
-          Files.copy(Path.of(kv[1]), target);
+          names.add(kv[0]);
+          if (write) {
+            Files.createDirectories(target.toAbsolutePath().getParent());
+            Files.copy(Path.of(kv[1]), target);
+          }
         }
       }
+      return names;
     }
   }
 

@@ -38,10 +38,7 @@ final class WorkerArgs {
     String input = inputs.get(0);
     if (stage.resource() instanceof CurationJob c) {
       CurationJobSpec spec = c.getSpec();
-      Path config =
-          volume.resolve(".tessera").resolve("specs").resolve(stage.name() + ".curation.yaml");
-      Files.createDirectories(config.getParent());
-      Files.write(config, JSON.writeValueAsBytes(spec.workerSpec()));
+      Path config = curationConfig(stage, volume);
       args.addAll(
           List.of(
               "curate",
@@ -119,6 +116,23 @@ final class WorkerArgs {
     args.addAll(
         List.of(
             "--ranks", String.valueOf(spec.worldSize()), "--backend", gpus > 0 ? "cuda" : "cpu"));
+  }
+
+  /** Where a CurationJob's {@code curation.yaml} goes, which {@link #writeConfig} writes. */
+  static Path curationConfig(Stage stage, Path volume) {
+    return volume.resolve(".tessera").resolve("specs").resolve(stage.name() + ".curation.yaml");
+  }
+
+  /**
+   * Writes the files the worker command of {@link #of} reads besides the spec's own: a
+   * CurationJob's {@code curation.yaml}.
+   */
+  static void writeConfig(Stage stage, Path volume) throws IOException {
+    if (stage.resource() instanceof CurationJob c) {
+      Path config = curationConfig(stage, volume);
+      Files.createDirectories(config.getParent());
+      Files.write(config, JSON.writeValueAsBytes(c.getSpec().workerSpec()));
+    }
   }
 
   static String abs(Path volume, String path) {
