@@ -186,7 +186,16 @@ final class HtmlReport {
         .append(s.path("dropped").asLong())
         .append(" dropped, ")
         .append(s.path("truncated").asLong())
-        .append(" truncated.</p>");
+        .append(" truncated")
+        .append(
+            s.path("not_chosen").asLong() + s.path("repeated").asLong() == 0
+                ? ""
+                : "; by the inputs' repeats, "
+                    + s.path("not_chosen").asLong()
+                    + " not chosen and "
+                    + s.path("repeated").asLong()
+                    + " packed again")
+        .append(".</p>");
     Map<String, Double> bars = new java.util.LinkedHashMap<>();
     bars.put("lower bound", (double) bound);
     bars.put("packed", (double) sequences);

@@ -1,0 +1,52 @@
+package dev.tessera.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tessera.api.v1alpha1.Phase;
+import dev.tessera.api.v1alpha1.TesseraStatus;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class HtmlReportTest {
+  @TempDir Path volume;
+
+  private String reportOfPacking(String stats) throws IOException {
+    Files.createDirectories(volume.resolve("packed"));
+    Files.writeString(volume.resolve("packed/stats.json"), stats);
+    LocalState state = LocalState.open(volume);
+    TesseraStatus done = new TesseraStatus();
+    done.phase = Phase.Succeeded;
+    state.put("PackJob/pack", LocalState.JSON.readTree("{\"output\": \"packed\"}"), done);
+    return Files.readString(HtmlReport.write(volume, null, state));
+  }
+
+  @Test
+  void aPackedSetsReportCountsWhatTheRepeatsLeftOutAndPackedAgain() throws IOException {
+    String stats =
+        """
+        {"samples": 150, "sequences": 12, "lower_bound_sequences": 11, "sequence_length": 512,
+         "algorithm": "fill", "fill_ratio": 0.95, "dropped": 3, "truncated": 1,
+         "not_chosen": 40, "repeated": 90}
+        """;
+    assertThat(reportOfPacking(stats))
+        .contains("150 samples packed into <b>12 sequences</b> of 512 tokens (fill)")
+        .contains(
+            "3 dropped, 1 truncated; by the inputs' repeats, 40 not chosen and 90 packed again.");
+  }
+
+  @Test
+  void withoutRepeatsTheReportSaysNothingOfThem() throws IOException {
+    String stats =
+        """
+        {"samples": 150, "sequences": 12, "lower_bound_sequences": 11, "sequence_length": 512,
+         "algorithm": "ffd", "fill_ratio": 0.95, "dropped": 3, "truncated": 1,
+         "not_chosen": 0, "repeated": 0}
+        """;
+    assertThat(reportOfPacking(stats))
+        .contains("3 dropped, 1 truncated.</p>")
+        .doesNotContain("repeats");
+  }
+}
