@@ -52,6 +52,13 @@ final class TrainingOptions {
   int keepLast = 3;
 
   @Option(
+      names = "--keep-best",
+      description =
+          "Keep the checkpoint with the lowest held-out loss too, whatever its age (needs"
+              + " --eval-sequences; the loss is then measured at every checkpoint).")
+  boolean keepBest;
+
+  @Option(
       names = "--seed",
       description = "Initialisation and data order (default: ${DEFAULT-VALUE}).")
   long seed = 1;
@@ -211,6 +218,7 @@ final class TrainingOptions {
         attention,
         checkpointEvery,
         keepLast,
+        keepBest,
         seed,
         maxBadSteps,
         ranks,

@@ -139,15 +139,19 @@ public final class Checkpoints {
     }
   }
 
+  private static long stepOf(Path checkpoint) {
+    return Long.parseLong(checkpoint.getFileName().toString().substring(PREFIX.length()));
+  }
+
   /**
    * After the checkpoint of step {@code current}: removes checkpoints of later steps (left from
    * before the run resumed at an earlier one, or never completed), leftover partial ones, and all
-   * but the newest {@code keep}.
+   * but the newest {@code keep} and the one of step {@code best} (0 for none).
    */
-  public void prune(int keep, long current) throws IOException {
+  public void prune(int keep, long current, long best) throws IOException {
     List<Path> kept = new ArrayList<>();
     for (Path step : list()) {
-      long number = Long.parseLong(step.getFileName().toString().substring(PREFIX.length()));
+      long number = stepOf(step);
       if (number > current) {
         AtomicFiles.deleteRecursively(step);
       } else {
@@ -155,7 +159,9 @@ public final class Checkpoints {
       }
     }
     for (int i = 0; i < kept.size() - keep; i++) {
-      AtomicFiles.deleteRecursively(kept.get(i));
+      if (stepOf(kept.get(i)) != best) {
+        AtomicFiles.deleteRecursively(kept.get(i));
+      }
     }
     try (Stream<Path> listing = Files.list(dir)) {
       for (Path path : listing.toList()) {

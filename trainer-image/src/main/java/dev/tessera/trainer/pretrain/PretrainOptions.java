@@ -24,6 +24,8 @@ import java.util.Objects;
  * @param attention {@code continuous} (the reference's) or {@code document}
  * @param checkpointEvery steps between checkpoints (the last step always gets one)
  * @param keepLast checkpoints kept
+ * @param keepBest whether the checkpoint with the lowest held-out loss is kept as well, whatever
+ *     its age; the held-out loss is then measured at every checkpoint
  * @param seed initialisation and data order
  * @param maxBadSteps steps with a non-finite loss or gradient skipped before the run fails
  * @param ranks data-parallel ranks over the whole run, each with a model replica and its share of
@@ -69,6 +71,7 @@ public record PretrainOptions(
     AttentionMask attention,
     int checkpointEvery,
     int keepLast,
+    boolean keepBest,
     long seed,
     int maxBadSteps,
     int ranks,
@@ -152,6 +155,11 @@ public record PretrainOptions(
       throw new IllegalArgumentException(
           "need --checkpoint-every >= 1, --keep-last >= 1 and --max-bad-steps >= 0");
     }
+    if (keepBest && evalSequences < 1) {
+      throw new IllegalArgumentException(
+          "--keep-best keeps the checkpoint with the lowest held-out loss: it needs held-out"
+              + " sequences (--eval-sequences N)");
+    }
     if (evalSequences < 0 || evalEvery < 0) {
       throw new IllegalArgumentException(
           "need --eval-sequences >= 0 and --eval-every >= 0, got "
@@ -164,7 +172,9 @@ public record PretrainOptions(
   /** Whether the step that ends with {@code stepsDone} steps done measures the held-out loss. */
   public boolean evaluatesAfter(long stepsDone) {
     int every = evalEvery > 0 ? evalEvery : checkpointEvery;
-    return evalSequences > 0 && (stepsDone % every == 0 || stepsDone == steps);
+    boolean checkpointStep = stepsDone % checkpointEvery == 0;
+    return evalSequences > 0
+        && (stepsDone % every == 0 || stepsDone == steps || (keepBest && checkpointStep));
   }
 
   /** Whether the ranks are separate processes meeting at {@link #rendezvous()}. */

@@ -78,8 +78,25 @@ public final class Pretrainer {
    *
    * @param badSteps steps not applied for a non-finite loss or gradient
    * @param damagedSequences damaged rows (packed sequences, conversations) passed over
+   * @param bestStep with {@code --keep-best}, the step of the checkpoint with the lowest held-out
+   *     loss so far (kept whatever its age); 0 for none
+   * @param bestEvalLoss that checkpoint's held-out loss (0 with no best step)
    */
-  record TrainerState(long step, long dataPosition, long badSteps, long damagedSequences) {}
+  record TrainerState(
+      long step,
+      long dataPosition,
+      long badSteps,
+      long damagedSequences,
+      long bestStep,
+      double bestEvalLoss) {}
+
+  /**
+   * Whether a checkpoint with held-out loss {@code evalLoss} (NaN when not measured at its step)
+   * becomes the best one, after the best so far at {@code bestStep} (0 for none).
+   */
+  static boolean improvedBest(long bestStep, double bestEvalLoss, double evalLoss) {
+    return Double.isFinite(evalLoss) && (bestStep == 0 || evalLoss < bestEvalLoss);
+  }
 
   private final PretrainOptions options;
   private final PrintWriter log;
@@ -160,7 +177,7 @@ public final class Pretrainer {
     TrainerState state =
         latest.isPresent()
             ? JSON.readValue(latest.get().resolve(STATE).toFile(), TrainerState.class)
-            : new TrainerState(0, 0, 0, 0);
+            : new TrainerState(0, 0, 0, 0, 0, 0);
     if (latest.isPresent()) {
       note("resuming from %s (step %d)", latest.get().getFileName(), state.step());
     }
@@ -417,6 +434,8 @@ public final class Pretrainer {
     long damaged = state.damagedSequences();
     long damagedCounted = 0;
     double lastEvalLoss = Double.NaN;
+    long bestStep = state.bestStep();
+    double bestEvalLoss = state.bestEvalLoss();
     try (TrainingTask.RankData data =
             task.open(model, collective.rank(), collective.size(), state.dataPosition());
         BackgroundWrites<Written> writes =
@@ -540,10 +559,20 @@ public final class Pretrainer {
           if (checkpoint) {
             // Rank 0's next position is the global position after this step's sequences. The
             // weights are copied now; the next step changes them while the copy is written.
-            TrainerState next = new TrainerState(step + 1, data.nextPosition(), badSteps, damaged);
+            boolean best = options.keepBest() && improvedBest(bestStep, bestEvalLoss, evalLoss);
+            if (best) {
+              bestStep = step + 1;
+              bestEvalLoss = evalLoss;
+            }
+            TrainerState next =
+                new TrainerState(
+                    step + 1, data.nextPosition(), badSteps, damaged, bestStep, bestEvalLoss);
             VisionLanguageModel.Snapshot weights = model.snapshot();
             double loss = result.loss();
-            writes.submit(() -> save(checkpoints, next, weights, moments, optimizerSteps, loss));
+            double heldOut = evalLoss;
+            writes.submit(
+                () ->
+                    save(checkpoints, next, weights, moments, optimizerSteps, loss, heldOut, best));
           }
           lastCheckpoint = reported(writes.poll(), lastCheckpoint);
         }
@@ -631,8 +660,11 @@ public final class Pretrainer {
 
   // ---- checkpoints ---------------------------------------------------------------------------
 
-  /** A checkpoint on disk, verified, and what the progress report says of it. */
-  record Written(long step, Path path, double loss, Instant time) {}
+  /**
+   * A checkpoint on disk, verified, and what the progress report says of it: its training loss, its
+   * held-out loss (NaN when not measured at its step), and whether it is the best one kept.
+   */
+  record Written(long step, Path path, double loss, double evalLoss, boolean best, Instant time) {}
 
   /**
    * Writes a checkpoint and drops the oldest beyond --keep-last: on the checkpoint writer's thread
@@ -644,7 +676,9 @@ public final class Pretrainer {
       VisionLanguageModel.Snapshot weights,
       Map<String, float[][]> moments,
       long optimizerSteps,
-      double loss)
+      double loss,
+      double evalLoss,
+      boolean best)
       throws IOException {
     long started = System.nanoTime();
     Path written =
@@ -665,13 +699,14 @@ public final class Pretrainer {
               optimizerState.write(dir.resolve(OPTIMIZER));
               AtomicFiles.write(dir.resolve(STATE), JSON.writeValueAsBytes(state));
             });
-    checkpoints.prune(options.keepLast(), state.step());
+    checkpoints.prune(options.keepLast(), state.step(), state.bestStep());
     note(
         "checkpoint %s (%.1f s%s)",
         written,
         (System.nanoTime() - started) / 1e9,
         options.backgroundCheckpoints() ? ", written while training went on" : "");
-    return new Written(state.step(), written, loss, Instant.now().truncatedTo(ChronoUnit.SECONDS));
+    return new Written(
+        state.step(), written, loss, evalLoss, best, Instant.now().truncatedTo(ChronoUnit.SECONDS));
   }
 
   /** Reports a finished checkpoint, if there is one; the newest checkpoint's path. */
@@ -684,6 +719,13 @@ public final class Pretrainer {
     reported.put("step", checkpoint.step());
     reported.put("path", checkpoint.path().toString());
     reported.put("loss", checkpoint.loss());
+    if (Double.isFinite(checkpoint.evalLoss())) {
+      reported.put("evalLoss", checkpoint.evalLoss());
+    }
+    if (checkpoint.best()) {
+      // The lowest held-out loss so far, kept whatever its age (--keep-best).
+      reported.put("best", true);
+    }
     reported.put("verified", true);
     reported.put("time", checkpoint.time().toString());
     progress.checkpoint(reported);

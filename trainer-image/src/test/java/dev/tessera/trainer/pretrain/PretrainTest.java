@@ -154,6 +154,75 @@ class PretrainTest {
   }
 
   /**
+   * With --keep-best the checkpoint with the lowest held-out loss survives --keep-last, is named in
+   * the trainer state and in the progress report, and a resumed run keeps protecting it. A high
+   * learning rate makes the held-out loss rise after its first fall, so the best is not the newest.
+   */
+  @Test
+  void keepBestKeepsTheCheckpointWithTheLowestHeldOutLoss() throws IOException {
+    Path out = tmp.resolve("best");
+    Path progress = tmp.resolve("best-progress.json");
+    List<String> args =
+        args(
+            out,
+            6,
+            "--keep-best",
+            "--eval-sequences",
+            "4",
+            "--eval-every",
+            "100",
+            "--progress-file",
+            progress.toString());
+    args.set(args.indexOf("--lr") + 1, "0.3");
+    args.set(args.indexOf("--checkpoint-every") + 1, "1");
+    args.set(args.indexOf("--keep-last") + 1, "1");
+    Outcome outcome = run(args.toArray(String[]::new));
+    assertThat(outcome.exitCode()).as(outcome.err()).isZero();
+
+    // Measured at every checkpoint, though --eval-every asks for the last step only.
+    List<String> lines = Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE));
+    long bestStep = 0;
+    double bestLoss = Double.POSITIVE_INFINITY;
+    for (int step = 1; step <= 6; step++) {
+      double evalLoss = JSON.readTree(lines.get(step - 1)).path("eval_loss").asDouble(Double.NaN);
+      assertThat(Double.isFinite(evalLoss)).as("step %d", step).isTrue();
+      if (evalLoss < bestLoss) {
+        bestLoss = evalLoss;
+        bestStep = step;
+      }
+    }
+    assertThat(bestStep).as("this seed's best held-out loss is not at the last step").isLessThan(6L);
+
+    Checkpoints checkpoints = new Checkpoints(out);
+    assertThat(checkpoints.list())
+        .containsExactly(checkpoints.stepDir(bestStep), checkpoints.stepDir(6));
+    JsonNode state = JSON.readTree(checkpoints.stepDir(6).resolve(Pretrainer.STATE).toFile());
+    assertThat(state.path("bestStep").asLong()).isEqualTo(bestStep);
+    assertThat(state.path("bestEvalLoss").asDouble()).isEqualTo(bestLoss);
+    JsonNode reported = JSON.readTree(progress.toFile()).path("checkpoints");
+    assertThat(reported).isNotEmpty();
+    for (JsonNode checkpoint : reported) {
+      assertThat(checkpoint.path("evalLoss").isNumber()).isTrue();
+      assertThat(checkpoint.path("best").asBoolean())
+          .as("checkpoint %s", checkpoint)
+          .isEqualTo(checkpoint.path("step").asLong() == bestStep);
+    }
+
+    // Resumed from the step before the last, the run still keeps the best one.
+    AtomicFiles.deleteRecursively(checkpoints.stepDir(6));
+    Outcome resumed = run(args.toArray(String[]::new));
+    assertThat(resumed.exitCode()).as(resumed.err()).isZero();
+    assertThat(checkpoints.list())
+        .containsExactly(checkpoints.stepDir(bestStep), checkpoints.stepDir(6));
+
+    // Without held-out sequences there is nothing to rank checkpoints by.
+    Outcome refused =
+        run(args(tmp.resolve("best-refused"), 2, "--keep-best").toArray(String[]::new));
+    assertThat(refused.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(refused.err()).contains("--keep-best").contains("--eval-sequences");
+  }
+
+  /**
    * A sequence whose image cannot be decoded is passed over, named in the log and counted in the
    * metrics, progress and checkpoints, up to --max-damaged-sequences over the whole run; past that
    * the run stops, naming it.
@@ -322,7 +391,7 @@ class PretrainTest {
     Pretrainer.TrainerState state =
         JSON.readValue(
             "{\"step\":3,\"dataPosition\":12,\"badSteps\":1}", Pretrainer.TrainerState.class);
-    assertThat(state).isEqualTo(new Pretrainer.TrainerState(3, 12, 1, 0));
+    assertThat(state).isEqualTo(new Pretrainer.TrainerState(3, 12, 1, 0, 0, 0));
   }
 
   @Test
@@ -798,6 +867,7 @@ class PretrainTest {
         dev.tessera.engine.ops.AttentionMask.DOCUMENT,
         5,
         2,
+        false,
         9,
         10,
         ranks,
