@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.tessera.api.v1alpha1.CheckpointSpec;
 import dev.tessera.api.v1alpha1.CurationJob;
 import dev.tessera.api.v1alpha1.CurationJobSpec;
 import dev.tessera.api.v1alpha1.FinetuneRun;
@@ -108,6 +109,15 @@ class SpecValidationTest {
           PackJob p = pack();
           p.getSpec().input.path = "raw/../../etc";
           return SpecValidation.problems(p);
+        });
+    b.put(
+        "checkpoints.keepBest needs evaluation: the best checkpoint has the lowest held-out loss",
+        () -> {
+          PretrainRun r = pretrain();
+          r.getSpec().checkpoints = new CheckpointSpec();
+          r.getSpec().checkpoints.keepBest = true;
+          r.getSpec().evaluation = null;
+          return SpecValidation.problems(r);
         });
     b.put(
         "output must be a path inside the storage volume (relative, no '..' segment)",

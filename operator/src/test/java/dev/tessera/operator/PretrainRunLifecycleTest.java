@@ -75,6 +75,7 @@ class PretrainRunLifecycleTest {
     spec.training.maxDamagedSequences = 3;
     spec.checkpoints = new dev.tessera.api.v1alpha1.CheckpointSpec();
     spec.checkpoints.every = 20;
+    spec.checkpoints.keepBest = true;
     spec.evaluation = new dev.tessera.api.v1alpha1.EvaluationSpec();
     spec.evaluation.sequences = 16;
     spec.evaluation.every = 10;
@@ -318,6 +319,7 @@ class PretrainRunLifecycleTest {
         .contains("--backend", "cuda")
         .containsSubsequence("--steps", "100")
         .containsSubsequence("--eval-sequences", "16", "--eval-every", "10")
+        .contains("--keep-best")
         .containsSubsequence("--max-damaged-sequences", "3");
     Map<String, EnvVar> env =
         container.getEnv().stream().collect(Collectors.toMap(EnvVar::getName, e -> e));
@@ -363,7 +365,7 @@ class PretrainRunLifecycleTest {
         run,
         0,
         "{\"version\":7,\"phase\":\"Running\",\"progress\":{\"step\":40,\"steps\":100,\"loss\":2.5,\"evalLoss\":2.75,\"tokensPerSecond\":18400,\"mfu\":0.41,\"secondsPerStep\":2.0,\"eta\":\"2m\",\"skippedSteps\":1,\"damagedSequences\":3},"
-            + "\"checkpoints\":[{\"step\":40,\"path\":\"runs/ptr1/checkpoints/step-00000040\",\"loss\":2.5,\"verified\":true}],\"updated\":\"2026-11-26T10:05:00Z\"}");
+            + "\"checkpoints\":[{\"step\":40,\"path\":\"runs/ptr1/checkpoints/step-00000040\",\"loss\":2.5,\"evalLoss\":2.75,\"best\":true,\"verified\":true}],\"updated\":\"2026-11-26T10:05:00Z\"}");
     PretrainRun progressing =
         cluster.awaitStatus(PretrainRun.class, "ptr1", s -> s.latestCheckpoint != null);
     assertThat(progressing.getStatus().phase).isEqualTo(Phase.Running);
@@ -376,6 +378,8 @@ class PretrainRunLifecycleTest {
     assertThat(progressing.getStatus().latestCheckpoint.path)
         .isEqualTo("runs/ptr1/checkpoints/step-00000040");
     assertThat(progressing.getStatus().latestCheckpoint.time).isEqualTo("2026-11-26T10:05:00Z");
+    assertThat(progressing.getStatus().bestCheckpoint.step).isEqualTo(40);
+    assertThat(progressing.getStatus().bestCheckpoint.evalLoss).isEqualTo(2.75);
 
     // Rank 1 is OOMKilled: the reason reaches the status, the attempt is restarted (counted) and
     // resumes from the latest checkpoint.

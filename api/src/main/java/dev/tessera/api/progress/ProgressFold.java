@@ -88,7 +88,16 @@ public final class ProgressFold {
       record.loss = c.hasNonNull("loss") ? c.get("loss").asDouble() : null;
       record.time = c.hasNonNull("time") ? c.get("time").asText() : textOr(report, "updated");
       record.verified = c.hasNonNull("verified") ? c.get("verified").asBoolean() : null;
+      record.evalLoss = c.hasNonNull("evalLoss") ? c.get("evalLoss").asDouble() : null;
       checkpoints.add(record);
+      if (c.path("best").asBoolean(false)
+          && (status.bestCheckpoint == null
+              || status.bestCheckpoint.step == null
+              || record.step == null
+              || record.step >= status.bestCheckpoint.step)) {
+        // The trainer marks each checkpoint that becomes the best; the newest such is the best.
+        status.bestCheckpoint = record;
+      }
     }
     if (!checkpoints.isEmpty()) {
       // Keep what was known: a restarted worker's first report lists only new checkpoints.

@@ -15,6 +15,9 @@ public class CheckpointRecord {
   @JsonPropertyDescription("Training loss at that step.")
   public Double loss;
 
+  @JsonPropertyDescription("Held-out loss at that step, when it was measured there.")
+  public Double evalLoss;
+
   @JsonPropertyDescription("When it was written (RFC 3339).")
   public String time;
 

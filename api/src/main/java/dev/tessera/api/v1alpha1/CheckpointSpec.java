@@ -16,6 +16,12 @@ public class CheckpointSpec {
   public Integer keepLast;
 
   @JsonPropertyDescription(
+      "Keep the checkpoint with the lowest held-out loss too, whatever its age (needs"
+          + " evaluation; the loss is then measured at every checkpoint); it is"
+          + " status.bestCheckpoint.")
+  public Boolean keepBest;
+
+  @JsonPropertyDescription(
       "Seconds a training pod gets between SIGTERM (preemption, eviction, deletion) and SIGKILL"
           + " to finish its step and checkpoint it, so the next attempt resumes there (default"
           + " 300; a cloud's preemption notice may be shorter).")

@@ -1,10 +1,13 @@
 package dev.tessera.api.v1alpha1;
 
+import static dev.tessera.api.v1alpha1.DistributedSpec.KEEP_BEST_RULE;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,7 +16,16 @@ import java.util.List;
  * optimizer, checkpoints, where the run writes.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(
+    value = KEEP_BEST_RULE,
+    message =
+        "checkpoints.keepBest needs evaluation: the best checkpoint has the lowest held-out"
+            + " loss")
 public abstract class DistributedSpec extends WorkloadSpec {
+  static final String KEEP_BEST_RULE =
+      "!has(self.checkpoints) || !has(self.checkpoints.keepBest) || !self.checkpoints.keepBest"
+          + " || has(self.evaluation)";
+
   @JsonPropertyDescription("Run directory (checkpoints, metrics), relative to the volume.")
   @Required
   public String output;
@@ -78,6 +90,9 @@ public abstract class DistributedSpec extends WorkloadSpec {
     if (checkpoints != null) {
       WorkerFlags.option(args, "--checkpoint-every", checkpoints.every);
       WorkerFlags.option(args, "--keep-last", checkpoints.keepLast);
+      if (Boolean.TRUE.equals(checkpoints.keepBest)) {
+        args.add("--keep-best");
+      }
     }
     if (evaluation != null) {
       WorkerFlags.option(args, "--eval-sequences", evaluation.sequences);

@@ -203,6 +203,13 @@ public final class SpecValidation {
 
   private static void distributed(List<String> problems, DistributedSpec spec) {
     require(problems, spec.output, "spec.output");
+    if (spec.checkpoints != null
+        && Boolean.TRUE.equals(spec.checkpoints.keepBest)
+        && spec.evaluation == null) {
+      problems.add(
+          "checkpoints.keepBest needs evaluation: the best checkpoint has the lowest held-out"
+              + " loss");
+    }
     if (spec.output != null && !insideVolume(spec.output)) {
       problems.add("output must be a path inside the storage volume (relative, no '..' segment)");
     }

@@ -50,6 +50,11 @@ public class TesseraStatus {
   @JsonPropertyDescription("The newest checkpoint; a restarted run resumes from it.")
   public CheckpointRecord latestCheckpoint;
 
+  @JsonPropertyDescription(
+      "With checkpoints.keepBest, the checkpoint with the lowest held-out loss, kept whatever its"
+          + " age.")
+  public CheckpointRecord bestCheckpoint;
+
   @JsonPropertyDescription("Where the output is, once the stage succeeded.")
   public OutputRecord output;
 
