@@ -31,6 +31,7 @@ final class DryRun {
   private final Path volume;
   private final LocalState state;
   private final Set<String> copied;
+  private final Set<String> rerun;
   private final PrintStream out;
 
   /** Where each stage's output will be once the stages before it have run, by stage id. */
@@ -43,11 +44,13 @@ final class DryRun {
    * @param volume the volume the run would use (it need not exist)
    * @param state what ran on it before (empty with {@code --fresh})
    * @param copied volume paths {@code --copy} would put there
+   * @param rerun ids of the stages {@code --rerun} would run from scratch
    */
-  DryRun(Path volume, LocalState state, Set<String> copied, PrintStream out) {
+  DryRun(Path volume, LocalState state, Set<String> copied, Set<String> rerun, PrintStream out) {
     this.volume = volume.toAbsolutePath().normalize();
     this.state = state;
     this.copied = copied;
+    this.rerun = rerun;
     this.out = out;
   }
 
@@ -74,12 +77,19 @@ final class DryRun {
     LocalState.Entry entry = state.get(stage.id());
     TesseraStatus previous = entry == null ? null : entry.status();
     String verb = "would run";
+    if (rerun.contains(stage.id())) {
+      previous = null;
+      verb =
+          Files.exists(LocalRunner.outputOf(volume, stage))
+              ? "would run again from scratch, removing " + stage.outputDir() + " first"
+              : "would run";
+    }
     if (previous != null && previous.phase == Phase.Succeeded) {
       if (!entry.spec().equals(LocalRunner.specTree(stage))) {
         out.printf(
             "✗ %-12s %-20s spec changed since the stage succeeded: a finished stage does not run"
-                + " again (run with --fresh to rerun every stage)%n",
-            stage.kind(), stage.name());
+                + " again (--rerun %s runs it and what reads its output from scratch)%n",
+            stage.kind(), stage.name(), stage.name());
         return false;
       }
       String output = previous.output == null ? null : previous.output.path;

@@ -9,6 +9,7 @@ import dev.tessera.api.v1alpha1.OutputRecord;
 import dev.tessera.api.v1alpha1.Phase;
 import dev.tessera.api.v1alpha1.TesseraStatus;
 import dev.tessera.curator.CuratorMain;
+import dev.tessera.data.io.AtomicFiles;
 import dev.tessera.data.webdataset.ShardList;
 import dev.tessera.trainer.TrainerMain;
 import java.io.IOException;
@@ -63,6 +64,40 @@ public final class LocalRunner {
     return running != null && INTERRUPTED.equals(running.getReason());
   }
 
+  /**
+   * Makes {@code stages} run from scratch ({@code --rerun}): removes each one's output directory,
+   * then forgets what ran of it. Removed in that order, an interruption leaves a stage whose output
+   * is gone, which the next run runs again anyway.
+   */
+  public void rerun(List<Stage> stages) throws IOException {
+    for (Stage stage : stages) {
+      Path output = outputOf(volume, stage);
+      boolean existed = Files.exists(output);
+      AtomicFiles.deleteRecursively(output);
+      state.remove(stage.id());
+      out.printf(
+          "↺ %-12s %-20s runs again from scratch%s%n",
+          stage.kind(), stage.name(), existed ? ": removed " + stage.outputDir() : "");
+    }
+  }
+
+  /**
+   * The stage's output directory, which {@code --rerun} removes: strictly inside the volume (the
+   * specs' rules allow no absolute path and no {@code ..}, but {@code .} is the volume itself).
+   */
+  static Path outputOf(Path volume, Stage stage) {
+    Path root = volume.toAbsolutePath().normalize();
+    Path output = root.resolve(stage.outputDir()).normalize();
+    if (!output.startsWith(root) || output.equals(root)) {
+      throw new PipelineError(
+          stage.where()
+              + ": output "
+              + stage.outputDir()
+              + " is not a directory inside the volume: --rerun does not remove it");
+    }
+    return output;
+  }
+
   /** The stage's spec as the state file holds it, to tell whether it changed since it ran. */
   static JsonNode specTree(Stage stage) throws IOException {
     // Through text, as the state file holds it: a tree made from objects keeps Long where one
@@ -83,8 +118,9 @@ public final class LocalRunner {
               stage.where()
                   + ": spec: changed since the stage succeeded on "
                   + volume
-                  + "; a finished stage does not run again (run with --fresh to rerun every"
-                  + " stage)");
+                  + "; a finished stage does not run again (--rerun "
+                  + stage.name()
+                  + " runs it and what reads its output from scratch)");
         }
         String output = previous.output == null ? null : previous.output.path;
         if (output == null || Files.exists(volume.resolve(output))) {

@@ -93,6 +93,17 @@ public final class LocalState {
 
   public synchronized void put(String id, JsonNode spec, TesseraStatus status) throws IOException {
     entries.put(id, new Entry(spec, status));
+    save();
+  }
+
+  /** Forgets what ran of resource {@code id} (nothing when nothing did). */
+  public synchronized void remove(String id) throws IOException {
+    if (entries.remove(id) != null) {
+      save();
+    }
+  }
+
+  private void save() throws IOException {
     ObjectNode root = JSON.createObjectNode();
     root.put("version", 1);
     ObjectNode resources = root.putObject("resources");

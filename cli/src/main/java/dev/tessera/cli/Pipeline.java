@@ -21,9 +21,13 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -44,8 +48,54 @@ public final class Pipeline {
 
   private final List<Stage> stages;
 
+  /** The stages whose output each stage reads. */
+  private final Map<Stage, List<Stage>> readsFrom = new HashMap<>();
+
   private Pipeline(List<Stage> stages) {
     this.stages = List.copyOf(stages);
+    Map<String, Stage> byId = new LinkedHashMap<>();
+    for (Stage s : stages) {
+      byId.put(s.id(), s);
+    }
+    for (Stage s : stages) {
+      readsFrom.put(s, dependencies(s, byId, stages));
+    }
+  }
+
+  /**
+   * The stages {@code names} name (by {@code name}, or {@code Kind/name} where two kinds share it)
+   * and every stage that reads, directly or through others, what they write: in the order they run.
+   *
+   * @throws PipelineError naming a name that is not in the pipeline, or one that two kinds share
+   */
+  public List<Stage> withDependents(Collection<String> names) {
+    Set<Stage> chosen = new HashSet<>();
+    for (String name : names) {
+      List<Stage> matching =
+          stages.stream().filter(s -> s.id().equals(name) || s.name().equals(name)).toList();
+      if (matching.isEmpty()) {
+        throw new PipelineError("--rerun " + name + ": no resource of that name in the pipeline");
+      }
+      if (matching.size() > 1) {
+        throw new PipelineError(
+            "--rerun "
+                + name
+                + ": "
+                + matching.size()
+                + " resources have that name; say which as Kind/name ("
+                + String.join(", ", matching.stream().map(Stage::id).toList())
+                + ")");
+      }
+      chosen.add(matching.get(0));
+    }
+    List<Stage> affected = new ArrayList<>();
+    for (Stage s : stages) {
+      // Run order: every stage a stage reads from comes before it.
+      if (chosen.contains(s) || readsFrom.get(s).stream().anyMatch(affected::contains)) {
+        affected.add(s);
+      }
+    }
+    return affected;
   }
 
   /** The stages in the order they run. */

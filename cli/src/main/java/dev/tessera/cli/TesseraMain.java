@@ -120,6 +120,14 @@ public final class TesseraMain {
     boolean noReport;
 
     @Option(
+        names = "--rerun",
+        paramLabel = "NAME",
+        description =
+            "Run NAME again from scratch, with every stage that reads its output: their output"
+                + " directories are removed first. Repeatable.")
+    List<String> rerun = new ArrayList<>();
+
+    @Option(
         names = "--dry-run",
         description =
             "Print what would run: the stages in order, which already succeeded, each input's"
@@ -136,7 +144,9 @@ public final class TesseraMain {
       Path dir = volume != null ? volume : defaultVolume(pipeline);
       if (dryRun) {
         LocalState state = fresh ? LocalState.empty(dir) : LocalState.open(dir);
-        return new DryRun(dir, state, copyFiles(dir, false), out).print(loaded);
+        Set<String> again = new HashSet<>();
+        loaded.withDependents(rerun).forEach(stage -> again.add(stage.id()));
+        return new DryRun(dir, state, copyFiles(dir, false), again, out).print(loaded);
       }
       Files.createDirectories(dir);
       // Everything that writes to the volume happens under its lock: one run at a time.
@@ -144,6 +154,7 @@ public final class TesseraMain {
       try {
         copyFiles(dir, true);
         LocalRunner runner = new LocalRunner(dir, out, fresh);
+        runner.rerun(loaded.withDependents(rerun));
         int code = runner.run(loaded);
         if (!noReport) {
           Path report = HtmlReport.write(dir, loaded, runner.state());
