@@ -270,6 +270,15 @@ final class HtmlReport {
           .append(esc(String.valueOf(status.latestCheckpoint.path)))
           .append("</code></p>");
     }
+    if (status.bestCheckpoint != null) {
+      html.append(
+          String.format(
+              Locale.ROOT,
+              "<p>Best checkpoint (lowest held-out loss, %.4f): step %d, <code>%s</code></p>",
+              status.bestCheckpoint.evalLoss,
+              status.bestCheckpoint.step,
+              esc(String.valueOf(status.bestCheckpoint.path))));
+    }
     Captions.section(html, volume, run, tokenizer);
   }
 

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 
 /** {@code tessera status}: the local state as {@code kubectl get} shows resources. */
 final class StatusTable {
@@ -55,6 +56,14 @@ final class StatusTable {
             out.printf(
                 "    latest checkpoint: step %d, %s%n",
                 s.latestCheckpoint.step, s.latestCheckpoint.path);
+          }
+          if (s.bestCheckpoint != null) {
+            out.printf(
+                Locale.ROOT,
+                "    best checkpoint: step %d, held-out loss %.4f, %s%n",
+                s.bestCheckpoint.step,
+                s.bestCheckpoint.evalLoss,
+                s.bestCheckpoint.path);
           }
         }
       }

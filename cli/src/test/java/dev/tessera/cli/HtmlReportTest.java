@@ -2,6 +2,7 @@ package dev.tessera.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tessera.api.v1alpha1.CheckpointRecord;
 import dev.tessera.api.v1alpha1.Phase;
 import dev.tessera.api.v1alpha1.TesseraStatus;
 import java.io.IOException;
@@ -48,5 +49,31 @@ class HtmlReportTest {
     assertThat(reportOfPacking(stats))
         .contains("3 dropped, 1 truncated.</p>")
         .doesNotContain("repeats");
+  }
+
+  @Test
+  void aRunsReportNamesItsBestCheckpoint() throws IOException {
+    Files.createDirectories(volume.resolve("runs/pt"));
+    Files.writeString(
+        volume.resolve("runs/pt/metrics.jsonl"),
+        "{\"step\": 1, \"loss\": 9.0, \"eval_loss\": 8.0}\n"
+            + "{\"step\": 2, \"loss\": 7.0, \"eval_loss\": 9.5}\n");
+    LocalState state = LocalState.open(volume);
+    TesseraStatus done = new TesseraStatus();
+    done.phase = Phase.Succeeded;
+    done.latestCheckpoint = new CheckpointRecord();
+    done.latestCheckpoint.step = 2L;
+    done.latestCheckpoint.path = "runs/pt/checkpoints/step-00000002";
+    done.bestCheckpoint = new CheckpointRecord();
+    done.bestCheckpoint.step = 1L;
+    done.bestCheckpoint.path = "runs/pt/checkpoints/step-00000001";
+    done.bestCheckpoint.evalLoss = 8.0;
+    state.put("PretrainRun/pt", LocalState.JSON.readTree("{\"output\": \"runs/pt\"}"), done);
+
+    assertThat(Files.readString(HtmlReport.write(volume, null, state)))
+        .contains("Latest checkpoint: step 2")
+        .contains(
+            "Best checkpoint (lowest held-out loss, 8.0000): step 1,"
+                + " <code>runs/pt/checkpoints/step-00000001</code>");
   }
 }
