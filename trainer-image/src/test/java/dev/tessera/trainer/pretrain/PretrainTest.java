@@ -191,7 +191,9 @@ class PretrainTest {
         bestStep = step;
       }
     }
-    assertThat(bestStep).as("this seed's best held-out loss is not at the last step").isLessThan(6L);
+    assertThat(bestStep)
+        .as("this seed's best held-out loss is not at the last step")
+        .isLessThan(6L);
 
     Checkpoints checkpoints = new Checkpoints(out);
     assertThat(checkpoints.list())
