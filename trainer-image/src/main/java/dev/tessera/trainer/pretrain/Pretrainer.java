@@ -699,7 +699,8 @@ public final class Pretrainer {
               optimizerState.write(dir.resolve(OPTIMIZER));
               AtomicFiles.write(dir.resolve(STATE), JSON.writeValueAsBytes(state));
             });
-    checkpoints.prune(options.keepLast(), state.step(), state.bestStep());
+    // A best recorded while --keep-best was on is protected only while it still is.
+    checkpoints.prune(options.keepLast(), state.step(), options.keepBest() ? state.bestStep() : 0);
     note(
         "checkpoint %s (%.1f s%s)",
         written,

@@ -217,6 +217,14 @@ class PretrainTest {
     assertThat(checkpoints.list())
         .containsExactly(checkpoints.stepDir(bestStep), checkpoints.stepDir(6));
 
+    // Resumed without --keep-best, the run prunes as --keep-last says, the old best included.
+    AtomicFiles.deleteRecursively(checkpoints.stepDir(6));
+    List<String> withoutBest = new ArrayList<>(args);
+    withoutBest.remove("--keep-best");
+    Outcome plain = run(withoutBest.toArray(String[]::new));
+    assertThat(plain.exitCode()).as(plain.err()).isZero();
+    assertThat(checkpoints.list()).containsExactly(checkpoints.stepDir(6));
+
     // Without held-out sequences there is nothing to rank checkpoints by.
     Outcome refused =
         run(args(tmp.resolve("best-refused"), 2, "--keep-best").toArray(String[]::new));
