@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntSupplier;
 
 /**
  * {@code tessera run --dry-run}: what a run would do, stage by stage: which stages already
@@ -32,6 +33,7 @@ final class DryRun {
   private final LocalState state;
   private final Set<String> copied;
   private final Set<String> rerun;
+  private final IntSupplier gpus;
   private final PrintStream out;
 
   /** Where each stage's output will be once the stages before it have run, by stage id. */
@@ -45,12 +47,20 @@ final class DryRun {
    * @param state what ran on it before (empty with {@code --fresh})
    * @param copied volume paths {@code --copy} would put there
    * @param rerun ids of the stages {@code --rerun} would run from scratch
+   * @param gpus the GPUs CUDA sees on this machine
    */
-  DryRun(Path volume, LocalState state, Set<String> copied, Set<String> rerun, PrintStream out) {
+  DryRun(
+      Path volume,
+      LocalState state,
+      Set<String> copied,
+      Set<String> rerun,
+      IntSupplier gpus,
+      PrintStream out) {
     this.volume = volume.toAbsolutePath().normalize();
     this.state = state;
     this.copied = copied;
     this.rerun = rerun;
+    this.gpus = gpus;
     this.out = out;
   }
 
@@ -136,6 +146,10 @@ final class DryRun {
       } else if (!source.isEmpty()) {
         notes.add("file   " + file.getValue() + " (" + source + ")");
       }
+    }
+    String gpuShortfall = stage.gpuShortfall(gpus);
+    if (gpuShortfall != null) {
+      missing.add(gpuShortfall);
     }
     if (!missing.isEmpty()) {
       out.printf("✗ %-12s %-20s could not start:%n", stage.kind(), stage.name());

@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.IntSupplier;
 import picocli.CommandLine;
 
 /**
@@ -96,6 +97,24 @@ public final class LocalRunner {
               + " is not a directory inside the volume: --rerun does not remove it");
     }
     return output;
+  }
+
+  /**
+   * Says, before anything runs, which stages still to run ask for GPUs this machine does not have:
+   * they would fail when they start, maybe hours later.
+   */
+  public void warnAboutGpus(Pipeline pipeline, IntSupplier gpus) {
+    for (Stage stage : pipeline.stages()) {
+      LocalState.Entry entry = state.get(stage.id());
+      if (entry != null && entry.status().phase == Phase.Succeeded) {
+        continue;
+      }
+      String shortfall = stage.gpuShortfall(gpus);
+      if (shortfall != null) {
+        out.printf(
+            "! %-12s %-20s will fail when it starts: %s%n", stage.kind(), stage.name(), shortfall);
+      }
+    }
   }
 
   /** The stage's spec as the state file holds it, to tell whether it changed since it ran. */

@@ -1,6 +1,7 @@
 package dev.tessera.cli;
 
 import dev.tessera.api.v1alpha1.CurationJob;
+import dev.tessera.api.v1alpha1.DistributedSpec;
 import dev.tessera.api.v1alpha1.FinetuneRun;
 import dev.tessera.api.v1alpha1.InputRef;
 import dev.tessera.api.v1alpha1.PackJob;
@@ -10,6 +11,7 @@ import dev.tessera.api.v1alpha1.TesseraStatus;
 import io.fabric8.kubernetes.client.CustomResource;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.IntSupplier;
 
 /**
  * One resource of a pipeline and the file it came from.
@@ -30,6 +32,31 @@ public record Stage(Path file, CustomResource<?, TesseraStatus> resource) {
   /** {@code Kind/name}, the stage's key in the state file. */
   public String id() {
     return kind() + "/" + name();
+  }
+
+  /**
+   * Why this machine cannot run the stage's worker on GPUs it asks for, by field, or null when it
+   * asks for none or the machine has some.
+   *
+   * @param gpus the GPUs CUDA sees here, asked only when the stage wants some
+   */
+  public String gpuShortfall(IntSupplier gpus) {
+    if (resource.getSpec() instanceof DistributedSpec d && d.gpusPerNodeOrDefault() > 0) {
+      return gpus.getAsInt() > 0
+          ? null
+          : "spec.gpusPerNode: "
+              + d.gpusPerNodeOrDefault()
+              + " GPUs per node"
+              + (d.gpusPerNode == null ? " (the default)" : "")
+              + ", but CUDA sees no GPU on this machine (gpusPerNode: 0 trains on the CPU)";
+    }
+    if (resource instanceof CurationJob c && c.getSpec().asksForGpus()) {
+      return gpus.getAsInt() > 0
+          ? null
+          : "spec.resources: nvidia.com/gpu for the score stage, but CUDA sees no GPU on this"
+              + " machine";
+    }
+    return null;
   }
 
   /** What the stage names as its inputs, in order (a PackJob may name several). */

@@ -1,6 +1,7 @@
 package dev.tessera.cli;
 
 import dev.tessera.engine.cpu.VectorApiLauncher;
+import dev.tessera.engine.cuda.CudaBackend;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -10,6 +11,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.IntSupplier;
 import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -34,6 +36,20 @@ import picocli.CommandLine.Parameters;
 public final class TesseraMain {
   /** Exit code of a pipeline that could not start: bad YAML, unknown kind, missing input. */
   public static final int PIPELINE_ERROR = 2;
+
+  /** The GPUs CUDA sees here, looked up once and only when a stage asks for GPUs. */
+  private static final IntSupplier GPUS =
+      new IntSupplier() {
+        private Integer count;
+
+        @Override
+        public synchronized int getAsInt() {
+          if (count == null) {
+            count = CudaBackend.deviceCount();
+          }
+          return count;
+        }
+      };
 
   public static void main(String[] args) {
     // The trainer needs the Vector API; java -jar cannot add the module from the manifest.
@@ -146,7 +162,7 @@ public final class TesseraMain {
         LocalState state = fresh ? LocalState.empty(dir) : LocalState.open(dir);
         Set<String> again = new HashSet<>();
         loaded.withDependents(rerun).forEach(stage -> again.add(stage.id()));
-        return new DryRun(dir, state, copyFiles(dir, false), again, out).print(loaded);
+        return new DryRun(dir, state, copyFiles(dir, false), again, GPUS, out).print(loaded);
       }
       Files.createDirectories(dir);
       // Everything that writes to the volume happens under its lock: one run at a time.
@@ -155,6 +171,7 @@ public final class TesseraMain {
         copyFiles(dir, true);
         LocalRunner runner = new LocalRunner(dir, out, fresh);
         runner.rerun(loaded.withDependents(rerun));
+        runner.warnAboutGpus(loaded, GPUS);
         int code = runner.run(loaded);
         if (!noReport) {
           Path report = HtmlReport.write(dir, loaded, runner.state());

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,6 +48,7 @@ class DryRunTest {
         input: {packJob: pack}
         model: {config: tiny}
         output: runs/pt
+        gpusPerNode: 0
         training: {steps: 4}
       """;
 
@@ -164,5 +166,61 @@ class DryRunTest {
 
     Outcome fresh = dryRun(volume, PIPELINE, "--fresh");
     assertThat(fresh.out()).contains("✗ CurationJob  cur").contains("raw/{00000..00001}.tar");
+  }
+
+  @Test
+  void aStageAskingForGpusThisMachineLacksCouldNotStart() throws IOException {
+    Path volume = dir.resolve("volume");
+    Files.createDirectories(volume.resolve("packed"));
+    String yaml =
+        """
+        apiVersion: tessera.dev/v1alpha1
+        kind: PretrainRun
+        metadata: {name: pt}
+        spec:
+          input: {path: packed}
+          output: runs/pt
+          training: {steps: 4}
+        """;
+    Pipeline pipeline =
+        Pipeline.load(
+            Files.writeString(dir.resolve("gpu.yaml"), yaml),
+            new PrintStream(new ByteArrayOutputStream()));
+    ByteArrayOutputStream none = new ByteArrayOutputStream();
+    int code =
+        new DryRun(
+                volume,
+                LocalState.open(volume),
+                Set.of(),
+                Set.of(),
+                () -> 0,
+                new PrintStream(none, true, StandardCharsets.UTF_8))
+            .print(pipeline);
+    assertThat(code).isEqualTo(TesseraMain.PIPELINE_ERROR);
+    assertThat(none.toString(StandardCharsets.UTF_8))
+        .contains(
+            "spec.gpusPerNode: 8 GPUs per node (the default), but CUDA sees no GPU on this machine"
+                + " (gpusPerNode: 0 trains on the CPU)");
+
+    ByteArrayOutputStream some = new ByteArrayOutputStream();
+    code =
+        new DryRun(
+                volume,
+                LocalState.open(volume),
+                Set.of(),
+                Set.of(),
+                () -> 1,
+                new PrintStream(some, true, StandardCharsets.UTF_8))
+            .print(pipeline);
+    assertThat(code).as(some.toString(StandardCharsets.UTF_8)).isZero();
+    assertThat(some.toString(StandardCharsets.UTF_8)).contains("--ranks 8 --backend cuda");
+
+    // A run says so before any stage starts.
+    ByteArrayOutputStream warned = new ByteArrayOutputStream();
+    new LocalRunner(volume, new PrintStream(warned, true, StandardCharsets.UTF_8), false)
+        .warnAboutGpus(pipeline, () -> 0);
+    assertThat(warned.toString(StandardCharsets.UTF_8))
+        .contains(
+            "! PretrainRun  pt                   will fail when it starts: spec.gpusPerNode: 8");
   }
 }
