@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
       FinetuneCommand.class,
       ExportCommand.class,
       GenerateCommand.class,
+      EvaluateCommand.class,
       PlanCommand.class,
       ParamsCommand.class,
       LogitsCommand.class,

@@ -102,6 +102,24 @@ public final class Checkpoints {
     return Optional.empty();
   }
 
+  /**
+   * The checkpoints whose files match their manifests, oldest first; the others are reported to
+   * {@code log} and passed over.
+   */
+  public List<Path> verified(PrintWriter log) throws IOException {
+    List<Path> verified = new ArrayList<>();
+    for (Path step : list()) {
+      String problem = problem(step);
+      if (problem == null) {
+        verified.add(step);
+      } else {
+        log.println("warning: skipping checkpoint " + step.getFileName() + ": " + problem);
+        log.flush();
+      }
+    }
+    return verified;
+  }
+
   /** Why {@code step} cannot be used, or {@code null} when its files match its manifest. */
   static String problem(Path step) {
     Path manifestFile = step.resolve(MANIFEST);

@@ -9,6 +9,7 @@ import dev.tessera.data.packed.PackedLoader;
 import dev.tessera.data.packed.PackedSequence;
 import dev.tessera.data.packed.PackedShards;
 import dev.tessera.engine.Backend;
+import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.model.config.Qwen2Config;
 import dev.tessera.model.config.SiglipVisionConfig;
 import dev.tessera.model.io.SafetensorsDirectory;
@@ -25,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiConsumer;
 import javax.imageio.ImageIO;
 
 /**
@@ -164,7 +166,7 @@ final class PretrainTask implements TrainingTask {
             images.addAll(item.images());
           }
           if (!rows.isEmpty()) {
-            batches.add(microBatch(rows, images, processor));
+            batches.add(microBatch(rows, images, processor, layout, options.attention()));
           }
         }
         return batches;
@@ -197,7 +199,41 @@ final class PretrainTask implements TrainingTask {
     // Read again at each measurement rather than kept: decoded, a few hundred held-out
     // sequences of a full-size run would hold gigabytes of pixels between measurements.
     SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
-    int[] sequences = heldOut.evaluation();
+    return batches(
+        shards,
+        options.attention(),
+        processor,
+        heldOut.evaluation(),
+        rank,
+        ranks,
+        micro,
+        (sequence, e) -> {
+          // Left out of every measurement, so that they stay comparable; a damaged held-out
+          // sequence must not fail the run at each evaluation.
+          if (damagedHeldOut.add(sequence)) {
+            log.printf(
+                "warning: rank %d leaves damaged held-out sequence %d out of the held-out loss:"
+                    + " %s%n",
+                rank, sequence, e.getMessage());
+            log.flush();
+          }
+        });
+  }
+
+  /**
+   * Sequences {@code sequences[i]} of this rank's share ({@link TrainingTask#evaluationShare}),
+   * read and decoded on this thread, in micro-batches of at most {@code micro} rows. One that
+   * cannot be read or decoded is handed to {@code damaged} and left out.
+   */
+  static List<MicroBatch> batches(
+      PackedShards shards,
+      AttentionMask attention,
+      SiglipImageProcessor processor,
+      int[] sequences,
+      int rank,
+      int ranks,
+      int micro,
+      BiConsumer<Integer, Exception> damaged) {
     List<MicroBatch> batches = new ArrayList<>();
     for (List<Integer> group : TrainingTask.evaluationShare(sequences.length, rank, ranks, micro)) {
       List<PackedSequence> rows = new ArrayList<>();
@@ -211,32 +247,28 @@ final class PretrainTask implements TrainingTask {
             decoded.add(pixels(processor, image.asReadOnlyBuffer()));
           }
         } catch (IOException | RuntimeException e) {
-          // Left out of every measurement, so that they stay comparable; a damaged held-out
-          // sequence must not fail the run at each evaluation.
-          if (damagedHeldOut.add(sequences[i])) {
-            log.printf(
-                "warning: rank %d leaves damaged held-out sequence %d out of the held-out loss:"
-                    + " %s%n",
-                rank, sequences[i], e.getMessage());
-            log.flush();
-          }
+          damaged.accept(sequences[i], e);
           continue;
         }
         rows.add(sequence);
         images.addAll(decoded);
       }
       if (!rows.isEmpty()) {
-        batches.add(microBatch(rows, images, processor));
+        batches.add(microBatch(rows, images, processor, shards.layout(), attention));
       }
     }
     return batches;
   }
 
   /** Packed rows and their decoded images as one decoder batch with the images' pixels. */
-  private MicroBatch microBatch(
-      List<PackedSequence> rows, List<float[]> images, SiglipImageProcessor processor) {
+  static MicroBatch microBatch(
+      List<PackedSequence> rows,
+      List<float[]> images,
+      SiglipImageProcessor processor,
+      PackedLayout layout,
+      AttentionMask attention) {
     int perImage = 3 * processor.size() * processor.size();
-    PackedBatch batch = PackedBatch.of(rows, layout, options.attention());
+    PackedBatch batch = PackedBatch.of(rows, layout, attention);
     float[] pixels = new float[images.size() * perImage];
     for (int i = 0; i < images.size(); i++) {
       System.arraycopy(images.get(i), 0, pixels, i * perImage, perImage);

@@ -233,6 +233,62 @@ class PretrainTest {
   }
 
   /**
+   * {@code evaluate} measures each checkpoint of a run on the sequences it held out as the run did:
+   * the loss of every checkpoint equals the run's eval_loss at its step.
+   */
+  @Test
+  void evaluateGivesEachCheckpointTheRunsOwnHeldOutLoss() throws IOException {
+    Path out = tmp.resolve("evaluated");
+    List<String> args = args(out, 6, "--eval-sequences", "4", "--eval-every", "2");
+    args.set(args.indexOf("--checkpoint-every") + 1, "2");
+    args.set(args.indexOf("--keep-last") + 1, "10");
+    Outcome trained = run(args.toArray(String[]::new));
+    assertThat(trained.exitCode()).as(trained.err()).isZero();
+    List<String> metrics = Files.readAllLines(out.resolve(Pretrainer.METRICS_FILE));
+
+    Outcome measured =
+        run(
+            "evaluate",
+            "--model",
+            out.toString(),
+            "--data",
+            packed.toString(),
+            "--held-out",
+            "4",
+            "--all",
+            "--json");
+    assertThat(measured.exitCode()).as(measured.err()).isZero();
+    List<String> lines = measured.out().lines().toList();
+    assertThat(lines).hasSize(3);
+    for (int i = 0; i < 3; i++) {
+      JsonNode line = JSON.readTree(lines.get(i));
+      int step = 2 * (i + 1);
+      assertThat(line.path("checkpoint").asText())
+          .isEqualTo(new Checkpoints(out).stepDir(step).toString());
+      assertThat(line.path("sequences").asInt()).isEqualTo(4);
+      assertThat(line.path("loss").asDouble())
+          .as("step %d", step)
+          .isEqualTo(JSON.readTree(metrics.get(step - 1)).path("eval_loss").asDouble());
+    }
+
+    // The whole set, one checkpoint, as text: another figure, on every sequence.
+    Outcome whole =
+        run(
+            "evaluate",
+            "--model",
+            new Checkpoints(out).stepDir(4).toString(),
+            "--data",
+            packed.toString());
+    assertThat(whole.exitCode()).as(whole.err()).isZero();
+    assertThat(whole.out()).contains("step-00000004  loss ").contains(" sequences, ");
+
+    Outcome refused =
+        run("evaluate", "--model", tmp.toString(), "--data", packed.toString(), "--all");
+    assertThat(refused.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(refused.err()).contains("is neither a model directory");
+  }
+
+  /**
    * A sequence whose image cannot be decoded is passed over, named in the log and counted in the
    * metrics, progress and checkpoints, up to --max-damaged-sequences over the whole run; past that
    * the run stops, naming it.
