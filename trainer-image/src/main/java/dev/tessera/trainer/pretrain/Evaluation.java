@@ -2,10 +2,9 @@ package dev.tessera.trainer.pretrain;
 
 import dev.tessera.data.packed.PackedShards;
 import dev.tessera.engine.Backend;
-import dev.tessera.engine.Tensor;
+import dev.tessera.engine.dist.InProcessCollective;
 import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.model.siglip.SiglipImageProcessor;
-import dev.tessera.model.vlm.OpenQwen2VL;
 import dev.tessera.model.vlm.VisionLanguageModel;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,8 +26,8 @@ public final class Evaluation {
   public record Result(double loss, long targets, int sequences, List<Integer> damaged) {}
 
   /**
-   * Measures {@code model} on {@code sequences} of {@code shards}, {@code micro} rows at a time.
-   * Gradients are computed along the way (the trainer's own pass) and left in the model.
+   * Measures {@code model} on {@code sequences} of {@code shards}, {@code micro} rows at a time,
+   * with a forward pass alone (the trainer's held-out pass).
    */
   public static Result measure(
       Backend backend,
@@ -42,19 +41,21 @@ public final class Evaluation {
     List<TrainingTask.MicroBatch> batches =
         PretrainTask.batches(
             shards, attention, processor, sequences, 0, 1, micro, (s, e) -> damaged.add(s));
-    long targets = batches.stream().mapToLong(TrainingTask.MicroBatch::targets).sum();
-    if (targets == 0) {
+    if (batches.stream().mapToLong(TrainingTask.MicroBatch::targets).sum() == 0) {
       throw new IllegalArgumentException("no targets to measure the loss on in " + shards.dir());
     }
-    OpenQwen2VL vlm = model.vlm(backend);
-    int size = model.tower().config().imageSize();
-    double lossSum = 0;
-    for (TrainingTask.MicroBatch batch : batches) {
-      Tensor features =
-          model.tower().features(backend.fromHost(batch.pixels(), batch.images(), 3, size, size));
-      lossSum += vlm.forwardBackwardSum(batch.batch(), features, 1.0 / targets);
-    }
+    Pretrainer.StepResult measured =
+        Pretrainer.pass(
+            backend,
+            InProcessCollective.group(1).get(0),
+            model.vlm(backend),
+            model,
+            batches,
+            false);
     return new Result(
-        lossSum / targets, targets, sequences.length - damaged.size(), List.copyOf(damaged));
+        measured.loss(),
+        measured.targets(),
+        sequences.length - damaged.size(),
+        List.copyOf(damaged));
   }
 }

@@ -482,13 +482,13 @@ public final class Pretrainer {
           }
         }
         double seconds = (System.nanoTime() - started) / 1e9;
-        // The held-out loss with the weights this step made (its time is not the step's). The
-        // gradients it leaves behind are cleared by the next step.
+        // The held-out loss with the weights this step made (its time is not the step's): a
+        // forward pass alone.
         double evalLoss = Double.NaN;
         if (options.evaluatesAfter(step + 1)) {
           List<TrainingTask.MicroBatch> held =
               task.evaluation(model, collective.rank(), collective.size(), options.microBatch());
-          StepResult evaluated = step(backend, collective, vlm, model, held);
+          StepResult evaluated = pass(backend, collective, vlm, model, held, false);
           evalLoss = evaluated.loss();
           if (lead) {
             note(
@@ -608,8 +608,25 @@ public final class Pretrainer {
       OpenQwen2VL vlm,
       VisionLanguageModel model,
       List<TrainingTask.MicroBatch> micro) {
-    model.projector().parameters().zeroGrads();
-    model.decoder().parameters().zeroGrads();
+    return pass(backend, collective, vlm, model, micro, true);
+  }
+
+  /**
+   * The loss of {@code micro} over all ranks, and with {@code backward} the gradients of the
+   * projector and decoder; without, the forward alone (a held-out measurement), whose loss is the
+   * very value the training pass gives.
+   */
+  static StepResult pass(
+      Backend backend,
+      Collective collective,
+      OpenQwen2VL vlm,
+      VisionLanguageModel model,
+      List<TrainingTask.MicroBatch> micro,
+      boolean backward) {
+    if (backward) {
+      model.projector().parameters().zeroGrads();
+      model.decoder().parameters().zeroGrads();
+    }
     long targets = 0;
     long tokens = 0;
     double flops = 0;
@@ -645,12 +662,18 @@ public final class Pretrainer {
                 rows.sampleStarts(),
                 null,
                 null);
-        lossSum += model.decoder().forwardBackwardSum(text, null, 1.0 / allTargets);
+        lossSum +=
+            backward
+                ? model.decoder().forwardBackwardSum(text, null, 1.0 / allTargets)
+                : model.decoder().lossSum(text);
         continue;
       }
       Tensor features =
           model.tower().features(backend.fromHost(batch.pixels(), batch.images(), 3, size, size));
-      lossSum += vlm.forwardBackwardSum(batch.batch(), features, 1.0 / allTargets);
+      lossSum +=
+          backward
+              ? vlm.forwardBackwardSum(batch.batch(), features, 1.0 / allTargets)
+              : vlm.lossSum(batch.batch(), features);
     }
     double allLoss = collective.allReduceSum(lossSum);
     long allTokens = collective.allReduceSum(tokens);

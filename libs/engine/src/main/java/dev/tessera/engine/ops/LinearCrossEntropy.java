@@ -80,6 +80,27 @@ public final class LinearCrossEntropy {
       int[] targets,
       float lossScale,
       boolean accumulate) {
+    return run(dinput, dweight, input, weight, targets, lossScale, accumulate);
+  }
+
+  /**
+   * The summed loss alone: {@link #forwardBackward}'s first pass, which gives the very value {@link
+   * #forwardBackward} returns, without the second pass and its two gradient products.
+   */
+  public static double forward(Tensor input, Tensor weight, int[] targets) {
+    return run(null, null, input, weight, targets, 1f, false);
+  }
+
+  /** Both passes, or with {@code dinput} null the first one only. */
+  private static double run(
+      Tensor dinput,
+      Tensor dweight,
+      Tensor input,
+      Tensor weight,
+      int[] targets,
+      float lossScale,
+      boolean accumulate) {
+    boolean backward = dinput != null;
     if (input.rank() != 2 || weight.rank() != 2 || input.dim(1) != weight.dim(1)) {
       throw new IllegalArgumentException(
           "input must be [N, H] and weight [V, H], got "
@@ -87,15 +108,18 @@ public final class LinearCrossEntropy {
               + " and "
               + Arrays.toString(weight.shape()));
     }
-    if (Ops.deviceKernels(dinput, dweight, input, weight) != null) {
+    if (Ops.deviceKernels(input, weight) != null
+        || (backward && Ops.deviceKernels(dinput, dweight) != null)) {
       throw new IllegalArgumentException(
           "the fused classifier loss runs on CPU tensors only; use Matmul and CrossEntropy");
     }
     int n = input.dim(0);
     int h = input.dim(1);
     int v = weight.dim(0);
-    dinput.requireSize("dinput", (long) n * h);
-    dweight.requireSize("dweight", (long) v * h);
+    if (backward) {
+      dinput.requireSize("dinput", (long) n * h);
+      dweight.requireSize("dweight", (long) v * h);
+    }
     if (targets.length != n) {
       throw new IllegalArgumentException(
           "targets has " + targets.length + " entries for " + n + " rows");
@@ -105,8 +129,6 @@ public final class LinearCrossEntropy {
     int xOff = CpuBackend.offset(input);
     float[] w = CpuBackend.data(weight);
     int wOff = CpuBackend.offset(weight);
-    float[] dw = CpuBackend.data(dweight);
-    int dwOff = CpuBackend.offset(dweight);
 
     int block = blockColumns(n, v);
     int blocks = (v + block - 1) / block;
@@ -162,6 +184,11 @@ public final class LinearCrossEntropy {
       rowScale[row] = (float) (lossScale / sum);
       loss += max + Math.log(sum) - targetLogit[row];
     }
+    if (!backward) {
+      return loss;
+    }
+    float[] dw = CpuBackend.data(dweight);
+    int dwOff = CpuBackend.offset(dweight);
 
     // Pass 2: the block's logits again, as scaled gradients, into both backward products.
     float[][] groupDInput = new float[groups][];

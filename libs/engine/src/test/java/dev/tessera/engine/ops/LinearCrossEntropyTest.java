@@ -77,6 +77,10 @@ class LinearCrossEntropyTest {
       expectedDx[i] *= scale;
     }
     assertClose("summed loss", new float[] {(float) loss}, Torch.values(sum));
+    // The forward alone gives the very same value.
+    assertThat(
+            LinearCrossEntropy.forward(cpu.fromHost(p.x(), n, h), cpu.fromHost(p.w(), v, h), p.t()))
+        .isEqualTo(loss);
     assertClose("dinput", cpu.toHost(dx), expectedDx);
     assertClose("dweight", cpu.toHost(dw), expectedDw);
   }

@@ -239,6 +239,42 @@ public final class Qwen2Decoder {
   }
 
   /**
+   * Forward only: the sum of the token losses of a batch, the very value {@link
+   * #forwardBackwardSum} returns (the same forward, the same chunks of the classifier), without its
+   * backward pass; each layer's activations are released as soon as the next layer has its input.
+   * What a held-out loss is measured with.
+   */
+  public double lossSum(Qwen2Batch batch) {
+    int n = batch.rows() * batch.tokens();
+    int d = config.hiddenSize();
+    if (batch.useEmbeds() != null && batch.inputEmbeds() == null) {
+      throw new IllegalArgumentException(
+          "the batch marks image positions but carries no inputEmbeds");
+    }
+    Tensor x = embed(batch);
+    for (Layer layer : layers) {
+      LayerActivations acts = new LayerActivations(batch.rows(), batch.tokens(), x);
+      Tensor next = backend.empty(n, d);
+      layerForward(layer, batch, acts, next);
+      acts.release();
+      backend.release(x);
+      x = next;
+    }
+    Tensor finalNorm = backend.empty(n, d);
+    Tensor finalRstd = backend.empty(n);
+    RmsNorm.forward(
+        finalNorm,
+        finalRstd,
+        x,
+        parameters.value("model.norm.weight"),
+        (float) config.rmsNormEps());
+    backend.release(x, finalRstd);
+    double loss = classifierLoss(batch, finalNorm, null, 1.0);
+    backend.release(finalNorm);
+    return loss;
+  }
+
+  /**
    * Forward only: the logits of every position of one row of token ids, positions {@code 0..T-1},
    * causal attention over the whole row — what {@code Qwen2ForCausalLM(input_ids).logits} gives.
    *
@@ -752,7 +788,8 @@ public final class Qwen2Decoder {
     int vocab = config.vocabSize();
     int[] targets = batch.targets();
     Tensor head = head();
-    Tensor dHead = parameters.grad(headName());
+    boolean backward = dHidden != null;
+    Tensor dHead = backward ? parameters.grad(headName()) : null;
     int[] kept = new int[n];
     int count = 0;
     for (int row = 0; row < n; row++) {
@@ -771,11 +808,11 @@ public final class Qwen2Decoder {
       int[] chunkTargets;
       if (contiguous) {
         h = hidden.slice((long) from * d, rows, d);
-        dh = dHidden.slice((long) from * d, rows, d);
+        dh = backward ? dHidden.slice((long) from * d, rows, d) : null;
         chunkTargets = Arrays.copyOfRange(targets, from, from + rows);
       } else {
         h = backend.empty(rows, d);
-        dh = backend.empty(rows, d);
+        dh = backward ? backend.empty(rows, d) : null;
         chunkTargets = new int[rows];
         forEachRun(
             kept,
@@ -790,18 +827,25 @@ public final class Qwen2Decoder {
       if (LinearCrossEntropy.pays(h)) {
         // Narrow hidden states on the CPU: the logits never leave the cache.
         loss +=
-            LinearCrossEntropy.forwardBackward(
-                dh, dHead, h, head, chunkTargets, (float) lossScale, contiguous);
+            backward
+                ? LinearCrossEntropy.forwardBackward(
+                    dh, dHead, h, head, chunkTargets, (float) lossScale, contiguous)
+                : LinearCrossEntropy.forward(h, head, chunkTargets);
       } else {
         Tensor logits = backend.empty(rows, vocab);
         Matmul.forward(logits, h, head, null);
         Tensor dLogits = backend.empty(rows, vocab);
         backend.onlyForGemms(dLogits);
+        // The loss comes with its gradient; without a backward the gradient goes no further.
         loss += CrossEntropy.forwardBackward(dLogits, logits, chunkTargets, (float) lossScale);
-        Matmul.backward(dh, dHead, null, dLogits, h, head, contiguous);
+        if (backward) {
+          Matmul.backward(dh, dHead, null, dLogits, h, head, contiguous);
+        }
         backend.release(logits, dLogits);
       }
-      if (!contiguous) {
+      if (!contiguous && !backward) {
+        backend.release(h);
+      } else if (!contiguous) {
         forEachRun(
             kept,
             first,

@@ -72,6 +72,23 @@ public final class OpenQwen2VL {
   }
 
   /**
+   * Forward only: the sum of the token losses, the very value {@link #forwardBackwardSum} returns,
+   * without its backward pass (see {@link Qwen2Decoder#lossSum}).
+   */
+  public double lossSum(Qwen2Batch batch, Tensor features) {
+    int images = features.dim(0);
+    int hidden = decoder.config().hiddenSize();
+    int visual = images * projector.tokensPerImage();
+    int[] positions = visualPositions(batch, visual);
+    Tensor tokens = backend.zeros(visual, hidden);
+    projector.forward(features, tokens);
+    Qwen2Batch withImages = spliced(batch, tokens, positions);
+    double loss = decoder.lossSum(withImages);
+    backend.release(tokens, withImages.inputEmbeds());
+    return loss;
+  }
+
+  /**
    * Forward only: each row's next-token logits ({@code [rows, vocab]}) with the images' projected
    * features in the rows' image positions (see {@link Qwen2Decoder#lastLogits}).
    *

@@ -127,6 +127,63 @@ class OpenQwen2VLTest {
     }
   }
 
+  /**
+   * The forward-only loss (held-out measurements) is the very value the training pass returns,
+   * through the fused classifier loss (narrow hidden states) and the unfused one, and leaves the
+   * gradients alone.
+   */
+  @Test
+  void theLossAloneIsTheTrainingPassesLossToTheBit() {
+    for (int hidden : new int[] {24, 96}) {
+      Qwen2Config config =
+          new Qwen2Config(hidden, 40, 2, 4, 2, 53, 1e-6, 10000.0, true, 64, "float32");
+      AvgPoolProjector projector = new AvgPoolProjector(cpu, VISION, hidden, GRID, POOLED);
+      projector.parameters().initialise(5, 0.3);
+      Qwen2Decoder decoder = new Qwen2Decoder(cpu, config, hidden > 64);
+      decoder.parameters().initialise(6, 0.2);
+      OpenQwen2VL model = new OpenQwen2VL(cpu, projector, decoder);
+      Random random = new Random(hidden);
+      int n = ROWS * TOKENS;
+      boolean[] visual = new boolean[n];
+      for (int i : new int[] {1, 2, 3, 4, 9, 10, 11, 12, 17, 18, 19, 20}) {
+        visual[i] = true;
+      }
+      int[] ids = new int[n];
+      int[] positions = new int[n];
+      int[] targets = new int[n];
+      for (int i = 0; i < n; i++) {
+        ids[i] = random.nextInt(config.vocabSize());
+        int t = i % TOKENS;
+        positions[i] = i < TOKENS && t >= 8 ? t - 8 : t;
+        targets[i] = visual[i] ? -100 : random.nextInt(config.vocabSize());
+      }
+      float[] features = Torch.randn(random, 3 * GRID * GRID * VISION, 1.0);
+      Qwen2Batch batch =
+          new Qwen2Batch(
+              ROWS,
+              TOKENS,
+              ids,
+              positions,
+              targets,
+              AttentionMask.DOCUMENT,
+              new int[][] {{0, 8}, {0}},
+              null,
+              visual);
+      Tensor tower = cpu.fromHost(features, 3, GRID * GRID, VISION);
+
+      double alone = model.lossSum(batch, tower);
+      for (String name : decoder.parameters().names()) {
+        float[] grad = cpu.toHost(decoder.parameters().grad(name));
+        for (float g : grad) {
+          assertThat(g).as("%s untouched", name).isZero();
+        }
+      }
+      double trained = model.forwardBackwardSum(batch, tower, 1.0 / 20);
+      assertThat(alone).as("hidden %d", hidden).isEqualTo(trained);
+      assertThat(Double.isFinite(alone) && alone > 0).isTrue();
+    }
+  }
+
   @Test
   void imagePositionsMustMatchTheVisualTokens() {
     Qwen2Config config = new Qwen2Config(24, 40, 1, 4, 2, 53, 1e-6, 10000.0, true, 64, "float32");
