@@ -23,7 +23,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bundle="$root/.gpu-bundle"
 # The trainer comparison: the same short run on the CPU (bundle) and on the GPU (run).
-TRAIN_ARGS=(--steps 8 --global-batch 4 --micro-batch 2 --lr 2e-3 --warmup 0.1 --checkpoint-every 4 --seed 3)
+# Four sequences held out: the held-out loss (a forward pass alone) is compared too.
+TRAIN_ARGS=(--steps 8 --global-batch 4 --micro-batch 2 --lr 2e-3 --warmup 0.1 --checkpoint-every 4 --seed 3 --eval-sequences 4)
 # ... and with two data-parallel ranks, the optimizer state and gradients sharded (ZeRO-2).
 RANK_ARGS=(--ranks 2 --zero 2)
 
@@ -78,6 +79,9 @@ for c, g in zip(cpu, gpu):
     print(f"step {c['step']:2d}  loss cpu {c['loss']:.5f}  cuda {g['loss']:.5f}  rel diff {rel:.1e}"
           f"  tokens/s cpu {c['tokens_per_s']:.0f} cuda {g['tokens_per_s']:.0f}")
 print(f"{label}: {len(gpu)} of {len(cpu)} steps, worst relative loss difference {worst:.2e}")
+held = [(c, g) for c, g in zip(cpu, gpu) if "eval_loss" in c and "eval_loss" in g]
+worst_held = max((abs(g["eval_loss"] - c["eval_loss"]) / abs(c["eval_loss"]) for c, g in held), default=float("nan"))
+print(f"{label}: held-out loss at {len(held)} steps, worst relative difference {worst_held:.2e}")
 PY
   }
   [[ -f "$bundle/jre.tgz" ]] || { echo "no $bundle/jre.tgz: run 'scripts/gpu-check.sh bundle' on the build machine" >&2; exit 2; }

@@ -8,7 +8,6 @@ import dev.tessera.engine.Backend;
 import dev.tessera.engine.ComputeBackend;
 import dev.tessera.engine.ops.AttentionMask;
 import dev.tessera.model.vlm.VisionLanguageModel;
-import dev.tessera.trainer.pretrain.Checkpoints;
 import dev.tessera.trainer.pretrain.Evaluation;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -149,23 +148,7 @@ final class EvaluateCommand implements Callable<Integer> {
 
   /** --model itself, a run's newest verified checkpoint, or with --all each verified one. */
   private List<Path> checkpoints(PrintWriter err) throws IOException {
-    if (Files.isRegularFile(model.resolve("config.json"))) {
-      if (all) {
-        throw new IllegalArgumentException("--all takes a run directory, not a checkpoint");
-      }
-      return List.of(model);
-    }
-    if (!Files.isDirectory(model.resolve("checkpoints"))) {
-      throw new IllegalArgumentException(
-          model + " is neither a model directory (config.json) nor a run directory (checkpoints/)");
-    }
-    Checkpoints run = new Checkpoints(model);
-    List<Path> found = all ? run.verified(err) : run.latestValid(err).stream().toList();
-    if (found.isEmpty()) {
-      throw new IllegalArgumentException(
-          model + " is a run directory without a verified checkpoint");
-    }
-    return found;
+    return ModelDirectory.checkpoints(model, all, err);
   }
 
   private int[] sequences(long count) {

@@ -7,7 +7,6 @@ import dev.tessera.model.text.ChatTemplate;
 import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.vlm.Generator;
 import dev.tessera.model.vlm.VisionLanguageModel;
-import dev.tessera.trainer.pretrain.Checkpoints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -163,19 +162,7 @@ final class GenerateCommand implements Callable<Integer> {
 
   /** The model directory: --model itself, or a run's newest verified checkpoint. */
   private Path checkpoint(PrintWriter err) throws IOException {
-    if (Files.isRegularFile(model.resolve("config.json"))) {
-      return model;
-    }
-    if (Files.isDirectory(model.resolve("checkpoints"))) {
-      return new Checkpoints(model)
-          .latestValid(err)
-          .orElseThrow(
-              () ->
-                  new IllegalArgumentException(
-                      model + " is a run directory without a verified checkpoint"));
-    }
-    throw new IllegalArgumentException(
-        model + " is neither a model directory (config.json) nor a run directory (checkpoints/)");
+    return ModelDirectory.checkpoints(model, false, err).get(0);
   }
 
   private static BufferedImage read(Path file) throws IOException {

@@ -76,15 +76,9 @@ public final class OpenQwen2VL {
    * without its backward pass (see {@link Qwen2Decoder#lossSum}).
    */
   public double lossSum(Qwen2Batch batch, Tensor features) {
-    int images = features.dim(0);
-    int hidden = decoder.config().hiddenSize();
-    int visual = images * projector.tokensPerImage();
-    int[] positions = visualPositions(batch, visual);
-    Tensor tokens = backend.zeros(visual, hidden);
-    projector.forward(features, tokens);
-    Qwen2Batch withImages = spliced(batch, tokens, positions);
+    Qwen2Batch withImages = projected(batch, features);
     double loss = decoder.lossSum(withImages);
-    backend.release(tokens, withImages.inputEmbeds());
+    backend.release(withImages.inputEmbeds());
     return loss;
   }
 
@@ -96,16 +90,24 @@ public final class OpenQwen2VL {
    * @param features [images, patches, Dv] the tower's features of the images, in row order
    */
   public Tensor lastLogits(Qwen2Batch batch, Tensor features) {
-    int images = features.dim(0);
-    int hidden = decoder.config().hiddenSize();
-    int visual = images * projector.tokensPerImage();
+    Qwen2Batch withImages = projected(batch, features);
+    Tensor logits = decoder.lastLogits(withImages);
+    backend.release(withImages.inputEmbeds());
+    return logits;
+  }
+
+  /**
+   * Forward only: the batch with the images' projected features spliced in at its image positions;
+   * the caller releases its input embeddings.
+   */
+  private Qwen2Batch projected(Qwen2Batch batch, Tensor features) {
+    int visual = features.dim(0) * projector.tokensPerImage();
     int[] positions = visualPositions(batch, visual);
-    Tensor tokens = backend.empty(visual, hidden);
+    Tensor tokens = backend.empty(visual, decoder.config().hiddenSize());
     projector.forward(features, tokens);
     Qwen2Batch withImages = spliced(batch, tokens, positions);
-    Tensor logits = decoder.lastLogits(withImages);
-    backend.release(tokens, withImages.inputEmbeds());
-    return logits;
+    backend.release(tokens);
+    return withImages;
   }
 
   /**
