@@ -9,11 +9,9 @@ import dev.tessera.api.v1alpha1.PackJob;
 import dev.tessera.api.v1alpha1.Phase;
 import dev.tessera.api.v1alpha1.PretrainRun;
 import dev.tessera.api.v1alpha1.TesseraStatus;
-import dev.tessera.data.webdataset.ShardList;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -162,12 +160,8 @@ final class DryRun {
     for (String note : notes) {
       out.printf("    %s%n", note);
     }
-    Path progress =
-        volume
-            .resolve(".tessera")
-            .resolve("progress")
-            .resolve(stage.kind() + "-" + stage.name() + ".json");
-    List<String> args = WorkerArgs.of(stage, volume, inputs, progress);
+    List<String> args =
+        WorkerArgs.of(stage, volume, inputs, LocalRunner.progressFile(volume, stage));
     String worker = stage.kind().endsWith("Run") ? "tessera-trainer" : "tessera-curator";
     out.printf("    %s %s%n", worker, String.join(" ", args));
     outputs.put(stage.id(), stage.outputForNext());
@@ -180,17 +174,12 @@ final class DryRun {
    * there first, or null when nothing does.
    */
   private String sourceOf(Stage stage, String path, boolean input) throws IOException {
-    boolean shards =
-        input && (stage.resource() instanceof CurationJob || stage.kind().equals("PackJob"));
-    try {
-      if (shards) {
-        ShardList.resolve(volume, path);
-      } else if (!Files.exists(volume.resolve(path))) {
-        throw new NoSuchFileException(volume.resolve(path).toString());
-      }
+    boolean present =
+        input
+            ? LocalRunner.missingInput(volume, stage, path) == null
+            : Files.exists(volume.resolve(path));
+    if (present) {
       return "";
-    } catch (NoSuchFileException | IllegalArgumentException e) {
-      // Not there yet: see below who would put it there.
     }
     String recipe = input ? LocalRunner.synthetic(stage) : null;
     if (recipe != null) {

@@ -182,9 +182,12 @@ public final class LocalRunner {
     set(status, Conditions.RUNNING, true, "Running", "running in process on " + volume);
     state.put(stage.id(), spec, status);
 
-    Path dir = volume.resolve(".tessera");
-    Path progress = dir.resolve("progress").resolve(stage.kind() + "-" + stage.name() + ".json");
-    Path log = dir.resolve("logs").resolve(stage.kind() + "-" + stage.name() + ".log");
+    Path progress = progressFile(volume, stage);
+    Path log =
+        volume
+            .resolve(".tessera")
+            .resolve("logs")
+            .resolve(stage.kind() + "-" + stage.name() + ".log");
     Files.createDirectories(progress.getParent());
     Files.createDirectories(log.getParent());
     Files.deleteIfExists(progress);
@@ -304,14 +307,8 @@ public final class LocalRunner {
       return upstream.status().output.path;
     }
     String path = ref.path;
-    boolean shards = stage.resource() instanceof CurationJob || stage.kind().equals("PackJob");
-    try {
-      if (shards) {
-        ShardList.resolve(volume, path);
-      } else if (!Files.exists(volume.resolve(path))) {
-        throw new NoSuchFileException(volume.resolve(path).toString());
-      }
-    } catch (NoSuchFileException | IllegalArgumentException e) {
+    String missing = missingInput(volume, stage, path);
+    if (missing != null) {
       String recipe = synthetic(stage);
       if (recipe == null) {
         throw new PipelineError(
@@ -323,12 +320,37 @@ public final class LocalRunner {
                 + " is not on the volume "
                 + volume
                 + " ("
-                + e.getMessage()
+                + missing
                 + ")");
       }
       generate(stage, path, recipe);
     }
     return path;
+  }
+
+  /**
+   * Why a path input of the stage is not on the volume (shards for a CurationJob or PackJob, which
+   * a brace pattern may name; else a file or directory), or null when it is.
+   */
+  static String missingInput(Path volume, Stage stage, String path) throws IOException {
+    try {
+      if (stage.resource() instanceof CurationJob || stage.kind().equals("PackJob")) {
+        ShardList.resolve(volume, path);
+      } else if (!Files.exists(volume.resolve(path))) {
+        return volume.resolve(path) + " does not exist";
+      }
+      return null;
+    } catch (NoSuchFileException | IllegalArgumentException e) {
+      return e.getMessage();
+    }
+  }
+
+  /** Where the stage's worker keeps its progress report. */
+  static Path progressFile(Path volume, Stage stage) {
+    return volume
+        .resolve(".tessera")
+        .resolve("progress")
+        .resolve(stage.kind() + "-" + stage.name() + ".json");
   }
 
   /** The synthetic-data recipe of a CurationJob's annotation, or null. */

@@ -40,12 +40,12 @@ public final class LocalState {
     return volume.resolve(".tessera").resolve("state.json");
   }
 
-  /** The state of {@code volume}; empty when nothing ran there. */
   /** The state of a volume on which nothing ran; not read from, nor written to, its file. */
   public static LocalState empty(Path volume) {
     return new LocalState(fileOf(volume));
   }
 
+  /** The state of {@code volume}; empty when nothing ran there. */
   public static LocalState open(Path volume) throws IOException {
     LocalState state = new LocalState(fileOf(volume));
     if (Files.exists(state.file)) {

@@ -41,22 +41,21 @@ public record Stage(Path file, CustomResource<?, TesseraStatus> resource) {
    * @param gpus the GPUs CUDA sees here, asked only when the stage wants some
    */
   public String gpuShortfall(IntSupplier gpus) {
+    String asked = null;
+    String hint = "";
     if (resource.getSpec() instanceof DistributedSpec d && d.gpusPerNodeOrDefault() > 0) {
-      return gpus.getAsInt() > 0
-          ? null
-          : "spec.gpusPerNode: "
+      asked =
+          "spec.gpusPerNode: "
               + d.gpusPerNodeOrDefault()
               + " GPUs per node"
-              + (d.gpusPerNode == null ? " (the default)" : "")
-              + ", but CUDA sees no GPU on this machine (gpusPerNode: 0 trains on the CPU)";
+              + (d.gpusPerNode == null ? " (the default)" : "");
+      hint = " (gpusPerNode: 0 trains on the CPU)";
+    } else if (resource instanceof CurationJob c && c.getSpec().asksForGpus()) {
+      asked = "spec.resources: nvidia.com/gpu for the score stage";
     }
-    if (resource instanceof CurationJob c && c.getSpec().asksForGpus()) {
-      return gpus.getAsInt() > 0
-          ? null
-          : "spec.resources: nvidia.com/gpu for the score stage, but CUDA sees no GPU on this"
-              + " machine";
-    }
-    return null;
+    return asked == null || gpus.getAsInt() > 0
+        ? null
+        : asked + ", but CUDA sees no GPU on this machine" + hint;
   }
 
   /** What the stage names as its inputs, in order (a PackJob may name several). */

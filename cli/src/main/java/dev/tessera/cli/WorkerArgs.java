@@ -32,8 +32,7 @@ final class WorkerArgs {
    *     Stage#inputs()}
    * @param progress the progress report file
    */
-  static List<String> of(Stage stage, Path volume, List<String> inputs, Path progress)
-      throws IOException {
+  static List<String> of(Stage stage, Path volume, List<String> inputs, Path progress) {
     List<String> args = new ArrayList<>();
     String input = inputs.get(0);
     if (stage.resource() instanceof CurationJob c) {

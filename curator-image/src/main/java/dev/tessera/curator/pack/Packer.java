@@ -328,7 +328,6 @@ public final class Packer {
     Map<String, Long> dropped = new TreeMap<>();
     long kept = 0;
     long truncated = 0;
-    long textTokens = 0;
     ReadOptions readOptions = ReadOptions.defaults();
     try (WebDatasetReader reader = WebDatasetReader.open(List.of(shard), readOptions);
         ScanFile.Writer writer = new ScanFile.Writer(scanFile(input))) {
@@ -355,7 +354,6 @@ public final class Packer {
         writer.add(entry, text.ids().length - 1 + options.imageTokens());
         kept++;
         truncated += text.truncated() ? 1 : 0;
-        textTokens += text.ids().length - 1;
       }
       writer.finish();
       long readerDropped = reader.report().droppedSamples();
@@ -369,8 +367,7 @@ public final class Packer {
           .forEach((kind, count) -> problems.put(kind.name().toLowerCase(Locale.ROOT), count));
       long read = reader.report().samples() + readerDropped;
       ScanSummary summary =
-          new ScanSummary(
-              source, Files.size(shard), read, kept, dropped, problems, truncated, textTokens);
+          new ScanSummary(source, Files.size(shard), read, kept, dropped, problems, truncated);
       AtomicFiles.write(scanSummaryFile(input), JSON.writeValueAsBytes(summary));
       return summary;
     }

@@ -1,5 +1,6 @@
 package dev.tessera.curator.pack;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import java.util.Map;
 import java.util.TreeMap;
@@ -15,7 +16,6 @@ import java.util.TreeMap;
  * @param dropped samples dropped, by reason
  * @param readProblems problems the WebDataset reader counted, by kind
  * @param truncated kept samples whose caption was cut
- * @param textTokens text tokens over the kept samples
  */
 @JsonPropertyOrder({
   "source",
@@ -24,9 +24,10 @@ import java.util.TreeMap;
   "kept",
   "dropped",
   "readProblems",
-  "truncated",
-  "textTokens"
+  "truncated"
 })
+// A summary an earlier version wrote (with textTokens, now derived from the plan) still reads.
+@JsonIgnoreProperties(ignoreUnknown = true)
 record ScanSummary(
     String source,
     long sourceBytes,
@@ -34,8 +35,7 @@ record ScanSummary(
     long kept,
     Map<String, Long> dropped,
     Map<String, Long> readProblems,
-    long truncated,
-    long textTokens) {
+    long truncated) {
   ScanSummary {
     dropped = new TreeMap<>(dropped);
     readProblems = new TreeMap<>(readProblems);

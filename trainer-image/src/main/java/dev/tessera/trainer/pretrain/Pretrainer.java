@@ -456,7 +456,7 @@ public final class Pretrainer {
         StepResult result;
         Backend.WeightScope weightsFixed = backend.stableWeights();
         try {
-          result = step(backend, collective, vlm, model, micro);
+          result = pass(backend, collective, vlm, model, micro, true);
         } finally {
           weightsFixed.close();
         }
@@ -601,15 +601,6 @@ public final class Pretrainer {
 
   /** Loss of one step, what it saw and its model FLOPs. */
   record StepResult(double loss, long targets, long tokens, double flops) {}
-
-  private StepResult step(
-      Backend backend,
-      Collective collective,
-      OpenQwen2VL vlm,
-      VisionLanguageModel model,
-      List<TrainingTask.MicroBatch> micro) {
-    return pass(backend, collective, vlm, model, micro, true);
-  }
 
   /**
    * The loss of {@code micro} over all ranks, and with {@code backward} the gradients of the
