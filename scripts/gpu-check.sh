@@ -129,7 +129,8 @@ PY
       # Recomputing each layer in the backward: its cost in step time, its saving in memory.
       echo "== training steps with activation checkpointing =="
       timeout "${CHECKPOINTING_TIMEOUT:-150}" "${trainer[@]}" gpu-check --skip-kernels --activation-checkpointing "$@" \
-        | grep -E "training steps|^step [0-9]|training step \(|memory \(" || echo "checkpointing run failed (status $?)"
+        | grep -E "training steps|^step [0-9]|training step \(|memory \(|memory at the peak|^ +[0-9.]+ MiB" \
+        || echo "checkpointing run failed (status $?)"
     fi
     echo "== the trainer with --backend cuda against the same run on the CPU =="
     ref="$bundle/trainer"

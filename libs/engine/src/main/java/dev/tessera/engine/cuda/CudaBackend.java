@@ -133,6 +133,9 @@ public final class CudaBackend implements Backend {
             .order(ByteOrder.nativeOrder());
     this.staging = new StagingRing<>(STAGING_BYTES, new EventFences());
     this.allocator = new DeviceAllocator(new RuntimeMemory(), this::reclaim);
+    if ("1".equals(System.getenv("TESSERA_CUDA_TRACE_MEMORY"))) {
+      allocator.traced(CudaBackend::allocationSite);
+    }
     this.module = KernelModule.load(major, minor);
     this.cublasLt = new CublasLt(allocator, stream);
     this.gemmPrecision = CublasLt.Precision.valueOf(precision.name());
@@ -265,6 +268,49 @@ public final class CudaBackend implements Backend {
 
   public DeviceAllocator allocator() {
     return allocator;
+  }
+
+  private static final StackWalker STACK = StackWalker.getInstance();
+
+  /**
+   * Where a device block is requested, for {@code TESSERA_CUDA_TRACE_MEMORY=1}: the backend's own
+   * methods that asked (innermost first), then the first two callers outside this package (the op,
+   * then its caller).
+   */
+  public static String allocationSite() {
+    return STACK.walk(
+        frames -> {
+          List<String> backend = new ArrayList<>();
+          StringBuilder site = new StringBuilder();
+          int outside = 0;
+          for (StackWalker.StackFrame frame : (Iterable<StackWalker.StackFrame>) frames::iterator) {
+            String className = frame.getClassName();
+            String simple = className.substring(className.lastIndexOf('.') + 1);
+            if (className.startsWith("dev.tessera.engine.cuda.")) {
+              if (!simple.equals("DeviceAllocator")
+                  && !frame.getMethodName().equals("allocationSite")
+                  && backend.size() < 3) {
+                backend.add(simple + "." + frame.getMethodName());
+              }
+              continue;
+            }
+            if (outside == 0) {
+              site.append(String.join(" < ", backend));
+            }
+            if (site.length() > 0) {
+              site.append(" <- ");
+            }
+            site.append(simple)
+                .append('.')
+                .append(frame.getMethodName())
+                .append(':')
+                .append(frame.getLineNumber());
+            if (++outside == 2) {
+              break;
+            }
+          }
+          return site.toString();
+        });
   }
 
   CublasLt.Precision gemmPrecision() {
@@ -1149,8 +1195,11 @@ public final class CudaBackend implements Backend {
     allocator.release(reference.block);
   }
 
-  /** The allocator's out-of-memory hook: collect garbage and take back what it frees. */
-  private void reclaim() {
+  /**
+   * Collects garbage and takes back the blocks of tensors no longer reachable: the allocator's
+   * out-of-memory hook, and the way to start a peak measurement from live tensors only.
+   */
+  public void reclaim() {
     for (int attempt = 0; attempt < 3; attempt++) {
       System.gc();
       try {

@@ -1,8 +1,14 @@
 package dev.tessera.engine.cuda;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 
 /**
  * A caching allocator for device memory, as deep-learning frameworks keep one: freed blocks go to a
@@ -15,6 +21,10 @@ import java.util.TreeMap;
  * larger than its rounded size. When the device has no memory left, the allocator returns every
  * cached block to the device and asks the backend to reclaim unreachable tensors (the {@code
  * reclaim} hook) before it gives up with an error that states what is in use and cached.
+ *
+ * <p>With a {@code site} supplier ({@link #traced}), each block remembers where it was requested,
+ * and {@link #peakReport} says which sites held the memory at the peak (the diagnostic behind
+ * {@code TESSERA_CUDA_TRACE_MEMORY=1}).
  *
  * <p>The raw memory is behind {@link RawMemory} so that the bookkeeping is tested without a GPU.
  * Thread-safe.
@@ -44,6 +54,13 @@ public final class DeviceAllocator {
   private long rawAllocations;
   private long reuses;
 
+  /** Where a live block was requested, the bytes asked for and the bytes it holds (traced only). */
+  private record Request(String site, long bytes, long held) {}
+
+  private Supplier<String> site;
+  private final Map<Long, Request> requests = new HashMap<>();
+  private List<SiteTotal> atPeak = List.of();
+
   /**
    * @param raw the device's allocation calls
    * @param reclaim run when the device is full: frees what can be freed (unreachable tensors) by
@@ -64,8 +81,30 @@ public final class DeviceAllocator {
     return (size + unit - 1) / unit * unit;
   }
 
+  /**
+   * Remembers from now on where each block is requested ({@code site} is asked at each request),
+   * for {@link #peakReport}. Blocks already handed out count as from "before tracing".
+   */
+  public synchronized void traced(Supplier<String> site) {
+    this.site = site;
+  }
+
   /** A block of at least {@code bytes}. */
   public Block allocate(long bytes) {
+    Block block = allocateUntraced(bytes);
+    if (site != null) {
+      String where = site.get();
+      synchronized (this) {
+        requests.put(block.address(), new Request(where, bytes, block.bytes()));
+        if (inUseBytes == peakInUseBytes) {
+          atPeak = bySite();
+        }
+      }
+    }
+    return block;
+  }
+
+  private Block allocateUntraced(long bytes) {
     long size = roundUp(bytes);
     synchronized (this) {
       Block cached = takeCached(size);
@@ -107,6 +146,7 @@ public final class DeviceAllocator {
 
   /** Returns a block to the cache (its memory stays allocated on the device). */
   public synchronized void release(Block block) {
+    requests.remove(block.address());
     inUseBytes -= block.bytes();
     cachedBytes += block.bytes();
     free.computeIfAbsent(block.bytes(), k -> new ArrayDeque<>()).push(block.address());
@@ -168,6 +208,69 @@ public final class DeviceAllocator {
   /** Starts measuring the peak afresh from what is in use now. */
   public synchronized void resetPeak() {
     peakInUseBytes = inUseBytes;
+    if (site != null) {
+      atPeak = bySite();
+    }
+  }
+
+  /**
+   * The live bytes requested from one site: how many blocks, what they asked for, what they hold.
+   */
+  public record SiteTotal(String site, int blocks, long requestedBytes, long heldBytes) {}
+
+  private List<SiteTotal> bySite() {
+    Map<String, SiteTotal> totals = new HashMap<>();
+    long tracedHeld = 0;
+    for (Map.Entry<Long, Request> entry : requests.entrySet()) {
+      Request request = entry.getValue();
+      long held = request.held();
+      totals.merge(
+          request.site(),
+          new SiteTotal(request.site(), 1, request.bytes(), held),
+          (a, b) ->
+              new SiteTotal(
+                  a.site(),
+                  a.blocks() + b.blocks(),
+                  a.requestedBytes() + b.requestedBytes(),
+                  a.heldBytes() + b.heldBytes()));
+      tracedHeld += held;
+    }
+    List<SiteTotal> sorted = new ArrayList<>(totals.values());
+    long untraced = inUseBytes - tracedHeld;
+    if (untraced != 0) {
+      sorted.add(new SiteTotal("(blocks from before tracing)", 0, 0, untraced));
+    }
+    sorted.sort(Comparator.comparingLong(SiteTotal::heldBytes).reversed());
+    return sorted;
+  }
+
+  /**
+   * The sites that held memory at the peak since tracing began (or since {@link #resetPeak}), the
+   * largest {@code limit} of them; empty when not {@link #traced}.
+   */
+  public synchronized String peakReport(int limit) {
+    if (site == null) {
+      return "";
+    }
+    StringBuilder report = new StringBuilder();
+    report.append(
+        String.format(
+            Locale.ROOT,
+            "device memory at the peak (%s), by where it was requested:%n",
+            mib(peakInUseBytes)));
+    report.append(
+        String.format(Locale.ROOT, "%12s %12s %7s  %s%n", "held", "requested", "blocks", "site"));
+    for (SiteTotal total : atPeak.subList(0, Math.min(limit, atPeak.size()))) {
+      report.append(
+          String.format(
+              Locale.ROOT,
+              "%12s %12s %7d  %s%n",
+              mib(total.heldBytes()),
+              mib(total.requestedBytes()),
+              total.blocks(),
+              total.site()));
+    }
+    return report.toString();
   }
 
   /** Blocks obtained from the device. */

@@ -61,6 +61,7 @@ public final class GemmRate {
     for (int i = 0; i < repeats; i++) {
       seconds[i] = cuda.deviceSeconds(run);
     }
+    cuda.release(a, b, c);
     Arrays.sort(seconds);
     return 2.0 * n * n * n / seconds[repeats / 2] / 1e12;
   }
@@ -79,5 +80,6 @@ public final class GemmRate {
         cuda.address(staging),
         cuda.address(tensor),
         tensor.intSize());
+    cuda.release(staging);
   }
 }

@@ -96,6 +96,43 @@ class DeviceAllocatorTest {
   }
 
   @Test
+  void tracedRequestsSayWhichSitesHeldTheMemoryAtThePeak() {
+    FakeDevice device = new FakeDevice(1L << 30);
+    DeviceAllocator allocator = new DeviceAllocator(device, () -> {});
+    DeviceAllocator.Block before = allocator.allocate(4L << 20);
+    assertThat(allocator.peakReport(10)).as("not traced").isEmpty();
+    String[] site = {"weights"};
+    allocator.traced(() -> site[0]);
+    allocator.allocate(10L << 20);
+    site[0] = "logits";
+    DeviceAllocator.Block logits = allocator.allocate(64L << 20);
+    allocator.release(logits);
+    // The peak (78 MiB) is past: a later, smaller set of blocks does not replace it.
+    site[0] = "activations";
+    allocator.allocate(2L << 20);
+    String atFirstPeak = allocator.peakReport(10);
+    assertThat(atFirstPeak).startsWith("device memory at the peak (78.0 MiB)");
+    assertThat(atFirstPeak.lines().skip(2))
+        .containsExactly(
+            "    64.0 MiB     64.0 MiB       1  logits",
+            "    10.0 MiB     10.0 MiB       1  weights",
+            "     4.0 MiB      0.0 MiB       0  (blocks from before tracing)");
+
+    // A 60 MiB request served from the cached 64 MiB block holds more than it asked for.
+    site[0] = "logits again";
+    allocator.allocate(60L << 20);
+    assertThat(allocator.peakReport(2)).startsWith("device memory at the peak (80.0 MiB)");
+    assertThat(allocator.peakReport(2).lines().skip(2))
+        .as("a new peak: 4 + 10 + 2 + 64 (for 60) MiB, the two largest")
+        .containsExactly(
+            "    64.0 MiB     60.0 MiB       1  logits again",
+            "    10.0 MiB     10.0 MiB       1  weights");
+    allocator.release(before);
+    allocator.resetPeak();
+    assertThat(allocator.peakReport(10)).doesNotContain("before tracing");
+  }
+
+  @Test
   void whenTheDeviceIsFullTheCacheIsFreedFirstThenReclaimIsAsked() {
     FakeDevice device = new FakeDevice(110L << 20);
     List<DeviceAllocator.Block> unreachable = new ArrayList<>();
