@@ -242,10 +242,21 @@ extern "C" __global__ void adamw_update_vec4(float4* p, const float4* g, float4*
 }
 
 // Sum of squares: each block reduces its grid-stride share in fp32 and adds it to *result
-// (double) atomically. *result must be zeroed before the launch.
-extern "C" __global__ void sum_squares(const float* x, int n, double* result) {
+// (double) atomically. *result must be zeroed before the launch. vec: x is 16-byte aligned, so
+// all but the last n % 4 values are read as float4.
+extern "C" __global__ void sum_squares(const float* x, int n, double* result, int vec) {
   float sum = 0.f;
-  TS_FOR_EACH(i, n) {
+  int scalarFrom = 0;
+  if (vec) {
+    const float4* x4 = (const float4*)x;
+    TS_FOR_EACH(i, n / 4) {
+      float4 v = x4[i];
+      sum += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+    scalarFrom = n / 4 * 4;
+  }
+  for (long i = scalarFrom + (long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+       i += (long)gridDim.x * blockDim.x) {
     float v = x[i];
     sum += v * v;
   }

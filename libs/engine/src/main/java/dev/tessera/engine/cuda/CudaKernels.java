@@ -47,6 +47,24 @@ final class CudaKernels implements DeviceKernels {
     return KernelLaunch.Shape.linear(rows, threads);
   }
 
+  /** RMSNorm's launch: one warp per row, eight rows per block. */
+  private static KernelLaunch.Shape warpPerRow(int rows) {
+    return KernelLaunch.Shape.linear(Math.max(1, (rows + 7) / 8), 256);
+  }
+
+  /**
+   * 1 when rows of {@code width} values can be read four at a time: the width a multiple of four,
+   * every fp32 address 16-byte aligned and the bf16 copy's 8-byte (0 addresses, absent outputs,
+   * pass).
+   */
+  private static int fourAtATime(int width, long bf16Address, long... fp32Addresses) {
+    boolean aligned = width % 4 == 0 && bf16Address % 8 == 0;
+    for (long address : fp32Addresses) {
+      aligned &= address % 16 == 0;
+    }
+    return aligned ? 1 : 0;
+  }
+
   private static KernelLaunch.Shape columnChunks(int rows, int cols) {
     return new KernelLaunch.Shape(
         (cols + THREADS - 1) / THREADS,
@@ -204,16 +222,19 @@ final class CudaKernels implements DeviceKernels {
     int c = weight.intSize();
     int n = inp.intSize() / c;
     long out16 = cuda.shadow(out);
+    long outAddress = fp32Output(out);
     cuda.launch(
         "rmsnorm_forward",
-        rows(n, c),
+        warpPerRow(n),
         ptr(inp),
         ptr(weight),
-        fp32Output(out),
+        outAddress,
         ptr(rstd),
+        n,
         c,
         eps,
-        out16);
+        out16,
+        fourAtATime(c, out16, ptr(inp), ptr(weight), outAddress));
   }
 
   @Override
@@ -223,13 +244,15 @@ final class CudaKernels implements DeviceKernels {
     int n = inp.intSize() / c;
     cuda.launch(
         "rmsnorm_backward_input",
-        rows(n, c),
+        warpPerRow(n),
         ptr(dinp),
         ptr(dout),
         ptr(inp),
         ptr(weight),
         ptr(rstd),
-        c);
+        n,
+        c,
+        fourAtATime(c, 0, ptr(dinp), ptr(dout), ptr(inp), ptr(weight)));
     cuda.launch(
         "rmsnorm_backward_weight",
         columnChunks(n, c),
@@ -499,17 +522,19 @@ final class CudaKernels implements DeviceKernels {
     DeviceAllocator.Block targetBlock = cuda.deviceInts(targets, targetOffset, n);
     DeviceAllocator.Block lossBlock = cuda.scratch(4L * n);
     long dlogits16 = cuda.shadow(dlogits);
+    long dlogitsAddress = fp32Output(dlogits);
     cuda.launch(
         "cross_entropy_forward_backward",
         KernelLaunch.Shape.linear(n, 1024),
         ptr(logits),
-        fp32Output(dlogits),
+        dlogitsAddress,
         targetBlock.address(),
         lossBlock.address(),
         v,
         lossScale,
         CrossEntropy.IGNORE_INDEX,
-        dlogits16);
+        dlogits16,
+        fourAtATime(v, dlogits16, ptr(logits), dlogitsAddress));
     float[] rowLoss = cuda.download(lossBlock.address(), n);
     cuda.release(lossBlock);
     double loss = 0;
@@ -555,7 +580,8 @@ final class CudaKernels implements DeviceKernels {
         KernelLaunch.Shape.linear(Math.min(4L * 132 * 8, (n + 1023) / 1024 + 1), 1024),
         ptr(x),
         n,
-        result.address());
+        result.address(),
+        ptr(x) % 16 == 0 ? 1 : 0);
     double value = cuda.downloadDouble(result.address());
     cuda.release(result);
     return value;

@@ -155,17 +155,19 @@ public final class KernelCheck {
       p.run(x -> Embedding.backward(x.get(dtable), x.get(dout), ids, 0));
       p.compare("embedding backward", tol, dtable, "dtable");
     }
-    {
+    // Rows read four values at a time (1536 columns), and one at a time (1030: not a multiple of
+    // 4).
+    for (int c : new int[] {1536, 1030}) {
       int n = 77;
-      int c = 1536;
+      String suffix = c % 4 == 0 ? "" : " (" + c + " columns)";
       Pair p = new Pair();
       int inp = p.random(2, n, c);
       int w = p.positive(0.5f, 1.5f, c);
       int out = p.random(1, n, c);
       int rstd = p.random(1, n);
       p.run(t -> RmsNorm.forward(t.get(out), t.get(rstd), t.get(inp), t.get(w), 1e-6f));
-      p.compare("rmsnorm forward", tol, out, "out");
-      p.compare("rmsnorm forward", tol, rstd, "rstd");
+      p.compare("rmsnorm forward" + suffix, tol, out, "out");
+      p.compare("rmsnorm forward" + suffix, tol, rstd, "rstd");
       int dout = p.random(1, n, c);
       int dinp = p.random(1, n, c);
       int dw = p.random(1, c);
@@ -173,8 +175,8 @@ public final class KernelCheck {
           t ->
               RmsNorm.backward(
                   t.get(dinp), t.get(dw), t.get(dout), t.get(inp), t.get(w), t.get(rstd)));
-      p.compare("rmsnorm backward", tol, dinp, "dinp");
-      p.compare("rmsnorm backward", tol, dw, "dweight");
+      p.compare("rmsnorm backward" + suffix, tol, dinp, "dinp");
+      p.compare("rmsnorm backward" + suffix, tol, dw, "dweight");
     }
     {
       int n = 65;
@@ -286,9 +288,9 @@ public final class KernelCheck {
       p.run(t -> AdaptiveAvgPool2d.backward(t.get(dinp), t.get(dout), 27, 27, 12, 12));
       p.compare("avgpool 27x27->12x12 backward", tol, dinp, "dinp");
     }
-    {
+    // The vocabulary read four values at a time, and one at a time (1001 is not a multiple of 4).
+    for (int v : new int[] {151_936, 1001}) {
       int n = 37;
-      int v = 151_936;
       int[] targets = randomInts(n, v);
       for (int i = 0; i < n; i += 5) {
         targets[i] = CrossEntropy.IGNORE_INDEX;
@@ -305,11 +307,11 @@ public final class KernelCheck {
           });
       results.add(
           new Result(
-              "cross-entropy (V=151936)",
+              "cross-entropy (V=" + v + ")",
               "loss",
               Math.abs(losses[1] - losses[0]) / Math.abs(losses[0]),
               tol));
-      p.compare("cross-entropy (V=151936)", tol, dlogits, "dlogits");
+      p.compare("cross-entropy (V=" + v + ")", tol, dlogits, "dlogits");
     }
     attention(AttentionMask.CONTINUOUS, 2, 300, 12, 2, 128, FP32_TOLERANCE);
     attention(AttentionMask.DOCUMENT, 2, 517, 12, 2, 128, FP32_TOLERANCE);
@@ -338,6 +340,17 @@ public final class KernelCheck {
       double gpuNorm = GradClip.globalNorm(deviceGrads);
       results.add(
           new Result("global grad norm", "norm", Math.abs(gpuNorm - cpuNorm) / cpuNorm, tol));
+      // A view one float into its buffer: not 16-byte aligned, summed a value at a time.
+      Tensor hostView = p.host.get(g1).slice(1, 70_000);
+      Tensor deviceView = p.device.get(g1).slice(1, 70_000);
+      double cpuViewNorm = GradClip.globalNorm(List.of(hostView));
+      double gpuViewNorm = GradClip.globalNorm(List.of(deviceView));
+      results.add(
+          new Result(
+              "global grad norm, unaligned view",
+              "norm",
+              Math.abs(gpuViewNorm - cpuViewNorm) / cpuViewNorm,
+              tol));
       GradClip.clip(hostGrads, 1.0);
       GradClip.clip(deviceGrads, 1.0);
       p.compare("grad clip", tol, g1, "grad");

@@ -8,7 +8,11 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -57,6 +61,75 @@ class KernelSourcesTest {
         matches(Pattern.compile("launch\\(\\s*\"(\\w+)\""), launchers.toString());
     assertThat(launched).hasSizeGreaterThan(20);
     assertThat(defined).containsAll(launched);
+  }
+
+  /** The text between the parenthesis at {@code open} and its match, split at top-level commas. */
+  private static List<String> arguments(String text, int open) {
+    List<String> parts = new ArrayList<>();
+    int depth = 0;
+    int start = open + 1;
+    boolean inString = false;
+    for (int i = open; i < text.length(); i++) {
+      char ch = text.charAt(i);
+      if (ch == '"' && text.charAt(i - 1) != '\\') {
+        inString = !inString;
+      } else if (inString) {
+        continue;
+      } else if (ch == '(') {
+        depth++;
+      } else if (ch == ')' && --depth == 0) {
+        parts.add(text.substring(start, i).trim());
+        return parts;
+      } else if (ch == ',' && depth == 1) {
+        parts.add(text.substring(start, i).trim());
+        start = i + 1;
+      }
+    }
+    throw new IllegalArgumentException("unbalanced parentheses from " + open);
+  }
+
+  @Test
+  void everyLaunchPassesAsManyArgumentsAsItsKernelTakes() throws IOException {
+    // A launch with an argument too few or too many still compiles and builds: on a GPU it reads
+    // garbage or faults. Kernels named by a literal, whose arguments are listed one by one.
+    String source = resource(KernelModule.SOURCE);
+    Map<String, Integer> parameters = new TreeMap<>();
+    Matcher kernel =
+        Pattern.compile(
+                "extern \"C\" __global__ void (?:__launch_bounds__\\([^)]*\\)\\s*)?(\\w+)\\(")
+            .matcher(source);
+    while (kernel.find()) {
+      parameters.put(kernel.group(1), arguments(source, kernel.end() - 1).size());
+    }
+    int checked = 0;
+    List<String> mismatches = new ArrayList<>();
+    try (Stream<Path> files = Files.list(Path.of("src/main/java/dev/tessera/engine/cuda"))) {
+      for (Path file : files.toList()) {
+        String java = Files.readString(file);
+        Matcher launch = Pattern.compile("launch\\(\\s*\"(\\w+)\"").matcher(java);
+        while (launch.find()) {
+          String name = launch.group(1);
+          List<String> args = arguments(java, java.indexOf('(', launch.start()));
+          if (!parameters.containsKey(name) || args.stream().anyMatch(a -> a.endsWith("..."))) {
+            continue;
+          }
+          checked++;
+          int passed = args.size() - 2; // the kernel's name and the launch shape come first
+          if (passed != parameters.get(name)) {
+            mismatches.add(
+                file.getFileName()
+                    + ": "
+                    + name
+                    + " takes "
+                    + parameters.get(name)
+                    + " arguments, launched with "
+                    + passed);
+          }
+        }
+      }
+    }
+    assertThat(checked).isGreaterThan(30);
+    assertThat(mismatches).isEmpty();
   }
 
   @Test
