@@ -4,16 +4,51 @@
 #define TS_FOR_EACH(i, n) \
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
 
-extern "C" __global__ void add_forward(const float* a, const float* b, float* out, int n) {
-  TS_FOR_EACH(i, n) out[i] = a[i] + b[i];
+// vec (add, accumulate, scale): every pointer 16-byte aligned, so all but the last n % 4 values go
+// four at a time; TS_FOR_EACH_TAIL covers those last few.
+#define TS_FOR_EACH_TAIL(i, n) \
+  for (int i = (n) / 4 * 4 + blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
+
+extern "C" __global__ void add_forward(const float* a, const float* b, float* out, int n, int vec) {
+  if (!vec) {
+    TS_FOR_EACH(i, n) out[i] = a[i] + b[i];
+    return;
+  }
+  TS_FOR_EACH(i, n / 4) {
+    float4 x = ((const float4*)a)[i];
+    float4 y = ((const float4*)b)[i];
+    ((float4*)out)[i] = make_float4(x.x + y.x, x.y + y.y, x.z + y.z, x.w + y.w);
+  }
+  TS_FOR_EACH_TAIL(i, n) out[i] = a[i] + b[i];
 }
 
-extern "C" __global__ void accumulate(float* acc, const float* x, float alpha, int n) {
-  TS_FOR_EACH(i, n) acc[i] += alpha * x[i];
+extern "C" __global__ void accumulate(float* acc, const float* x, float alpha, int n, int vec) {
+  if (!vec) {
+    TS_FOR_EACH(i, n) acc[i] += alpha * x[i];
+    return;
+  }
+  TS_FOR_EACH(i, n / 4) {
+    float4 y = ((const float4*)x)[i];
+    float4 a = ((float4*)acc)[i];
+    a.x += alpha * y.x;
+    a.y += alpha * y.y;
+    a.z += alpha * y.z;
+    a.w += alpha * y.w;
+    ((float4*)acc)[i] = a;
+  }
+  TS_FOR_EACH_TAIL(i, n) acc[i] += alpha * x[i];
 }
 
-extern "C" __global__ void scale_forward(const float* in, float* out, float s, int n) {
-  TS_FOR_EACH(i, n) out[i] = in[i] * s;
+extern "C" __global__ void scale_forward(const float* in, float* out, float s, int n, int vec) {
+  if (!vec) {
+    TS_FOR_EACH(i, n) out[i] = in[i] * s;
+    return;
+  }
+  TS_FOR_EACH(i, n / 4) {
+    float4 x = ((const float4*)in)[i];
+    ((float4*)out)[i] = make_float4(x.x * s, x.y * s, x.z * s, x.w * s);
+  }
+  TS_FOR_EACH_TAIL(i, n) out[i] = in[i] * s;
 }
 
 #define TS_SQRT_2_OVER_PI 0.7978845608028654f

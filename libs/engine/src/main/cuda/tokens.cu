@@ -24,10 +24,11 @@ extern "C" __global__ void embedding_backward(float* dtable, const int* ids, con
 
 // RoPE, rotate-half convention over [T, H, D]: one thread per (token, head, i < D/2) owns the pair
 // (i, i + D/2), so target may be source. cos/sin are [maxPositions, D/2].
-// inverseAccumulate == 0: target = R source; != 0: target += R^T source.
+// mode 0: target = R source; 1: target += R^T source; 2: target = R^T source (a first gradient
+// written over whatever target held, with no zero fill before).
 extern "C" __global__ void rope_apply(float* target, const float* source, const int* positions,
                                       const float* cosTable, const float* sinTable, int tokens, int heads,
-                                      int headDim, int inverseAccumulate) {
+                                      int headDim, int mode) {
   int half = headDim / 2;
   long total = (long)tokens * heads * half;
   for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < total; i += (long)gridDim.x * blockDim.x) {
@@ -40,9 +41,13 @@ extern "C" __global__ void rope_apply(float* target, const float* source, const 
     float s = sinTable[angle];
     float x1 = source[base + k];
     float x2 = source[base + half + k];
-    if (inverseAccumulate) {
+    if (mode == 1) {
       target[base + k] += x1 * c + x2 * s;
       target[base + half + k] += x2 * c - x1 * s;
+    } else if (mode == 2) {
+      // As accumulating into zeros: 0 + (...) rounds the same.
+      target[base + k] = x1 * c + x2 * s;
+      target[base + half + k] = x2 * c - x1 * s;
     } else {
       target[base + k] = x1 * c - x2 * s;
       target[base + half + k] = x2 * c + x1 * s;

@@ -57,12 +57,23 @@ final class CudaKernels implements DeviceKernels {
    * every fp32 address 16-byte aligned and the bf16 copy's 8-byte (0 addresses, absent outputs,
    * pass).
    */
-  private static int fourAtATime(int width, long bf16Address, long... fp32Addresses) {
-    boolean aligned = width % 4 == 0 && bf16Address % 8 == 0;
-    for (long address : fp32Addresses) {
-      aligned &= address % 16 == 0;
+  private static int rowsOfFour(int width, long bf16Address, long... fp32Addresses) {
+    return width % 4 == 0 && bf16Address % 8 == 0 ? aligned(fp32Addresses) : 0;
+  }
+
+  /** 1 when every address is 16-byte aligned (float4 loads and stores), else 0. */
+  private static int aligned(long... addresses) {
+    for (long address : addresses) {
+      if (address % 16 != 0) {
+        return 0;
+      }
     }
-    return aligned ? 1 : 0;
+    return 1;
+  }
+
+  /** An element-wise launch over {@code n} values, a thread per four of them when {@code vec}. */
+  private static KernelLaunch.Shape fourAtATime(long n, int vec) {
+    return elementwise(vec == 1 ? Math.max(1, n / 4) : n);
   }
 
   private static KernelLaunch.Shape columnChunks(int rows, int cols) {
@@ -234,7 +245,7 @@ final class CudaKernels implements DeviceKernels {
         c,
         eps,
         out16,
-        fourAtATime(c, out16, ptr(inp), ptr(weight), outAddress));
+        rowsOfFour(c, out16, ptr(inp), ptr(weight), outAddress));
   }
 
   @Override
@@ -252,7 +263,7 @@ final class CudaKernels implements DeviceKernels {
         ptr(rstd),
         n,
         c,
-        fourAtATime(c, 0, ptr(dinp), ptr(dout), ptr(inp), ptr(weight)));
+        rowsOfFour(c, 0, ptr(dinp), ptr(dout), ptr(inp), ptr(weight)));
     cuda.launch(
         "rmsnorm_backward_weight",
         columnChunks(n, c),
@@ -324,7 +335,8 @@ final class CudaKernels implements DeviceKernels {
       int[] positions,
       int positionsOffset,
       Rope.Table table,
-      boolean inverseAccumulate) {
+      boolean inverse,
+      boolean accumulate) {
     int t = source.dim(0);
     int h = source.dim(1);
     int d = source.dim(2);
@@ -341,7 +353,7 @@ final class CudaKernels implements DeviceKernels {
         t,
         h,
         d,
-        inverseAccumulate ? 1 : 0);
+        inverse ? (accumulate ? 1 : 2) : 0);
   }
 
   /** The table's cos and sin on the device, uploaded once per table. */
@@ -446,19 +458,22 @@ final class CudaKernels implements DeviceKernels {
   @Override
   public void add(Tensor out, Tensor a, Tensor b) {
     int n = a.intSize();
-    cuda.launch("add_forward", elementwise(n), ptr(a), ptr(b), ptr(out), n);
+    int vec = aligned(ptr(a), ptr(b), ptr(out));
+    cuda.launch("add_forward", fourAtATime(n, vec), ptr(a), ptr(b), ptr(out), n, vec);
   }
 
   @Override
   public void accumulate(Tensor acc, Tensor x, float alpha) {
     int n = x.intSize();
-    cuda.launch("accumulate", elementwise(n), ptr(acc), ptr(x), alpha, n);
+    int vec = aligned(ptr(acc), ptr(x));
+    cuda.launch("accumulate", fourAtATime(n, vec), ptr(acc), ptr(x), alpha, n, vec);
   }
 
   @Override
   public void scale(Tensor out, Tensor inp, float s) {
     int n = inp.intSize();
-    cuda.launch("scale_forward", elementwise(n), ptr(inp), ptr(out), s, n);
+    int vec = aligned(ptr(inp), ptr(out));
+    cuda.launch("scale_forward", fourAtATime(n, vec), ptr(inp), ptr(out), s, n, vec);
   }
 
   @Override
@@ -534,7 +549,7 @@ final class CudaKernels implements DeviceKernels {
         lossScale,
         CrossEntropy.IGNORE_INDEX,
         dlogits16,
-        fourAtATime(v, dlogits16, ptr(logits), dlogitsAddress));
+        rowsOfFour(v, dlogits16, ptr(logits), dlogitsAddress));
     float[] rowLoss = cuda.download(lossBlock.address(), n);
     cuda.release(lossBlock);
     double loss = 0;
@@ -581,7 +596,7 @@ final class CudaKernels implements DeviceKernels {
         ptr(x),
         n,
         result.address(),
-        ptr(x) % 16 == 0 ? 1 : 0);
+        aligned(ptr(x)));
     double value = cuda.downloadDouble(result.address());
     cuda.release(result);
     return value;

@@ -227,6 +227,9 @@ public final class KernelCheck {
       int dinp = p.random(1, t, h, d);
       p.run(x -> Rope.backward(x.get(dinp), x.get(out), positions, 0, table));
       p.compare("rope backward", tol, dinp, "dinp");
+      int fresh = p.random(1, t, h, d);
+      p.run(x -> Rope.backward(x.get(fresh), x.get(out), positions, 0, table, false));
+      p.compare("rope backward, overwritten", tol, fresh, "dinp");
     }
     elementwise("gelu (tanh)", Gelu::forward, Gelu::backward);
     elementwise("gelu (erf)", GeluErf::forward, GeluErf::backward);
@@ -261,6 +264,17 @@ public final class KernelCheck {
       p.compare("accumulate" + suffix, tol, sum, "acc");
       p.run(t -> Scale.forward(t.get(out), t.get(gate), -1.7f));
       p.compare("scale" + suffix, tol, out, "out");
+      // Views one float in: not 16-byte aligned, so one value at a time.
+      int shifted = p.random(1, n);
+      p.run(
+          t ->
+              Add.forward(
+                  t.get(shifted).slice(1, n - 1),
+                  t.get(gate).slice(1, n - 1),
+                  t.get(up).slice(1, n - 1)));
+      p.run(t -> Add.accumulate(t.get(shifted).slice(1, n - 1), t.get(up).slice(1, n - 1), 2.5f));
+      p.run(t -> Scale.forward(t.get(out).slice(1, n - 1), t.get(shifted).slice(1, n - 1), 0.3f));
+      p.compare("add, accumulate, scale on unaligned views" + suffix, tol, out, "out");
     }
     {
       int n = 33;

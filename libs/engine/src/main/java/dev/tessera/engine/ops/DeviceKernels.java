@@ -58,8 +58,9 @@ public interface DeviceKernels {
       Tensor rstd);
 
   /**
-   * {@link Rope#forward} ({@code inverseAccumulate} false: {@code target = R source}, target may be
-   * source) and {@link Rope#backward} (true: {@code target += R^T source}).
+   * {@link Rope#forward} ({@code inverse} false: {@code target = R source}, target may be source)
+   * and {@link Rope#backward} ({@code inverse} true: {@code target += R^T source}, or with {@code
+   * accumulate} false {@code target = R^T source} over whatever target held).
    */
   void rope(
       Tensor target,
@@ -67,7 +68,8 @@ public interface DeviceKernels {
       int[] positions,
       int positionsOffset,
       Rope.Table table,
-      boolean inverseAccumulate);
+      boolean inverse,
+      boolean accumulate);
 
   /** {@link Gelu#forward} (tanh approximation). */
   void geluForward(Tensor out, Tensor inp);

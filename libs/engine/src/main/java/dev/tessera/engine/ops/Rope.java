@@ -187,11 +187,7 @@ public final class Rope {
     requirePositions(positions, positionsOffset, t, table.maxPositions);
     DeviceKernels device = Ops.deviceKernels(target, source);
     if (device != null) {
-      // The device's inverse rotation accumulates: a written one accumulates into zeros.
-      if (inverse && !accumulate) {
-        target.backend().zero(target);
-      }
-      device.rope(target, source, positions, positionsOffset, table, inverse);
+      device.rope(target, source, positions, positionsOffset, table, inverse, accumulate);
       return;
     }
     float[] y = CpuBackend.data(target);

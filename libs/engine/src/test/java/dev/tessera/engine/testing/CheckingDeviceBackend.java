@@ -303,9 +303,11 @@ public final class CheckingDeviceBackend implements Backend {
             int[] positions,
             int positionsOffset,
             Rope.Table table,
-            boolean inverseAccumulate) {
-          if (inverseAccumulate) {
-            Rope.backward(host(target), host(source), positions, positionsOffset, table);
+            boolean inverse,
+            boolean accumulate) {
+          if (inverse) {
+            Rope.backward(
+                host(target), host(source), positions, positionsOffset, table, accumulate);
           } else {
             Rope.forward(host(target), host(source), positions, positionsOffset, table);
           }
