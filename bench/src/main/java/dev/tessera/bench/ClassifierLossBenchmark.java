@@ -15,7 +15,8 @@ import java.util.Random;
  * ({@link Matmul}, {@link CrossEntropy}, {@link Matmul#backward}: the baseline, in the same
  * process) against {@link LinearCrossEntropy}. Medians of alternating repetitions; the ratio is
  * fused time over unfused time. It sets {@code LinearCrossEntropy.MAX_FUSED_WIDTH}, the widest
- * input the decoder sends to the fused op.
+ * input the decoder sends to the fused op, and the vector width from which it does ({@code
+ * LinearCrossEntropy.fusedRoute}).
  *
  * <pre>
  * java --add-modules jdk.incubator.vector -XX:PerMethodTrapLimit=10000 -cp bench/target/tessera-bench.jar \

@@ -12,6 +12,9 @@ public final class Vec {
   public static final boolean SIMD =
       ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
+  /** Bits of the vectors the kernels compute with (256 with AVX2, 512 with AVX-512); 0 without. */
+  public static final int BITS = SIMD ? SimdVec.lanes() * Float.SIZE : 0;
+
   private Vec() {}
 
   public static float dot(float[] a, int aOffset, float[] b, int bOffset, int n) {

@@ -5,7 +5,9 @@ import dev.tessera.engine.cpu.CpuBackend;
 import dev.tessera.engine.cpu.FastMath;
 import dev.tessera.engine.cpu.Gemm;
 import dev.tessera.engine.cpu.Parallel;
+import dev.tessera.engine.cpu.Vec;
 import java.util.Arrays;
+import java.util.function.Supplier;
 
 /**
  * A classifier ({@code logits = input · weightᵀ}, no bias) and the cross-entropy over its logits,
@@ -47,14 +49,60 @@ public final class LinearCrossEntropy {
   /** Widest input for which the fused op beats the unfused route (see {@link #pays}). */
   static final int MAX_FUSED_WIDTH = 64;
 
+  /** The system property that overrides where the fused op is taken: auto, on or off. */
+  public static final String ROUTE_PROPERTY = "tessera.fusedClassifierLoss";
+
+  private static final boolean FUSED_ON_THIS_CPU =
+      fusedRoute(System.getProperty(ROUTE_PROPERTY, "auto"), Vec.BITS);
+
+  /** The route {@link #withRoute} set, or null for this CPU's. */
+  private static volatile Boolean forcedRoute;
+
   private LinearCrossEntropy() {}
 
   /**
+   * Runs {@code work} with narrow inputs taking ({@code fused} true) or leaving the fused route,
+   * whatever this CPU's choice: so tests run both routes on any machine.
+   */
+  public static <T> T withRoute(boolean fused, Supplier<T> work) {
+    Boolean before = forcedRoute;
+    forcedRoute = fused;
+    try {
+      return work.get();
+    } finally {
+      forcedRoute = before;
+    }
+  }
+
+  /**
    * Whether the fused op is the faster route for {@code input} ([N, H]): a CPU tensor of at most
-   * {@link #MAX_FUSED_WIDTH} features.
+   * {@link #MAX_FUSED_WIDTH} features, on a CPU where it pays (see {@link #fusedRoute}).
    */
   public static boolean pays(Tensor input) {
-    return Ops.deviceKernels(input) == null && input.rank() == 2 && input.dim(1) <= MAX_FUSED_WIDTH;
+    Boolean forced = forcedRoute;
+    return (forced != null ? forced : FUSED_ON_THIS_CPU)
+        && Ops.deviceKernels(input) == null
+        && input.rank() == 2
+        && input.dim(1) <= MAX_FUSED_WIDTH;
+  }
+
+  /**
+   * Whether narrow inputs take the fused op, from the {@value #ROUTE_PROPERTY} setting ({@code
+   * auto}, the default, {@code on} or {@code off}) and the width of the CPU's vectors. Measured by
+   * {@code ClassifierLossBenchmark} (docs/benchmarks.md): with 512-bit vectors (an Intel Xeon,
+   * AVX-512) it took 0.74–1.05 of the unfused time at 64 features, with 256-bit ones (an AMD EPYC,
+   * AVX2) 1.16–1.47 whatever its block size, since recomputing the logits costs twice the
+   * instructions there. So {@code auto} takes it with vectors of 512 bits or more.
+   */
+  static boolean fusedRoute(String setting, int vectorBits) {
+    return switch (setting) {
+      case "auto" -> vectorBits >= 512;
+      case "on" -> true;
+      case "off" -> false;
+      default ->
+          throw new IllegalArgumentException(
+              "-D" + ROUTE_PROPERTY + "=" + setting + ": expected auto, on or off");
+    };
   }
 
   /**

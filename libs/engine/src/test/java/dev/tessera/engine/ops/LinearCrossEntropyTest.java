@@ -171,9 +171,34 @@ class LinearCrossEntropyTest {
   }
 
   @Test
-  void narrowCpuInputsTakeTheFusedRoute() {
-    assertThat(LinearCrossEntropy.pays(cpu.zeros(3, 64))).isTrue();
-    assertThat(LinearCrossEntropy.pays(cpu.zeros(3, LinearCrossEntropy.MAX_FUSED_WIDTH + 1)))
-        .isFalse();
+  void theFusedRouteIsTakenWithWideVectorsOrWhenAskedFor() {
+    assertThat(LinearCrossEntropy.fusedRoute("auto", 512)).isTrue();
+    assertThat(LinearCrossEntropy.fusedRoute("auto", 256)).isFalse();
+    assertThat(LinearCrossEntropy.fusedRoute("auto", 0)).as("no Vector API").isFalse();
+    assertThat(LinearCrossEntropy.fusedRoute("on", 256)).isTrue();
+    assertThat(LinearCrossEntropy.fusedRoute("off", 512)).isFalse();
+    assertThatThrownBy(() -> LinearCrossEntropy.fusedRoute("yes", 512))
+        .hasMessageContaining("-Dtessera.fusedClassifierLoss=yes: expected auto, on or off");
+  }
+
+  @Test
+  void narrowCpuInputsTakeTheFusedRouteWhereItIsOn() {
+    LinearCrossEntropy.withRoute(
+        true,
+        () -> {
+          assertThat(LinearCrossEntropy.pays(cpu.zeros(3, 64))).isTrue();
+          assertThat(LinearCrossEntropy.pays(cpu.zeros(3, LinearCrossEntropy.MAX_FUSED_WIDTH + 1)))
+              .isFalse();
+          assertThat(
+                  LinearCrossEntropy.withRoute(
+                      false, () -> LinearCrossEntropy.pays(cpu.zeros(3, 64))))
+              .isFalse();
+          return assertThat(LinearCrossEntropy.pays(cpu.zeros(3, 64)))
+              .as("the outer route back")
+              .isTrue();
+        });
+    assertThat(LinearCrossEntropy.pays(cpu.zeros(3, 64)))
+        .as("this CPU's choice")
+        .isEqualTo(LinearCrossEntropy.fusedRoute("auto", dev.tessera.engine.cpu.Vec.BITS));
   }
 }
