@@ -46,7 +46,7 @@ final class CublasLt implements AutoCloseable {
       cublasLtMatrixLayoutOpaque_t c,
       cublasLtMatmulHeuristicResult_t heuristic) {}
 
-  private record Key(RowMajorGemm gemm, Precision precision, boolean bf16Inputs) {}
+  private record Key(RowMajorGemm gemm, Precision precision, boolean bf16Inputs, boolean bias) {}
 
   private final cublasLtContext handle = new cublasLtContext();
   private final DeviceAllocator.Block workspace;
@@ -55,6 +55,7 @@ final class CublasLt implements AutoCloseable {
   private final Map<Key, Plan> plans = new HashMap<>();
   private final FloatPointer alpha = new FloatPointer(1);
   private final FloatPointer beta = new FloatPointer(1);
+  private final LongPointer biasPointer = new LongPointer(1);
 
   CublasLt(DeviceAllocator allocator, CUstream_st stream) {
     this.allocator = allocator;
@@ -79,7 +80,7 @@ final class CublasLt implements AutoCloseable {
    * As above; with {@code bf16Inputs} A and B hold bf16 values (C stays fp32): the form whose rate
    * is the card's bf16 matrix peak.
    */
-  synchronized void gemm(
+  void gemm(
       RowMajorGemm gemm,
       Precision precision,
       boolean bf16Inputs,
@@ -88,13 +89,40 @@ final class CublasLt implements AutoCloseable {
       long b,
       float betaValue,
       long c) {
+    gemm(gemm, precision, bf16Inputs, alphaValue, a, b, betaValue, c, 0L);
+  }
+
+  /**
+   * As above, adding {@code bias} (the address of fp32 values, one per column of the row-major C; 0
+   * for none) to every row of C in cuBLASLt's epilogue, instead of a kernel of its own before the
+   * product.
+   */
+  synchronized void gemm(
+      RowMajorGemm gemm,
+      Precision precision,
+      boolean bf16Inputs,
+      float alphaValue,
+      long a,
+      long b,
+      float betaValue,
+      long c,
+      long bias) {
     if (gemm.m() == 0 || gemm.n() == 0) {
       return;
     }
+    boolean withBias = bias != 0;
     Plan plan =
         plans.computeIfAbsent(
-            new Key(gemm, precision, bf16Inputs), key -> plan(gemm, precision, bf16Inputs));
+            new Key(gemm, precision, bf16Inputs, withBias),
+            key -> plan(gemm, precision, bf16Inputs, withBias));
     RowMajorGemm.ColumnMajor cm = gemm.toColumnMajor();
+    if (withBias) {
+      biasPointer.put(0, bias);
+      Cuda.checkCublas(
+          cublas.cublasLtMatmulDescSetAttribute(
+              plan.desc(), cublas.CUBLASLT_MATMUL_DESC_BIAS_POINTER, biasPointer, 8),
+          "setting the bias of " + describe(gemm, cm, precision));
+    }
     alpha.put(0, alphaValue);
     beta.put(0, betaValue);
     Cuda.checkCublas(
@@ -118,9 +146,9 @@ final class CublasLt implements AutoCloseable {
         "cublasLtMatmul " + describe(gemm, cm, precision));
   }
 
-  private Plan plan(RowMajorGemm gemm, Precision precision, boolean bf16Inputs) {
+  private Plan plan(RowMajorGemm gemm, Precision precision, boolean bf16Inputs, boolean bias) {
     RowMajorGemm.ColumnMajor cm = gemm.toColumnMajor();
-    String what = describe(gemm, cm, precision);
+    String what = describe(gemm, cm, precision) + (bias ? " with a bias" : "");
     PointerPointer<cublasLtMatmulDescOpaque_t> out = new PointerPointer<>(1);
     Cuda.checkCublas(
         cublas.cublasLtMatmulDescCreate(out, precision.computeType(), cudart.CUDA_R_32F),
@@ -128,6 +156,11 @@ final class CublasLt implements AutoCloseable {
     cublasLtMatmulDescOpaque_t desc = out.get(cublasLtMatmulDescOpaque_t.class, 0);
     setInt(desc, cublas.CUBLASLT_MATMUL_DESC_TRANSA, op(cm.transA()), what);
     setInt(desc, cublas.CUBLASLT_MATMUL_DESC_TRANSB, op(cm.transB()), what);
+    if (bias) {
+      // The row-major C's columns are the column-major D's rows: one bias value per row of D.
+      setInt(desc, cublas.CUBLASLT_MATMUL_DESC_EPILOGUE, cublas.CUBLASLT_EPILOGUE_BIAS, what);
+      setInt(desc, cublas.CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, cudart.CUDA_R_32F, what);
+    }
     int inputType = bf16Inputs ? cudart.CUDA_R_16BF : cudart.CUDA_R_32F;
     cublasLtMatrixLayoutOpaque_t a = layout(inputType, cm.rowsA(), cm.colsA(), cm.lda(), what);
     cublasLtMatrixLayoutOpaque_t b = layout(inputType, cm.rowsB(), cm.colsB(), cm.ldb(), what);

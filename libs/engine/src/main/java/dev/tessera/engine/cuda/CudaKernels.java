@@ -4,6 +4,7 @@ import dev.tessera.engine.Tensor;
 import dev.tessera.engine.ops.CrossEntropy;
 import dev.tessera.engine.ops.DeviceKernels;
 import dev.tessera.engine.ops.Rope;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.WeakHashMap;
 
@@ -89,22 +90,24 @@ final class CudaKernels implements DeviceKernels {
     int oc = weight.dim(0);
     int c = weight.dim(1);
     int n = Math.toIntExact(inp.size() / c);
+    // An aligned bias is added by the GEMM's epilogue; another one first, by a kernel of its own.
+    long epilogueBias = bias != null && aligned(ptr(bias)) == 1 ? ptr(bias) : 0L;
     float beta = 0f;
-    if (bias != null) {
+    if (bias != null && epilogueBias == 0L) {
       cuda.launch("broadcast_rows", elementwise((long) n * oc), ptr(bias), ptr(out), n, oc);
       beta = 1f;
     }
-    // out[N, OC] = inp[N, C] @ weight[OC, C]^T
+    // out[N, OC] = inp[N, C] @ weight[OC, C]^T (+ bias)
     RowMajorGemm shape = RowMajorGemm.packed(false, true, n, oc, c);
     if (cuda.gemmPrecision() == CublasLt.Precision.BF16) {
       CudaBackend.Operand inp16 = cuda.bf16Operand(inp, false);
       CudaBackend.Operand weight16 = cuda.bf16Operand(weight, true);
-      gemmBf16(shape, inp16.address(), weight16.address(), beta, ptr(out));
+      gemmBf16(shape, inp16.address(), weight16.address(), beta, ptr(out), epilogueBias);
       cuda.release(inp16);
       cuda.release(weight16);
       return;
     }
-    gemm(shape, ptr(inp), ptr(weight), beta, ptr(out));
+    gemm(shape, ptr(inp), ptr(weight), beta, ptr(out), epilogueBias);
   }
 
   @Override
@@ -158,16 +161,22 @@ final class CudaKernels implements DeviceKernels {
    * fp32.
    */
   private void gemm(RowMajorGemm shape, long a, long b, float beta, long c) {
+    gemm(shape, a, b, beta, c, 0L);
+  }
+
+  /** As above, with {@code bias} (0: none) added to every row of C by the GEMM's epilogue. */
+  private void gemm(RowMajorGemm shape, long a, long b, float beta, long c, long bias) {
     String name = "gemm " + shape.label();
     CublasLt.Precision precision = cuda.gemmPrecision();
     if (precision != CublasLt.Precision.BF16) {
       cuda.noteIssued();
-      cuda.timed(name, () -> cuda.cublasLt().gemm(shape, precision, 1f, a, b, beta, c));
+      cuda.timed(
+          name, () -> cuda.cublasLt().gemm(shape, precision, false, 1f, a, b, beta, c, bias));
       return;
     }
     DeviceAllocator.Block a16 = cuda.bf16Copy(a, shape.extentA());
     DeviceAllocator.Block b16 = cuda.bf16Copy(b, shape.extentB());
-    gemmBf16(shape, a16.address(), b16.address(), beta, c);
+    gemmBf16(shape, a16.address(), b16.address(), beta, c, bias);
     cuda.release(a16);
     cuda.release(b16);
   }
@@ -176,10 +185,17 @@ final class CudaKernels implements DeviceKernels {
    * {@code C = op(A) op(B) + beta C} with A and B already bf16 copies (fp32 accumulation, C fp32).
    */
   private void gemmBf16(RowMajorGemm shape, long a16, long b16, float beta, long c) {
+    gemmBf16(shape, a16, b16, beta, c, 0L);
+  }
+
+  /** As above, with {@code bias} (0: none) added to every row of C by the GEMM's epilogue. */
+  private void gemmBf16(RowMajorGemm shape, long a16, long b16, float beta, long c, long bias) {
     cuda.noteIssued();
     cuda.timed(
         "gemm " + shape.label(),
-        () -> cuda.cublasLt().gemm(shape, CublasLt.Precision.FP32, true, 1f, a16, b16, beta, c));
+        () ->
+            cuda.cublasLt()
+                .gemm(shape, CublasLt.Precision.FP32, true, 1f, a16, b16, beta, c, bias));
   }
 
   /**
@@ -187,15 +203,7 @@ final class CudaKernels implements DeviceKernels {
    * multiple of 4 and every tensor 16-byte aligned (views into flat buffers need not be).
    */
   private boolean vectorizable(int n, Tensor... tensors) {
-    if (n % 4 != 0) {
-      return false;
-    }
-    for (Tensor tensor : tensors) {
-      if (ptr(tensor) % 16 != 0) {
-        return false;
-      }
-    }
-    return true;
+    return n % 4 == 0 && aligned(Arrays.stream(tensors).mapToLong(this::ptr).toArray()) == 1;
   }
 
   @Override

@@ -563,6 +563,14 @@ public final class KernelCheck {
     cuda.markImmutable(p.device.get(inp));
     p.run(t -> Matmul.forward(t.get(out), t.get(inp), t.get(w), t.get(b)));
     p.compare("matmul forward" + suffix, tol, out, "out");
+    // A bias one float into its buffer: not aligned for the GEMM's epilogue, added by a kernel.
+    int shiftedBias = p.random(1, oc + 1);
+    int shiftedOut = p.random(1, n, oc);
+    p.run(
+        t ->
+            Matmul.forward(
+                t.get(shiftedOut), t.get(inp), t.get(w), t.get(shiftedBias).slice(1, oc)));
+    p.compare("matmul forward, unaligned bias" + suffix, tol, shiftedOut, "out");
     int dout = p.random(1, n, oc);
     int dinp = p.random(1, n, c);
     int dw = p.random(1, oc, c);
