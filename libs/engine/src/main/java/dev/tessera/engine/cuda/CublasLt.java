@@ -64,38 +64,12 @@ final class CublasLt implements AutoCloseable {
     this.workspace = allocator.allocate(WORKSPACE_BYTES);
   }
 
-  /** Queues {@code C = alpha op(A) op(B) + beta C} (row-major; addresses of fp32 data). */
-  void gemm(
-      RowMajorGemm gemm,
-      Precision precision,
-      float alphaValue,
-      long a,
-      long b,
-      float betaValue,
-      long c) {
-    gemm(gemm, precision, false, alphaValue, a, b, betaValue, c);
-  }
-
   /**
-   * As above; with {@code bf16Inputs} A and B hold bf16 values (C stays fp32): the form whose rate
-   * is the card's bf16 matrix peak.
-   */
-  void gemm(
-      RowMajorGemm gemm,
-      Precision precision,
-      boolean bf16Inputs,
-      float alphaValue,
-      long a,
-      long b,
-      float betaValue,
-      long c) {
-    gemm(gemm, precision, bf16Inputs, alphaValue, a, b, betaValue, c, 0L);
-  }
-
-  /**
-   * As above, adding {@code bias} (the address of fp32 values, one per column of the row-major C; 0
-   * for none) to every row of C in cuBLASLt's epilogue, instead of a kernel of its own before the
-   * product.
+   * Queues {@code C = alpha op(A) op(B) + beta C (+ bias)} (row-major; C holds fp32 values). With
+   * {@code bf16Inputs} A and B hold bf16 values (the form whose rate is the card's bf16 matrix
+   * peak), otherwise fp32 ones that {@code precision} says how to multiply. {@code bias}, when not
+   * 0, is the address of fp32 values, one per column of C, that cuBLASLt's epilogue adds to every
+   * row (instead of a kernel of its own before the product).
    */
   synchronized void gemm(
       RowMajorGemm gemm,

@@ -52,7 +52,8 @@ public final class GemmRate {
                     cuda.address(a),
                     cuda.address(b),
                     0f,
-                    cuda.address(c));
+                    cuda.address(c),
+                    0L);
     for (int i = 0; i < 3; i++) {
       run.run();
     }
