@@ -7,12 +7,18 @@ import dev.tessera.data.packed.PackedShards;
 import dev.tessera.engine.Backend;
 import dev.tessera.engine.ComputeBackend;
 import dev.tessera.engine.ops.AttentionMask;
+import dev.tessera.model.text.ChatTemplate;
+import dev.tessera.model.text.QwenTokenizer;
 import dev.tessera.model.vlm.VisionLanguageModel;
+import dev.tessera.trainer.finetune.Conversations;
+import dev.tessera.trainer.finetune.FinetuneTask;
 import dev.tessera.trainer.pretrain.Evaluation;
+import dev.tessera.trainer.pretrain.TrainingTask;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -25,16 +31,18 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code tessera-trainer evaluate}: the loss of checkpoints on packed sequences, to compare them
- * after a run (on a validation set of one's own, or on the sequences the run held out).
+ * {@code tessera-trainer evaluate}: the loss of checkpoints on packed sequences or on
+ * conversations, to compare them after a run (on a validation set of one's own, or on what the run
+ * held out).
  */
 @Command(
     name = "evaluate",
     mixinStandardHelpOptions = true,
     description = {
       "The language-model loss of a checkpoint, or of every checkpoint of a run (--all), on"
-          + " packed sequences: all of --data, or the ones a run held out (--held-out N). One"
-          + " line per checkpoint on standard output (JSON with --json)."
+          + " packed sequences or on conversations (fine-tuning data): all of --data, or the ones"
+          + " a run held out (--held-out N). One line per checkpoint on standard output (JSON"
+          + " with --json)."
     })
 final class EvaluateCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -51,9 +59,48 @@ final class EvaluateCommand implements Callable<Integer> {
   @Option(
       names = "--data",
       required = true,
-      paramLabel = "PACKED",
-      description = "A packed set (tessera-curator pack).")
+      paramLabel = "PACKED_OR_JSON",
+      description =
+          "A packed set (tessera-curator pack), or conversations in the LLaVA JSON format that"
+              + " finetune reads.")
   Path data;
+
+  @Option(
+      names = "--tokenizer",
+      paramLabel = "FILE",
+      description = "tokenizer.json, for conversations (required with them).")
+  Path tokenizer;
+
+  @Option(
+      names = "--image-folder",
+      paramLabel = "DIR",
+      description =
+          "Where the conversations' image paths are relative to (default: the JSON file's"
+              + " directory).")
+  Path imageFolder;
+
+  @Option(
+      names = "--image-tokens",
+      paramLabel = "N",
+      description =
+          "Tokens per image, for conversations (default: the fine-tuning run's, from its"
+              + " run.json; 729 without one).")
+  Integer imageTokens;
+
+  @Option(
+      names = "--max-length",
+      paramLabel = "N",
+      description =
+          "Longest row, for conversations (default: the fine-tuning run's; 4096 without one).")
+  Integer maxLength;
+
+  @Option(
+      names = "--image-quirk",
+      paramLabel = "reference|fixed",
+      description =
+          "The image token layout, for conversations (default: the fine-tuning run's; reference"
+              + " without one).")
+  String imageQuirk;
 
   @Option(
       names = "--held-out",
@@ -103,6 +150,9 @@ final class EvaluateCommand implements Callable<Integer> {
     if (micro < 1) {
       throw new IllegalArgumentException("--micro-batch must be >= 1, got " + micro);
     }
+    if (Files.isRegularFile(data)) {
+      return conversations(out, err, checkpoints, run, micro);
+    }
     try (PackedShards shards = PackedShards.open(data);
         Backend device = backend.open(0)) {
       int[] sequences = sequences(shards.sequenceCount());
@@ -118,32 +168,91 @@ final class EvaluateCommand implements Callable<Integer> {
         VisionLanguageModel loaded = VisionLanguageModel.load(device, checkpoint, side);
         Evaluation.Result result =
             Evaluation.measure(device, loaded, shards, sequences, micro, mask);
-        double seconds = (System.nanoTime() - start) / 1e9;
         for (int damaged : result.damaged()) {
           err.printf("warning: sequence %d cannot be read or decoded; left out%n", damaged);
         }
-        if (json) {
-          Map<String, Object> line = new LinkedHashMap<>();
-          line.put("checkpoint", checkpoint.toString());
-          line.put("loss", result.loss());
-          line.put("targets", result.targets());
-          line.put("sequences", result.sequences());
-          line.put("damaged", result.damaged().size());
-          out.println(JSON.writeValueAsString(line));
-        } else {
-          out.printf(
-              Locale.ROOT,
-              "%s  loss %.4f  (%d sequences, %,d targets, %.1f s)%n",
-              checkpoint,
-              result.loss(),
-              result.sequences(),
-              result.targets(),
-              seconds);
-        }
-        out.flush();
+        print(out, checkpoint, result, "sequences", start);
       }
     }
     return 0;
+  }
+
+  /**
+   * The loss on conversations, laid out and measured as finetune measures its held-out loss: with
+   * --held-out N on the same N it held out, so each checkpoint gives its run's eval_loss.
+   */
+  private int conversations(
+      PrintWriter out, PrintWriter err, List<Path> checkpoints, JsonNode run, int micro)
+      throws IOException {
+    if (tokenizer == null) {
+      throw new IllegalArgumentException(
+          "--tokenizer is required with conversations (" + data + ")");
+    }
+    Path folder = imageFolder != null ? imageFolder : data.toAbsolutePath().getParent();
+    List<Conversations.Conversation> all = Conversations.read(data, folder);
+    int[] measured = sequences(all.size());
+    int tokens = imageTokens != null ? imageTokens : run.path("imageTokens").asInt(729);
+    int length = maxLength != null ? maxLength : run.path("maxLength").asInt(4096);
+    ChatTemplate.ImageQuirk quirk =
+        ChatTemplate.ImageQuirk.parse(
+            imageQuirk != null ? imageQuirk : run.path("imageQuirk").asText("reference"));
+    try (QwenTokenizer qwen = QwenTokenizer.load(tokenizer);
+        Backend device = backend.open(0)) {
+      for (Path checkpoint : checkpoints) {
+        long start = System.nanoTime();
+        FinetuneTask task =
+            new FinetuneTask(all, qwen, checkpoint, tokens, length, 0, quirk, heldOut, err);
+        VisionLanguageModel model = task.buildModel(device);
+        List<Integer> unreadable = new ArrayList<>();
+        List<TrainingTask.MicroBatch> batches;
+        if (heldOut > 0) {
+          // Unreadable held-out conversations are named in the log by the task itself.
+          batches = task.evaluation(model, 0, 1, micro);
+          unreadable.addAll(task.unreadableHeldOut());
+        } else {
+          batches =
+              task.trainingBatches(
+                  model,
+                  micro,
+                  (i, e) -> {
+                    unreadable.add(i);
+                    err.printf("warning: conversation %d left out: %s%n", i, e.getMessage());
+                  });
+        }
+        Evaluation.Result result =
+            Evaluation.measure(
+                device, model, batches, measured.length, unreadable, data.toString());
+        print(out, checkpoint, result, "conversations", start);
+      }
+    }
+    return 0;
+  }
+
+  /** One checkpoint's line: text, or JSON with --json. */
+  private void print(
+      PrintWriter out, Path checkpoint, Evaluation.Result result, String unit, long start)
+      throws IOException {
+    double seconds = (System.nanoTime() - start) / 1e9;
+    if (json) {
+      Map<String, Object> line = new LinkedHashMap<>();
+      line.put("checkpoint", checkpoint.toString());
+      line.put("loss", result.loss());
+      line.put("targets", result.targets());
+      line.put(unit, result.sequences());
+      line.put("damaged", result.damaged().size());
+      out.println(JSON.writeValueAsString(line));
+    } else {
+      out.printf(
+          Locale.ROOT,
+          "%s  loss %.4f  (%d %s, %,d targets, %.1f s)%n",
+          checkpoint,
+          result.loss(),
+          result.sequences(),
+          unit,
+          result.targets(),
+          seconds);
+    }
+    out.flush();
   }
 
   /** --model itself, a run's newest verified checkpoint, or with --all each verified one. */

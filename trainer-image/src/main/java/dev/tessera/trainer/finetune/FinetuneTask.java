@@ -249,18 +249,12 @@ public final class FinetuneTask implements TrainingTask {
 
   /** Held-out conversations {@code rank, rank + ranks, ...}, prepared on this thread. */
   @Override
-  public List<MicroBatch> evaluation(VisionLanguageModel model, int rank, int ranks, int micro)
-      throws IOException {
-    SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
-    int pad = tokenizer.specialId(QwenTokenizer.END_OF_TEXT);
-    int perImage = 3 * processor.size() * processor.size();
-    List<MicroBatch> batches = new ArrayList<>();
-    for (List<Integer> group : TrainingTask.evaluationShare(heldOut.size(), rank, ranks, micro)) {
-      List<Row> rows = new ArrayList<>();
-      for (int i : group) {
-        try {
-          rows.add(row(processor, heldOut.get(i)));
-        } catch (IOException e) {
+  public List<MicroBatch> evaluation(VisionLanguageModel model, int rank, int ranks, int micro) {
+    return batches(
+        model,
+        heldOut,
+        TrainingTask.evaluationShare(heldOut.size(), rank, ranks, micro),
+        (i, e) -> {
           // As for packed sequences: left out of every measurement, named once.
           if (damagedHeldOut.add(i)) {
             log.printf(
@@ -268,6 +262,51 @@ public final class FinetuneTask implements TrainingTask {
                 rank, e.getMessage());
             log.flush();
           }
+        });
+  }
+
+  /** Held-out conversations left out of the held-out loss so far (their image cannot be read). */
+  public List<Integer> unreadableHeldOut() {
+    return damagedHeldOut.stream().sorted().toList();
+  }
+
+  /** A conversation (its index in the list measured) whose image cannot be read. */
+  public interface Unreadable {
+    void accept(int index, IOException cause);
+  }
+
+  /**
+   * The conversations this task would train on (every one when none are held out), {@code micro} at
+   * a time, laid out as {@link #evaluation} lays out the held-out ones: what {@code evaluate}
+   * measures without --held-out. Conversations whose image cannot be read are left out and given to
+   * {@code unreadable}.
+   */
+  public List<MicroBatch> trainingBatches(
+      VisionLanguageModel model, int micro, Unreadable unreadable) {
+    return batches(
+        model,
+        conversations,
+        TrainingTask.evaluationShare(conversations.size(), 0, 1, micro),
+        unreadable);
+  }
+
+  /** {@code groups} of {@code list} (indexes into it) as micro-batches for a forward pass. */
+  private List<MicroBatch> batches(
+      VisionLanguageModel model,
+      List<Conversations.Conversation> list,
+      List<List<Integer>> groups,
+      Unreadable unreadable) {
+    SiglipImageProcessor processor = SiglipImageProcessor.forTower(model.tower().config());
+    int pad = tokenizer.specialId(QwenTokenizer.END_OF_TEXT);
+    int perImage = 3 * processor.size() * processor.size();
+    List<MicroBatch> batches = new ArrayList<>();
+    for (List<Integer> group : groups) {
+      List<Row> rows = new ArrayList<>();
+      for (int i : group) {
+        try {
+          rows.add(row(processor, list.get(i)));
+        } catch (IOException e) {
+          unreadable.accept(i, e);
         }
       }
       if (!rows.isEmpty()) {

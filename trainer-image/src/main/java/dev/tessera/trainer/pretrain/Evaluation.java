@@ -41,8 +41,23 @@ public final class Evaluation {
     List<TrainingTask.MicroBatch> batches =
         PretrainTask.batches(
             shards, attention, processor, sequences, 0, 1, micro, (s, e) -> damaged.add(s));
+    return measure(backend, model, batches, sequences.length, damaged, shards.dir().toString());
+  }
+
+  /**
+   * Measures {@code model} on prepared {@code batches} of {@code count} sequences (or
+   * conversations), {@code damaged} of which could not be read and are not among them; {@code what}
+   * names the data in errors.
+   */
+  public static Result measure(
+      Backend backend,
+      VisionLanguageModel model,
+      List<TrainingTask.MicroBatch> batches,
+      int count,
+      List<Integer> damaged,
+      String what) {
     if (batches.stream().mapToLong(TrainingTask.MicroBatch::targets).sum() == 0) {
-      throw new IllegalArgumentException("no targets to measure the loss on in " + shards.dir());
+      throw new IllegalArgumentException("no targets to measure the loss on in " + what);
     }
     Pretrainer.StepResult measured =
         Pretrainer.pass(
@@ -53,9 +68,6 @@ public final class Evaluation {
             batches,
             false);
     return new Result(
-        measured.loss(),
-        measured.targets(),
-        sequences.length - damaged.size(),
-        List.copyOf(damaged));
+        measured.loss(), measured.targets(), count - damaged.size(), List.copyOf(damaged));
   }
 }

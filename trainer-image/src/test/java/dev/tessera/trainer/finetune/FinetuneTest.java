@@ -128,9 +128,12 @@ class FinetuneTest {
     assertThat(again.err()).contains("already complete");
   }
 
-  /** Conversations held out of fine-tuning: their loss every 2 steps and at the end. */
+  /**
+   * Conversations held out of fine-tuning: their loss every 2 steps and at the end; then {@code
+   * evaluate} gives each checkpoint that very loss, and measures every conversation too.
+   */
   @Test
-  void theLossOnHeldOutConversationsIsMeasured() throws IOException {
+  void theLossOnHeldOutConversationsIsMeasuredAndEvaluateGivesItAgain() throws IOException {
     Path init = checkpoint();
     Path data = conversations();
     Path out = dir.resolve("sft-eval");
@@ -141,14 +144,56 @@ class FinetuneTest {
     assertThat(outcome.exitCode()).as(outcome.err()).isZero();
     assertThat(outcome.err()).contains("eval at step 2: held-out loss ", "over 2 sequences");
     List<Integer> measured = new ArrayList<>();
+    Map<Integer, Double> evalLoss = new java.util.HashMap<>();
     for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) {
       JsonNode node = JSON.readTree(line);
       if (node.has("eval_loss")) {
         measured.add(node.path("step").asInt());
+        evalLoss.put(node.path("step").asInt(), node.path("eval_loss").asDouble());
         assertThat(node.path("eval_loss").asDouble()).isFinite().isPositive();
       }
     }
     assertThat(measured).containsExactly(2, 4);
+
+    String tokenizer = QwenTokenizerFiles.tokenizerJson().toString();
+    Outcome evaluated =
+        run(
+            "evaluate",
+            "--model",
+            out.toString(),
+            "--data",
+            data.toString(),
+            "--tokenizer",
+            tokenizer,
+            "--held-out",
+            "2",
+            "--all",
+            "--json");
+    assertThat(evaluated.exitCode()).as(evaluated.err()).isZero();
+    List<String> lines = evaluated.out().lines().toList();
+    assertThat(lines).hasSize(2);
+    for (int i = 0; i < 2; i++) {
+      JsonNode line = JSON.readTree(lines.get(i));
+      int step = 2 * (i + 1);
+      assertThat(line.path("checkpoint").asText()).endsWith(String.format("step-%08d", step));
+      assertThat(line.path("conversations").asInt()).isEqualTo(2);
+      assertThat(line.path("loss").asDouble()).as("step %d", step).isEqualTo(evalLoss.get(step));
+    }
+    // Every conversation (the text-only one too), one checkpoint, as text.
+    Outcome whole =
+        run(
+            "evaluate",
+            "--model",
+            out.resolve("checkpoints/step-00000004").toString(),
+            "--data",
+            data.toString(),
+            "--tokenizer",
+            tokenizer);
+    assertThat(whole.exitCode()).as(whole.err()).isZero();
+    assertThat(whole.out()).contains("step-00000004  loss ").contains("(7 conversations, ");
+    Outcome untokenized = run("evaluate", "--model", out.toString(), "--data", data.toString());
+    assertThat(untokenized.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(untokenized.err()).contains("--tokenizer is required with conversations");
 
     Outcome all =
         run(
