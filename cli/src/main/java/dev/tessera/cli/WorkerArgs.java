@@ -95,6 +95,7 @@ final class WorkerArgs {
               abs(volume, input),
               "--tokenizer",
               abs(volume, spec.tokenizer)));
+      WorkerFlags.option(args, "--init-checkpoint", spec.initCheckpoint);
       WorkerFlags.option(
           args, "--image-folder", spec.imageFolder == null ? null : abs(volume, spec.imageFolder));
       WorkerFlags.option(args, "--image-tokens", spec.imageTokens);

@@ -2,6 +2,8 @@ package dev.tessera.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tessera.api.v1alpha1.FinetuneRun;
+import dev.tessera.api.v1alpha1.FinetuneRunSpec;
 import dev.tessera.api.v1alpha1.InputRef;
 import dev.tessera.api.v1alpha1.PackInput;
 import dev.tessera.api.v1alpha1.PackJob;
@@ -47,6 +49,32 @@ class WorkerArgsTest {
         volume,
         List.of("packed"),
         volume.resolve("p.json"));
+  }
+
+  /** A FinetuneRun asking for its init run's best checkpoint says so to the worker. */
+  @Test
+  void aFinetuneRunFromTheBestCheckpointSaysSo() throws IOException {
+    FinetuneRun ft = new FinetuneRun();
+    ft.setMetadata(new ObjectMetaBuilder().withName("ft").build());
+    FinetuneRunSpec spec = new FinetuneRunSpec();
+    spec.conversations = "sft.json";
+    spec.tokenizer = "tokenizer.json";
+    spec.init = new InputRef();
+    spec.init.pretrainRun = "ptr";
+    spec.output = "runs/ft";
+    spec.gpusPerNode = 0;
+    spec.training = new TrainingSpec();
+    spec.training.steps = 10L;
+    ft.setSpec(spec);
+    Stage stage = new Stage(volume.resolve("ft.yaml"), ft);
+    List<String> latest =
+        WorkerArgs.of(stage, volume, List.of("runs/ptr"), volume.resolve("p.json"));
+    assertThat(latest)
+        .containsSubsequence("finetune", "--init", volume.resolve("runs/ptr").toString())
+        .doesNotContain("--init-checkpoint");
+    spec.initCheckpoint = "best";
+    assertThat(WorkerArgs.of(stage, volume, List.of("runs/ptr"), volume.resolve("p.json")))
+        .containsSubsequence("--init-checkpoint", "best");
   }
 
   @Test

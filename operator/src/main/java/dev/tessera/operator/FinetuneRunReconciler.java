@@ -41,6 +41,7 @@ public class FinetuneRunReconciler extends TrainingReconciler<FinetuneRunSpec, F
                 init,
                 "--tokenizer",
                 spec.tokenizer));
+    WorkerFlags.option(args, "--init-checkpoint", spec.initCheckpoint);
     WorkerFlags.option(args, "--image-folder", spec.imageFolder);
     WorkerFlags.option(args, "--image-tokens", spec.imageTokens);
     WorkerFlags.option(args, "--max-length", spec.maxLength);

@@ -260,6 +260,7 @@ class CurationJobLifecycleTest {
     spec.tokenizer = "tokenizer.json";
     spec.init = new InputRef();
     spec.init.pretrainRun = "ptr-ft";
+    spec.initCheckpoint = "best";
     spec.output = "runs/ft1";
     spec.gpusPerNode = 8;
     spec.training = new TrainingSpec();
@@ -283,6 +284,7 @@ class CurationJobLifecycleTest {
     assertThat(container.getArgs())
         .containsSubsequence(
             "finetune", "--data", "sft/llava_v1_5_mix665k.json", "--init", "runs/ptr-ft")
+        .containsSubsequence("--init-checkpoint", "best")
         .containsSubsequence("--epochs", "1.0")
         .containsSubsequence("--ranks", "8")
         .containsSubsequence("--backend", "cuda")

@@ -201,7 +201,7 @@ final class EvaluateCommand implements Callable<Integer> {
       for (Path checkpoint : checkpoints) {
         long start = System.nanoTime();
         FinetuneTask task =
-            new FinetuneTask(all, qwen, checkpoint, tokens, length, 0, quirk, heldOut, err);
+            new FinetuneTask(all, qwen, checkpoint, false, tokens, length, 0, quirk, heldOut, err);
         VisionLanguageModel model = task.buildModel(device);
         List<Integer> unreadable = new ArrayList<>();
         List<TrainingTask.MicroBatch> batches;

@@ -53,6 +53,14 @@ final class FinetuneCommand implements Callable<Integer> {
   Path init;
 
   @Option(
+      names = "--init-checkpoint",
+      paramLabel = "latest|best",
+      description =
+          "Which checkpoint of the --init run: its newest valid one, or the one with the lowest"
+              + " held-out loss that it kept with --keep-best (default: ${DEFAULT-VALUE}).")
+  String initCheckpoint = "latest";
+
+  @Option(
       names = "--tokenizer",
       required = true,
       paramLabel = "FILE",
@@ -90,6 +98,10 @@ final class FinetuneCommand implements Callable<Integer> {
       throw new IllegalArgumentException("give either --steps or --epochs");
     }
     ChatTemplate.ImageQuirk quirk = ChatTemplate.ImageQuirk.parse(imageQuirk);
+    if (!initCheckpoint.equals("latest") && !initCheckpoint.equals("best")) {
+      throw new IllegalArgumentException(
+          "--init-checkpoint must be latest or best, got '" + initCheckpoint + "'");
+    }
     Path folder = imageFolder != null ? imageFolder : data.toAbsolutePath().getParent();
     List<Conversations.Conversation> conversations = Conversations.read(data, folder);
     int stepCount =
@@ -103,6 +115,7 @@ final class FinetuneCommand implements Callable<Integer> {
               conversations,
               qwen,
               init,
+              initCheckpoint.equals("best"),
               imageTokens,
               maxLength,
               training.seed,

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.ValidationRule;
 
@@ -30,6 +31,13 @@ public class FinetuneRunSpec extends DistributedSpec {
       "Where fine-tuning starts: a PretrainRun's latest checkpoint, or a path.")
   @Required
   public InputRef init;
+
+  @JsonPropertyDescription(
+      "Which checkpoint of the init run (a PretrainRun, or a run directory as path) fine-tuning"
+          + " starts from: latest (default), or best, the one with the lowest held-out loss that"
+          + " the run kept with checkpoints.keepBest (its status.bestCheckpoint).")
+  @Pattern("^(latest|best)$")
+  public String initCheckpoint;
 
   @JsonPropertyDescription("The tokenizer.json, relative to the volume.")
   @Required

@@ -60,7 +60,8 @@ public final class FinetuneTask implements TrainingTask {
   private final Set<Integer> damagedHeldOut = ConcurrentHashMap.newKeySet();
 
   /**
-   * @param init a pre-training run (its newest valid checkpoint) or one of its checkpoints
+   * @param init a pre-training run (its newest valid checkpoint, or with {@code bestInit} the best
+   *     one it kept) or one of its checkpoints
    * @param evalSequences conversations held out of training to measure the loss on ({@link
    *     HeldOut}, the same draw as for packed sequences); 0 for none
    * @param log where each conversation passed over (its image cannot be read) is named
@@ -70,6 +71,7 @@ public final class FinetuneTask implements TrainingTask {
       List<Conversations.Conversation> conversations,
       QwenTokenizer tokenizer,
       Path init,
+      boolean bestInit,
       int imageTokens,
       int maxLength,
       long seed,
@@ -97,7 +99,13 @@ public final class FinetuneTask implements TrainingTask {
     this.seed = seed;
     this.quirk = quirk;
     if (Files.isRegularFile(init.resolve("model.safetensors"))) {
+      if (bestInit) {
+        throw new IllegalArgumentException(
+            "--init-checkpoint best needs a run directory as --init, not the checkpoint " + init);
+      }
       this.checkpoint = init;
+    } else if (bestInit) {
+      this.checkpoint = new Checkpoints(init).bestValid(log);
     } else {
       this.checkpoint =
           new Checkpoints(init)

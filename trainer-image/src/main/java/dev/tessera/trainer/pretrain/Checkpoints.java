@@ -103,6 +103,33 @@ public final class Checkpoints {
   }
 
   /**
+   * The checkpoint with the lowest held-out loss that the run kept with {@code --keep-best}, as the
+   * newest valid checkpoint's trainer state names it, checked against its manifest.
+   *
+   * @throws IllegalArgumentException when the run has no valid checkpoint, kept no best one, or its
+   *     best one is gone or damaged
+   */
+  public Path bestValid(PrintWriter log) throws IOException {
+    Path latest =
+        latestValid(log)
+            .orElseThrow(() -> new IllegalArgumentException("no valid checkpoint in " + dir));
+    long best = JSON.readTree(latest.resolve(Pretrainer.STATE).toFile()).path("bestStep").asLong();
+    if (best <= 0) {
+      throw new IllegalArgumentException(
+          dir.getParent()
+              + " kept no best checkpoint: it was not trained with --keep-best"
+              + " (checkpoints.keepBest)");
+    }
+    Path step = stepDir(best);
+    String problem = problem(step);
+    if (problem != null) {
+      throw new IllegalArgumentException(
+          "the best checkpoint " + step + " cannot be used: " + problem);
+    }
+    return step;
+  }
+
+  /**
    * The checkpoints whose files match their manifests, oldest first; the others are reported to
    * {@code log} and passed over.
    */

@@ -11,6 +11,7 @@ import dev.tessera.model.text.QwenTokenizerFiles;
 import dev.tessera.model.vlm.RandomVlm;
 import dev.tessera.trainer.TrainerCli.Outcome;
 import dev.tessera.trainer.TrainerMain;
+import dev.tessera.trainer.pretrain.Checkpoints;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
@@ -40,6 +41,85 @@ class FinetuneTest {
             0.05)
         .write(step);
     return step;
+  }
+
+  /**
+   * A pre-training run directory with verified checkpoints at steps 2 and 4 (different weights),
+   * whose trainer state names {@code bestStep} (0: none kept) as --keep-best would.
+   */
+  private Path runWithBest(long bestStep) throws IOException {
+    Path run = dir.resolve("pretrain-run-" + bestStep);
+    Checkpoints checkpoints = new Checkpoints(run);
+    for (long step : new long[] {2, 4}) {
+      checkpoints.write(
+          step,
+          directory -> {
+            RandomVlm.of(
+                    CpuBackend.get(),
+                    new Qwen2Config(16, 32, 1, 2, 1, 151936, 1e-6, 1e4, true, 512, "float32"),
+                    4,
+                    step,
+                    0.05)
+                .write(directory);
+            Files.writeString(
+                directory.resolve("trainer-state.json"),
+                "{\"step\": " + step + ", \"bestStep\": " + bestStep + "}");
+          });
+    }
+    return run;
+  }
+
+  /**
+   * --init-checkpoint best starts from the checkpoint a run kept with --keep-best, not its newest;
+   * a run that kept none, a best checkpoint gone, or a checkpoint directory as --init are refused.
+   */
+  @Test
+  void fineTuningStartsFromTheBestCheckpointWhenAsked() throws IOException {
+    Path data = conversations();
+    Path run = runWithBest(2);
+    Path out = dir.resolve("from-best");
+    Outcome best = run(args(run, data, out, "--init-checkpoint", "best").toArray(String[]::new));
+    assertThat(best.exitCode()).as(best.err()).isZero();
+    assertThat(JSON.readTree(out.resolve("run.json").toFile()).path("init").asText())
+        .isEqualTo(new Checkpoints(run).stepDir(2).toAbsolutePath().normalize().toString());
+    Path latestOut = dir.resolve("from-latest");
+    Outcome latest = run(args(run, data, latestOut).toArray(String[]::new));
+    assertThat(latest.exitCode()).as(latest.err()).isZero();
+    assertThat(JSON.readTree(latestOut.resolve("run.json").toFile()).path("init").asText())
+        .isEqualTo(new Checkpoints(run).stepDir(4).toAbsolutePath().normalize().toString());
+
+    Outcome none =
+        run(
+            args(runWithBest(0), data, dir.resolve("none"), "--init-checkpoint", "best")
+                .toArray(String[]::new));
+    assertThat(none.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(none.err()).contains("kept no best checkpoint: it was not trained with --keep-best");
+
+    dev.tessera.data.io.AtomicFiles.deleteRecursively(new Checkpoints(run).stepDir(2));
+    Outcome gone =
+        run(
+            args(run, data, dir.resolve("gone"), "--init-checkpoint", "best")
+                .toArray(String[]::new));
+    assertThat(gone.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(gone.err()).contains("the best checkpoint ").contains("cannot be used: no manifest");
+
+    Outcome checkpoint =
+        run(
+            args(
+                    new Checkpoints(run).stepDir(4),
+                    data,
+                    dir.resolve("c"),
+                    "--init-checkpoint",
+                    "best")
+                .toArray(String[]::new));
+    assertThat(checkpoint.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(checkpoint.err()).contains("--init-checkpoint best needs a run directory");
+    Outcome bad =
+        run(
+            args(run, data, dir.resolve("bad"), "--init-checkpoint", "first")
+                .toArray(String[]::new));
+    assertThat(bad.exitCode()).isEqualTo(TrainerMain.USAGE_ERROR);
+    assertThat(bad.err()).contains("--init-checkpoint must be latest or best, got 'first'");
   }
 
   private Path conversations() throws IOException {
