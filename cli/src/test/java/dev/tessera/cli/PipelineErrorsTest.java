@@ -128,6 +128,26 @@ class PipelineErrorsTest {
   }
 
   @Test
+  void anUnknownInitCheckpointIsRefused() throws IOException {
+    assertThat(
+            error(
+                """
+                apiVersion: tessera.dev/v1alpha1
+                kind: FinetuneRun
+                metadata: {name: sft}
+                spec:
+                  init: {path: runs/pt}
+                  initCheckpoint: first
+                  conversations: sft.json
+                  tokenizer: tokenizer.json
+                  output: runs/sft
+                  training: {steps: 10}
+                """))
+        .contains("FinetuneRun sft:")
+        .contains("spec.initCheckpoint must match ^(latest|best)$, got 'first'");
+  }
+
+  @Test
   void aMissingInputPathIsNamed() throws IOException {
     assertThat(error(PACK))
         .contains("PackJob pack: spec.input.path: curated/shards is not on the volume");
