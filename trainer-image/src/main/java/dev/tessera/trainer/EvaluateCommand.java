@@ -106,8 +106,8 @@ final class EvaluateCommand implements Callable<Integer> {
       names = "--held-out",
       paramLabel = "N",
       description =
-          "Only the N sequences a run given --data and --eval-sequences N held out (default: every"
-              + " sequence of --data).")
+          "Only the N sequences (or conversations) a run given --data and --eval-sequences N held"
+              + " out (default: all of --data).")
   int heldOut;
 
   @Option(names = "--all", description = "Every verified checkpoint of the run, oldest first.")

@@ -106,10 +106,19 @@ public final class LinearCrossEntropy {
   }
 
   /**
+   * The summed loss alone: {@link #forwardBackward}'s first pass, which gives the very value {@link
+   * #forwardBackward} returns, without the second pass and its two gradient products.
+   */
+  public static double forward(Tensor input, Tensor weight, int[] targets) {
+    return forwardBackward(null, null, input, weight, targets, 1f, false);
+  }
+
+  /**
    * Summed loss of the rows with a target, and the gradient of that sum times {@code lossScale}
    * written to or added to {@code dinput}, and added to {@code dweight}.
    *
-   * @param dinput [N, H] receives the input's gradient
+   * @param dinput [N, H] receives the input's gradient; null (with dweight null) for the loss alone
+   *     ({@link #forward})
    * @param dweight [V, H] the weight's gradient is added to it
    * @param input [N, H]
    * @param weight [V, H]
@@ -128,26 +137,7 @@ public final class LinearCrossEntropy {
       int[] targets,
       float lossScale,
       boolean accumulate) {
-    return run(dinput, dweight, input, weight, targets, lossScale, accumulate);
-  }
-
-  /**
-   * The summed loss alone: {@link #forwardBackward}'s first pass, which gives the very value {@link
-   * #forwardBackward} returns, without the second pass and its two gradient products.
-   */
-  public static double forward(Tensor input, Tensor weight, int[] targets) {
-    return run(null, null, input, weight, targets, 1f, false);
-  }
-
-  /** Both passes, or with {@code dinput} null the first one only. */
-  private static double run(
-      Tensor dinput,
-      Tensor dweight,
-      Tensor input,
-      Tensor weight,
-      int[] targets,
-      float lossScale,
-      boolean accumulate) {
+    // With dinput null (forward) only the first pass runs.
     boolean backward = dinput != null;
     if (input.rank() != 2 || weight.rank() != 2 || input.dim(1) != weight.dim(1)) {
       throw new IllegalArgumentException(

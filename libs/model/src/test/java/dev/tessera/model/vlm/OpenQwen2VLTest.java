@@ -29,6 +29,37 @@ class OpenQwen2VLTest {
   private static final int TOKENS = 16;
   private final CpuBackend cpu = CpuBackend.get();
 
+  /**
+   * Two packed rows of random tokens: row 0 a sample [0,8) with an image at 1..4 and a sample
+   * [8,16) with an image at 9..12; row 1 one sample with an image at 1..4 (3 images x 4 tokens).
+   */
+  private static Qwen2Batch twoRows(Random random, int vocab) {
+    int n = ROWS * TOKENS;
+    boolean[] visual = new boolean[n];
+    for (int i : new int[] {1, 2, 3, 4, 9, 10, 11, 12, 17, 18, 19, 20}) {
+      visual[i] = true;
+    }
+    int[] ids = new int[n];
+    int[] positions = new int[n];
+    int[] targets = new int[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = random.nextInt(vocab);
+      int t = i % TOKENS;
+      positions[i] = i < TOKENS && t >= 8 ? t - 8 : t;
+      targets[i] = visual[i] ? -100 : random.nextInt(vocab);
+    }
+    return new Qwen2Batch(
+        ROWS,
+        TOKENS,
+        ids,
+        positions,
+        targets,
+        AttentionMask.DOCUMENT,
+        new int[][] {{0, 8}, {0}},
+        null,
+        visual);
+  }
+
   @Test
   void lossAndAllTrainableGradientsMatchLibtorch() {
     Qwen2Config config = new Qwen2Config(24, 40, 2, 4, 2, 53, 1e-6, 10000.0, true, 64, "float32");
@@ -38,28 +69,14 @@ class OpenQwen2VLTest {
     decoder.parameters().initialise(4, 0.2);
     OpenQwen2VL model = new OpenQwen2VL(cpu, projector, decoder);
 
-    // Row 0: sample [0,8) with an image at 1..4, sample [8,16) with an image at 9..12.
-    // Row 1: one sample with an image at 1..4. Image tokens: 3 images x 4 tokens.
     Random random = new Random(9);
-    int n = ROWS * TOKENS;
-    int[][] starts = {{0, 8}, {0}};
-    boolean[] visual = new boolean[n];
-    for (int i : new int[] {1, 2, 3, 4, 9, 10, 11, 12, 17, 18, 19, 20}) {
-      visual[i] = true;
-    }
-    int[] ids = new int[n];
-    int[] positions = new int[n];
-    int[] targets = new int[n];
-    for (int i = 0; i < n; i++) {
-      ids[i] = random.nextInt(config.vocabSize());
-      int t = i % TOKENS;
-      positions[i] = i < TOKENS && t >= 8 ? t - 8 : t;
-      targets[i] = visual[i] ? -100 : random.nextInt(config.vocabSize());
-    }
+    Qwen2Batch batch = twoRows(random, config.vocabSize());
     float[] features = Torch.randn(random, 3 * GRID * GRID * VISION, 1.0);
-    Qwen2Batch batch =
-        new Qwen2Batch(
-            ROWS, TOKENS, ids, positions, targets, AttentionMask.DOCUMENT, starts, null, visual);
+    int n = ROWS * TOKENS;
+    boolean[] visual = batch.useEmbeds();
+    int[] ids = batch.ids();
+    int[] positions = batch.positions();
+    int[] targets = batch.targets();
 
     double loss = model.forwardBackward(batch, cpu.fromHost(features, 3, GRID * GRID, VISION));
 
@@ -144,32 +161,8 @@ class OpenQwen2VLTest {
       decoder.parameters().initialise(6, 0.2);
       OpenQwen2VL model = new OpenQwen2VL(cpu, projector, decoder);
       Random random = new Random(hidden);
-      int n = ROWS * TOKENS;
-      boolean[] visual = new boolean[n];
-      for (int i : new int[] {1, 2, 3, 4, 9, 10, 11, 12, 17, 18, 19, 20}) {
-        visual[i] = true;
-      }
-      int[] ids = new int[n];
-      int[] positions = new int[n];
-      int[] targets = new int[n];
-      for (int i = 0; i < n; i++) {
-        ids[i] = random.nextInt(config.vocabSize());
-        int t = i % TOKENS;
-        positions[i] = i < TOKENS && t >= 8 ? t - 8 : t;
-        targets[i] = visual[i] ? -100 : random.nextInt(config.vocabSize());
-      }
+      Qwen2Batch batch = twoRows(random, config.vocabSize());
       float[] features = Torch.randn(random, 3 * GRID * GRID * VISION, 1.0);
-      Qwen2Batch batch =
-          new Qwen2Batch(
-              ROWS,
-              TOKENS,
-              ids,
-              positions,
-              targets,
-              AttentionMask.DOCUMENT,
-              new int[][] {{0, 8}, {0}},
-              null,
-              visual);
       Tensor tower = cpu.fromHost(features, 3, GRID * GRID, VISION);
 
       // The narrow model through the fused classifier loss on any CPU, the wide one unfused.
